@@ -1,0 +1,138 @@
+"""The `limbo-tui` command: parse arguments, load settings, dispatch, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from limbo_tui import __version__
+from limbo_tui.config import Overrides, load_settings
+from limbo_tui.errors import EXIT_USAGE, LimboError
+from limbo_tui.settings import WORKER_MODES
+
+DESCRIPTION = (
+    "A live terminal monitor for DBOS durable workflows: the tree of parent and child "
+    "workflows with their recovery counters, which ones are stuck in limbo and why, and "
+    "keys to act on them. With no database configured it runs a private PostgreSQL."
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not the usage block: scripts read stderr.
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument(
+        "--db-url",
+        metavar="URL",
+        default=default,
+        help="DBOS system database (else $LIMBO_TUI_DB_URL, $DBOS_SYSTEM_DATABASE_URL, "
+        "config.toml, else a private embedded PostgreSQL)",
+    )
+    parser.add_argument("--config", metavar="PATH", default=default, help="config.toml to read")
+    parser.add_argument(
+        "--schema", metavar="NAME", default=default, help="DBOS system schema (default dbos)"
+    )
+    parser.add_argument(
+        "--worker",
+        choices=WORKER_MODES,
+        default=default,
+        help="embedded DBOS worker: in a thread (default), a subprocess, or none",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="never write to the database: no triggers (polling), no actions",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="limbo-tui", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"limbo-tui {__version__}")
+    _common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    snap = sub.add_parser(
+        "snapshot",
+        help="print the workflow tree and diagnoses once (exit 3 if anything is in limbo)",
+    )
+    snap.add_argument("--json", action="store_true", help="machine-readable output")
+    _common(snap, suppress=True)
+
+    watch = sub.add_parser("watch", help="print one JSON line per change until interrupted")
+    watch.add_argument("--json", action="store_true", required=True, help="JSON lines")
+    _common(watch, suppress=True)
+
+    trig = sub.add_parser("triggers", help="manage limbo-tui's NOTIFY triggers")
+    trig.add_argument("action", choices=("install", "uninstall", "status"))
+    _common(trig, suppress=True)
+
+    db = sub.add_parser("db", help="the embedded PostgreSQL server")
+    db.add_argument(
+        "action",
+        choices=("url", "serve"),
+        help="url: print its URL; serve: run it in the foreground until Ctrl+C",
+    )
+    _common(db, suppress=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except LimboError as exc:
+        print(f"limbo-tui: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    settings = load_settings(
+        Overrides(
+            db_url=args.db_url,
+            config=args.config,
+            schema=args.schema,
+            worker=args.worker,
+            read_only=bool(args.read_only),
+        ),
+        os.environ,
+    )
+    command = args.command
+    if command == "db":
+        from limbo_tui.database import run_db_command
+
+        return run_db_command(settings, args.action)
+
+    from limbo_tui.database import open_database
+
+    with open_database(settings) as database:
+        if command == "snapshot":
+            from limbo_tui.headless import run_snapshot
+
+            return run_snapshot(database.url, settings, as_json=args.json)
+        if command == "watch":
+            from limbo_tui.headless import run_watch
+
+            return run_watch(database.url, settings)
+        if command == "triggers":
+            from limbo_tui.pg.triggers import run_triggers_command
+
+            if settings.read_only and args.action != "status":
+                raise LimboError(f"--read-only: refusing to {args.action} triggers")
+            return run_triggers_command(database.url, settings.database.schema, args.action)
+        from limbo_tui.launch import run_tui
+
+        return run_tui(settings, database)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

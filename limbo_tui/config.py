@@ -1,0 +1,286 @@
+"""Settings from flags > environment > config.toml > defaults, with one-line errors.
+
+A config error names the file, the line, what is wrong and what would be right. Nothing is
+connected to or executed while settings are read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from limbo_tui.errors import ConfigError
+from limbo_tui.settings import WORKER_MODES, Settings
+from limbo_tui.urls import validate_schema_name, validate_url
+
+ENV_URL_VARS = ("LIMBO_TUI_DB_URL", "DBOS_SYSTEM_DATABASE_URL")
+ENV_CONFIG = "LIMBO_TUI_CONFIG"
+
+# Inclusive bounds for numbers, so absurd values are refused before anything runs.
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "experiment.children": (1, 100),
+    "experiment.steps": (1, 100),
+    "experiment.crash_child": (0, 99),
+    "experiment.crash_step": (0, 99),
+    "experiment.max_recovery_attempts": (0, 1000),
+    "experiment.child_max_recovery_attempts": (0, 1000),
+    "experiment.step_max_attempts": (1, 100),
+    "experiment.step_delay_ms": (0, 60_000),
+    "worker.auto_restart_s": (0, 3600),
+    "limbo.stalled_after_s": (1, 30 * 86400),
+    "limbo.enqueued_after_s": (1, 30 * 86400),
+    "limbo.near_max_margin": (0, 1000),
+    "feed.finished_families": (0, 100_000),
+    "feed.poll_interval_s": (0.1, 3600),
+    "feed.heartbeat_s": (1, 3600),
+    "feed.coalesce_ms": (0, 5000),
+    "ui.refresh_hz": (0.5, 60),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {"worker.mode": WORKER_MODES}
+_NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the command line said; None means 'not given'."""
+
+    db_url: str | None = None
+    config: str | None = None
+    schema: str | None = None
+    worker: str | None = None
+    read_only: bool = False
+
+
+def find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | None:
+    """--config, then $LIMBO_TUI_CONFIG, then ./config.toml, then the user config dir."""
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist: check the --config path")
+        return path
+    if env.get(ENV_CONFIG):
+        path = Path(env[ENV_CONFIG]).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} (from ${ENV_CONFIG}) does not exist")
+        return path
+    for candidate in (
+        Path.cwd() / "config.toml",
+        Path(platformdirs.user_config_dir("limbo-tui")) / "config.toml",
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(overrides: Overrides, env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    path = find_config_file(overrides.config, env)
+    settings = Settings()
+    if path is not None:
+        settings = _apply_file(settings, path)
+
+    db = settings.database
+    url, source = db.url, db.url_source
+    env_url = next(((k, env[k]) for k in ENV_URL_VARS if env.get(k)), None)
+    if overrides.db_url is not None:
+        url, source = overrides.db_url, "--db-url"
+    elif env_url is not None:
+        source, url = env_url[0], env_url[1]
+    if url is not None:
+        url = validate_url(url, source)
+    schema = overrides.schema if overrides.schema is not None else db.schema
+    schema_source = "--schema" if overrides.schema is not None else "config"
+    try:
+        validate_schema_name(schema)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (from {schema_source})") from None
+
+    worker = settings.worker
+    if overrides.worker is not None:
+        if overrides.worker not in WORKER_MODES:
+            raise ConfigError(
+                f"--worker {overrides.worker!r} is not a worker mode: use one of "
+                + ", ".join(WORKER_MODES)
+            )
+        worker = dataclasses.replace(worker, mode=overrides.worker)  # type: ignore[arg-type]
+    return dataclasses.replace(
+        settings,
+        database=dataclasses.replace(db, url=url, url_source=source, schema=schema),
+        worker=worker,
+        read_only=settings.read_only or overrides.read_only,
+        config_path=str(path) if path else None,
+    )
+
+
+def _apply_file(settings: Settings, path: Path) -> Settings:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    locate = _Locator(path, text)
+    values: dict[str, Any] = {}
+    sections = {f.name: f for f in dataclasses.fields(Settings) if _is_section(f)}
+    for key, value in data.items():
+        if key == "limits":
+            values["limits"] = _limits(value, locate)
+        elif key == "read_only":
+            values["read_only"] = _check(locate, "", "read_only", value, bool)
+        elif key in sections:
+            section_type = typing.get_type_hints(Settings)[key]
+            current = getattr(settings, key)
+            values[key] = _section(current, section_type, key, value, locate)
+        else:
+            valid = ", ".join([*sections, "limits", "read_only"])
+            raise ConfigError(
+                f"{locate.at(key)}: unknown setting {key!r}; valid top-level names: {valid}"
+            )
+    result = dataclasses.replace(settings, **values)
+    _check_experiment(result, locate)
+    return result
+
+
+def _is_section(f: dataclasses.Field[Any]) -> bool:
+    return f.name not in ("limits", "read_only", "config_path")
+
+
+def _section(current: Any, section_type: type, name: str, value: Any, locate: _Locator) -> Any:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{locate.at(name)}: {name} must be a table ([{name}])")
+    hints = typing.get_type_hints(section_type)
+    valid = [f.name for f in dataclasses.fields(section_type) if f.name != "url_source"]
+    changes: dict[str, Any] = {}
+    for key, raw in value.items():
+        if key not in valid:
+            raise ConfigError(
+                f"{locate.at(key, name)}: unknown setting {name}.{key}; valid names in "
+                f"[{name}]: {', '.join(valid)}"
+            )
+        changes[key] = _check(locate, name, key, raw, hints[key])
+    return dataclasses.replace(current, **changes)
+
+
+def _check(locate: _Locator, section: str, key: str, value: Any, hint: Any) -> Any:
+    dotted = f"{section}.{key}" if section else key
+    where = locate.at(key, section or None)
+    optional = False
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        hint = args[0]
+        origin = typing.get_origin(hint)
+    if optional and value == "":
+        return None  # "" documents "not set" in config.toml (TOML has no null)
+    if origin is typing.Literal:
+        hint = str
+    if hint is bool:
+        ok = isinstance(value, bool)
+        want = "true or false"
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        want = "a whole number"
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        want = "a number"
+        value = float(value) if ok else value
+    elif hint is str:
+        ok = isinstance(value, str)
+        want = "a string in quotes"
+    elif origin is tuple:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        want = 'a list of strings, e.g. ["my_app.workflows"]'
+        value = tuple(value) if ok else value
+    else:  # pragma: no cover - every settings type is handled above
+        raise TypeError(hint)
+    if not ok:
+        raise ConfigError(f"{where}: {dotted} must be {want}, not {value!r}")
+    if dotted in _BOUNDS:
+        low, high = _BOUNDS[dotted]
+        if not low <= value <= high:
+            raise ConfigError(f"{where}: {dotted} = {value!r} is out of range {low:g}..{high:g}")
+    if dotted in _CHOICES and value not in _CHOICES[dotted]:
+        raise ConfigError(
+            f"{where}: {dotted} = {value!r} is not valid; choose one of "
+            + ", ".join(_CHOICES[dotted])
+        )
+    if dotted == "database.schema":
+        try:
+            validate_schema_name(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    if dotted in ("worker.executor_id", "worker.app_version", "experiment.queue") and (
+        not _NAME.match(value)
+    ):
+        raise ConfigError(
+            f"{where}: {dotted} = {value!r} must be 1 to 200 letters, digits or ._:@/-"
+        )
+    if dotted == "database.url" and value:
+        value = validate_url(value, f"{locate.path} line {locate.line(key, section)}")
+    return value
+
+
+def _limits(value: Any, locate: _Locator) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{locate.at('limits')}: limits must be a table ([limits])")
+    out: dict[str, int] = {}
+    for name, limit in value.items():
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ConfigError(
+                f"{locate.at(name, 'limits')}: limits.{name} must be a whole number >= 0 "
+                "(the max_recovery_attempts of workflows with that name)"
+            )
+        out[name] = limit
+    return out
+
+
+def _check_experiment(settings: Settings, locate: _Locator) -> None:
+    exp = settings.experiment
+    if exp.crash_enabled and exp.crash_child >= exp.children:
+        raise ConfigError(
+            f"{locate.at('crash_child', 'experiment')}: experiment.crash_child = "
+            f"{exp.crash_child} is outside the experiment (children are 0..{exp.children - 1})"
+        )
+    if exp.crash_enabled and exp.crash_step >= exp.steps:
+        raise ConfigError(
+            f"{locate.at('crash_step', 'experiment')}: experiment.crash_step = "
+            f"{exp.crash_step} is outside the experiment (steps are 0..{exp.steps - 1})"
+        )
+
+
+class _Locator:
+    """Finds the line of a key in the TOML text, for error messages."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line(self, key: str, section: str | None = None) -> int:
+        current: str | None = None
+        key_re = re.compile(rf"^\s*(\"{re.escape(key)}\"|'{re.escape(key)}'|{re.escape(key)})\s*=")
+        for number, raw in enumerate(self.lines, start=1):
+            header = re.match(r"^\s*\[\s*([^\]]+?)\s*\]", raw)
+            if header:
+                current = header.group(1)
+                if section is None and current == key:
+                    return number
+                continue
+            if current == section and key_re.match(raw):
+                return number
+        return 1
+
+    def at(self, key: str, section: str | None = None) -> str:
+        return f"{self.path} line {self.line(key, section)}"

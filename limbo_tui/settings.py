@@ -1,0 +1,97 @@
+"""The settings limbo-tui runs with: one frozen tree of dataclasses.
+
+config.py fills it from flags, environment, config.toml and these defaults; every other
+module only reads it. The defaults here are the single source of truth that config.toml
+documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+WorkerMode = Literal["thread", "process", "none"]
+WORKER_MODES: tuple[WorkerMode, ...] = ("thread", "process", "none")
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    # None means: start (or reuse) the embedded private Postgres server.
+    url: str | None = None
+    schema: str = "dbos"
+    # Where the URL came from, for error messages ("--db-url", "LIMBO_TUI_DB_URL", ...).
+    url_source: str = "default"
+
+
+@dataclass(frozen=True)
+class EmbeddedSettings:
+    # None means the platform's user data dir (or /var/lib/limbo-tui when run as root).
+    data_dir: str | None = None
+    # The database inside the embedded server that holds the DBOS system tables.
+    database: str = "limbo_tui"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    mode: WorkerMode = "thread"
+    executor_id: str = "limbo-tui-worker"
+    app_version: str = "limbo-tui-demo-1"
+    # Seconds after a crash before the worker restarts by itself; 0 = only on `r`.
+    auto_restart_s: float = 0.0
+    # Modules imported before launch so the embedded worker also runs the user's workflows.
+    imports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExperimentSettings:
+    children: int = 6
+    steps: int = 5
+    crash_child: int = 0
+    crash_step: int = 3
+    # Set crash_enabled = false to run the experiment without its crash point.
+    crash_enabled: bool = True
+    max_recovery_attempts: int = 2
+    child_max_recovery_attempts: int = 2
+    step_max_attempts: int = 3
+    step_delay_ms: int = 300
+    queue: str = "example-queue"
+
+
+@dataclass(frozen=True)
+class LimboSettings:
+    # PENDING with no progress for this long is `stalled`.
+    stalled_after_s: float = 300.0
+    # ENQUEUED for this long is `stuck-enqueued`.
+    enqueued_after_s: float = 600.0
+    # recovery_attempts this close to the max is `near-max-recovery`.
+    near_max_margin: int = 1
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    # How many finished families (most recent first) the snapshot keeps besides live work.
+    finished_families: int = 200
+    poll_interval_s: float = 2.0
+    heartbeat_s: float = 15.0
+    coalesce_ms: int = 20
+
+
+@dataclass(frozen=True)
+class UISettings:
+    refresh_hz: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    embedded: EmbeddedSettings = field(default_factory=EmbeddedSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    experiment: ExperimentSettings = field(default_factory=ExperimentSettings)
+    limbo: LimboSettings = field(default_factory=LimboSettings)
+    feed: FeedSettings = field(default_factory=FeedSettings)
+    ui: UISettings = field(default_factory=UISettings)
+    # Known max_recovery_attempts by workflow name (DBOS does not store it).
+    limits: dict[str, int] = field(default_factory=dict)
+    read_only: bool = False
+    # Which config file was read, if any (shown by `--help`-style messages and errors).
+    config_path: str | None = None
