@@ -1,0 +1,421 @@
+"""What limbo-tui knows about workflows: plain data, no I/O.
+
+Rows come in from the database (pg/queries.py builds them) and are applied to a
+WorkflowGraph, which keeps the parent/child tree, the steps of each workflow and their
+counters. diagnose.py reads the graph; the UI and the headless output render it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+# The one list of DBOS workflow statuses. Unknown strings from the database are kept as
+# they are and treated as "not finished" so that nothing is silently hidden.
+PENDING = "PENDING"
+ENQUEUED = "ENQUEUED"
+DELAYED = "DELAYED"
+SUCCESS = "SUCCESS"
+ERROR = "ERROR"
+CANCELLED = "CANCELLED"
+MAX_RECOVERY_ATTEMPTS_EXCEEDED = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+
+STATUSES: tuple[str, ...] = (
+    PENDING,
+    ENQUEUED,
+    DELAYED,
+    SUCCESS,
+    ERROR,
+    CANCELLED,
+    MAX_RECOVERY_ATTEMPTS_EXCEEDED,
+)
+FINISHED_STATUSES: frozenset[str] = frozenset(
+    {SUCCESS, ERROR, CANCELLED, MAX_RECOVERY_ATTEMPTS_EXCEEDED}
+)
+# A child in one of these states will never answer its parent.
+DEAD_STATUSES: frozenset[str] = frozenset({ERROR, CANCELLED, MAX_RECOVERY_ATTEMPTS_EXCEEDED})
+# DBOS keeps a workflow's deduplication id reserved while it is in one of these states.
+DEDUP_HOLDING_STATUSES: frozenset[str] = frozenset({PENDING, ENQUEUED, DELAYED})
+
+# DBOS writes this step row when a parent waits for a child's result.
+GET_RESULT_STEP = "DBOS.getResult"
+
+
+def is_finished(status: str | None) -> bool:
+    return status in FINISHED_STATUSES
+
+
+@dataclass(frozen=True)
+class Step:
+    """One row of operation_outputs: a completed step, or a child call / wait."""
+
+    workflow_id: str
+    function_id: int
+    name: str
+    child_workflow_id: str | None = None
+    # True when the step recorded an error (its final attempt failed).
+    failed: bool = False
+    started_at_ms: int | None = None
+    completed_at_ms: int | None = None
+    # Raw stored text of the output / error and its serialization; decoded only for display
+    # by serialization.py.
+    output: str | None = None
+    error: str | None = None
+    serialization: str | None = None
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at_ms is None or self.completed_at_ms is None:
+            return None
+        return self.completed_at_ms - self.started_at_ms
+
+    @property
+    def is_child_call(self) -> bool:
+        return bool(self.child_workflow_id) and self.name != GET_RESULT_STEP
+
+    @property
+    def is_get_result(self) -> bool:
+        return self.name == GET_RESULT_STEP
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """One row of workflow_status, as limbo-tui reads it (timestamps in epoch ms)."""
+
+    id: str
+    status: str
+    name: str = ""
+    class_name: str | None = None
+    parent_id: str | None = None
+    queue: str | None = None
+    dedup_id: str | None = None
+    executor_id: str | None = None
+    app_version: str | None = None
+    recovery_attempts: int = 0
+    created_at_ms: int | None = None
+    updated_at_ms: int | None = None
+    forked_from: str | None = None
+    priority: int | None = None
+    timeout_ms: int | None = None
+    deadline_ms: int | None = None
+    # Raw stored inputs / output / error (3.x keeps them in side tables; readers coalesce).
+    inputs: str | None = None
+    output: str | None = None
+    error: str | None = None
+    serialization: str | None = None
+    # Not in the database: filled from the embedded worker or config [limits].
+    max_recovery_attempts: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return is_finished(self.status)
+
+
+@dataclass(frozen=True)
+class WorkflowRemoved:
+    """A workflow_status row was deleted."""
+
+    id: str
+
+
+@dataclass(frozen=True)
+class StepRemoved:
+    """An operation_outputs row was deleted (fork or delete_workflow)."""
+
+    workflow_id: str
+    function_id: int
+
+
+Row = Workflow | Step | WorkflowRemoved | StepRemoved
+
+
+@dataclass
+class Family:
+    """Counters derived from a workflow's steps (computed on demand by the graph)."""
+
+    steps_completed: int = 0
+    steps_failed: int = 0
+
+
+# Sort key of a child inside its parent's list: children the parent called come first,
+# in call order (function id); children known only from their parent_workflow_id follow,
+# by creation time. The child id breaks ties so the order never depends on arrival.
+_ChildKey = tuple[int, float]
+_UNKNOWN_TIME = float("inf")
+
+
+@dataclass
+class WorkflowGraph:
+    """The live picture: workflows by id, their steps and the parent/child tree.
+
+    apply() is the only way in; it returns the ids whose line on screen may have changed
+    (the workflow itself, its old and new parent when it moved, and its parent when its
+    status changed, since the parent's limbo marking depends on it).
+
+    Rows are upserts and every derived structure (links, child order) is recomputed from
+    the rows currently held, never from their history: applying any interleaving of rows
+    gives the same graph as replace_all() of the final state. Equality (==) compares
+    that state.
+    """
+
+    workflows: dict[str, Workflow] = field(default_factory=dict)
+    # workflow id -> function id -> step; a workflow without steps has no entry.
+    steps: dict[str, dict[int, Step]] = field(default_factory=dict)
+    # Known max_recovery_attempts by workflow name (config [limits], embedded worker).
+    limits: dict[str, int] = field(default_factory=dict)
+    # child id -> parent id -> function ids of the parent's call steps naming the child.
+    _calls: dict[str, dict[str, set[int]]] = field(default_factory=dict)
+    _parent_of: dict[str, str] = field(default_factory=dict)
+    # parent id -> child id -> sort key; a parent without children has no entry.
+    _kids: dict[str, dict[str, _ChildKey]] = field(default_factory=dict)
+    # Sorted child lists, rebuilt lazily: a snapshot of a parent with thousands of
+    # children must not re-sort on every row.
+    _sorted: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
+
+    # -- reading ---------------------------------------------------------------------
+    def get(self, workflow_id: str) -> Workflow | None:
+        return self.workflows.get(workflow_id)
+
+    def parent_of(self, workflow_id: str) -> str | None:
+        return self._parent_of.get(workflow_id)
+
+    def children(self, workflow_id: str) -> list[str]:
+        """Child ids in call order; ids may not be loaded (no row in `workflows`)."""
+        cached = self._sorted.get(workflow_id)
+        if cached is None:
+            kids = self._kids.get(workflow_id)
+            if not kids:
+                return []
+            cached = sorted(kids, key=lambda c: (kids[c], c))
+            self._sorted[workflow_id] = cached
+        return list(cached)
+
+    def root_of(self, workflow_id: str) -> str:
+        """The top of workflow_id's tree, walking up through loaded parents only.
+
+        Parent links can form a cycle in corrupt or hand-edited data; the cycle is then
+        entered at its smallest id, the same one roots() lists.
+        """
+        path: list[str] = [workflow_id]
+        on_path = {workflow_id}
+        node = workflow_id
+        while (parent := self._parent_of.get(node)) is not None and parent in self.workflows:
+            if parent in on_path:
+                return min(path[path.index(parent) :])
+            path.append(parent)
+            on_path.add(parent)
+            node = parent
+        return node
+
+    def roots(self) -> list[str]:
+        """Tops of the loaded trees, most recently created first.
+
+        A workflow whose parent is not loaded is a root; so is one id of each parent-link
+        cycle, so that no loaded workflow ever disappears from the tree.
+        """
+        roots = {wid for wid in self.workflows if self.root_of(wid) == wid}
+        return sorted(roots, key=lambda w: (self.workflows[w].created_at_ms or 0, w), reverse=True)
+
+    def steps_of(self, workflow_id: str) -> list[Step]:
+        return [s for _, s in sorted(self.steps.get(workflow_id, {}).items())]
+
+    def step_counts(self, workflow_id: str) -> Family:
+        fam = Family()
+        for step in self.steps.get(workflow_id, {}).values():
+            if step.is_get_result or step.is_child_call:
+                continue
+            if step.failed:
+                fam.steps_failed += 1
+            else:
+                fam.steps_completed += 1
+        return fam
+
+    def max_recovery_attempts(self, workflow_id: str) -> int | None:
+        wf = self.workflows.get(workflow_id)
+        if wf is None:
+            return None
+        if wf.max_recovery_attempts is not None:
+            return wf.max_recovery_attempts
+        return self.limits.get(wf.name)
+
+    def family(self, workflow_id: str) -> list[str]:
+        """The root of workflow_id's tree and every descendant, depth first (each once)."""
+        out: list[str] = []
+        stack = [self.root_of(workflow_id)]
+        visited: set[str] = set()
+        while stack:
+            wid = stack.pop()
+            if wid in visited:
+                continue
+            visited.add(wid)
+            out.append(wid)
+            stack.extend(reversed(self.children(wid)))
+        return out
+
+    def unanswered_children(self, workflow_id: str) -> list[str]:
+        """Children whose outcome workflow_id has not recorded, in call order.
+
+        A child call writes a step row naming the child; waiting on it writes a later
+        `DBOS.getResult` row naming it again. A child linked only by its
+        parent_workflow_id counts as answered once any getResult row names it.
+        """
+        first_call: dict[str, int] = {}
+        results: dict[str, int] = {}
+        for fid, step in self.steps.get(workflow_id, {}).items():
+            child = step.child_workflow_id
+            if not child:
+                continue
+            if step.is_get_result:
+                results[child] = max(results.get(child, fid), fid)
+            elif fid < first_call.get(child, fid + 1):
+                first_call[child] = fid
+        out: list[str] = []
+        for child in self.children(workflow_id):
+            answered_at = results.get(child)
+            call = first_call.get(child)
+            if answered_at is None or (call is not None and answered_at < call):
+                out.append(child)
+        return out
+
+    def last_progress_ms(self, workflow_id: str) -> int | None:
+        """The newest sign of life: the row's update time or a step's completion."""
+        wf = self.workflows.get(workflow_id)
+        times: list[int] = []
+        if wf is not None:
+            times += [t for t in (wf.updated_at_ms, wf.created_at_ms) if t is not None]
+        for step in self.steps.get(workflow_id, {}).values():
+            times += [t for t in (step.completed_at_ms, step.started_at_ms) if t is not None]
+        return max(times, default=None)
+
+    # -- writing ---------------------------------------------------------------------
+    def apply(self, rows: Iterable[Row]) -> set[str]:
+        changed: set[str] = set()
+        for row in rows:
+            if isinstance(row, Workflow):
+                changed |= self._put_workflow(row)
+            elif isinstance(row, Step):
+                changed |= self._put_step(row)
+            elif isinstance(row, WorkflowRemoved):
+                changed |= self._remove_workflow(row.id)
+            elif isinstance(row, StepRemoved):
+                changed |= self._remove_step(row.workflow_id, row.function_id)
+        return changed
+
+    def replace_all(self, rows: Iterable[Row]) -> set[str]:
+        """Swap in a fresh snapshot; returns every id that was or is in the graph."""
+        before = set(self.workflows) | set(self._parent_of) | set(self._kids)
+        self.workflows.clear()
+        self.steps.clear()
+        self._calls.clear()
+        self._parent_of.clear()
+        self._kids.clear()
+        self._sorted.clear()
+        changed = self.apply(rows)
+        return before | changed | set(self.workflows)
+
+    def with_limits(self, limits: Mapping[str, int]) -> WorkflowGraph:
+        self.limits = dict(limits)
+        return self
+
+    def _put_workflow(self, wf: Workflow) -> set[str]:
+        old = self.workflows.get(wf.id)
+        self.workflows[wf.id] = wf
+        changed = {wf.id} | self._relink(wf.id)
+        if old is None or old.status != wf.status:
+            parent = self._parent_of.get(wf.id)
+            if parent is not None:
+                changed.add(parent)
+        return changed
+
+    def _remove_workflow(self, workflow_id: str) -> set[str]:
+        changed: set[str] = set()
+        # The database deletes a workflow's steps with it (ON DELETE CASCADE).
+        for fid in list(self.steps.get(workflow_id, {})):
+            changed |= self._remove_step(workflow_id, fid)
+        if self.workflows.pop(workflow_id, None) is not None:
+            changed.add(workflow_id)
+            parent = self._parent_of.get(workflow_id)
+            if parent is not None:
+                changed.add(parent)
+            # It may stay a (not loaded) child of a parent whose call step names it.
+            changed |= self._relink(workflow_id)
+        return changed
+
+    def _put_step(self, step: Step) -> set[str]:
+        steps = self.steps.setdefault(step.workflow_id, {})
+        old = steps.get(step.function_id)
+        steps[step.function_id] = step
+        changed = {step.workflow_id}
+        if old is not None and old.is_child_call and old.child_workflow_id:
+            changed |= self._forget_call(step.workflow_id, old.child_workflow_id, step.function_id)
+        if step.is_child_call and step.child_workflow_id:
+            calls = self._calls.setdefault(step.child_workflow_id, {})
+            calls.setdefault(step.workflow_id, set()).add(step.function_id)
+            changed |= self._relink(step.child_workflow_id)
+        return changed
+
+    def _remove_step(self, workflow_id: str, function_id: int) -> set[str]:
+        steps = self.steps.get(workflow_id)
+        if not steps or function_id not in steps:
+            return set()
+        step = steps.pop(function_id)
+        if not steps:
+            del self.steps[workflow_id]
+        changed = {workflow_id}
+        if step.is_child_call and step.child_workflow_id:
+            changed |= self._forget_call(workflow_id, step.child_workflow_id, function_id)
+        return changed
+
+    def _forget_call(self, parent: str, child: str, function_id: int) -> set[str]:
+        calls = self._calls.get(child, {})
+        fids = calls.get(parent)
+        if fids is not None:
+            fids.discard(function_id)
+            if not fids:
+                del calls[parent]
+            if not calls:
+                self._calls.pop(child, None)
+        return self._relink(child)
+
+    def _wanted_link(self, child: str) -> tuple[str | None, _ChildKey]:
+        """Where child belongs, from the rows held now: (parent, key in the parent)."""
+        wf = self.workflows.get(child)
+        calls = {p: f for p, f in self._calls.get(child, {}).items() if p != child and f}
+        parent = wf.parent_id if wf is not None and wf.parent_id != child else None
+        if not parent and calls:
+            # No parent_workflow_id (dbos < 2.11, or the row is not loaded): trust the call
+            # steps. A forked workflow copies its original's call steps, so prefer the
+            # parent that DBOS's default child id `<parent>-<function id>` names.
+            parent = min(
+                calls,
+                key=lambda p: (not any(child == f"{p}-{fid}" for fid in calls[p]), p),
+            )
+        if not parent:
+            return None, (0, 0.0)
+        if parent in calls:
+            return parent, (0, float(min(calls[parent])))
+        created = wf.created_at_ms if wf is not None else None
+        return parent, (1, float(created) if created is not None else _UNKNOWN_TIME)
+
+    def _relink(self, child: str) -> set[str]:
+        parent, key = self._wanted_link(child)
+        old_parent = self._parent_of.get(child)
+        if old_parent == parent and (
+            parent is None or self._kids.get(parent, {}).get(child) == key
+        ):
+            return set()
+        changed = {child}
+        if old_parent is not None:
+            kids = self._kids[old_parent]
+            del kids[child]
+            if not kids:
+                del self._kids[old_parent]
+            self._sorted.pop(old_parent, None)
+            del self._parent_of[child]
+            changed.add(old_parent)
+        if parent is not None:
+            self._kids.setdefault(parent, {})[child] = key
+            self._sorted.pop(parent, None)
+            self._parent_of[child] = parent
+            changed.add(parent)
+        return changed
