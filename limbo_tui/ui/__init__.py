@@ -1,0 +1,1 @@
+"""The Textual UI: LimboApp and its widgets and screens."""

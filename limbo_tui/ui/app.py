@@ -1,0 +1,311 @@
+"""LimboApp: composes the screen and wires the feed, the graph and the worker to it.
+
+Data path: feed batch -> WorkflowGraph.apply (pure) -> GraphChanged (coalesced) ->
+at most refresh_hz repaints: diagnose() the graph, sync the tree for the changed ids,
+refresh the details and the limbo bar. Blocking calls (worker, actions) run in thread
+workers and come back as messages; feed / worker errors become notifications and a
+header line, never an exception that ends the app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Tree
+
+from limbo_tui.diagnose import diagnose, summary_text
+from limbo_tui.model import WorkflowGraph
+from limbo_tui.settings import Settings
+from limbo_tui.ui.bindings import (
+    KEY_BY_ACTION,
+    KEYS,
+    MUTATING_ACTIONS,
+    app_bindings,
+    display_key,
+)
+from limbo_tui.ui.collaborators import ActionsLike, FeedFactory, FeedLike, WorkerLike
+from limbo_tui.ui.details_pane import DetailsPane, StepsTable
+from limbo_tui.ui.filter_input import FilterInput
+from limbo_tui.ui.limbo_bar import LimboBar
+from limbo_tui.ui.live_inputs import LiveInputs
+from limbo_tui.ui.messages import GraphChanged
+from limbo_tui.ui.screens.help import HelpScreen
+from limbo_tui.ui.status_header import StatusHeader
+from limbo_tui.ui.workflow_actions import WorkflowActions, one_line
+from limbo_tui.ui.workflow_lines import TreeFacts, filter_matches, visible_ids
+from limbo_tui.ui.workflow_tree import WorkflowTree
+
+WORKER_POLL_S = 0.5
+AGE_TICK_S = 1.0
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class LimboApp(LiveInputs, WorkflowActions, App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "limbo-tui"
+    BINDINGS = app_bindings()
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: str,
+        *,
+        feed_factory: FeedFactory | None = None,
+        worker: WorkerLike | None = None,
+        actions: ActionsLike | None = None,
+        clock: Callable[[], int] = wall_clock_ms,
+        start_worker: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.database = database
+        self.worker = worker
+        self.actions = actions
+        self.clock = clock
+        self._feed_factory = feed_factory
+        self._feed: FeedLike | None = None
+        self._start_worker = start_worker
+        self.graph = WorkflowGraph().with_limits(settings.limits)
+        self.diagnoses: list[Any] = []
+        self._diagnoses_by_id: dict[str, list[Any]] = {}
+        self._facts = TreeFacts()
+        self._progress: dict[str, Any] = {}
+        self._worker_limits_loaded = False
+        # Changes applied to the graph but not yet on screen.
+        self._pending: set[str] = set()
+        self._pending_everything = True
+        self._last_repaint = 0.0
+        self._repaint_timer: Any = None
+        # Pause: batches held back (not applied) and the ids they touch.
+        self.paused = False
+        self._held: list[Any] = []
+        self._held_ids: set[str] = set()
+        self.filter_text = ""
+        self.limbo_only = False
+        self.selected_id: str | None = None
+        # A workflow to select as soon as the feed brings it (after enqueue / fork).
+        self.follow_id: str | None = None
+
+    # -- composition -------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        with Horizontal(id="main"):
+            yield WorkflowTree(self.clock, id="tree")
+            yield DetailsPane(id="details")
+        yield FilterInput(id="filter")
+        yield LimboBar(id="limbo-bar")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        header = self.query_one(StatusHeader)
+        header.database = self.database
+        header.poll_interval_s = self.settings.feed.poll_interval_s
+        header.worker_state = "none" if self.worker is None else "STARTING"
+        self.query_one(FilterInput).display = False
+        if self.worker is not None and not self.settings.read_only:
+            self.query_one(DetailsPane).empty_hint = "Press e to enqueue the experiment."
+        self.query_one(WorkflowTree).focus()
+        self.set_interval(AGE_TICK_S, self._tick)
+        if self._feed_factory is not None:
+            self._start_feed()
+        else:
+            header.feed_state = "DOWN"
+            header.feed_detail = "no feed"
+        if self.worker is not None:
+            if self._start_worker:
+                self.run_blocking("start the worker", self.worker.start, quiet=True)
+            self._poll_worker()  # the header shows the worker's state at once
+            self.set_interval(WORKER_POLL_S, self._poll_worker)
+        self._repaint()
+
+    async def on_unmount(self) -> None:
+        if self._feed is not None:
+            # Shutting down: a feed that fails to stop has nothing useful left to say.
+            with contextlib.suppress(Exception):
+                await self._feed.stop()
+
+    # -- repaint, at most refresh_hz ---------------------------------------------------
+    def on_graph_changed(self, message: GraphChanged) -> None:
+        self._schedule_repaint()
+
+    def _schedule_repaint(self) -> None:
+        interval = 1.0 / max(self.settings.ui.refresh_hz, 0.1)
+        now = time.monotonic()
+        due = self._last_repaint + interval
+        if now >= due:
+            self._repaint()
+        elif self._repaint_timer is None:
+            self._repaint_timer = self.set_timer(due - now, self._repaint)
+
+    def _repaint(self) -> None:
+        """Diagnose and bring the widgets up to date with the pending changes."""
+        if self._repaint_timer is not None:
+            self._repaint_timer.stop()
+            self._repaint_timer = None
+        self._last_repaint = time.monotonic()
+        changed, everything = self._pending, self._pending_everything
+        self._pending, self._pending_everything = set(), False
+        now = self.clock()
+        changed |= self._rediagnose(now)
+        facts = self._compute_facts()
+        tree = self.query_one(WorkflowTree)
+        tree.now_ms = now
+        try:
+            tree.sync(self.graph, facts, changed, everything)
+        except Exception as exc:
+            self._report_problem(f"tree update failed: {one_line(exc)}")
+        if tree.cursor_line < 0 and tree.last_line >= 0:
+            tree.cursor_line = 0
+        if self.follow_id is not None and tree.select_workflow(self.follow_id):
+            self.follow_id = None
+        bar = self.query_one(LimboBar)
+        bar.summary = summary_text(self.diagnoses)
+        bar.in_limbo = len(facts.limbo_ids)
+        if everything or self.selected_id in changed or self.selected_id is None:
+            self._show_details()
+
+    def _rediagnose(self, now: int) -> set[str]:
+        """Recompute the diagnoses; returns the ids whose diagnoses changed."""
+        down = frozenset()
+        if self.worker is not None and self.query_one(StatusHeader).worker_state == "DOWN":
+            down = frozenset({self.query_one(StatusHeader).executor_id})
+        try:
+            diagnoses = diagnose(self.graph, now, self.settings.limbo, down_executors=down)
+        except Exception as exc:
+            self._report_problem(f"diagnose failed: {one_line(exc)}")
+            return set()
+        by_id: dict[str, list[Any]] = {}
+        for d in diagnoses:
+            by_id.setdefault(d.workflow_id, []).append(d)
+        changed = {
+            wid
+            for wid in set(by_id) | set(self._diagnoses_by_id)
+            if by_id.get(wid) != self._diagnoses_by_id.get(wid)
+        }
+        self.diagnoses, self._diagnoses_by_id = diagnoses, by_id
+        return changed
+
+    def _compute_facts(self) -> TreeFacts:
+        limbo = frozenset(d.workflow_id for d in self.diagnoses if d.severity == "limbo")
+        warning = frozenset(d.workflow_id for d in self.diagnoses if d.severity == "warning")
+        shown = None
+        if self.filter_text or self.limbo_only:
+            matches = filter_matches(self.graph, self.filter_text)
+            if self.limbo_only:
+                matches &= limbo
+            shown = visible_ids(self.graph, matches)
+        self._facts = TreeFacts(limbo, warning, dict(self._progress), shown)
+        return self._facts
+
+    def _show_details(self) -> None:
+        wid = self.selected_id
+        self.query_one(DetailsPane).show(
+            self.graph,
+            wid,
+            self._diagnoses_by_id.get(wid, []) if wid else [],
+            self._progress.get(wid) if wid else None,
+            self.clock(),
+        )
+
+    def _tick(self) -> None:
+        """Once a second: ages move on, time-based diagnoses (stalled) may appear."""
+        self._pending |= self._rediagnose(self.clock())
+        self.query_one(WorkflowTree).tick()
+        if self._pending:
+            self._schedule_repaint()
+
+    def _view_changed(self) -> None:
+        self._pending_everything = True
+        bar = self.query_one(LimboBar)
+        bar.limbo_only, bar.filter_text = self.limbo_only, self.filter_text
+        self._schedule_repaint()
+
+    # -- selection ---------------------------------------------------------------------
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        if event.node.data != self.selected_id:
+            self.selected_id = event.node.data
+            self._show_details()
+
+    def on_steps_table_jump_to(self, message: StepsTable.JumpTo) -> None:
+        self.jump_to(message.workflow_id)
+
+    def jump_to(self, workflow_id: str) -> None:
+        tree = self.query_one(WorkflowTree)
+        if not tree.select_workflow(workflow_id):
+            if self.filter_text or self.limbo_only:
+                self.filter_text, self.limbo_only = "", False
+                self.query_one(FilterInput).value = ""
+                self.follow_id = workflow_id
+                self._view_changed()
+                return
+            self.notify(f"{workflow_id} is not loaded", severity="warning")
+            return
+        tree.focus()
+
+    # -- view keys ---------------------------------------------------------------------
+    def action_filter(self) -> None:
+        field = self.query_one(FilterInput)
+        field.display = True
+        field.focus()
+
+    def on_input_changed(self, event: FilterInput.Changed) -> None:
+        if event.input.id == "filter":
+            self.filter_text = event.value
+            self._view_changed()
+
+    def on_filter_input_closed(self, message: FilterInput.Closed) -> None:
+        field = self.query_one(FilterInput)
+        field.display = bool(field.value)
+        self.query_one(WorkflowTree).focus()
+
+    def action_toggle_limbo_only(self) -> None:
+        self.limbo_only = not self.limbo_only
+        self._view_changed()
+
+    def action_copy_id(self) -> None:
+        if self.selected_id is None:
+            self.notify("select a workflow first", severity="warning")
+            return
+        self.copy_to_clipboard(self.selected_id)
+        self.notify(f"copied {self.selected_id}")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.settings.read_only))
+
+    # -- read-only, footer and palette -------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MUTATING_ACTIONS:
+            return not self.settings.read_only
+        if action == "refuse_read_only":
+            return self.settings.read_only
+        return True
+
+    def action_refuse_read_only(self, action: str) -> None:
+        key = KEY_BY_ACTION.get(action)
+        what = key.help if key else action
+        self.notify(f"read-only: '{what}' is off (started with --read-only)", severity="warning")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for k in KEYS:
+            action = k.action
+            if k.mutating and self.settings.read_only:
+                action = f"refuse_read_only('{k.action}')"
+            yield SystemCommand(
+                k.help[0].upper() + k.help[1:],
+                f"key: {display_key(k.key)}",
+                partial(self._palette, action),
+            )
+
+    def _palette(self, action: str) -> None:
+        self.call_later(self.run_action, action)

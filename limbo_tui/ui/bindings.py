@@ -1,0 +1,75 @@
+"""Every key of the app, defined once: the footer, the help screen and the command
+palette are all built from KEYS. Each Binding has an id so that keymaps can remap it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Key:
+    binding_id: str
+    key: str
+    action: str
+    label: str
+    help: str
+    # Changes the database or the worker: refused in read-only mode.
+    mutating: bool = False
+    show: bool = True
+
+
+KEYS: tuple[Key, ...] = (
+    # Help and quit first: at 80 columns the end of the footer is cut off.
+    Key("help", "question_mark", "help", "Help", "this help"),
+    Key("quit", "q", "quit", "Quit", "quit"),
+    Key("enqueue", "e", "enqueue", "Enqueue", "enqueue the experiment with the defaults", True),
+    Key("enqueue-form", "E", "enqueue_form", "Form", "enqueue the experiment with a form", True),
+    Key("crash", "x", "crash", "Crash", "crash the embedded worker", True),
+    Key("restart", "r", "restart", "Restart", "restart (recover) the embedded worker", True),
+    Key("cancel", "c", "cancel", "Cancel", "cancel the selected workflow (asks)", True),
+    Key("resume", "u", "resume", "Resume", "resume the selected workflow (asks)", True),
+    Key("fork", "f", "fork", "Fork", "fork the selected workflow from a step", True),
+    Key("filter", "slash", "filter", "Filter", "filter by id, name, status or queue"),
+    Key("limbo-only", "l", "toggle_limbo_only", "Limbo", "show only workflows in limbo"),
+    Key("pause", "p", "toggle_pause", "Pause", "pause / resume live updates"),
+    Key("copy-id", "y", "copy_id", "Copy id", "copy the selected workflow id (OSC 52)"),
+)
+
+MUTATING_ACTIONS: frozenset[str] = frozenset(k.action for k in KEYS if k.mutating)
+KEY_BY_ACTION: dict[str, Key] = {k.action: k for k in KEYS}
+
+# Keys handled by the focused widget (tree, steps table) rather than by the app; listed on
+# the help screen so that it names every key.
+WIDGET_KEYS: tuple[tuple[str, str], ...] = (
+    ("enter", "fold / unfold a family; on a child step: jump to it"),
+    ("space", "fold / unfold a family"),
+    ("up / down", "move the selection"),
+    ("tab", "move between the tree and the steps table"),
+    ("ctrl+p", "command palette: every action by name"),
+    ("escape", "close a dialog / clear the filter"),
+)
+
+
+def display_key(key: str) -> str:
+    return {"slash": "/", "question_mark": "?"}.get(key, key)
+
+
+def app_bindings() -> list[Binding]:
+    """The app's bindings: each mutating key also gets a hidden twin that explains the
+    refusal in read-only mode (check_action enables exactly one of the two)."""
+    out: list[Binding] = []
+    for k in KEYS:
+        out.append(Binding(k.key, k.action, k.label, show=k.show, id=k.binding_id))
+        if k.mutating:
+            out.append(
+                Binding(
+                    k.key,
+                    f"refuse_read_only('{k.action}')",
+                    k.label,
+                    show=False,
+                    id=f"{k.binding_id}-read-only",
+                )
+            )
+    return out

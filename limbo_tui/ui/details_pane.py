@@ -1,0 +1,187 @@
+"""The right-hand side: every field of the selected workflow, its diagnoses, a safe view
+of its inputs / output / error, and its steps table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from limbo_tui.model import WorkflowGraph
+from limbo_tui.serialization import describe, safe_text
+from limbo_tui.ui import status_style
+from limbo_tui.ui.workflow_lines import age_text, duration_text, progress_text, short_id
+
+# How much of a stored input / output / error the pane shows.
+DATA_LIMIT = 2000
+
+
+def when(ms: int | None, now_ms: int) -> str:
+    if ms is None:
+        return "-"
+    stamp = datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return f"{stamp} ({age_text(now_ms - ms)} ago)"
+
+
+class StepsTable(DataTable[str]):
+    """Steps of the selected workflow; enter on a child call jumps to the child."""
+
+    class JumpTo(Message):
+        def __init__(self, workflow_id: str) -> None:
+            super().__init__()
+            self.workflow_id = workflow_id
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self._child_of_row: dict[str, str] = {}
+
+    def on_mount(self) -> None:
+        self.add_columns("#", "step", "state", "took", "child")
+
+    def show(self, graph: WorkflowGraph, workflow_id: str | None) -> None:
+        """Replace the rows, keeping the cursor on the same function id."""
+        keep = None
+        if self.row_count and self.cursor_row >= 0:
+            keep = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        self.clear()
+        self._child_of_row = {}
+        if workflow_id is None:
+            return
+        for step in graph.steps_of(workflow_id):
+            key = str(step.function_id)
+            state = "failed" if step.failed else "ok"
+            child = ""
+            if step.child_workflow_id:
+                child = short_id(step.child_workflow_id, workflow_id)
+                self._child_of_row[key] = step.child_workflow_id
+                state = "waited" if not step.is_child_call else "called"
+            self.add_row(
+                key,
+                safe_text(step.name)[:28],
+                state,
+                duration_text(step.duration_ms),
+                child,
+                key=key,
+            )
+        if keep is not None and keep in self.rows:
+            self.move_cursor(row=self.get_row_index(keep), animate=False)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        child = self._child_of_row.get(str(event.row_key.value))
+        if child is not None:
+            event.stop()
+            self.post_message(self.JumpTo(child))
+
+
+class DetailsPane(Vertical):
+    """Details of one workflow over its steps table."""
+
+    # What to do when there is nothing to show; the app sets it (it knows the worker).
+    empty_hint = "Waiting for the first workflow to appear in the database."
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="details-scroll"):
+            yield Static(id="details-status")
+            yield Static(id="details-diagnoses")
+            yield Static(id="details-fields")
+            yield Static(id="details-data")
+        yield StepsTable(id="steps")
+
+    def on_mount(self) -> None:
+        self.show(WorkflowGraph(), None, [], None, 0)
+
+    def show(
+        self,
+        graph: WorkflowGraph,
+        workflow_id: str | None,
+        diagnoses: Sequence[Any],
+        progress: Any,
+        now_ms: int,
+    ) -> None:
+        status = self.query_one("#details-status", Static)
+        diag = self.query_one("#details-diagnoses", Static)
+        fields = self.query_one("#details-fields", Static)
+        data = self.query_one("#details-data", Static)
+        for cls in status_style.STATUS_CLASSES:
+            status.remove_class(cls)
+        wf = graph.get(workflow_id) if workflow_id else None
+        self.query_one(StepsTable).show(graph, workflow_id if wf else None)
+        if workflow_id is None:
+            empty = not graph.workflows
+            status.update(Text("No workflows yet." if empty else "No workflow selected."))
+            diag.update("")
+            fields.update(Text(self.empty_hint if empty else "Select one in the tree."))
+            data.update("")
+            return
+        if wf is None:
+            status.update(Text(f"? {safe_text(workflow_id)} (not loaded)"))
+            diag.update("")
+            fields.update(Text("This child is named by its parent's steps; its row is not loaded."))
+            data.update("")
+            return
+        status.add_class(status_style.style_class(wf.status))
+        status.update(
+            Text(f"{status_style.glyph(wf.status)} {safe_text(wf.status)}  {safe_text(wf.name)}")
+        )
+        diag.update(self._diagnoses_text(diagnoses))
+        fields.update(self._fields_text(graph, workflow_id, progress, now_ms))
+        data.update(self._data_text(wf))
+
+    @staticmethod
+    def _diagnoses_text(diagnoses: Sequence[Any]) -> Text:
+        text = Text()
+        for d in diagnoses:
+            mark = status_style.LIMBO_MARK if d.severity == "limbo" else d.severity.upper()
+            text.append(f"{mark} {d.kind}\n", style="bold")
+            text.append(f"{safe_text(d.reason)}\n")
+            if d.action:
+                text.append(f"→ {safe_text(d.action)}\n")
+        return text
+
+    @staticmethod
+    def _fields_text(graph: WorkflowGraph, wid: str, progress: Any, now_ms: int) -> Text:
+        wf = graph.workflows[wid]
+        maximum = graph.max_recovery_attempts(wid)
+        counts = graph.step_counts(wid)
+        kids = graph.children(wid)
+        rows: list[tuple[str, str]] = [
+            ("id", wid),
+            ("class", wf.class_name or "-"),
+            ("queue", wf.queue or "-"),
+            ("dedup id", wf.dedup_id or "-"),
+            ("executor", wf.executor_id or "-"),
+            ("version", wf.app_version or "-"),
+            ("recovery", f"{wf.recovery_attempts}/{'?' if maximum is None else maximum}"),
+            ("steps", f"{counts.steps_completed} done, {counts.steps_failed} failed"),
+            ("live step", progress_text(progress) or "-"),
+            ("parent", graph.parent_of(wid) or "-"),
+            ("children", str(len(kids))),
+            ("created", when(wf.created_at_ms, now_ms)),
+            ("updated", when(wf.updated_at_ms, now_ms)),
+            ("forked from", wf.forked_from or "-"),
+            ("priority", "-" if wf.priority is None else str(wf.priority)),
+            ("timeout", duration_text(wf.timeout_ms) or "-"),
+            ("deadline", when(wf.deadline_ms, now_ms) if wf.deadline_ms else "-"),
+            ("serialization", wf.serialization or "-"),
+        ]
+        text = Text()
+        for label, value in rows:
+            text.append(f"{label:>13} ", style="bold")
+            text.append(f"{safe_text(value)}\n")
+        return text
+
+    @staticmethod
+    def _data_text(wf: Any) -> Text:
+        text = Text()
+        for label, raw in (("inputs", wf.inputs), ("output", wf.output), ("error", wf.error)):
+            if raw is None:
+                continue
+            text.append(f"{label}\n", style="bold")
+            text.append(describe(raw, wf.serialization, limit=DATA_LIMIT) + "\n")
+        return text

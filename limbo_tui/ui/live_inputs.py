@@ -1,0 +1,155 @@
+"""What flows into the app from outside: feed batches and states, the embedded worker's
+state and step progress, and pausing (holding batches back, counting what waits).
+
+A mixin of LimboApp. Feed callbacks may arrive on the app's loop or, defensively, from
+another thread; the worker is polled from a thread because its calls may block.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+
+from limbo_tui.model import Step, StepRemoved, Workflow, WorkflowRemoved
+from limbo_tui.ui.messages import FeedStateChanged, GraphChanged, WorkerPolled
+from limbo_tui.ui.status_header import StatusHeader
+from limbo_tui.ui.workflow_actions import one_line
+
+if TYPE_CHECKING:
+    from limbo_tui.ui.app import LimboApp
+
+    _Base = LimboApp
+else:
+    _Base = object
+
+
+def _row_id(row: Any) -> str | None:
+    if isinstance(row, Workflow | WorkflowRemoved):
+        return row.id
+    if isinstance(row, Step | StepRemoved):
+        return row.workflow_id
+    return None
+
+
+class LiveInputs(_Base):
+    # -- feed --------------------------------------------------------------------------
+    @work(exclusive=True, group="feed", exit_on_error=False)
+    async def _start_feed(self) -> None:
+        assert self._feed_factory is not None
+        try:
+            self._feed = self._feed_factory(self._on_feed_batch, self._on_feed_state)
+            await self._feed.start()
+        except Exception as exc:
+            self._on_feed_state_values("DOWN", one_line(exc), 0.0)
+
+    def _on_feed_batch(self, batch: Any) -> None:
+        """Feed callback: may come from the loop or (defensively) from another thread."""
+        if threading.get_ident() != self._thread_id:
+            self.call_from_thread(self._on_feed_batch, batch)
+            return
+        if self.paused:
+            if batch.full:
+                self._held.clear()
+                self._held_ids = set(self.graph.workflows)
+            self._held.append(batch)
+            self._held_ids |= {i for i in map(_row_id, batch.rows) if i is not None}
+            self.query_one(StatusHeader).paused_changes = len(self._held_ids)
+            return
+        self._apply_batch(batch)
+
+    def _apply_batch(self, batch: Any) -> None:
+        changed: set[str] = set()
+        try:
+            if batch.full:
+                changed = self.graph.replace_all(batch.rows)
+                self._pending_everything = True
+            else:
+                changed = self.graph.apply(batch.rows)
+        except Exception as exc:  # a bad row must not end the app
+            self._report_problem(f"could not apply a feed batch: {one_line(exc)}")
+        # The app keeps every pending id itself, so a message replaced by a newer one
+        # (can_replace) loses nothing: a burst costs one repaint.
+        self._pending |= changed
+        self.post_message(GraphChanged(frozenset(changed)))
+
+    def _on_feed_state(self, state: Any) -> None:
+        values = (state.state, state.detail, state.events_per_s)
+        if threading.get_ident() != self._thread_id:
+            self.call_from_thread(self._on_feed_state_values, *values)
+        else:
+            self._on_feed_state_values(*values)
+
+    def _on_feed_state_values(self, state: str, detail: str, events_per_s: float) -> None:
+        self.post_message(FeedStateChanged(state, detail or "", events_per_s or 0.0))
+
+    def on_feed_state_changed(self, message: FeedStateChanged) -> None:
+        header = self.query_one(StatusHeader)
+        before = header.feed_state
+        header.feed_state = message.state
+        header.feed_detail = message.detail
+        header.events_per_s = message.events_per_s
+        if message.state == before:
+            return
+        if message.state in ("DOWN", "RECONNECTING"):
+            self.notify(f"feed {message.state}: {message.detail}", severity="warning")
+        elif before in ("DOWN", "RECONNECTING"):
+            self.notify(f"feed {message.state} again")
+
+    # -- worker polling ----------------------------------------------------------------
+    def _poll_worker(self) -> None:
+        self._poll_worker_thread()
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def _poll_worker_thread(self) -> None:
+        worker = self.worker
+        if worker is None:
+            return
+        try:
+            state, executor = str(worker.state), str(worker.executor_id or "")
+            detail = str(getattr(worker, "detail", "") or "")
+            progress = worker.step_progress() if state == "RUNNING" else {}
+            limits = None
+            # The limits are declared by the worker's code, not by its state: ask once.
+            if not self._worker_limits_loaded:
+                limits = dict(worker.max_recovery_attempts())
+        except Exception as exc:
+            self.call_from_thread(self._report_problem, f"worker: {one_line(exc)}")
+            return
+        self.post_message(WorkerPolled(state, executor, detail, progress, limits))
+
+    def on_worker_polled(self, message: WorkerPolled) -> None:
+        header = self.query_one(StatusHeader)
+        header.worker_state, header.executor_id = message.state, message.executor_id
+        header.worker_detail = message.detail if message.state == "DOWN" else ""
+        progress, limits = message.progress, message.limits
+        if limits is not None:
+            self._worker_limits_loaded = True
+            self.graph.with_limits({**limits, **self.settings.limits})
+            self._pending_everything = True
+        moved = {
+            wid
+            for wid in set(progress) | set(self._progress)
+            if progress.get(wid) != self._progress.get(wid)
+        }
+        self._progress = progress
+        if moved or limits is not None:
+            self._pending |= moved
+            self._schedule_repaint()
+
+    def _report_problem(self, text: str) -> None:
+        self.query_one(StatusHeader).problem = text
+        self.notify(text, severity="error", timeout=8)
+
+    def action_toggle_pause(self) -> None:
+        header = self.query_one(StatusHeader)
+        self.paused = not self.paused
+        if self.paused:
+            header.paused_changes = 0
+            return
+        held, self._held, self._held_ids = self._held, [], set()
+        header.paused_changes = None
+        for batch in held:
+            self._apply_batch(batch)
+        self.notify(f"live again: {len(held)} batches applied" if held else "live again")

@@ -1,0 +1,105 @@
+"""The experiment form (E): how many children and steps, where it crashes, which dedup
+id. Enter in any field submits; escape closes; values are checked before submitting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from limbo_tui.settings import ExperimentSettings
+
+
+@dataclass(frozen=True)
+class ExperimentForm:
+    children: int
+    steps: int
+    crash_enabled: bool
+    crash_child: int
+    crash_step: int
+    # Empty: the default "<children>/<steps>" (as the seed); "-": no dedup id.
+    dedup_id: str
+
+
+class EnqueueFormScreen(ModalScreen[ExperimentForm | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss_none", "Close", id="form-close")
+    ]
+
+    def __init__(self, defaults: ExperimentSettings, dedup_default: str = "") -> None:
+        super().__init__()
+        self._defaults = defaults
+        self._dedup_default = dedup_default
+
+    def compose(self) -> ComposeResult:
+        d = self._defaults
+        with Vertical(id="dialog"):
+            yield Static(Text("Enqueue the experiment"), id="question")
+            with Grid(id="form"):
+                yield Label("children")
+                yield Input(str(d.children), id="children", type="integer")
+                yield Label("steps")
+                yield Input(str(d.steps), id="steps", type="integer")
+                yield Label("crash child")
+                yield Input(str(d.crash_child), id="crash_child", type="integer")
+                yield Label("crash step")
+                yield Input(str(d.crash_step), id="crash_step", type="integer")
+                yield Label("dedup id")
+                yield Input(
+                    self._dedup_default, id="dedup_id", placeholder="children/steps; - for none"
+                )
+            yield Checkbox("crash at that point", d.crash_enabled, id="crash_enabled")
+            yield Static("", id="form-error")
+            with Horizontal(id="buttons"):
+                yield Button("Enqueue (enter)", id="yes", variant="primary")
+                yield Button("Close (esc)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#children", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "yes":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def _number(self, field: str, low: int, high: int) -> int:
+        raw = self.query_one(f"#{field}", Input).value.strip()
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{field.replace('_', ' ')}: a whole number, please") from None
+        if not low <= value <= high:
+            raise ValueError(f"{field.replace('_', ' ')}: between {low} and {high}")
+        return value
+
+    def _submit(self) -> None:
+        try:
+            children = self._number("children", 1, 100)
+            steps = self._number("steps", 1, 100)
+            form = ExperimentForm(
+                children=children,
+                steps=steps,
+                crash_enabled=self.query_one("#crash_enabled", Checkbox).value,
+                crash_child=self._number("crash_child", 0, children - 1),
+                crash_step=self._number("crash_step", 0, steps - 1),
+                dedup_id=self.query_one("#dedup_id", Input).value.strip(),
+            )
+        except ValueError as exc:
+            self.query_one("#form-error", Static).update(Text(str(exc)))
+            return
+        self.dismiss(form)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,53 @@
+"""Every key, from the one binding list, and what the glyphs mean."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from limbo_tui.ui import status_style
+from limbo_tui.ui.bindings import KEYS, WIDGET_KEYS, display_key
+
+
+def help_text(read_only: bool) -> Text:
+    text = Text()
+    text.append("Keys\n", style="bold")
+    for k in KEYS:
+        note = "  (off: read-only)" if read_only and k.mutating else ""
+        text.append(f" {display_key(k.key):>9}  {k.help}{note}\n")
+    for key, what in WIDGET_KEYS:
+        text.append(f" {key:>9}  {what}\n")
+    text.append("\nStatus\n", style="bold")
+    for glyph, word, status in status_style.legend():
+        full = f" ({status})" if word != status else ""
+        text.append(f" {glyph} {word}{full}\n")
+    text.append(f" {status_style.LIMBO_MARK}  waits for something that will never come\n")
+    text.append(" rec a/max  recovery attempts / the workflow's maximum (? unknown)\n")
+    return text
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "close", "Close", id="help-close"),
+    ]
+
+    def __init__(self, read_only: bool) -> None:
+        super().__init__()
+        self._read_only = read_only
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog"):
+            yield Static(Text("limbo-tui help  (escape closes)"), id="question")
+            yield Static(help_text(self._read_only))
+
+    def on_mount(self) -> None:
+        self.query_one("#dialog").focus()  # up / down / page keys scroll the help
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,201 @@
+"""The keys that change things (enqueue, crash, restart, cancel, resume, fork), as a
+mixin of LimboApp: ask first where it destroys, run the blocking call in a thread, report
+the outcome as a notification (and offer to jump to the holder of a dedup id)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+
+from limbo_tui.model import ERROR, SUCCESS
+from limbo_tui.serialization import safe_text
+from limbo_tui.ui.messages import ActionFinished
+from limbo_tui.ui.screens.confirm import Confirmed, ConfirmScreen
+from limbo_tui.ui.screens.enqueue_form import EnqueueFormScreen, ExperimentForm
+from limbo_tui.ui.screens.fork_picker import ForkStepScreen
+from limbo_tui.ui.status_header import StatusHeader
+from limbo_tui.ui.workflow_lines import short_id
+from limbo_tui.worker.protocol import ExperimentParams
+
+if TYPE_CHECKING:
+    from limbo_tui.ui.app import LimboApp
+
+    _Base = LimboApp
+else:
+    _Base = object
+
+WORKER_LIFECYCLE = frozenset({"start the worker", "crash worker", "restart worker"})
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+def one_line(exc: BaseException | str) -> str:
+    """An error as one safe line: no control characters, no password from a URL."""
+    text = str(exc) or type(exc).__name__ if isinstance(exc, BaseException) else exc
+    text = _PASSWORD_IN_URL.sub(r"\1***@", text)
+    return safe_text(" ".join(text.split()))[:300]
+
+
+class WorkflowActions(_Base):
+    # -- plumbing ----------------------------------------------------------------------
+    def run_blocking(self, title: str, call: Callable[[], Any], *, quiet: bool = False) -> None:
+        """Run a blocking worker / actions call in a thread; its result comes back as an
+        ActionFinished message (never as an exception that would end the app)."""
+        self._blocking(title, call, quiet)
+
+    @work(thread=True, group="actions", exit_on_error=False)
+    def _blocking(self, title: str, call: Callable[[], Any], quiet: bool) -> None:
+        try:
+            result = call()
+        except Exception as exc:
+            self.post_message(ActionFinished(title, False, one_line(exc)))
+            return
+        if result is None:  # start / crash / restart / stop return nothing
+            if not quiet:
+                self.post_message(ActionFinished(title, True, "done"))
+            return
+        self.post_message(
+            ActionFinished(
+                title,
+                bool(getattr(result, "ok", True)),
+                one_line(str(getattr(result, "message", "") or "done")),
+                getattr(result, "workflow_id", None),
+                getattr(result, "holder_id", None),
+            )
+        )
+
+    def on_action_finished(self, message: ActionFinished) -> None:
+        severity = "information" if message.ok else "error"
+        self.notify(message.message, title=message.title, severity=severity)
+        if message.title in WORKER_LIFECYCLE:
+            # A worker that fails to start / crash / restart stays visible in the header.
+            header = self.query_one(StatusHeader)
+            header.problem = "" if message.ok else f"{message.title}: {message.message}"
+        if self.worker is not None:
+            self._poll_worker()  # the header shows the worker's new state at once
+        if message.ok and message.workflow_id:
+            self.follow_id = message.workflow_id
+            self._schedule_repaint()
+        if not message.ok and message.holder_id:
+            self._offer_jump_to_holder(message.holder_id)
+
+    def _offer_jump_to_holder(self, holder_id: str) -> None:
+        wf = self.graph.get(holder_id)
+        what = f"{wf.name} {wf.status}" if wf else "not loaded yet"
+        dedup = f" {wf.dedup_id!r}" if wf and wf.dedup_id else ""
+        question = f"The dedup id{dedup} is held by {short_id(holder_id)} ({what}).\nJump to it?"
+
+        def answered(result: Confirmed | None) -> None:
+            if result is not None:
+                self.jump_to(holder_id)
+
+        self.push_screen(ConfirmScreen(safe_text(question), yes="Jump", no="Close"), answered)
+
+    def _need_worker(self) -> bool:
+        if self.worker is None:
+            self.notify("no embedded worker (started with --worker none)", severity="warning")
+            return False
+        return True
+
+    def _need_selection(self, verb: str) -> Any:
+        if self.actions is None:
+            self.notify(f"cannot {verb}: no actions available", severity="warning")
+            return None
+        wf = self.graph.get(self.selected_id) if self.selected_id else None
+        if wf is None:
+            self.notify(f"select a loaded workflow to {verb}", severity="warning")
+        return wf
+
+    # -- the experiment and the worker -------------------------------------------------
+    def experiment_params(self, form: ExperimentForm | None) -> ExperimentParams:
+        """The defaults from settings ([experiment]), overridden by the form's values."""
+        if form is None:
+            return ExperimentParams.from_settings(self.settings.experiment)
+        return ExperimentParams.from_settings(
+            self.settings.experiment,
+            children=form.children,
+            steps=form.steps,
+            crash_child=form.crash_child if form.crash_enabled else None,
+            crash_step=form.crash_step,
+            # Empty: the seed's default "<children>/<steps>"; "-": no dedup id at all.
+            dedup_id=None if not form.dedup_id else ("" if form.dedup_id == "-" else form.dedup_id),
+        )
+
+    def action_enqueue(self) -> None:
+        if self._need_worker():
+            params = self.experiment_params(None)
+            self.run_blocking("enqueue", lambda: self.worker.enqueue_experiment(params))
+
+    def action_enqueue_form(self) -> None:
+        if not self._need_worker():
+            return
+
+        def submitted(form: ExperimentForm | None) -> None:
+            if form is not None:
+                params = self.experiment_params(form)
+                self.run_blocking("enqueue", lambda: self.worker.enqueue_experiment(params))
+
+        self.push_screen(EnqueueFormScreen(self.settings.experiment), submitted)
+
+    def action_crash(self) -> None:
+        # Not confirmed: crashing the embedded demo worker is the experiment itself and
+        # `r` undoes it; cancel / resume (which change workflows for good) do ask.
+        if self._need_worker():
+            self.run_blocking("crash worker", self.worker.crash)
+
+    def action_restart(self) -> None:
+        if self._need_worker():
+            self.run_blocking("restart worker", self.worker.restart)
+
+    # -- the selected workflow ---------------------------------------------------------
+    def action_cancel(self) -> None:
+        wf = self._need_selection("cancel")
+        if wf is None:
+            return
+        if wf.status in (SUCCESS, ERROR):
+            self.notify(f"{short_id(wf.id)} is already {wf.status}", severity="warning")
+            return
+        kids = self.graph.children(wf.id)
+        question = f"Cancel {safe_text(wf.name)} {short_id(wf.id)} ({wf.status})?"
+        if wf.dedup_id:
+            question += f"\nThis frees dedup id {safe_text(wf.dedup_id)!r}."
+        option = f"children too ({len(kids)})" if kids else None
+
+        def answered(result: Confirmed | None) -> None:
+            if result is not None:
+                children = result.option
+                self.run_blocking("cancel", lambda: self.actions.cancel(wf.id, children))
+
+        self.push_screen(
+            ConfirmScreen(question, yes="Cancel it", no="Keep", option=option, option_default=True),
+            answered,
+        )
+
+    def action_resume(self) -> None:
+        wf = self._need_selection("resume")
+        if wf is None:
+            return
+        question = (
+            f"Resume {safe_text(wf.name)} {short_id(wf.id)} ({wf.status})?\n"
+            "It is enqueued again with recovery attempts reset to 0."
+        )
+
+        def answered(result: Confirmed | None) -> None:
+            if result is not None:
+                self.run_blocking("resume", lambda: self.actions.resume(wf.id))
+
+        self.push_screen(ConfirmScreen(question, yes="Resume"), answered)
+
+    def action_fork(self) -> None:
+        wf = self._need_selection("fork")
+        if wf is None:
+            return
+
+        def picked(step: int | None) -> None:
+            if step is not None:
+                self.run_blocking("fork", lambda: self.actions.fork(wf.id, step))
+
+        label = f"{safe_text(wf.name)} {short_id(wf.id)}"
+        self.push_screen(ForkStepScreen(label, self.graph.steps_of(wf.id)), picked)

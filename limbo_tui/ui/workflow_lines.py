@@ -1,0 +1,142 @@
+"""What one tree line says about a workflow, as plain (text, style class) parts.
+
+Pure functions of the graph and a few live facts, so that the tree widget only paints
+and tests can read a line without a terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from limbo_tui.model import WorkflowGraph
+from limbo_tui.serialization import safe_text
+from limbo_tui.ui import status_style
+
+Part = tuple[str, str]  # (text, style class or "")
+
+NAME_WIDTH = 18
+
+
+@dataclass(frozen=True)
+class TreeFacts:
+    """Everything a tree line depends on besides the graph."""
+
+    limbo_ids: frozenset[str] = frozenset()
+    warning_ids: frozenset[str] = frozenset()
+    # workflow id -> StepProgress(step_id, name, attempt, max_attempts) from the worker.
+    progress: Mapping[str, Any] = field(default_factory=dict)
+    # None: show everything; else only these ids.
+    shown: frozenset[str] | None = None
+
+
+def short_id(workflow_id: str, parent_id: str | None = None) -> str:
+    """A short id that still tells siblings apart: DBOS names a child `<parent id>-<n>`."""
+    if parent_id and workflow_id.startswith(parent_id) and len(workflow_id) > len(parent_id):
+        return "…" + safe_text(workflow_id[len(parent_id) :])[:12]
+    return safe_text(workflow_id)[:8]
+
+
+def age_text(ms: int | None) -> str:
+    if ms is None or ms < 0:
+        return ""
+    s = ms // 1000
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d"
+
+
+def duration_text(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{ms}ms"
+    return f"{ms / 1000:.1f}s" if ms < 60_000 else age_text(ms)
+
+
+def progress_text(progress: Any) -> str:
+    """`step 3 (try 2/3)` from a worker's StepProgress (attempt is 1-based)."""
+    if progress is None:
+        return ""
+    return f"step {progress.step_id} (try {progress.attempt}/{progress.max_attempts})"
+
+
+def line_parts(graph: WorkflowGraph, workflow_id: str, facts: TreeFacts) -> list[Part]:
+    """The label of one tree line, without its age (the tree adds that when it paints)."""
+    parent = graph.parent_of(workflow_id)
+    wf = graph.get(workflow_id)
+    if wf is None:
+        return [
+            ("? ", status_style.NOT_LOADED_CLASS),
+            ("(not loaded) ", status_style.NOT_LOADED_CLASS),
+            (short_id(workflow_id, parent), status_style.DIM_CLASS),
+        ]
+    cls = status_style.style_class(wf.status)
+    parts: list[Part] = [
+        (f"{status_style.glyph(wf.status)} {safe_text(status_style.word(wf.status))}", cls)
+    ]
+    if workflow_id in facts.limbo_ids:
+        parts.append((f" {status_style.LIMBO_MARK}", status_style.LIMBO_CLASS))
+    elif workflow_id in facts.warning_ids:
+        parts.append((f" {status_style.WARNING_MARK.strip()}", status_style.WARNING_CLASS))
+    # Counters before the name: at 80 columns the end of a line is cut off, and the
+    # status, id and attempts are what a reader scans for.
+    parts.append((f" {short_id(workflow_id, parent)}", status_style.DIM_CLASS))
+    maximum = graph.max_recovery_attempts(workflow_id)
+    parts.append((f" rec {wf.recovery_attempts}/{'?' if maximum is None else maximum}", ""))
+    counts = graph.step_counts(workflow_id)
+    steps = f" steps {counts.steps_completed}"
+    if counts.steps_failed:
+        steps += f" +{counts.steps_failed} failed"
+    parts.append((steps, status_style.DIM_CLASS))
+    live = progress_text(facts.progress.get(workflow_id)) if not wf.finished else ""
+    if live:
+        parts.append((f" {live}", ""))
+    name = safe_text(wf.name) or "?"
+    if len(name) > NAME_WIDTH:
+        name = name[: NAME_WIDTH - 1] + "…"
+    parts.append((f" {name}", ""))
+    return parts
+
+
+def plain_line(graph: WorkflowGraph, workflow_id: str, facts: TreeFacts) -> str:
+    return "".join(text for text, _ in line_parts(graph, workflow_id, facts))
+
+
+def visible_ids(graph: WorkflowGraph, matches: Iterable[str]) -> frozenset[str]:
+    """Matching workflows, their ancestors (the path to them) and their descendants
+    (the context that explains them, e.g. the dead child of a parent in limbo)."""
+    shown: set[str] = set()
+    for wid in matches:
+        if wid in shown:
+            continue
+        node: str | None = wid
+        while node is not None and node not in shown:
+            shown.add(node)
+            node = graph.parent_of(node)
+        stack = list(graph.children(wid))
+        while stack:
+            child = stack.pop()
+            if child in shown:
+                continue
+            shown.add(child)
+            stack.extend(graph.children(child))
+    return frozenset(shown)
+
+
+def filter_matches(graph: WorkflowGraph, text: str) -> set[str]:
+    """Ids whose id, name, status or queue contains text (case-insensitive)."""
+    needle = text.strip().lower()
+    if not needle:
+        return set(graph.workflows)
+    out: set[str] = set()
+    for wid, wf in graph.workflows.items():
+        hay = (wid, wf.name or "", wf.status, status_style.word(wf.status), wf.queue or "")
+        if any(needle in h.lower() for h in hay):
+            out.add(wid)
+    return out

@@ -1,0 +1,172 @@
+"""The worker contract the UI and the CLI program against (ARCHITECTURE.md, "Worker and
+actions"), and the small value types that cross it.
+
+Three implementations: ThreadWorker (DBOS on a thread of this process), ProcessWorker
+(DBOS in a child process) and NoWorker (`--worker none`: monitor only). Every method is
+blocking; the UI calls them from thread workers, never on its event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from limbo_tui.settings import ExperimentSettings
+
+WorkerState = Literal["STARTING", "RUNNING", "DOWN", "NONE"]
+STARTING: WorkerState = "STARTING"
+RUNNING: WorkerState = "RUNNING"
+DOWN: WorkerState = "DOWN"
+# The state of `--worker none`: there is no embedded worker at all.
+NONE: WorkerState = "NONE"
+
+# The DBOS application name of limbo-tui's worker. DBOS 3.x records it on queues and
+# workflows; queues are owned by one application, so it must never change.
+APP_NAME = "limbo-tui"
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    """The step a workflow of the embedded worker runs right now, and its try.
+
+    attempt is 1-based (DBOS's current_attempt + 1) so that the UI prints it as is:
+    `step 3 (try 2/3)`. Only limbo-tui's own worker can report this: DBOS does not
+    persist retry attempts.
+    """
+
+    workflow_id: str
+    step_id: int
+    name: str
+    attempt: int
+    max_attempts: int
+    updated_at: float  # time.time() of the report
+
+
+@dataclass(frozen=True)
+class ExperimentParams:
+    """One run of the seed experiment: a parent with `children` children run one after
+    the other, each with `steps` steps; the step (crash_child, crash_step) crashes the
+    worker every time it is reached (None: no crash point)."""
+
+    children: int = 6
+    steps: int = 5
+    crash_child: int | None = 0
+    crash_step: int = 3
+    step_delay_ms: int = 300
+    step_max_attempts: int = 3
+    # Probability that one attempt of a step raises a (retried) error; 0 = never.
+    step_fail_rate: float = 0.0
+    queue: str = "example-queue"
+    # None: the seed's default "<children>/<steps>"; "" enqueues with no dedup id.
+    dedup_id: str | None = None
+
+    @classmethod
+    def from_settings(cls, exp: ExperimentSettings, **overrides: object) -> ExperimentParams:
+        base = cls(
+            children=exp.children,
+            steps=exp.steps,
+            crash_child=exp.crash_child if exp.crash_enabled else None,
+            crash_step=exp.crash_step,
+            step_delay_ms=exp.step_delay_ms,
+            step_max_attempts=exp.step_max_attempts,
+            queue=exp.queue,
+        )
+        return base.replace(**overrides) if overrides else base
+
+    def replace(self, **changes: object) -> ExperimentParams:
+        from dataclasses import replace
+
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def effective_dedup_id(self) -> str | None:
+        if self.dedup_id is None:
+            return f"{self.children}/{self.steps}"
+        return self.dedup_id or None
+
+    def validate(self) -> str | None:
+        """A one-line reason why these parameters cannot run, or None."""
+        if self.children < 1 or self.steps < 1:
+            return "children and steps must be at least 1"
+        if self.step_max_attempts < 1:
+            return "step max attempts must be at least 1"
+        if self.step_delay_ms < 0:
+            return "step delay must not be negative"
+        if not 0.0 <= self.step_fail_rate < 1.0:
+            return "step fail rate must be in [0, 1)"
+        if self.crash_child is not None and not (
+            0 <= self.crash_child < self.children and 0 <= self.crash_step < self.steps
+        ):
+            return (
+                f"crash point child {self.crash_child} step {self.crash_step} is outside "
+                f"{self.children} children x {self.steps} steps"
+            )
+        return None
+
+    def workflow_input(self) -> dict[str, object]:
+        """What the parent workflow receives: plain JSON-able data, so any reader of the
+        database (and limbo-tui's safe display) can show it."""
+        return {
+            "children": self.children,
+            "steps": self.steps,
+            "crash_child": self.crash_child,
+            "crash_step": self.crash_step,
+            "step_delay_ms": self.step_delay_ms,
+            "step_max_attempts": self.step_max_attempts,
+            "step_fail_rate": self.step_fail_rate,
+        }
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    ok: bool
+    message: str
+    workflow_id: str | None = None
+    # On a dedup rejection: the workflow that holds the dedup id, and its status.
+    holder_id: str | None = None
+    holder_status: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ok: bool
+    message: str
+    workflow_id: str | None = None
+
+
+# Called (from a worker thread) whenever the worker's state or detail changes.
+StateListener = Callable[[WorkerState, str], None]
+
+
+class Worker(Protocol):
+    """What the UI needs from an embedded worker (or from its absence)."""
+
+    @property
+    def state(self) -> WorkerState: ...
+
+    @property
+    def detail(self) -> str:
+        """One line on the current state: why it is DOWN, what it recovered, ..."""
+        ...
+
+    @property
+    def executor_id(self) -> str | None: ...
+
+    @property
+    def log_path(self) -> str | None: ...
+
+    def start(self) -> None: ...
+
+    def crash(self) -> None: ...
+
+    def restart(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult: ...
+
+    def step_progress(self) -> dict[str, StepProgress]: ...
+
+    def max_recovery_attempts(self) -> dict[str, int]: ...

@@ -1,0 +1,270 @@
+"""The app through Pilot at 80x24: the feed seam, selection, filter, limbo-only, pause."""
+
+from __future__ import annotations
+
+from test_ui_support import NOW_MS, PARENT, family_rows, make_app, seed_rows
+
+from limbo_tui.model import Workflow
+from limbo_tui.ui.details_pane import DetailsPane
+from limbo_tui.ui.limbo_bar import LimboBar
+from limbo_tui.ui.status_header import StatusHeader
+from limbo_tui.ui.workflow_tree import WorkflowTree
+
+SIZE = (80, 24)
+
+
+async def test_empty_app_renders_at_80x24() -> None:
+    app, feeds = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert feeds and feeds[0].started
+        assert app.query_one(StatusHeader).feed_state == "LIVE"
+        assert app.query_one(WorkflowTree).shown_ids() == []
+        assert "nothing in limbo" in str(app.query_one(LimboBar).render())
+    assert feeds[0].stopped
+
+
+async def test_seed_state_shows_limbo_parent_and_dead_child() -> None:
+    app, feeds = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        feeds[0].push(seed_rows(), full=True)
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        assert tree.shown_ids() == [PARENT, f"{PARENT}-1"]
+        parent_line = str(tree.node_for(PARENT).label)
+        assert "PENDING" in parent_line and "‼ LIMBO" in parent_line
+        assert "rec 2/2" in parent_line
+        child_line = str(tree.node_for(f"{PARENT}-1").label)
+        assert "DEAD" in child_line and "…-1" in child_line and "steps 3" in child_line
+        assert "in limbo" in str(app.query_one(LimboBar).render())
+        # The cursor starts on the first line and the details follow it.
+        assert app.selected_id == PARENT
+        fields = str(app.query_one("#details-fields").render())
+        assert "6/5" in fields and "example-queue" in fields
+
+
+async def test_not_loaded_child_is_shown() -> None:
+    app, feeds = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        rows = seed_rows()[:1]
+        from limbo_tui.model import Step
+
+        rows.append(Step(PARENT, 1, "dbos_sub_workflow", child_workflow_id="ghost-child"))
+        feeds[0].push(rows)
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        assert "(not loaded)" in str(tree.node_for("ghost-child").label)
+
+
+async def test_selection_survives_a_burst_of_500_updates() -> None:
+    app, feeds = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        feed = feeds[0]
+        for i in range(20):
+            feed.push(family_rows(f"old-{i:02d}", NOW_MS - 3_600_000 + i * 1000))
+        feed.push(seed_rows())
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        assert tree.select_workflow(f"{PARENT}-1")
+        await pilot.pause()
+        node = tree.node_for("old-05")
+        node.expand()
+        await pilot.pause()
+        offset_before = tree.cursor_line - tree.scroll_offset.y
+        for i in range(500):
+            # New families above the selection, and updates of the selected one.
+            feed.push(family_rows(f"new-{i:03d}", NOW_MS - 1000 + i, status="PENDING", kids=1))
+            feed.push(
+                [
+                    Workflow(
+                        id=f"{PARENT}-1",
+                        status="MAX_RECOVERY_ATTEMPTS_EXCEEDED",
+                        name="dbos_sub_workflow",
+                        parent_id=PARENT,
+                        recovery_attempts=3 + i,
+                        created_at_ms=NOW_MS - 59_000,
+                    )
+                ]
+            )
+        await pilot.pause()
+        await pilot.pause()
+        assert app.selected_id == f"{PARENT}-1"
+        assert tree.cursor_node is tree.node_for(f"{PARENT}-1")
+        assert tree.node_for("old-05").is_expanded
+        assert tree.cursor_line - tree.scroll_offset.y == offset_before
+        assert "rec 502/" in str(tree.node_for(f"{PARENT}-1").label)
+        assert len(tree.shown_ids()) > 500
+
+
+async def test_filter_and_limbo_only() -> None:
+    app, feeds = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push(family_rows("done-a", NOW_MS - 5000) + seed_rows())
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        tree.node_for("done-a").expand()
+        await pilot.pause()
+        assert "done-a" in tree.shown_ids()
+        await pilot.press("l")
+        await pilot.pause()
+        assert tree.shown_ids() == [PARENT, f"{PARENT}-1"]
+        assert "limbo only" in str(app.query_one(LimboBar).render())
+        await pilot.press("l")
+        await pilot.pause()
+        assert "done-a" in tree.shown_ids()
+        await pilot.press("slash")
+        await pilot.press(*"done-a-2")
+        await pilot.pause()
+        assert tree.shown_ids() == ["done-a", "done-a-2"]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused is tree
+        assert tree.shown_ids() == ["done-a", "done-a-2"]
+        await pilot.press("slash", "escape")
+        await pilot.pause()
+        assert "done-a-1" in tree.shown_ids() and PARENT in tree.shown_ids()
+        # Filter by status word and by queue.
+        await pilot.press("slash", *"example-queue", "enter")
+        await pilot.pause()
+        assert tree.shown_ids()[0] == PARENT and "done-a" not in tree.shown_ids()
+
+
+async def test_pause_holds_changes_and_counts_them() -> None:
+    app, feeds = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push(seed_rows())
+        await pilot.pause()
+        await pilot.press("p")
+        header = app.query_one(StatusHeader)
+        assert header.paused_changes == 0
+        feeds[0].push(family_rows("during-pause", NOW_MS - 10, kids=2))
+        feeds[0].push(family_rows("also-paused", NOW_MS - 5, kids=0))
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        assert "during-pause" not in tree.shown_ids()
+        assert header.paused_changes == 4
+        assert "4 changes wait" in str(header.render())
+        await pilot.press("p")
+        await pilot.pause()
+        assert header.paused_changes is None
+        assert "during-pause" in tree.shown_ids()
+
+
+async def test_details_follow_the_cursor_and_enter_on_child_step_jumps() -> None:
+    app, feeds = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push(seed_rows())
+        await pilot.pause()
+        assert app.selected_id == PARENT
+        details = app.query_one(DetailsPane)
+        assert "awaiting-dead-child" in str(details.query_one("#details-diagnoses").render())
+        steps = app.query_one("#steps")
+        assert steps.row_count == 1
+        steps.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.selected_id == f"{PARENT}-1"
+        assert app.focused is app.query_one(WorkflowTree)
+        await pilot.press("up")
+        await pilot.pause()
+        assert app.selected_id == PARENT
+
+
+async def test_feed_errors_are_shown_not_fatal() -> None:
+    app, feeds = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        from test_ui_support import State
+
+        feeds[0].on_state(State("RECONNECTING", "connection lost", 0.0))
+        await pilot.pause()
+        header = app.query_one(StatusHeader)
+        assert header.feed_state == "RECONNECTING"
+        assert "connection lost" in str(header.render())
+        feeds[0].push(["not a row", None])
+        feeds[0].on_state(State("POLLING", "", 1.5))
+        await pilot.pause()
+        assert "POLLING every 2s 1.5 ev/s" in str(header.render())
+        assert app.is_running
+
+
+async def test_a_feed_that_fails_to_start_leaves_the_app_running() -> None:
+    from limbo_tui.settings import Settings
+    from limbo_tui.ui.app import LimboApp
+
+    def broken(on_batch, on_state):  # type: ignore[no-untyped-def]
+        class Broken:
+            async def start(self) -> None:
+                raise OSError("connection refused to postgresql://u:secret@db/x")
+
+            async def stop(self) -> None:
+                pass
+
+        return Broken()
+
+    app = LimboApp(Settings(), DB_URL_MASKED, feed_factory=broken, clock=lambda: NOW_MS)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        header = app.query_one(StatusHeader)
+        assert header.feed_state == "DOWN"
+        assert "secret" not in str(header.render())
+        assert "connection refused" in str(header.render())
+
+
+DB_URL_MASKED = "postgresql://u:***@db/x"
+
+
+async def test_no_color_keeps_status_words(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NO_COLOR", "1")
+    app, feeds = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push(seed_rows())
+        await pilot.pause()
+        assert app.no_color
+        tree = app.query_one(WorkflowTree)
+        line = str(tree.node_for(PARENT).label)
+        assert "PENDING" in line and "LIMBO" in line
+
+
+async def test_a_worker_that_fails_to_start_is_reported_in_the_header() -> None:
+    from test_ui_support import WorkerDouble
+
+    class Failing(WorkerDouble):
+        def start(self) -> None:
+            raise RuntimeError("DBOS launch failed: postgresql://u:hunter2@db/x refused")
+
+    app, _ = make_app(worker=Failing(state="NONE"))
+    app._start_worker = True
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        header = str(app.query_one(StatusHeader).render())
+        assert "DBOS launch failed" in header and "hunter2" not in header
+        assert app.is_running
+
+
+async def test_a_storm_of_batches_costs_few_repaints_at_10_hz() -> None:
+    from dataclasses import replace
+
+    app, feeds = make_app()
+    app.settings = replace(app.settings, ui=replace(app.settings.ui, refresh_hz=10.0))
+    repaints = 0
+    original = app._repaint
+
+    def counting() -> None:
+        nonlocal repaints
+        repaints += 1
+        original()
+
+    app._repaint = counting  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        before = repaints
+        for i in range(300):
+            feeds[0].push(family_rows(f"storm-{i:03d}", NOW_MS - i, kids=1))
+        await pilot.pause(0.3)
+        assert repaints - before <= 4
+        assert len(app.query_one(WorkflowTree).shown_ids()) == 300

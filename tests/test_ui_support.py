@@ -1,0 +1,206 @@
+"""Shared pieces of the UI tests: an in-test feed (the same on_batch seam the real
+LiveFeed uses), small worker / actions doubles, and the seed's rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from limbo_tui.model import Step, Workflow
+from limbo_tui.settings import Settings, UISettings
+from limbo_tui.ui.app import LimboApp
+from limbo_tui.worker.protocol import ActionResult, EnqueueResult, ExperimentParams
+
+# 2026-02-05 21:23:25Z, a minute after the seed's parent was created.
+NOW_MS = 1_770_326_605_905
+PARENT = "fe5f923f-1531-4c06-af78-f4e8f9b5b9c4"
+DB = "postgresql://limbo:***@localhost:5432/test"
+
+
+@dataclass
+class Batch:
+    rows: list[Any]
+    full: bool = False
+
+
+@dataclass
+class State:
+    state: str
+    detail: str = ""
+    events_per_s: float = 0.0
+
+
+class InTestFeed:
+    """Calls on_batch / on_state exactly as LiveFeed does; tests push rows through it."""
+
+    def __init__(self, on_batch: Callable[[Any], None], on_state: Callable[[Any], None]):
+        self.on_batch, self.on_state = on_batch, on_state
+        self.started = self.stopped = False
+
+    async def start(self) -> None:
+        self.started = True
+        self.on_state(State("LIVE", "", 0.0))
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    def push(self, rows: Sequence[Any], full: bool = False) -> None:
+        self.on_batch(Batch(list(rows), full))
+
+
+@dataclass
+class WorkerDouble:
+    """limbo_tui.worker's Worker contract, in memory: records calls, returns the real
+    result types. (The real ThreadWorker needs Postgres; integration tests wire it.)"""
+
+    state: str = "RUNNING"
+    executor_id: str = "limbo-tui-worker"
+    progress: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)
+    detail: str = ""
+    enqueue_result: EnqueueResult = field(
+        default_factory=lambda: EnqueueResult(True, "enqueued", "new-wf")
+    )
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.calls.append(("start", None))
+        self.state = "RUNNING"
+
+    def crash(self) -> None:
+        self.calls.append(("crash", None))
+        self.state = "DOWN"
+        self.detail = "crashed on purpose (x); r restarts it"
+
+    def restart(self) -> None:
+        self.calls.append(("restart", None))
+        self.state = "RUNNING"
+
+    def stop(self) -> None:
+        self.calls.append(("stop", None))
+        self.state = "NONE"
+
+    def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult:
+        self.calls.append(("enqueue", params))
+        return self.enqueue_result
+
+    def step_progress(self) -> dict[str, Any]:
+        return dict(self.progress)
+
+    def max_recovery_attempts(self) -> dict[str, int]:
+        return dict(self.limits)
+
+
+@dataclass
+class ActionsDouble:
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def cancel(self, workflow_id: str, children: bool) -> ActionResult:
+        self.calls.append(("cancel", workflow_id, children))
+        return ActionResult(True, f"cancelled {workflow_id}", None)
+
+    def resume(self, workflow_id: str) -> ActionResult:
+        self.calls.append(("resume", workflow_id))
+        return ActionResult(True, f"resumed {workflow_id}", None)
+
+    def fork(self, workflow_id: str, start_step: int) -> ActionResult:
+        self.calls.append(("fork", workflow_id, start_step))
+        return ActionResult(True, "forked", f"{workflow_id}-fork")
+
+
+def make_app(
+    *,
+    worker: Any = None,
+    actions: Any = None,
+    read_only: bool = False,
+    feeds: list[InTestFeed] | None = None,
+) -> tuple[LimboApp, list[InTestFeed]]:
+    """An app whose feed is an InTestFeed (returned in a list once the app starts it)."""
+    feeds = [] if feeds is None else feeds
+
+    def factory(on_batch: Callable[[Any], None], on_state: Callable[[Any], None]) -> Any:
+        feed = InTestFeed(on_batch, on_state)
+        feeds.append(feed)
+        return feed
+
+    # A very high refresh rate: every batch repaints at once, so tests need no sleeps.
+    settings = Settings(ui=UISettings(refresh_hz=10_000), read_only=read_only)
+    app = LimboApp(
+        settings,
+        DB,
+        feed_factory=factory,
+        worker=worker,
+        actions=actions,
+        clock=lambda: NOW_MS,
+        start_worker=False,
+    )
+    return app, feeds
+
+
+def seed_rows(children: int = 6, dead_child: int = 0) -> list[Any]:
+    """The seed's limbo: a PENDING parent on example-queue with dedup id 6/5, waiting on
+    child 0, which is dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED)."""
+    created = NOW_MS - 60_000
+    rows: list[Any] = [
+        Workflow(
+            id=PARENT,
+            status="PENDING",
+            name="dbos_workflow",
+            queue="example-queue",
+            dedup_id="6/5",
+            executor_id="exp22-executor-1",
+            app_version="0.1.0",
+            recovery_attempts=2,
+            created_at_ms=created,
+            updated_at_ms=created + 47_818,
+            inputs='{"args": [6, 5], "kwargs": {}}',
+            serialization="json",
+            max_recovery_attempts=2,
+        )
+    ]
+    child_id = f"{PARENT}-1"
+    rows.append(
+        Workflow(
+            id=child_id,
+            status="MAX_RECOVERY_ATTEMPTS_EXCEEDED",
+            name="dbos_sub_workflow",
+            parent_id=PARENT,
+            executor_id="exp22-executor-1",
+            recovery_attempts=3,
+            created_at_ms=created + 1_000,
+            updated_at_ms=created + 47_000,
+            max_recovery_attempts=2,
+        )
+    )
+    rows.append(Step(PARENT, 1, "dbos_sub_workflow", child_workflow_id=child_id))
+    for i, fid in enumerate((1, 4, 7)):
+        rows.append(
+            Step(
+                child_id,
+                fid,
+                f"step_{i}",
+                started_at_ms=created + 1_000 + i * 300,
+                completed_at_ms=created + 1_250 + i * 300,
+            )
+        )
+    return rows
+
+
+def family_rows(prefix: str, created_ms: int, status: str = "SUCCESS", kids: int = 2) -> list:
+    rows: list[Any] = [
+        Workflow(id=prefix, status=status, name="dbos_workflow", created_at_ms=created_ms)
+    ]
+    for k in range(1, kids + 1):
+        cid = f"{prefix}-{k}"
+        rows.append(
+            Workflow(
+                id=cid,
+                status=status,
+                name="dbos_sub_workflow",
+                parent_id=prefix,
+                created_at_ms=created_ms + k,
+            )
+        )
+        rows.append(Step(prefix, k, "dbos_sub_workflow", child_workflow_id=cid))
+    return rows
