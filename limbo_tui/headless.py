@@ -1,0 +1,310 @@
+"""`limbo-tui snapshot` and `limbo-tui watch --json`: the tree and diagnoses for scripts.
+
+Both only read: no trigger install when settings.read_only (then watch polls), never a
+write of any other kind. Errors are raised as LimboError for cli.main to print (exit 1
+database, 2 usage); the return value is the exit status (0, or 3 when something is in
+limbo for `snapshot`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from limbo_tui.diagnose import Diagnosis, diagnose
+from limbo_tui.errors import EXIT_LIMBO, EXIT_OK
+from limbo_tui.model import Workflow, WorkflowGraph
+from limbo_tui.pg import queries
+from limbo_tui.pg.connect import close_quietly, connect_checked
+from limbo_tui.pg.feed import FeedBatch, FeedState, LiveFeed
+from limbo_tui.serialization import safe_text
+from limbo_tui.settings import Settings
+from limbo_tui.urls import mask, validate_schema_name
+
+JSON_VERSION = 1
+LIMBO = "limbo"
+# How often watch re-evaluates time-based diagnoses (stalled, stuck-enqueued) by itself.
+DIAGNOSE_EVERY_S = 1.0
+
+
+def iso(ms: int | None) -> str | None:
+    """Epoch milliseconds -> ISO 8601 in UTC with milliseconds, e.g. 2026-02-05T21:22:25.905Z."""
+    if ms is None:
+        return None
+    stamp = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def now_iso() -> str:
+    return iso(int(time.time() * 1000)) or ""
+
+
+def tree_order(graph: WorkflowGraph) -> list[str]:
+    """Every workflow of the graph, root by root (newest first), depth first."""
+    order: list[str] = []
+    seen: set[str] = set()
+    for root in graph.roots():
+        for wid in graph.family(root):
+            if wid in graph.workflows and wid not in seen:
+                seen.add(wid)
+                order.append(wid)
+    # A parent cycle has no root: still show its members.
+    order.extend(w for w in graph.workflows if w not in seen)
+    return order
+
+
+def workflow_json(graph: WorkflowGraph, wid: str) -> dict[str, Any]:
+    wf = graph.workflows[wid]
+    counts = graph.step_counts(wid)
+    return {
+        "id": wf.id,
+        "name": wf.name,
+        "status": wf.status,
+        # The graph's link: parent_workflow_id, or the parent's child-call step (2.8).
+        "parent_id": graph.parent_of(wid) or wf.parent_id,
+        "children": graph.children(wid),
+        "queue": wf.queue,
+        "dedup_id": wf.dedup_id,
+        "executor_id": wf.executor_id,
+        "app_version": wf.app_version,
+        "recovery_attempts": wf.recovery_attempts,
+        "max_recovery_attempts": graph.max_recovery_attempts(wid),
+        "created_at": iso(wf.created_at_ms),
+        "updated_at": iso(wf.updated_at_ms),
+        "steps_completed": counts.steps_completed,
+        "steps_failed": counts.steps_failed,
+    }
+
+
+def diagnosis_json(d: Diagnosis) -> dict[str, Any]:
+    return {
+        "workflow_id": d.workflow_id,
+        "kind": d.kind,
+        "severity": d.severity,
+        "reason": d.reason,
+        "action": d.action,
+    }
+
+
+def snapshot_json(
+    graph: WorkflowGraph, diagnoses: list[Diagnosis], url: str, taken_at_ms: int
+) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "database": mask(url),
+        "taken_at": iso(taken_at_ms),
+        "workflows": [workflow_json(graph, wid) for wid in tree_order(graph)],
+        "diagnoses": [diagnosis_json(d) for d in diagnoses],
+    }
+
+
+def exit_status(diagnoses: Iterable[Diagnosis]) -> int:
+    return EXIT_LIMBO if any(d.severity == LIMBO for d in diagnoses) else EXIT_OK
+
+
+# -- text rendering ------------------------------------------------------------------
+def short_id(wid: str, parent: str | None = None) -> str:
+    """8 characters of a uuid; a default child id `<parent>-N` keeps its `-N`."""
+    if parent and wid.startswith(parent) and len(wid) > len(parent):
+        return short_id(parent) + wid[len(parent) :][:12]
+    return wid if len(wid) <= 12 else wid[:8]
+
+
+def text_lines(graph: WorkflowGraph, diagnoses: list[Diagnosis], url: str) -> list[str]:
+    flagged: dict[str, str] = {}
+    for d in diagnoses:
+        if d.severity == LIMBO or d.workflow_id not in flagged:
+            flagged[d.workflow_id] = d.severity
+    lines = [f"database {safe_text(mask(url))}  taken {now_iso()}"]
+    if not graph.workflows:
+        lines.append("no workflows")
+    depth: dict[str, int] = {}
+    for wid in tree_order(graph):
+        wf = graph.workflows[wid]
+        parent = graph.parent_of(wid)
+        depth[wid] = depth.get(parent, -1) + 1 if parent in depth else 0
+        lines.append("  " * depth[wid] + _line(graph, wf, parent, flagged.get(wid)))
+    if diagnoses:
+        lines.append("")
+        lines.append(f"diagnoses ({len(diagnoses)}):")
+        for d in diagnoses:
+            wf = graph.workflows.get(d.workflow_id)
+            who = short_id(d.workflow_id, graph.parent_of(d.workflow_id))
+            name = f" {wf.name}" if wf and wf.name else ""
+            lines.append(
+                f"  {d.severity.upper():7} {d.kind} {safe_text(who)}{safe_text(name)}: "
+                f"{safe_text(d.reason)}"
+            )
+            lines.append(f"          -> {safe_text(d.action)}")
+    else:
+        lines.append("")
+        lines.append("nothing in limbo")
+    return lines
+
+
+def _line(graph: WorkflowGraph, wf: Workflow, parent: str | None, flag: str | None) -> str:
+    max_rec = graph.max_recovery_attempts(wf.id)
+    counts = graph.step_counts(wf.id)
+    parts = [
+        ("!! " if flag == LIMBO else "") + wf.status,
+        safe_text(wf.name or "?", 60),
+        safe_text(short_id(wf.id, parent)),
+        f"rec {wf.recovery_attempts}/{max_rec if max_rec is not None else '?'}",
+        f"steps {counts.steps_completed}"
+        + (f" ({counts.steps_failed} failed)" if counts.steps_failed else ""),
+    ]
+    if wf.queue:
+        parts.append(f"queue {safe_text(wf.queue, 40)}")
+    if wf.dedup_id:
+        parts.append(f"dedup {safe_text(wf.dedup_id, 40)}")
+    return "  ".join(parts)
+
+
+# -- snapshot --------------------------------------------------------------------------
+async def load_graph(url: str, settings: Settings) -> WorkflowGraph:
+    schema = validate_schema_name(settings.database.schema)
+    conn = await connect_checked(url, schema)
+    try:
+        rows = await queries.snapshot(conn, schema, settings.feed.finished_families)
+    finally:
+        await close_quietly(conn)
+    graph = WorkflowGraph().with_limits(settings.limits)
+    graph.replace_all(rows)
+    return graph
+
+
+def run_snapshot(url: str, settings: Settings, as_json: bool) -> int:
+    """Print the tree and diagnoses once; 3 when anything is in limbo, else 0."""
+    graph = asyncio.run(load_graph(url, settings))
+    taken = int(time.time() * 1000)
+    diagnoses = diagnose(graph, taken, settings.limbo)
+    out = sys.stdout
+    if as_json:
+        out.write(json.dumps(snapshot_json(graph, diagnoses, url, taken)) + "\n")
+    else:
+        out.write("\n".join(text_lines(graph, diagnoses, url)) + "\n")
+    out.flush()
+    return exit_status(diagnoses)
+
+
+# -- watch -----------------------------------------------------------------------------
+class Watcher:
+    """Turns feed batches into JSON lines: workflow insert/update/delete, diagnosis
+    appear/clear and feed state changes. Pure apart from writing to `out`."""
+
+    def __init__(self, settings: Settings, out: TextIO) -> None:
+        self.settings = settings
+        self.out = out
+        self.graph = WorkflowGraph().with_limits(settings.limits)
+        self._shown: dict[str, dict[str, Any]] = {}
+        self._diagnoses: dict[tuple[str, str], Diagnosis] = {}
+        self._feed_state: str | None = None
+
+    def write(self, obj: dict[str, Any]) -> None:
+        self.out.write(json.dumps(obj) + "\n")
+        self.out.flush()
+
+    def on_batch(self, batch: FeedBatch) -> None:
+        if batch.full:
+            # Everything shown before is checked too: what vanished is a delete.
+            self._emit_workflows(self.graph.replace_all(batch.rows) | set(self._shown))
+        else:
+            self._emit_workflows(self.graph.apply(batch.rows))
+        self.rediagnose()
+
+    def on_state(self, state: FeedState) -> None:
+        if state.state == self._feed_state:
+            return  # events/s updates are for the screen, not for scripts
+        self._feed_state = state.state
+        self.write({"type": "feed", "state": state.state, "at": now_iso(), "detail": state.detail})
+
+    def _emit_workflows(self, ids: Iterable[str]) -> None:
+        at = now_iso()
+        for wid in sorted(ids, key=self._order_key):
+            old = self._shown.get(wid)
+            if wid in self.graph.workflows:
+                new = workflow_json(self.graph, wid)
+                if new == old:
+                    continue
+                self._shown[wid] = new
+                op = "insert" if old is None else "update"
+                self.write({"type": "workflow", "op": op, "at": at, "workflow": new})
+            elif old is not None:
+                del self._shown[wid]
+                self.write({"type": "workflow", "op": "delete", "at": at, "workflow": old})
+
+    def _order_key(self, wid: str) -> tuple[int, str]:
+        # Parents before children on insert: created_at then id.
+        wf = self.graph.workflows.get(wid)
+        return ((wf.created_at_ms or 0) if wf else 0, wid)
+
+    def rediagnose(self) -> None:
+        now = int(time.time() * 1000)
+        current = {
+            (d.workflow_id, d.kind): d for d in diagnose(self.graph, now, self.settings.limbo)
+        }
+        at = now_iso()
+        for key, d in self._diagnoses.items():
+            if key not in current:
+                self.write(
+                    {"type": "diagnosis", "op": "clear", "at": at, "diagnosis": diagnosis_json(d)}
+                )
+        for key, d in current.items():
+            old = self._diagnoses.get(key)
+            if old == d:
+                continue
+            if old is not None:  # same kind, new wording: clear the old line first
+                self.write(
+                    {"type": "diagnosis", "op": "clear", "at": at, "diagnosis": diagnosis_json(old)}
+                )
+            self.write(
+                {"type": "diagnosis", "op": "appear", "at": at, "diagnosis": diagnosis_json(d)}
+            )
+        self._diagnoses = current
+
+
+def run_watch(url: str, settings: Settings, out: TextIO | None = None) -> int:
+    """One JSON line per change until SIGINT / SIGTERM (then exit 0, no traceback)."""
+    validate_schema_name(settings.database.schema)
+    try:
+        return asyncio.run(_watch(url, settings, out or sys.stdout))
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except BrokenPipeError:
+        # The reader went away (`| head`): a normal end for a filter. Point stdout at
+        # /dev/null so that the interpreter's final flush does not complain.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+async def _watch(url: str, settings: Settings, out: TextIO) -> int:
+    watcher = Watcher(settings, out)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    feed = LiveFeed(url, settings, watcher.on_batch, watcher.on_state)
+    try:
+        await feed.start()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), DIAGNOSE_EVERY_S)
+            if not stop.is_set():
+                watcher.rediagnose()
+    finally:
+        await feed.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+    return EXIT_OK

@@ -1,0 +1,156 @@
+"""Opening asyncpg connections with errors a user can act on.
+
+Every way a connection can fail is turned into one DatabaseError line (exit status 1) that
+names the problem and the fix, and shows the URL only through urls.mask (never a password).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from urllib.parse import parse_qsl, urlsplit
+
+import asyncpg
+
+from limbo_tui.errors import DatabaseError
+from limbo_tui.urls import asyncpg_dsn, database_name, mask, validate_schema_name
+
+
+def describe_server(url: str) -> str:
+    """'host:port' or the unix socket directory, for messages."""
+    try:
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        host = parts.hostname or query.get("host") or "localhost"
+        port = parts.port or query.get("port") or 5432
+    except ValueError:
+        return mask(url)
+    return f"{host}:{port}"
+
+
+def _user(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        return parts.username or dict(parse_qsl(parts.query)).get("user") or "(default user)"
+    except ValueError:
+        return "(default user)"
+
+
+def connection_error(url: str, exc: BaseException) -> DatabaseError:
+    """Map a connect-time exception to a one-line DatabaseError."""
+    where = describe_server(url)
+    shown = mask(url)
+    db = database_name(url)
+    if isinstance(exc, asyncpg.InvalidPasswordError):
+        return DatabaseError(
+            f"login refused for user {_user(url)!r} at {where} (wrong password): "
+            f"fix the password in the database URL ({shown})"
+        )
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return DatabaseError(
+            f"database {db!r} does not exist on {where}: create it (DBOS does on first "
+            f"launch) or point --db-url at the DBOS system database ({shown})"
+        )
+    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
+        # pg_hba rejection, unknown role, "role is not permitted to log in".
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return DatabaseError(
+            f"login refused for user {_user(url)!r} at {where}: {first}; "
+            f"check the user name and the server's pg_hba.conf ({shown})"
+        )
+    if isinstance(exc, asyncpg.CannotConnectNowError | asyncpg.TooManyConnectionsError):
+        return DatabaseError(
+            f"database server at {where} does not accept connections now ({exc}): "
+            "retry when it is up, or check max_connections"
+        )
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return DatabaseError(
+            f"cannot reach the database server at {where}: timed out; check the host, "
+            f"port and firewall ({shown})"
+        )
+    if isinstance(exc, socket.gaierror):
+        return DatabaseError(
+            f"cannot reach the database server at {where}: unknown host; check the host "
+            f"name in the database URL ({shown})"
+        )
+    if isinstance(exc, OSError):
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return DatabaseError(
+            f"cannot reach the database server at {where}: {reason}; check that PostgreSQL "
+            f"runs there and the host and port are right ({shown})"
+        )
+    if isinstance(exc, asyncpg.PostgresError):
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        return DatabaseError(f"database at {where} refused the connection: {first} ({shown})")
+    first = (str(exc).splitlines() or [type(exc).__name__])[0]
+    return DatabaseError(f"cannot connect to the database at {where}: {first} ({shown})")
+
+
+async def connect(url: str, *, timeout: float = 10) -> asyncpg.Connection:
+    """A plain (unpooled) asyncpg connection, or a DatabaseError naming the fix."""
+    try:
+        return await asyncpg.connect(
+            asyncpg_dsn(url),
+            timeout=timeout,
+            # No prepared-statement cache surprises behind pgbouncer; our statements are few.
+            statement_cache_size=0,
+            server_settings={"application_name": "limbo-tui"},
+        )
+    except DatabaseError:
+        raise
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise connection_error(url, exc) from None
+
+
+async def check_dbos_schema(conn: asyncpg.Connection, schema: str) -> None:
+    """Raise DatabaseError unless `<schema>.workflow_status` exists and is readable."""
+    validate_schema_name(schema)
+    row = await conn.fetchrow(
+        """
+        SELECT to_regclass(format('%I.workflow_status', $1::text)) IS NOT NULL AS ws,
+               to_regclass(format('%I.operation_outputs', $1::text)) IS NOT NULL AS oo,
+               current_database() AS db, current_user AS usr
+        """,
+        schema,
+    )
+    assert row is not None
+    db = row["db"]
+    if not row["ws"]:
+        raise DatabaseError(
+            f"no dbos schema {schema!r} in database {db!r}: point --db-url at a DBOS "
+            "system database or set --schema"
+        )
+    if not row["oo"]:
+        raise DatabaseError(
+            f"schema {schema!r} in database {db!r} has workflow_status but no "
+            "operation_outputs: it is not a complete DBOS system schema; check --schema"
+        )
+    readable = await conn.fetchval(
+        "SELECT has_table_privilege(format('%I.workflow_status', $1::text), 'SELECT') "
+        "AND has_table_privilege(format('%I.operation_outputs', $1::text), 'SELECT')",
+        schema,
+    )
+    if not readable:
+        raise DatabaseError(
+            f"user {row['usr']!r} may not read {schema}.workflow_status / operation_outputs "
+            f"in database {db!r}: GRANT SELECT on them (or USAGE on schema {schema})"
+        )
+
+
+async def connect_checked(url: str, schema: str, *, timeout: float = 10) -> asyncpg.Connection:
+    """connect() then check_dbos_schema(); closes the connection when the check fails."""
+    conn = await connect(url, timeout=timeout)
+    try:
+        await check_dbos_schema(conn, schema)
+    except BaseException:
+        await close_quietly(conn)
+        raise
+    return conn
+
+
+async def close_quietly(conn: asyncpg.Connection) -> None:
+    """Close, or cut the socket when the server does not answer (a dead peer)."""
+    try:
+        await asyncio.wait_for(conn.close(), 1.0)
+    except Exception:
+        conn.terminate()

@@ -1,0 +1,453 @@
+"""Version-tolerant reads of the DBOS system tables, turned into model rows.
+
+DBOS's schema grew over the years: 2.8 has no parent_workflow_id and keeps inputs /
+output / error inline in workflow_status; 3.x adds workflow_input / workflow_output side
+tables (new rows leave the inline columns NULL). The columns are probed once per
+connection (cached by connection) and every query is built from what exists.
+
+Snapshot scope (bounded, index-friendly, for system databases of a million rows):
+  1. every workflow not finished (PENDING / ENQUEUED / DELAYED), each status read through
+     its partial index (3.x: idx_workflow_status_in_flight_v2, idx_workflow_status_delayed;
+     2.8: workflow_status_status_index); capped at MAX_LIVE per status, newest first;
+  2. the most recent `finished_families` finished top-level workflows (backwards scan of
+     workflow_status_created_at_index, present in every version);
+  3. the whole family of each of those: ancestors and descendants by one bounded
+     recursive CTE over primary-key / parent-index lookups (see _FAMILY_SQL);
+  4. all steps of those workflows (operation_outputs primary-key prefix).
+
+Change probe for polling (probe_changes): a digest of
+  - the non-finished rows (id, status, updated_at, recovery_attempts, executor, queue,
+    dedup id) through the same partial indexes as the snapshot: catches every start,
+    dispatch, recovery and finish of live work;
+  - the step count and highest function id of those live workflows (primary-key prefix):
+    catches step progress, which does not touch workflow_status;
+  - max(created_at) (index) and, where the column exists, max(completed_at) (partial index):
+    catches workflows created and finished between two polls.
+It costs a few index scans whatever the table size. What it misses (a deleted or edited
+finished workflow) is caught by the feed's periodic full resync while polling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from limbo_tui.model import (
+    CANCELLED,
+    DELAYED,
+    ENQUEUED,
+    ERROR,
+    MAX_RECOVERY_ATTEMPTS_EXCEEDED,
+    PENDING,
+    SUCCESS,
+    Row,
+    Step,
+    Workflow,
+)
+from limbo_tui.urls import validate_schema_name
+
+LIVE_STATUSES: tuple[str, ...] = (PENDING, ENQUEUED, DELAYED)
+FINISHED: tuple[str, ...] = (SUCCESS, ERROR, CANCELLED, MAX_RECOVERY_ATTEMPTS_EXCEEDED)
+# A bound on each live status in one snapshot: a backlog of a million ENQUEUED rows is
+# summarised by its newest part rather than stalling the monitor.
+MAX_LIVE = 20_000
+# A bound on the family closure: one runaway fan-out must not load the whole table.
+MAX_FAMILY = 50_000
+# Ids per `= ANY($1)` query: keeps parameters and result sets moderate.
+BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which optional columns / tables this database has (probed once per connection)."""
+
+    schema: str
+    workflow: frozenset[str]
+    steps: frozenset[str]
+    input_table: bool
+    output_table: bool
+
+    @property
+    def has_parent(self) -> bool:
+        return "parent_workflow_id" in self.workflow
+
+    @property
+    def has_completed_at(self) -> bool:
+        return "completed_at" in self.workflow
+
+
+_probe_cache: weakref.WeakKeyDictionary[asyncpg.Connection, dict[str, Columns]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def probe(conn: asyncpg.Connection, schema: str) -> Columns:
+    """The columns of workflow_status / operation_outputs and the 3.x side tables."""
+    validate_schema_name(schema)
+    per_conn = _probe_cache.setdefault(conn, {})
+    cached = per_conn.get(schema)
+    if cached is not None:
+        return cached
+    rows = await conn.fetch(
+        """
+        SELECT c.relname AS table_name, a.attname AS column_name
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND a.attnum > 0 AND NOT a.attisdropped
+          AND c.relname IN ('workflow_status', 'operation_outputs',
+                            'workflow_input', 'workflow_output')
+        """,
+        schema,
+    )
+    by_table: dict[str, set[str]] = {}
+    for r in rows:
+        by_table.setdefault(r["table_name"], set()).add(r["column_name"])
+    cols = Columns(
+        schema=schema,
+        workflow=frozenset(by_table.get("workflow_status", ())),
+        steps=frozenset(by_table.get("operation_outputs", ())),
+        input_table="inputs" in by_table.get("workflow_input", ()),
+        output_table={"output", "error"} <= by_table.get("workflow_output", set()),
+    )
+    per_conn[schema] = cols
+    return cols
+
+
+def forget(conn: asyncpg.Connection) -> None:
+    """Drop the cached probe (e.g. after DBOS migrated the schema under us)."""
+    _probe_cache.pop(conn, None)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _t(cols: Columns, table: str) -> str:
+    return f"{_q(cols.schema)}.{_q(table)}"
+
+
+def _ws_select(cols: Columns) -> str:
+    """SELECT ... FROM workflow_status ws (+ side tables) with fixed output names."""
+    w = cols.workflow
+
+    def col(name: str, alias: str) -> str:
+        return f"ws.{_q(name)} AS {alias}" if name in w else f"NULL AS {alias}"
+
+    inline = {n: f"ws.{n}" if n in w else "NULL" for n in ("inputs", "output", "error")}
+    joins = ""
+    if cols.input_table:
+        joins += (
+            f" LEFT JOIN {_t(cols, 'workflow_input')} wi ON wi.workflow_uuid = ws.workflow_uuid"
+        )
+        inputs = f"coalesce(wi.inputs, {inline['inputs']}) AS inputs"
+    else:
+        inputs = f"{inline['inputs']} AS inputs"
+    if cols.output_table:
+        joins += (
+            f" LEFT JOIN {_t(cols, 'workflow_output')} wo ON wo.workflow_uuid = ws.workflow_uuid"
+        )
+        output = f"coalesce(wo.output, {inline['output']}) AS output"
+        error = f"coalesce(wo.error, {inline['error']}) AS error"
+    else:
+        output = f"{inline['output']} AS output"
+        error = f"{inline['error']} AS error"
+    fields = [
+        "ws.workflow_uuid AS id",
+        "ws.status AS status",
+        col("name", "name"),
+        col("class_name", "class_name"),
+        col("parent_workflow_id", "parent_id"),
+        col("queue_name", "queue"),
+        col("deduplication_id", "dedup_id"),
+        col("executor_id", "executor_id"),
+        col("application_version", "app_version"),
+        col("recovery_attempts", "recovery_attempts"),
+        col("created_at", "created_at"),
+        col("updated_at", "updated_at"),
+        col("forked_from", "forked_from"),
+        col("priority", "priority"),
+        col("workflow_timeout_ms", "timeout_ms"),
+        col("workflow_deadline_epoch_ms", "deadline_ms"),
+        inputs,
+        output,
+        error,
+        col("serialization", "serialization"),
+    ]
+    return f"SELECT {', '.join(fields)} FROM {_t(cols, 'workflow_status')} ws{joins}"
+
+
+def _oo_select(cols: Columns) -> str:
+    s = cols.steps
+
+    def col(name: str, alias: str) -> str:
+        return f"o.{_q(name)} AS {alias}" if name in s else f"NULL AS {alias}"
+
+    fields = [
+        "o.workflow_uuid AS workflow_id",
+        "o.function_id AS function_id",
+        col("function_name", "name"),
+        col("child_workflow_id", "child_workflow_id"),
+        col("started_at_epoch_ms", "started_at"),
+        col("completed_at_epoch_ms", "completed_at"),
+        col("output", "output"),
+        col("error", "error"),
+        col("serialization", "serialization"),
+    ]
+    return f"SELECT {', '.join(fields)} FROM {_t(cols, 'operation_outputs')} o"
+
+
+def _int(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def workflow_from_record(r: asyncpg.Record) -> Workflow:
+    return Workflow(
+        id=r["id"],
+        status=r["status"] or "",
+        name=r["name"] or "",
+        class_name=r["class_name"],
+        parent_id=r["parent_id"],
+        queue=r["queue"],
+        dedup_id=r["dedup_id"],
+        executor_id=r["executor_id"],
+        app_version=r["app_version"],
+        recovery_attempts=int(r["recovery_attempts"] or 0),
+        created_at_ms=_int(r["created_at"]),
+        updated_at_ms=_int(r["updated_at"]),
+        forked_from=r["forked_from"],
+        priority=_int(r["priority"]),
+        timeout_ms=_int(r["timeout_ms"]),
+        deadline_ms=_int(r["deadline_ms"]),
+        inputs=r["inputs"],
+        output=r["output"],
+        error=r["error"],
+        serialization=r["serialization"],
+    )
+
+
+def step_from_record(r: asyncpg.Record) -> Step:
+    return Step(
+        workflow_id=r["workflow_id"],
+        function_id=int(r["function_id"]),
+        name=r["name"] or "",
+        child_workflow_id=r["child_workflow_id"],
+        failed=r["error"] is not None,
+        started_at_ms=_int(r["started_at"]),
+        completed_at_ms=_int(r["completed_at"]),
+        output=r["output"],
+        error=r["error"],
+        serialization=r["serialization"],
+    )
+
+
+def _batches(items: Sequence[str]) -> Iterable[list[str]]:
+    for i in range(0, len(items), BATCH):
+        yield list(items[i : i + BATCH])
+
+
+async def fetch_workflows(
+    conn: asyncpg.Connection, schema: str, ids: Iterable[str]
+) -> list[Workflow]:
+    """The workflows among `ids` that exist (missing ids are simply absent)."""
+    cols = await probe(conn, schema)
+    wanted = list(dict.fromkeys(ids))
+    out: list[Workflow] = []
+    sql = f"{_ws_select(cols)} WHERE ws.workflow_uuid = ANY($1::text[])"
+    for chunk in _batches(wanted):
+        out.extend(workflow_from_record(r) for r in await conn.fetch(sql, chunk))
+    return out
+
+
+async def fetch_steps(
+    conn: asyncpg.Connection, schema: str, workflow_ids: Iterable[str]
+) -> list[Step]:
+    """Every step row of the given workflows, in function id order."""
+    cols = await probe(conn, schema)
+    wanted = list(dict.fromkeys(workflow_ids))
+    out: list[Step] = []
+    sql = f"{_oo_select(cols)} WHERE o.workflow_uuid = ANY($1::text[]) ORDER BY 1, 2"
+    for chunk in _batches(wanted):
+        out.extend(step_from_record(r) for r in await conn.fetch(sql, chunk))
+    return out
+
+
+async def fetch_step_keys(
+    conn: asyncpg.Connection, schema: str, keys: Iterable[tuple[str, int]]
+) -> list[Step]:
+    """The step rows named by (workflow id, function id); missing keys are absent."""
+    cols = await probe(conn, schema)
+    wanted = list(dict.fromkeys(keys))
+    out: list[Step] = []
+    sql = (
+        f"{_oo_select(cols)} JOIN unnest($1::text[], $2::int[]) AS k(wid, fid) "
+        "ON o.workflow_uuid = k.wid AND o.function_id = k.fid"
+    )
+    for i in range(0, len(wanted), BATCH):
+        chunk = wanted[i : i + BATCH]
+        rows = await conn.fetch(sql, [k[0] for k in chunk], [k[1] for k in chunk])
+        out.extend(step_from_record(r) for r in rows)
+    return out
+
+
+async def live_ids(conn: asyncpg.Connection, schema: str, limit: int = MAX_LIVE) -> list[str]:
+    """Ids of every non-finished workflow (newest first, at most `limit` per status).
+
+    One branch per status so each one can use its own partial index.
+    """
+    cols = await probe(conn, schema)
+    ws = _t(cols, "workflow_status")
+    order = "ORDER BY created_at DESC" if "created_at" in cols.workflow else ""
+    branches = [
+        f"(SELECT workflow_uuid FROM {ws} WHERE status = '{s}' {order} LIMIT $1)"
+        for s in LIVE_STATUSES
+    ]
+    rows = await conn.fetch(" UNION ALL ".join(branches), limit)
+    return [r[0] for r in rows]
+
+
+async def recent_finished_roots(conn: asyncpg.Connection, schema: str, limit: int) -> list[str]:
+    """The most recent `limit` finished top-level workflows (newest first).
+
+    Without parent_workflow_id (2.8) the top level cannot be told from an index, so the
+    newest finished workflows of any level are taken (their roots come in through the
+    family closure); this can give fewer than `limit` families, never more.
+    """
+    if limit <= 0:
+        return []
+    cols = await probe(conn, schema)
+    ws = _t(cols, "workflow_status")
+    top = "AND parent_workflow_id IS NULL" if cols.has_parent else ""
+    order = "ORDER BY created_at DESC" if "created_at" in cols.workflow else ""
+    rows = await conn.fetch(
+        f"SELECT workflow_uuid FROM {ws} WHERE status = ANY($1::text[]) {top} {order} LIMIT $2",
+        list(FINISHED),
+        limit,
+    )
+    return [r[0] for r in rows]
+
+
+def _family_sql(cols: Columns) -> str:
+    """Ancestors of the seed ids up to their roots, then every descendant of those.
+
+    Links used, each an index lookup: workflow_status.parent_workflow_id (primary key up,
+    idx_workflow_status_parent_workflow_id down) when it exists, and always the parent's
+    child-call rows in operation_outputs (primary-key prefix down). Upwards without a
+    parent column, DBOS's default child id `<parent>-<function id>` names the candidate
+    parent, confirmed by its operation_outputs row (a primary-key lookup): no index exists
+    on child_workflow_id, so a custom child id is only linked from its parent's side.
+    UNION (not UNION ALL) makes each id visit once, so cycles end; the LIMIT bounds size.
+    """
+    ws, oo = _t(cols, "workflow_status"), _t(cols, "operation_outputs")
+    up_parts = [
+        f"SELECT o.workflow_uuid FROM {oo} o "
+        "WHERE o.workflow_uuid = regexp_replace(u.id, '-[0-9]+$', '') "
+        "AND o.child_workflow_id = u.id AND u.id ~ '-[0-9]+$'"
+    ]
+    down_parts = [
+        f"SELECT o.child_workflow_id FROM {oo} o "
+        "WHERE o.workflow_uuid = d.id AND o.child_workflow_id IS NOT NULL"
+    ]
+    if cols.has_parent:
+        up_parts.append(
+            f"SELECT w.parent_workflow_id FROM {ws} w "
+            "WHERE w.workflow_uuid = u.id AND w.parent_workflow_id IS NOT NULL"
+        )
+        down_parts.append(f"SELECT w.workflow_uuid FROM {ws} w WHERE w.parent_workflow_id = d.id")
+    return f"""
+    WITH RECURSIVE
+    up(id) AS (
+        SELECT unnest($1::text[])
+        UNION
+        SELECT p.pid FROM up u CROSS JOIN LATERAL ({" UNION ".join(up_parts)}) AS p(pid)
+    ),
+    down(id) AS (
+        SELECT id FROM up
+        UNION
+        SELECT c.cid FROM down d CROSS JOIN LATERAL ({" UNION ".join(down_parts)}) AS c(cid)
+    )
+    SELECT id FROM down LIMIT $2
+    """
+
+
+async def family_ids(
+    conn: asyncpg.Connection, schema: str, seeds: Iterable[str], limit: int = MAX_FAMILY
+) -> list[str]:
+    """seeds plus all their ancestors and descendants (ids; some may not exist as rows)."""
+    seed_list = list(dict.fromkeys(seeds))
+    if not seed_list:
+        return []
+    cols = await probe(conn, schema)
+    rows = await conn.fetch(_family_sql(cols), seed_list, limit)
+    return [r[0] for r in rows]
+
+
+async def snapshot(
+    conn: asyncpg.Connection, schema: str, finished_families: int = 200
+) -> list[Row]:
+    """The bounded picture described in the module docstring: workflows then steps.
+
+    Read in one REPEATABLE READ transaction so that rows and steps agree.
+    """
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        seeds = await live_ids(conn, schema)
+        seeds += await recent_finished_roots(conn, schema, finished_families)
+        ids = await family_ids(conn, schema, seeds)
+        workflows = await fetch_workflows(conn, schema, ids)
+        steps = await fetch_steps(conn, schema, [w.id for w in workflows])
+    rows: list[Row] = []
+    rows.extend(workflows)
+    rows.extend(steps)
+    return rows
+
+
+async def probe_changes(conn: asyncpg.Connection, schema: str) -> str:
+    """A digest that changes whenever the snapshot would (see module docstring)."""
+    cols = await probe(conn, schema)
+    ws, oo = _t(cols, "workflow_status"), _t(cols, "operation_outputs")
+    w = cols.workflow
+
+    def c(name: str) -> str:
+        return f"coalesce({_q(name)}::text, '')" if name in w else "''"
+
+    fields = " || '|' || ".join(
+        [
+            "workflow_uuid",
+            c("status"),
+            c("updated_at"),
+            c("recovery_attempts"),
+            c("executor_id"),
+            c("queue_name"),
+            c("deduplication_id"),
+        ]
+    )
+    branches = " UNION ALL ".join(
+        f"(SELECT workflow_uuid, {fields} AS line FROM {ws} WHERE status = '{s}' LIMIT {MAX_LIVE})"
+        for s in LIVE_STATUSES
+    )
+    completed = (
+        f"(SELECT max(completed_at) FROM {ws} WHERE completed_at IS NOT NULL)"
+        if cols.has_completed_at
+        else "NULL"
+    )
+    created = f"(SELECT max(created_at) FROM {ws})" if "created_at" in w else "NULL"
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        row = await conn.fetchrow(
+            f"""
+            WITH live AS ({branches})
+            SELECT
+              (SELECT md5(coalesce(string_agg(line, ',' ORDER BY line), '')) FROM live) AS live,
+              (SELECT count(*)::text || ':' || coalesce(max(function_id), 0)::text
+                 || ':' || coalesce(sum(function_id), 0)::text
+                 FROM {oo} o WHERE o.workflow_uuid IN (SELECT workflow_uuid FROM live)) AS steps,
+              {created}::text AS created,
+              {completed}::text AS completed
+            """
+        )
+    assert row is not None
+    text = "/".join(str(row[k]) for k in ("live", "steps", "created", "completed"))
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()

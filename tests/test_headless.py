@@ -1,0 +1,248 @@
+"""`snapshot` and `watch`: JSON shapes, text tree, exit statuses, read-only, signals."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from limbo_tui.errors import DatabaseError
+from limbo_tui.headless import Watcher, run_snapshot, short_id
+from limbo_tui.model import Step, Workflow, WorkflowRemoved
+from limbo_tui.pg.feed import FeedBatch, FeedState
+from limbo_tui.settings import DatabaseSettings, Settings
+from tests import dbos28
+
+ROOT = Path(__file__).resolve().parent.parent
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+WORKFLOW_KEYS = {
+    "id", "name", "status", "parent_id", "children", "queue", "dedup_id", "executor_id",
+    "app_version", "recovery_attempts", "max_recovery_attempts", "created_at", "updated_at",
+    "steps_completed", "steps_failed",
+}  # fmt: skip
+
+
+def _snapshot_json(url: str, settings: Settings, capsys: pytest.CaptureFixture[str]) -> Any:
+    code = run_snapshot(url, settings, as_json=True)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    return code, json.loads(out)
+
+
+def _check_seed_document(doc: dict[str, Any], seed: dbos28.LimboSeed, url: str) -> None:
+    assert doc["version"] == 1
+    assert doc["database"] == url  # no password in this one; masking is urls.mask's
+    assert ISO.match(doc["taken_at"])
+    wfs = {w["id"]: w for w in doc["workflows"]}
+    assert set(wfs) == {seed.parent, seed.child, seed.finished}
+    for w in doc["workflows"]:
+        assert set(w) == WORKFLOW_KEYS
+        assert ISO.match(w["created_at"]) and ISO.match(w["updated_at"])
+    parent, child = wfs[seed.parent], wfs[seed.child]
+    assert parent["status"] == "PENDING" and parent["queue"] == "example-queue"
+    assert parent["dedup_id"] == "6/5" and parent["recovery_attempts"] == 2
+    assert parent["children"] == [seed.child] and parent["parent_id"] is None
+    assert child["parent_id"] == seed.parent and child["children"] == []
+    assert child["status"] == "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+    assert child["steps_completed"] == 2 and child["steps_failed"] == 0
+    assert parent["max_recovery_attempts"] is None
+    kinds = {(d["workflow_id"], d["kind"], d["severity"]) for d in doc["diagnoses"]}
+    assert (seed.parent, "awaiting-dead-child", "limbo") in kinds
+    assert (seed.parent, "dedup-blocked", "limbo") in kinds
+    for d in doc["diagnoses"]:
+        assert set(d) == {"workflow_id", "kind", "severity", "reason", "action"}
+    # Tree order: the parent comes right before its child.
+    ids = [w["id"] for w in doc["workflows"]]
+    assert ids.index(seed.child) == ids.index(seed.parent) + 1
+
+
+def test_snapshot_json_of_dbos28_limbo(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    dbos28.create_schema(db_url)
+    seed = dbos28.seed_limbo(db_url)
+    settings = Settings(limits={"dbos_workflow": 2})
+    code, doc = _snapshot_json(db_url, settings, capsys)
+    assert code == 3
+    parent = next(w for w in doc["workflows"] if w["id"] == seed.parent)
+    assert parent["max_recovery_attempts"] == 2
+    doc_wo_limits = _snapshot_json(db_url, Settings(), capsys)[1]
+    _check_seed_document(doc_wo_limits, seed, db_url)
+
+
+def test_snapshot_text_tree(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    dbos28.create_schema(db_url)
+    seed = dbos28.seed_limbo(db_url)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        # A hostile name must not reach the terminal as escape sequences.
+        conn.execute(
+            "UPDATE dbos.workflow_status SET name = 'evil\x1b[2Jname' WHERE workflow_uuid = %s",
+            (seed.finished,),
+        )
+    assert run_snapshot(db_url, Settings(), as_json=False) == 3
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    lines = out.splitlines()
+    parent_line = next(i for i, line in enumerate(lines) if "dbos_workflow" in line)
+    assert lines[parent_line].startswith("!! PENDING")
+    assert "fe5f923f" in lines[parent_line] and "rec 2/?" in lines[parent_line]
+    assert "dedup 6/5" in lines[parent_line]
+    child = lines[parent_line + 1]
+    assert child.startswith("  MAX_RECOVERY_ATTEMPTS_EXCEEDED  child_workflow  fe5f923f-1")
+    assert "steps 2" in child
+    assert any("awaiting-dead-child" in line for line in lines)
+    assert any("dedup-blocked" in line for line in lines)
+
+
+def test_snapshot_nothing_in_limbo_exits_0(
+    dbos_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc = _snapshot_json(dbos_url, Settings(), capsys)
+    assert code == 0 and doc["workflows"] == [] and doc["diagnoses"] == []
+    assert run_snapshot(dbos_url, Settings(), as_json=False) == 0
+    assert "nothing in limbo" in capsys.readouterr().out
+
+
+def test_snapshot_errors(db_url: str) -> None:
+    with pytest.raises(DatabaseError, match="no dbos schema") as info:
+        run_snapshot(db_url, Settings(), as_json=True)
+    assert info.value.exit_code == 1
+    other = Settings(database=DatabaseSettings(schema="elsewhere"))
+    with pytest.raises(DatabaseError, match="no dbos schema 'elsewhere'"):
+        run_snapshot(db_url, other, as_json=True)
+
+
+def test_snapshot_is_read_only(dbos_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    run_snapshot(dbos_url, Settings(), as_json=True)
+    capsys.readouterr()
+    with psycopg.connect(dbos_url) as conn:
+        assert conn.execute("SELECT to_regnamespace('limbo_tui')").fetchone() == (None,)
+
+
+def test_short_ids() -> None:
+    p = "fe5f923f-1531-4c06-af78-f4e8f9b5b9c4"
+    assert short_id(p) == "fe5f923f"
+    assert short_id(f"{p}-3", p) == "fe5f923f-3"
+    assert short_id("mine") == "mine"
+
+
+def _lines(buf: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in buf.getvalue().splitlines()]
+
+
+def test_watcher_emits_changes_and_diagnoses() -> None:
+    buf = io.StringIO()
+    w = Watcher(Settings(), buf)
+    now = int(time.time() * 1000)
+    parent = Workflow("p", "PENDING", "parent", queue="q", dedup_id="d", created_at_ms=now)
+    w.on_state(FeedState("LIVE", "via notify"))
+    w.on_state(FeedState("LIVE", "via notify", 3.0))  # events/s only: no line
+    w.on_batch(FeedBatch([parent], full=True))
+    child = Workflow("p-1", "MAX_RECOVERY_ATTEMPTS_EXCEEDED", "child", created_at_ms=now - 60_000)
+    w.on_batch(FeedBatch([child, Step("p", 1, "child", "p-1")], full=False))
+    w.on_batch(FeedBatch([WorkflowRemoved("p-1")], full=False))
+    lines = _lines(buf)
+    assert lines[0]["type"] == "feed" and lines[0]["state"] == "LIVE"
+    assert [(x["type"], x.get("op")) for x in lines[1:3]] == [
+        ("workflow", "insert"),
+        ("workflow", "insert"),
+    ]
+    assert lines[2]["workflow"]["id"] == "p-1" or lines[1]["workflow"]["id"] == "p-1"
+    updates = [x for x in lines if x.get("op") == "update"]
+    assert updates and updates[0]["workflow"]["children"] == ["p-1"]
+    appear = [x["diagnosis"]["kind"] for x in lines if x.get("op") == "appear"]
+    assert "awaiting-dead-child" in appear
+    deleted = [x for x in lines if x.get("op") == "delete"]
+    assert deleted[0]["workflow"]["id"] == "p-1"
+    cleared = [x["diagnosis"]["kind"] for x in lines if x.get("op") == "clear"]
+    assert "awaiting-dead-child" in cleared
+    for x in lines:
+        assert set(x) >= {"type", "at"} and ISO.match(x["at"])
+        if x["type"] == "workflow":
+            assert set(x["workflow"]) == WORKFLOW_KEYS
+
+
+def _limbo_cmd(*args: str) -> list[str]:
+    uv = shutil.which("uv")
+    if uv is None:
+        return [sys.executable, "-m", "limbo_tui", *args]
+    return [uv, "run", "--quiet", "--project", str(ROOT), "limbo-tui", *args]
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIMBO_TUI", "DBOS_"))}
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def test_cli_snapshot_json_subprocess(db_url: str, tmp_path: Path) -> None:
+    dbos28.create_schema(db_url)
+    seed = dbos28.seed_limbo(db_url)
+    proc = subprocess.run(
+        _limbo_cmd("snapshot", "--json", "--db-url", db_url),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # no ./config.toml here
+        env=_env(),
+        timeout=60,
+    )
+    assert proc.returncode == 3, proc.stderr
+    _check_seed_document(json.loads(proc.stdout), seed, db_url)
+
+
+def test_cli_watch_read_only_until_sigint(dbos_url: str, tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        _limbo_cmd("watch", "--json", "--read-only", "--db-url", dbos_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())
+        assert first["type"] == "feed" and first["state"] == "POLLING"
+        with psycopg.connect(dbos_url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO dbos.workflow_status (workflow_uuid, status, name) "
+                "VALUES ('w1', 'ENQUEUED', 'job')"
+            )
+        line = json.loads(proc.stdout.readline())
+        assert line["type"] == "workflow" and line["op"] == "insert"
+        assert line["workflow"]["id"] == "w1" and line["workflow"]["status"] == "ENQUEUED"
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with psycopg.connect(dbos_url) as conn:
+        assert conn.execute("SELECT to_regnamespace('limbo_tui')").fetchone() == (None,)
+
+
+def test_watch_unreachable_is_exit_1(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        _limbo_cmd(
+            "watch", "--json", "--db-url", "postgresql://u:hunter2@/d?host=/nonexistent&port=5432"
+        ),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_env(),
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "hunter2" not in proc.stderr
+    assert "Traceback" not in proc.stderr
