@@ -1,0 +1,70 @@
+"""Start the TUI with real parts: check the database, make the worker, run the app."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from limbo_tui.database import Database
+from limbo_tui.pg.connect import close_quietly, connect_checked
+from limbo_tui.settings import Settings
+
+
+def preflight(url: str, schema: str) -> None:
+    """Fail before the screen opens, as one line, when the database cannot be used."""
+
+    async def check() -> None:
+        conn = await connect_checked(url, schema)
+        await close_quietly(conn)
+
+    asyncio.run(check())
+
+
+def worker_log_path(database: Database, mode: str) -> Path | None:
+    if database.server is not None:
+        return database.server.data_dir.parent / f"worker-{mode}.log"
+    return None
+
+
+def run_tui(settings: Settings, database: Database) -> int:
+    from limbo_tui.pg.feed import LiveFeed
+    from limbo_tui.ui.app import LimboApp
+    from limbo_tui.worker import create_worker
+
+    preflight(database.url, settings.database.schema)
+    worker = create_worker(
+        settings.worker.mode,
+        database.url,
+        settings,
+        log_path=worker_log_path(database, settings.worker.mode),
+    )
+    url = database.url
+    app = LimboApp(
+        settings,
+        database.display,
+        feed_factory=lambda on_batch, on_state: LiveFeed(url, settings, on_batch, on_state),
+        worker=worker,
+        actions=worker.actions,
+    )
+
+    # An SSH drop sends SIGHUP; SIGTERM comes from `kill`. Both end the app the way `q`
+    # does so the worker and the private server stop cleanly (kill -9 is covered by the
+    # server's parent-death signal).
+    # Python runs signal handlers on the main thread, which is the app's loop thread.
+    def _leave(signum: int, frame: FrameType | None) -> None:
+        if app.is_running:
+            app.exit()
+        else:
+            sys.exit(0)
+
+    previous = {s: signal.signal(s, _leave) for s in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        app.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        worker.stop()
+    return app.return_code or 0

@@ -1,0 +1,168 @@
+"""End to end: the real `limbo-tui` command, embedded default, in a real terminal (tmux).
+
+A newcomer's session of the seed experiment: `e` fills the tree, `x` crashes the worker
+(DOWN, rows PENDING), `r` restarts it and the recovery counters climb, until DBOS
+dead-letters the workflows; `q` quits in under 2 s and leaves no postgres behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _make_shared_tmp
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+COMMAND = Path(sys.executable).parent / "limbo-tui"
+
+
+class Terminal:
+    def __init__(self, socket: str, width: int, height: int) -> None:
+        self.socket = socket
+        self.width = width
+        self.height = height
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=20
+        ).stdout
+
+    def start(self, command: str, env: dict[str, str]) -> None:
+        exports = " ".join(f"{k}={v}" for k, v in env.items())
+        self.tmux(
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            str(self.width),
+            "-y",
+            str(self.height),
+            f"env {exports} {command}; echo LIMBO-EXIT=$?; sleep 120",
+        )
+
+    def screen(self) -> str:
+        # -J joins lines the terminal wrapped, so one long line reads as one.
+        return self.tmux("capture-pane", "-p", "-J", "-t", "e2e")
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "e2e", *keys)
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float, what: str) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if predicate(screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; screen was:\n{screen}")
+
+    def kill(self) -> None:
+        self.tmux("kill-server")
+
+
+def _postgres_pids_for(data_dir: Path) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (proc / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if "postgres" in cmdline and str(data_dir) in cmdline and state != "Z":
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.fixture
+def terminal() -> Iterator[Terminal]:
+    term = Terminal(f"limbo-e2e-{uuid.uuid4().hex[:8]}", 100, 30)
+    yield term
+    term.kill()
+
+
+def _header(screen: str) -> str:
+    return screen.splitlines()[0] if screen else ""
+
+
+def test_seed_experiment_in_a_real_terminal(terminal: Terminal, tmp_path: Path) -> None:
+    data_dir = _make_shared_tmp("limbo-tui-e2e-") / "pg"
+    config = tmp_path / "config.toml"
+    # Small and quick, with the seed's shape: the crash point sits in the last child so
+    # that there is time to press x while the first one runs.
+    config.write_text(
+        f'[embedded]\ndata_dir = "{data_dir}"\n'
+        "[experiment]\nchildren = 2\nsteps = 3\ncrash_child = 1\ncrash_step = 1\n"
+        "step_delay_ms = 700\nmax_recovery_attempts = 2\nchild_max_recovery_attempts = 2\n"
+    )
+    env = {"TERM": "xterm-256color", "HOME": str(tmp_path)}
+    env |= {k: os.environ[k] for k in ("PATH", "LANG") if k in os.environ}
+    terminal.start(f"{COMMAND} --config {config}", env)
+
+    terminal.wait_for(
+        lambda s: "worker RUNNING" in s and "nothing in limbo" in s, 60, "the empty monitor"
+    )
+    terminal.keys("e")
+    screen = terminal.wait_for(
+        lambda s: "limbo_demo.child" in s and "RUNNING" in _header(s), 30, "the tree to fill"
+    )
+    assert "limbo_demo.parent" in screen
+
+    terminal.keys("x")
+    screen = terminal.wait_for(lambda s: "worker DOWN" in s, 20, "the crash")
+    assert "PENDING" in screen
+    assert "rec 1/2" in screen  # the parent's first dispatch
+
+    # Restart until DBOS gives up on the workflows, as in the seed.
+    restarts = 0
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        screen = terminal.screen()
+        if screen.count("DEAD") >= 2 and "worker RUNNING" in screen:
+            break
+        if "worker DOWN" in screen:
+            terminal.keys("r")
+            restarts += 1
+            terminal.wait_for(lambda s: "worker DOWN" not in s, 30, "the restart")
+            if restarts == 1:
+                terminal.wait_for(lambda s: "rec 2/2" in s, 20, "the counter to climb")
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"the workflows were never dead-lettered; screen:\n{screen}")
+    assert restarts >= 3
+    assert "rec 4/2" in screen  # dead-lettered once a dispatch found attempts > max + 1
+
+    assert _postgres_pids_for(data_dir), "the embedded server should run while limbo-tui does"
+    started = time.monotonic()
+    terminal.keys("q")
+    screen = terminal.wait_for(lambda s: "LIMBO-EXIT=" in s, 10, "limbo-tui to exit")
+    assert time.monotonic() - started < 2.0
+    assert "LIMBO-EXIT=0" in screen
+    deadline = time.monotonic() + 5
+    while _postgres_pids_for(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _postgres_pids_for(data_dir), "a postgres process outlived limbo-tui"
+
+
+def test_bad_db_url_in_a_real_terminal_is_one_line(terminal: Terminal) -> None:
+    env = {"TERM": "xterm-256color", "PATH": os.environ.get("PATH", "")}
+    terminal.start(f"{COMMAND} --db-url postgresql://someone:hunter2@127.0.0.1:1/nothing", env)
+    screen = terminal.wait_for(lambda s: "LIMBO-EXIT=" in s, 30, "limbo-tui to exit")
+    assert "LIMBO-EXIT=1" in screen
+    assert "hunter2" not in screen
+    assert "Traceback" not in screen
+    lines = [line for line in screen.splitlines() if line.strip()]
+    assert lines[0].startswith("limbo-tui: ")
+    assert lines[1] == "LIMBO-EXIT=1"
