@@ -1,0 +1,232 @@
+"""What the keys do to workflows: enqueue the experiment, cancel, resume, fork.
+
+All of it goes through DBOSClient (system database only, no migrations, no worker), for
+every worker mode: it acts on any workflow, foreign ones included, whether limbo-tui's
+worker runs in a thread, in a child process, is DOWN after a crash, or does not exist
+(`--worker none`). The embedded worker then picks up what was enqueued or resumed for
+its application version, like any DBOS worker would.
+
+Every call is blocking; the UI runs them in thread workers. None of them may run on a
+thread with a running event loop (DBOS's sync APIs are not meant for it): they refuse.
+With settings.read_only every action is refused before anything touches the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import sql
+
+from limbo_tui.settings import Settings
+from limbo_tui.urls import sqlalchemy_url
+from limbo_tui.worker.demo import PARENT_NAME
+from limbo_tui.worker.protocol import APP_NAME, ActionResult, EnqueueResult, ExperimentParams
+
+if TYPE_CHECKING:
+    from dbos import DBOSClient
+
+log = logging.getLogger(__name__)
+
+READ_ONLY_MESSAGE = "read-only mode: {what} refused (start limbo-tui without --read-only)"
+# Statuses after which DBOS refuses (or ignores) cancel and resume.
+_FINAL = ("SUCCESS", "ERROR")
+
+
+def _on_event_loop_thread() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _short(workflow_id: str) -> str:
+    return workflow_id[:8] if len(workflow_id) > 12 else workflow_id
+
+
+class Actions:
+    """Management actions on the system database of `url` (a libpq-style URL)."""
+
+    def __init__(self, url: str, settings: Settings) -> None:
+        self._url = url
+        self._settings = settings
+        self._schema = settings.database.schema
+        self._client: DBOSClient | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def _get_client(self) -> DBOSClient:
+        from dbos import DBOSClient
+
+        with self._lock:
+            if self._client is None:
+                self._client = DBOSClient(
+                    system_database_url=sqlalchemy_url(self._url),
+                    dbos_system_schema=self._schema,
+                    application_name=APP_NAME,
+                    # An unreachable database must come back as an error, not a hang.
+                    retry_connection_errors=False,
+                    system_database_pool_size=2,
+                )
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.destroy()
+            except Exception as exc:
+                log.debug("closing the DBOS client: %s", exc)
+
+    def _refuse(self, what: str) -> str | None:
+        if self._settings.read_only:
+            return READ_ONLY_MESSAGE.format(what=what)
+        if _on_event_loop_thread():
+            return f"{what} must run in a thread worker, not on the event loop"
+        return None
+
+    # -- reads used to explain results ------------------------------------------------
+    def _query(self, query: sql.Composable, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self._url, connect_timeout=10) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def status_of(self, workflow_id: str) -> str | None:
+        rows = self._query(
+            sql.SQL("SELECT status FROM {}.workflow_status WHERE workflow_uuid = %s").format(
+                sql.Identifier(self._schema)
+            ),
+            (workflow_id,),
+        )
+        return rows[0][0] if rows else None
+
+    def dedup_holder(self, queue: str, dedup_id: str) -> tuple[str, str] | None:
+        """(workflow id, status) of the workflow holding dedup_id on queue, if any."""
+        rows = self._query(
+            sql.SQL(
+                "SELECT workflow_uuid, status FROM {}.workflow_status "
+                "WHERE queue_name = %s AND deduplication_id = %s LIMIT 1"
+            ).format(sql.Identifier(self._schema)),
+            (queue, dedup_id),
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    # -- actions -----------------------------------------------------------------------
+    def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult:
+        from dbos import EnqueueOptions
+        from dbos._error import DBOSQueueDeduplicatedError
+
+        refused = self._refuse("enqueue")
+        if refused:
+            return EnqueueResult(False, refused)
+        problem = params.validate()
+        if problem:
+            return EnqueueResult(False, f"enqueue refused: {problem}")
+        dedup_id = params.effective_dedup_id
+        options: EnqueueOptions = {
+            "workflow_name": PARENT_NAME,
+            "queue_name": params.queue,
+            # Pinned to the embedded worker's version: that worker (and its recovery)
+            # is the one that runs the experiment.
+            "app_version": self._settings.worker.app_version,
+            "application_name": APP_NAME,
+        }
+        if dedup_id:
+            options["deduplication_id"] = dedup_id
+        try:
+            handle = self._get_client().enqueue(options, params.workflow_input())
+        except DBOSQueueDeduplicatedError:
+            assert dedup_id is not None
+            try:
+                holder = self.dedup_holder(params.queue, dedup_id)
+            except psycopg.Error as exc:
+                holder = None
+                log.debug("dedup holder lookup failed: %s", exc)
+            if holder is None:
+                return EnqueueResult(
+                    False,
+                    f"deduplicated: dedup id {dedup_id} on {params.queue} was held, and has "
+                    "just been released; enqueue again",
+                )
+            holder_id, holder_status = holder
+            return EnqueueResult(
+                False,
+                f"deduplicated: dedup id {dedup_id} on queue {params.queue} is held by "
+                f"{holder_id} ({holder_status})",
+                holder_id=holder_id,
+                holder_status=holder_status,
+            )
+        except Exception as exc:
+            return EnqueueResult(False, f"enqueue failed: {type(exc).__name__}: {exc}")
+        workflow_id = handle.get_workflow_id()
+        dedup = f", dedup id {dedup_id}" if dedup_id else ""
+        return EnqueueResult(
+            True,
+            f"enqueued {PARENT_NAME} {workflow_id} on {params.queue}{dedup}",
+            workflow_id=workflow_id,
+        )
+
+    def cancel(self, workflow_id: str, children: bool = False) -> ActionResult:
+        refused = self._refuse("cancel")
+        if refused:
+            return ActionResult(False, refused, workflow_id)
+        try:
+            before = self.status_of(workflow_id)
+            if before is None:
+                return ActionResult(False, f"no workflow {workflow_id}", workflow_id)
+            if before in _FINAL:
+                return ActionResult(
+                    False, f"{_short(workflow_id)} is {before}: nothing to cancel", workflow_id
+                )
+            self._get_client().cancel_workflow(workflow_id, cancel_children=children)
+        except Exception as exc:
+            return ActionResult(False, f"cancel failed: {type(exc).__name__}: {exc}", workflow_id)
+        what = " and its children" if children else ""
+        return ActionResult(
+            True, f"cancelled {_short(workflow_id)}{what} (was {before})", workflow_id
+        )
+
+    def resume(self, workflow_id: str) -> ActionResult:
+        refused = self._refuse("resume")
+        if refused:
+            return ActionResult(False, refused, workflow_id)
+        try:
+            before = self.status_of(workflow_id)
+            if before is None:
+                return ActionResult(False, f"no workflow {workflow_id}", workflow_id)
+            if before in _FINAL:
+                return ActionResult(
+                    False,
+                    f"{_short(workflow_id)} is {before}: DBOS does not resume finished "
+                    "workflows (fork it instead)",
+                    workflow_id,
+                )
+            self._get_client().resume_workflow(workflow_id)
+        except Exception as exc:
+            return ActionResult(False, f"resume failed: {type(exc).__name__}: {exc}", workflow_id)
+        return ActionResult(
+            True,
+            f"resumed {_short(workflow_id)} (was {before}): ENQUEUED, recovery attempts reset",
+            workflow_id,
+        )
+
+    def fork(self, workflow_id: str, start_step: int) -> ActionResult:
+        refused = self._refuse("fork")
+        if refused:
+            return ActionResult(False, refused, workflow_id)
+        if start_step < 0:
+            return ActionResult(False, "fork: the start step must be >= 0", workflow_id)
+        try:
+            if self.status_of(workflow_id) is None:
+                return ActionResult(False, f"no workflow {workflow_id}", workflow_id)
+            handle = self._get_client().fork_workflow(workflow_id, start_step)
+        except Exception as exc:
+            return ActionResult(False, f"fork failed: {type(exc).__name__}: {exc}", workflow_id)
+        new_id = handle.get_workflow_id()
+        return ActionResult(
+            True, f"forked {_short(workflow_id)} from step {start_step} as {new_id}", new_id
+        )

@@ -1,0 +1,188 @@
+"""The seed experiment as real DBOS workflows (see /work/shared/seed).
+
+Stable names, recorded in workflow_status.name and operation_outputs.function_name:
+
+- `limbo_demo.parent` (PARENT_NAME): enqueued on the experiment queue (`example-queue`)
+  with deduplication id "<children>/<steps>"; starts its children ONE AFTER THE OTHER,
+  each with DBOS.start_workflow and waits for it (handle.get_result()), like the seed.
+  Its child ids are DBOS's defaults, `<parent id>-<function id>`.
+- `limbo_demo.child` (CHILD_NAME): runs `steps` steps, one DBOS step each.
+- `limbo_demo.step` (STEP_NAME): one step, with DBOS retries (max attempts from the
+  input), a short random delay, and the crash point: when (child, step) is the crash
+  point, the worker crashes EVERY time the step is reached, like the seed's segfault.
+
+The parameters travel in the parent's input (plain JSON-able dict), so a recovered
+workflow crashes at the same place again. max_recovery_attempts is a decorator argument
+in DBOS; DBOS reads it from the function's registration info at every dispatch, so
+`configure()` sets it there from the settings when a worker starts (registration itself
+happens once, at import, under the stable names).
+
+The crash and the sleeps go through a CrashHost installed by whoever hosts DBOS: the
+process worker's host SIGKILLs its own process; the thread worker's host trips its crash
+guard (see crash_guard.py), so that a sleeping step wakes up dead at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import time
+from typing import Any, NoReturn, Protocol
+
+from dbos import DBOS
+from dbos._registrations import get_func_info
+
+from limbo_tui.worker import progress
+
+PARENT_NAME = "limbo_demo.parent"
+CHILD_NAME = "limbo_demo.child"
+STEP_NAME = "limbo_demo.step"
+WORKFLOW_NAMES = (PARENT_NAME, CHILD_NAME)
+
+# Pause between two tries of a failed step (DBOS step retries, backoff 2x).
+RETRY_INTERVAL_S = 0.2
+
+log = logging.getLogger("dbos")
+
+
+class TransientStepError(Exception):
+    """A step try that failed on purpose (step_fail_rate); DBOS retries it."""
+
+
+class CrashHost(Protocol):
+    def crash(self, reason: str) -> NoReturn:
+        """Crash the whole worker now; never returns."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, but wake up (and die) at once if the worker crashes meanwhile."""
+        ...
+
+
+class ProcessCrashHost:
+    """The real thing: a worker process that dies by SIGKILL, as the seed's segfault."""
+
+    def crash(self, reason: str) -> NoReturn:
+        log.error("crash point reached: %s; killing the worker process (SIGKILL)", reason)
+        for handler in log.handlers:
+            handler.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise SystemExit(137)  # not reached: SIGKILL cannot be caught
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+_host: CrashHost = ProcessCrashHost()
+
+
+def set_crash_host(host: CrashHost) -> None:
+    global _host
+    _host = host
+
+
+def configure(max_recovery_attempts: int, child_max_recovery_attempts: int) -> None:
+    """Set the demo workflows' max_recovery_attempts (read by DBOS at each dispatch)."""
+    for func, limit in (
+        (demo_parent, max_recovery_attempts),
+        (demo_child, child_max_recovery_attempts),
+    ):
+        info = get_func_info(func)
+        if info is None:  # pragma: no cover - the decorators below always create it
+            raise RuntimeError(f"{func.__name__} is not registered with DBOS")
+        info.max_recovery_attempts = limit
+
+
+def max_recovery_attempts() -> dict[str, int]:
+    """{workflow name: max_recovery_attempts} for the demo workflows, as configured."""
+    out: dict[str, int] = {}
+    for name, func in ((PARENT_NAME, demo_parent), (CHILD_NAME, demo_child)):
+        info = get_func_info(func)
+        if info is not None and info.max_recovery_attempts is not None:
+            out[name] = info.max_recovery_attempts
+    return out
+
+
+def registered_limits() -> dict[str, int]:
+    """max_recovery_attempts of every workflow registered in this process, the user's
+    own (worker.imports) included."""
+    from dbos._dbos import _get_or_create_dbos_registry
+
+    out: dict[str, int] = {}
+    for name, func in _get_or_create_dbos_registry().workflow_info_map.items():
+        info = get_func_info(func)
+        if info is not None and info.max_recovery_attempts is not None:
+            out[name] = info.max_recovery_attempts
+    return out
+
+
+def _demo_step(child_index: int, step_index: int, params: dict[str, Any]) -> str:
+    workflow_id = DBOS.workflow_id or "?"
+    status = DBOS.step_status
+    step_id = status.step_id if status is not None else -1
+    attempt0 = (status.current_attempt if status is not None else None) or 0
+    max_attempts = (status.max_attempts if status is not None else None) or 1
+    progress.step_started(workflow_id, step_id, STEP_NAME, attempt0, max_attempts)
+    log.info(
+        "\t\t%s::%s :: \t Step %d - Attempt %d/%d",
+        workflow_id,
+        step_id,
+        step_index,
+        attempt0,
+        max_attempts,
+    )
+    delay_s = int(params.get("step_delay_ms", 0)) / 1000.0
+    if delay_s > 0:
+        _host.sleep(delay_s * random.uniform(0.5, 1.5))
+    if params.get("crash_child") == child_index and params.get("crash_step") == step_index:
+        _host.crash(f"child {child_index} step {step_index} of {workflow_id}")
+    if random.random() < float(params.get("step_fail_rate", 0.0)):
+        raise TransientStepError(
+            f"step {step_index} of child {child_index} failed on try {attempt0 + 1}"
+        )
+    return f"child {child_index} step {step_index} done"
+
+
+# max_recovery_attempts here is a placeholder: configure() sets the real value before
+# any worker launches (DBOS reads it from the registration at every dispatch).
+@DBOS.workflow(name=CHILD_NAME, max_recovery_attempts=2)
+def demo_child(params: dict[str, Any], child_index: int) -> str:
+    workflow_id = DBOS.workflow_id
+    log.info("\t%s :: Starting sub-workflow %d", workflow_id, child_index)
+    max_attempts = max(1, int(params.get("step_max_attempts", 3)))
+    for step_index in range(int(params["steps"])):
+        try:
+            DBOS.run_step(
+                {
+                    "name": STEP_NAME,
+                    "retries_allowed": max_attempts > 1,
+                    "max_attempts": max_attempts,
+                    "interval_seconds": RETRY_INTERVAL_S,
+                    "backoff_rate": 2.0,
+                },
+                _demo_step,
+                child_index,
+                step_index,
+                params,
+            )
+        finally:
+            if workflow_id:
+                progress.step_ended(workflow_id)
+    return f"child {child_index}: {params['steps']} steps done"
+
+
+@DBOS.workflow(name=PARENT_NAME, max_recovery_attempts=2)
+def demo_parent(params: dict[str, Any]) -> list[str]:
+    log.info(
+        "%s :: Starting workflow (%s children x %s steps)",
+        DBOS.workflow_id,
+        params["children"],
+        params["steps"],
+    )
+    results: list[str] = []
+    for child_index in range(int(params["children"])):
+        handle = DBOS.start_workflow(demo_child, params, child_index)
+        results.append(handle.get_result())
+    return results

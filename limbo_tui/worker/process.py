@@ -1,0 +1,357 @@
+"""ProcessWorker: the same DBOS worker in a child process, crashed with a real SIGKILL.
+
+The child is `python -m limbo_tui.worker.process_main` (its docstring has the line
+protocol). It runs with the same pinned executor id and application version as the
+thread worker, so a respawn recovers the PENDING work of the killed one, exactly as the
+seed's `uv run python main.py` after a segfault. Its DBOS log goes to a file (log_path).
+
+Workflow commands (enqueue, cancel, resume, fork) do not go through the child: they use
+DBOSClient from this process (actions.py), so they work while the child is down too.
+
+The child dies with limbo-tui: it sets PR_SET_PDEATHSIG(SIGKILL), which Linux ties to
+the THREAD that forked it, so children are always spawned by one long-lived supervisor
+thread of this worker; it also exits on end of file on its stdin (our end of the pipe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any
+
+from limbo_tui.settings import Settings
+from limbo_tui.worker import demo, launch, progress
+from limbo_tui.worker.actions import Actions
+from limbo_tui.worker.protocol import (
+    DOWN,
+    NONE,
+    RUNNING,
+    STARTING,
+    EnqueueResult,
+    ExperimentParams,
+    StateListener,
+    StepProgress,
+    WorkerState,
+)
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 1.5
+ENTRY_MODULE = "limbo_tui.worker.process_main"
+
+
+class _Child:
+    """One spawned worker process and what we learnt from it."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.ready = threading.Event()
+        self.failed: str | None = None
+        self.crash_reason: str | None = None
+        self.killed_by_us = False
+        self.stopping = False
+        self.limits: dict[str, int] = {}
+        self.detail: str | None = None
+
+
+class ProcessWorker:
+    """DBOS running the demo (and worker.imports) workflows in a child process."""
+
+    def __init__(
+        self,
+        url: str,
+        settings: Settings,
+        *,
+        log_path: str | Path | None = None,
+        on_state: StateListener | None = None,
+    ) -> None:
+        self._url = url
+        self._settings = settings
+        self._log_path = Path(log_path) if log_path else launch.default_log_path("process")
+        self._on_state = on_state
+        self._actions = Actions(url, settings)
+        self._board = progress.StepProgressBoard()
+        self._lock = threading.RLock()
+        self._state: WorkerState = DOWN
+        self._detail = "not started"
+        self._child: _Child | None = None
+        self._limits: dict[str, int] = {}
+        self._auto_restart: threading.Timer | None = None
+        self._stopped = False
+        self.crash_count = 0
+        self._spawn_requests: queue.Queue[tuple[queue.Queue[Any]] | None] = queue.Queue()
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="limbo-tui-worker-supervisor", daemon=True
+        )
+        self._supervisor.start()
+
+    # -- the Worker contract ---------------------------------------------------------
+    @property
+    def state(self) -> WorkerState:
+        return self._state
+
+    @property
+    def detail(self) -> str:
+        return self._detail
+
+    @property
+    def executor_id(self) -> str | None:
+        return self._settings.worker.executor_id
+
+    @property
+    def log_path(self) -> str | None:
+        return str(self._log_path)
+
+    @property
+    def pid(self) -> int | None:
+        child = self._child
+        return child.proc.pid if child is not None and child.proc.poll() is None else None
+
+    @property
+    def actions(self) -> Actions:
+        return self._actions
+
+    def start(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Spawn the worker process; returns when it is RUNNING or DOWN (see detail)."""
+        if self._settings.read_only:
+            self._set_state(NONE, "read-only: no worker is launched (it would write)")
+            return
+        with self._lock:
+            if self._stopped:
+                raise RuntimeError("this worker was stopped; create a new one")
+            if self._state in (RUNNING, STARTING):
+                return
+            self._set_state(STARTING, "spawning the worker process")
+        reply: queue.Queue[Any] = queue.Queue()
+        self._spawn_requests.put((reply,))
+        try:
+            child = reply.get(timeout=10)
+        except queue.Empty:
+            self._set_state(DOWN, "could not spawn the worker process")
+            return
+        if isinstance(child, BaseException):
+            self._set_state(DOWN, f"could not spawn the worker process: {child}")
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not child.ready.is_set():
+            if child.proc.poll() is not None:
+                break
+            child.ready.wait(0.05)
+        if child.ready.is_set() and child.proc.poll() is None:
+            self._limits = child.limits
+            self._set_state(
+                RUNNING,
+                child.detail or f"executor {self.executor_id}, worker process pid {child.proc.pid}",
+            )
+            return
+        if child.proc.poll() is None:
+            self._kill(child)
+        child.proc.wait()
+        self._set_state(DOWN, f"worker process failed to start: {child.failed or 'see log'}")
+
+    def crash(self, timeout: float = 10.0) -> None:
+        """SIGKILL the worker process (a real crash); returns when it is DOWN."""
+        child = self._child
+        if child is None or child.proc.poll() is not None:
+            return
+        child.crash_reason = "crashed by request (x): SIGKILL"
+        child.killed_by_us = True
+        self._kill(child)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.proc.wait(timeout)
+        self._wait_state_not(RUNNING, timeout)
+
+    def restart(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Spawn a new worker process (killing a running one first); DBOS recovers."""
+        if self._state == RUNNING:
+            self.crash()
+        self._cancel_auto_restart()
+        self.start(timeout)
+
+    def stop(self) -> None:
+        """For quitting: < 2 s; running work stays PENDING (recovered at next start)."""
+        with self._lock:
+            self._stopped = True
+            self._cancel_auto_restart()
+            child = self._child
+        if child is not None and child.proc.poll() is None:
+            child.stopping = True
+            with contextlib.suppress(OSError):
+                if child.proc.stdin is not None:
+                    child.proc.stdin.close()
+            try:
+                child.proc.wait(STOP_TIMEOUT_S * 0.6)
+            except subprocess.TimeoutExpired:
+                self._kill(child)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.proc.wait(STOP_TIMEOUT_S * 0.3)
+        self._spawn_requests.put(None)
+        self._board.clear()
+        self._actions.close()
+        if self._state != NONE:
+            self._set_state(DOWN, "stopped")
+
+    def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult:
+        return self._actions.enqueue_experiment(params)
+
+    def step_progress(self) -> dict[str, StepProgress]:
+        return self._board.snapshot() if self._state == RUNNING else {}
+
+    def max_recovery_attempts(self) -> dict[str, int]:
+        limits = dict(self._limits)
+        limits.setdefault(demo.PARENT_NAME, self._settings.experiment.max_recovery_attempts)
+        limits.setdefault(demo.CHILD_NAME, self._settings.experiment.child_max_recovery_attempts)
+        return limits
+
+    # -- spawning (on the supervisor thread only: PR_SET_PDEATHSIG follows the thread) --
+    def _supervise(self) -> None:
+        while True:
+            request = self._spawn_requests.get()
+            if request is None:
+                return
+            (reply,) = request
+            try:
+                reply.put(self._spawn())
+            except Exception as exc:
+                reply.put(exc)
+
+    def _launch_request(self) -> str:
+        s = self._settings
+        payload = {
+            "url": self._url,
+            "log_path": str(self._log_path),
+            "settings": {
+                "database": {"schema": s.database.schema},
+                "worker": {**asdict(s.worker), "imports": list(s.worker.imports)},
+                "experiment": asdict(s.experiment),
+            },
+        }
+        return json.dumps(payload) + "\n"
+
+    def _spawn(self) -> _Child:
+        self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env["LIMBO_TUI_PARENT_PID"] = str(os.getpid())
+        with open(self._log_path, "a", encoding="utf-8") as log_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", ENTRY_MODULE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                text=True,
+                encoding="utf-8",
+                env=env,
+                close_fds=True,
+                start_new_session=True,  # a ctrl-c in the terminal is for the UI, not it
+            )
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(self._launch_request())
+        proc.stdin.flush()
+        child = _Child(proc)
+        self._board.clear()
+        with self._lock:
+            self._child = child
+        threading.Thread(
+            target=self._read_child,
+            args=(child, proc.stdout),
+            name=f"limbo-tui-worker-reader-{proc.pid}",
+            daemon=True,
+        ).start()
+        return child
+
+    def _read_child(self, child: _Child, stream: IO[str]) -> None:
+        for line in stream:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(message, dict):
+                continue
+            kind = message.get("type")
+            if kind == "ready":
+                raw = message.get("limits") or {}
+                child.limits = {str(k): int(v) for k, v in raw.items()}
+                child.detail = message.get("detail")
+                child.ready.set()
+            elif kind == "failed":
+                child.failed = str(message.get("message"))
+            elif kind == "crashing":
+                child.crash_reason = f"crash point: {message.get('reason')}"
+            else:
+                event = progress.from_wire(message)
+                if event is not None:
+                    self._board.apply(event)
+        code = child.proc.wait()
+        self._on_child_exit(child, code)
+
+    def _on_child_exit(self, child: _Child, code: int) -> None:
+        with self._lock:
+            if child is not self._child:
+                return
+            self._board.clear()
+            if not child.ready.is_set() or child.stopping:
+                return  # start() or stop() reports this one
+            how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+            reason = child.crash_reason or "worker process died"
+            self.crash_count += 1
+            self._set_state(DOWN, f"{reason} ({how})")
+        self._schedule_auto_restart()
+
+    @staticmethod
+    def _kill(child: _Child) -> None:
+        with contextlib.suppress(ProcessLookupError, OSError):
+            child.proc.send_signal(signal.SIGKILL)
+
+    # -- auto restart and state ------------------------------------------------------
+    def _schedule_auto_restart(self) -> None:
+        delay = self._settings.worker.auto_restart_s
+        if delay <= 0 or self._stopped:
+            return
+        with self._lock:
+            self._cancel_auto_restart()
+            timer = threading.Timer(delay, self._auto_restart_now)
+            timer.daemon = True
+            self._auto_restart = timer
+            timer.start()
+        self._detail += f"; restarting in {delay:g} s"
+        self._notify()
+
+    def _auto_restart_now(self) -> None:
+        if self._stopped or self._state != DOWN:
+            return
+        with contextlib.suppress(Exception):
+            self.start()
+
+    def _cancel_auto_restart(self) -> None:
+        timer, self._auto_restart = self._auto_restart, None
+        if timer is not None:
+            timer.cancel()
+
+    def _wait_state_not(self, state: WorkerState, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._state == state and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _set_state(self, state: WorkerState, detail: str) -> None:
+        self._state = state
+        self._detail = detail
+        self._notify()
+
+    def _notify(self) -> None:
+        listener = self._on_state
+        if listener is not None:
+            try:
+                listener(self._state, self._detail)
+            except Exception:
+                log.exception("worker state listener failed")

@@ -1,0 +1,154 @@
+"""ProcessWorker (a real child process, crashed by SIGKILL) against the thread worker:
+the same scenario must leave the same rows."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import DBOS_TEMPLATE, _drop_database, _fresh_database
+from test_worker_support import (
+    MAX_EXCEEDED,
+    attempts,
+    normalized_outcome,
+    small_settings,
+    wait_for,
+)
+
+from limbo_tui.pg.embedded import EmbeddedServer
+from limbo_tui.worker.process import ProcessWorker
+from limbo_tui.worker.protocol import DOWN, RUNNING, ExperimentParams, Worker
+from limbo_tui.worker.thread import ThreadWorker
+
+
+@pytest.fixture
+def other_dbos_url(pg_server: EmbeddedServer) -> Iterator[str]:
+    name = _fresh_database(pg_server, DBOS_TEMPLATE)
+    yield pg_server.url(name)
+    _drop_database(pg_server, name)
+
+
+def _run_until_parent_finishes(worker: Worker, url: str) -> list[object]:
+    """Enqueue the experiment; restart after every crash until the parent is finished."""
+    settings = small_settings(child_max_recovery_attempts=1)
+    seen: list[object] = []
+    worker.start()
+    assert worker.state == RUNNING, worker.detail
+    params = ExperimentParams.from_settings(settings.experiment)
+    assert worker.enqueue_experiment(params).ok
+    while True:
+        wait_for(
+            lambda: worker.state == DOWN or ((a := attempts(url)) and a[0][0] == "ERROR"),
+            25,
+            "a crash or the end",
+        )
+        if worker.state != DOWN:
+            break
+        seen.append(attempts(url))
+        worker.restart()
+        assert worker.state == RUNNING, worker.detail
+    seen.append(attempts(url))
+    worker.stop()
+    # The parent released its dedup id: the same enqueue is accepted again, with the
+    # worker gone (DBOSClient).
+    again = worker.enqueue_experiment(params)
+    assert again.ok, again.message
+    return seen
+
+
+def test_thread_crash_and_process_crash_leave_the_same_rows(
+    dbos_url: str, other_dbos_url: str, tmp_path: object
+) -> None:
+    # Child max 1, parent max 2: the child is dead-lettered at its third dispatch; the
+    # parent, waiting on it, ends ERROR (dbos >= 2.12) and frees dedup id "2/3".
+    settings = small_settings(child_max_recovery_attempts=1)
+    expected = [
+        (("PENDING", 1), ("PENDING", 1)),
+        (("PENDING", 2), ("PENDING", 2)),
+        (("ERROR", 3), (MAX_EXCEEDED, 3)),
+    ]
+    thread_worker = ThreadWorker(dbos_url, settings)
+    thread_seen = _run_until_parent_finishes(thread_worker, dbos_url)
+    process_worker = ProcessWorker(other_dbos_url, settings, log_path=f"{tmp_path}/w.log")
+    process_seen = _run_until_parent_finishes(process_worker, other_dbos_url)
+    assert thread_seen == expected
+    assert process_seen == expected
+    assert "crash point reached: child 0 step 1" in Path(f"{tmp_path}/w.log").read_text()
+
+    def without_new_enqueue(url: str) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        wf, ops = normalized_outcome(url)
+        return [w for w in wf if w[2] != "ENQUEUED"], ops
+
+    thread_rows = without_new_enqueue(dbos_url)
+    process_rows = without_new_enqueue(other_dbos_url)
+    assert thread_rows == process_rows
+    # The child's completed step 0 and nothing of the crash step; the parent's call of
+    # child 0 and its failed wait.
+    assert ("P-1", 1, "limbo_demo.step", None, True, False) in thread_rows[1]
+    assert not any(op[0] == "P-1" and op[1] == 2 for op in thread_rows[1])
+
+
+def test_process_worker_stop_is_quick_and_reports_progress(dbos_url: str, tmp_path: object) -> None:
+    settings = small_settings(crash_enabled=False, step_delay_ms=4000)
+    worker = ProcessWorker(dbos_url, settings, log_path=f"{tmp_path}/w.log")
+    worker.start()
+    assert worker.state == RUNNING, worker.detail
+    pid = worker.pid
+    try:
+        result = worker.enqueue_experiment(ExperimentParams.from_settings(settings.experiment))
+        assert result.ok
+        progress = wait_for(
+            lambda: worker.step_progress().get(f"{result.workflow_id}-1"), 10, "a step"
+        )
+        assert (progress.attempt, progress.max_attempts) == (1, 3)
+    finally:
+        started = time.monotonic()
+        worker.stop()
+        took = time.monotonic() - started
+    assert took < 2.0, took
+    assert pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert attempts(dbos_url) == (("PENDING", 1), ("PENDING", 1))
+
+
+def test_worker_process_dies_with_limbo_tui(dbos_url: str, tmp_path: object) -> None:
+    """A kill -9 of limbo-tui takes its worker process with it (PR_SET_PDEATHSIG)."""
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from limbo_tui.settings import Settings
+        from limbo_tui.worker.process import ProcessWorker
+        w = ProcessWorker({dbos_url!r}, Settings(), log_path={f"{tmp_path}/w.log"!r})
+        w.start()
+        print(w.state, w.pid, flush=True)
+        time.sleep(60)
+        """
+    )
+    host = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert host.stdout is not None
+    state, pid = host.stdout.readline().split()
+    assert state == RUNNING
+    os.kill(host.pid, signal.SIGKILL)
+    host.wait()
+
+    def gone() -> bool:
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        # A zombie reparented to init counts as gone once reaped; check its state.
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split()[2] == "Z"
+        except FileNotFoundError:
+            return True
+
+    wait_for(gone, 5, "the worker process to die")
