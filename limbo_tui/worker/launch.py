@@ -96,6 +96,11 @@ def dbos_config(url: str, settings: Settings, engine: sa.Engine | None = None) -
         "log_level": "INFO",
         # No tracing exporters: a monitor's embedded worker must not phone home.
         "enable_otlp": False,
+        # Never migrate the schema of a database we monitor: the embedded one is prepared
+        # before the worker starts (database.prepare_dbos_schema), and a user's database
+        # belongs to their DBOS app. DBOS then only verifies the schema at launch, and a
+        # mismatch leaves the worker DOWN with the reason instead of altering their tables.
+        "run_migrations": False,
     }
     if engine is not None:
         config["system_database_engine"] = engine
