@@ -27,24 +27,27 @@ FAST = Settings(feed=FeedSettings(poll_interval_s=0.2, heartbeat_s=1.0, coalesce
 
 
 # -- a tiny DBOS app: parent -> children -> steps ----------------------------------------
+# Registered once, at import, like any DBOS app: destroying the registry would also drop
+# the workflows of limbo-tui's own worker that other tests in this process launch.
+@DBOS.step(name="feed_test.work")
+def _work(i: int) -> int:
+    time.sleep(0.02)
+    return i
+
+
+@DBOS.workflow(name="feed_test.child")
+def _child(n: int) -> int:
+    return sum(_work(i) for i in range(n))
+
+
+@DBOS.workflow(name="feed_test.parent")
+def _parent(k: int, n: int) -> int:
+    handles = [DBOS.start_workflow(_child, n) for _ in range(k)]
+    return sum(h.get_result() for h in handles)
+
+
 def _register() -> dict[str, Callable[..., Any]]:
-    """Fresh registrations for each launch (destroy(destroy_registry=True) drops them)."""
-
-    @DBOS.step()
-    def work(i: int) -> int:
-        time.sleep(0.02)
-        return i
-
-    @DBOS.workflow()
-    def child(n: int) -> int:
-        return sum(work(i) for i in range(n))
-
-    @DBOS.workflow()
-    def parent(k: int, n: int) -> int:
-        handles = [DBOS.start_workflow(child, n) for _ in range(k)]
-        return sum(h.get_result() for h in handles)
-
-    return {"parent": parent, "child": child}
+    return {"parent": _parent, "child": _child}
 
 
 class DbosApp:
@@ -55,7 +58,7 @@ class DbosApp:
         self.fns: dict[str, Callable[..., Any]] = {}
 
     def _launch(self) -> None:
-        DBOS.destroy(destroy_registry=True)
+        DBOS.destroy()
         self.fns = _register()
         DBOS(
             config={
@@ -86,7 +89,7 @@ class DbosApp:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _on_thread(lambda: DBOS.destroy(destroy_registry=True))
+        _on_thread(DBOS.destroy)
 
 
 def _on_thread(fn: Callable[[], Any]) -> Any:
