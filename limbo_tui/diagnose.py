@@ -158,6 +158,22 @@ def diagnose(
     return sorted(found, key=order)
 
 
+def _stuck(
+    graph: WorkflowGraph,
+    wid: str,
+    wf: Workflow,
+    now_ms: int,
+    limbo: LimboSettings,
+    down_executors: frozenset[str],
+) -> bool:
+    """A child that makes no progress (or whose executor is down) does not keep its
+    parent busy: the parent is as stuck as the child is."""
+    if wf.executor_id and wf.executor_id in down_executors:
+        return True
+    last = graph.last_progress_ms(wid)
+    return last is not None and now_ms - last > limbo.stalled_after_s * 1000
+
+
 def _diagnose_one(
     graph: WorkflowGraph,
     wid: str,
@@ -183,7 +199,9 @@ def _diagnose_one(
                 continue  # not loaded: nothing is known about it
             if child.status in model.DEAD_STATUSES and not _just_finished(child, now_ms):
                 dead_children.append((child_id, str(child.status)))
-            elif not model.is_finished(child.status):
+            elif not model.is_finished(child.status) and not _stuck(
+                graph, child_id, child, now_ms, limbo, down_executors
+            ):
                 live_child = True
         orphaned = bool(wf.executor_id) and wf.executor_id in down_executors
         last = graph.last_progress_ms(wid)
@@ -202,7 +220,7 @@ def _diagnose_one(
             "child's error",
         )
 
-    # A parent waiting on a child that still runs is not stalled: the child is.
+    # A parent waiting on a child that still makes progress is not stalled.
     stalled = stalled_for is not None and not live_child
     if holds_dedup and (dead_children or stalled):
         why = (

@@ -371,3 +371,33 @@ def test_weird_data_does_not_break_diagnose() -> None:
     diags = diagnose(g, NOW, LIMBO, frozenset({None}))  # type: ignore[arg-type]
     assert (("a", dg.AWAITING_DEAD_CHILD)) in [(d.workflow_id, d.kind) for d in diags]
     assert {d.kind for d in diags} <= set(dg.KINDS)
+
+
+# -- a parent waiting on a child that is itself stuck --------------------------------------
+
+
+def test_parent_waiting_on_a_stalled_child_blocks_its_dedup_id() -> None:
+    hour_ago = NOW - 3_600_000
+    stuck_child = seed_child(status="PENDING", recovery_attempts=1, updated_at_ms=hour_ago)
+    old_call = Step(PARENT, 1, "child_workflow", child_workflow_id=CHILD, completed_at_ms=hour_ago)
+    g = graph(seed_parent(updated_at_ms=hour_ago), old_call, stuck_child)
+    diags = diagnose(g, NOW, LIMBO)
+    assert dg.DEDUP_BLOCKED in kinds(diags, PARENT)
+    assert dg.STALLED in kinds(diags, CHILD)
+
+
+def test_parent_waiting_on_a_busy_child_is_left_alone() -> None:
+    hour_ago = NOW - 3_600_000
+    busy_child = seed_child(status="PENDING", recovery_attempts=1, updated_at_ms=NOW - 5_000)
+    old_call = Step(PARENT, 1, "child_workflow", child_workflow_id=CHILD, completed_at_ms=hour_ago)
+    g = graph(seed_parent(updated_at_ms=hour_ago), old_call, busy_child)
+    assert kinds(diagnose(g, NOW, LIMBO), PARENT) == []
+
+
+def test_parent_waiting_on_an_orphaned_child_blocks_its_dedup_id() -> None:
+    hour_ago = NOW - 3_600_000
+    child = seed_child(status="PENDING", executor_id="gone", updated_at_ms=NOW - 5_000)
+    old_call = Step(PARENT, 1, "child_workflow", child_workflow_id=CHILD, completed_at_ms=hour_ago)
+    g = graph(seed_parent(updated_at_ms=hour_ago, executor_id="alive"), old_call, child)
+    diags = diagnose(g, NOW, LIMBO, down_executors=frozenset({"gone"}))
+    assert dg.DEDUP_BLOCKED in kinds(diags, PARENT)
