@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from limbo_tui.diagnose import Diagnosis, diagnose
 from limbo_tui.errors import EXIT_LIMBO, EXIT_OK
+from limbo_tui.limits import known_limits
 from limbo_tui.model import Workflow, WorkflowGraph
 from limbo_tui.pg import queries
 from limbo_tui.pg.connect import close_quietly, connect_checked
@@ -176,7 +177,7 @@ async def load_graph(url: str, settings: Settings) -> WorkflowGraph:
         rows = await queries.snapshot(conn, schema, settings.feed.finished_families)
     finally:
         await close_quietly(conn)
-    graph = WorkflowGraph().with_limits(settings.limits)
+    graph = WorkflowGraph().with_limits(known_limits(settings))
     graph.replace_all(rows)
     return graph
 
@@ -203,7 +204,7 @@ class Watcher:
     def __init__(self, settings: Settings, out: TextIO) -> None:
         self.settings = settings
         self.out = out
-        self.graph = WorkflowGraph().with_limits(settings.limits)
+        self.graph = WorkflowGraph().with_limits(known_limits(settings))
         self._shown: dict[str, dict[str, Any]] = {}
         self._diagnoses: dict[tuple[str, str], Diagnosis] = {}
         self._feed_state: str | None = None

@@ -246,3 +246,23 @@ def test_watch_unreachable_is_exit_1(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and "hunter2" not in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_snapshot_shows_the_known_max_recovery_attempts(
+    dbos_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # DBOS does not store max_recovery_attempts: the demo's come from [experiment], a
+    # user's workflows' from [limits].
+    with psycopg.connect(dbos_url) as conn:
+        for wid, name in (("a", "limbo_demo.parent"), ("b", "shop.checkout"), ("c", "other")):
+            conn.execute(
+                "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, "
+                "recovery_attempts, created_at, updated_at) VALUES (%s, 'PENDING', %s, 1, "
+                "(extract(epoch from now()) * 1000)::bigint, "
+                "(extract(epoch from now()) * 1000)::bigint)",
+                (wid, name),
+            )
+    settings = Settings(limits={"shop.checkout": 7})
+    _, doc = _snapshot_json(dbos_url, settings, capsys)
+    maxes = {w["id"]: w["max_recovery_attempts"] for w in doc["workflows"]}
+    assert maxes == {"a": 2, "b": 7, "c": None}

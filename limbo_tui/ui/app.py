@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Tree
 
 from limbo_tui.diagnose import diagnose, summary_text
+from limbo_tui.limits import known_limits
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.settings import Settings
 from limbo_tui.ui.bindings import (
@@ -75,7 +76,7 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         self._feed_factory = feed_factory
         self._feed: FeedLike | None = None
         self._start_worker = start_worker
-        self.graph = WorkflowGraph().with_limits(settings.limits)
+        self.graph = WorkflowGraph().with_limits(known_limits(settings))
         self.diagnoses: list[Any] = []
         self._diagnoses_by_id: dict[str, list[Any]] = {}
         self._facts = TreeFacts()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
+from limbo_tui.limits import known_limits
 from limbo_tui.model import Step, StepRemoved, Workflow, WorkflowRemoved
 from limbo_tui.ui.messages import FeedStateChanged, GraphChanged, WorkerPolled
 from limbo_tui.ui.status_header import StatusHeader
@@ -126,7 +127,8 @@ class LiveInputs(_Base):
         progress, limits = message.progress, message.limits
         if limits is not None:
             self._worker_limits_loaded = True
-            self.graph.with_limits({**limits, **self.settings.limits})
+            merged = {**known_limits(self.settings), **limits, **self.settings.limits}
+            self.graph.with_limits(merged)
             self._pending_everything = True
         moved = {
             wid

@@ -34,11 +34,12 @@ from typing import Any, NoReturn, Protocol
 from dbos import DBOS
 from dbos._registrations import get_func_info
 
+from limbo_tui.limits import DEMO_CHILD, DEMO_PARENT, DEMO_STEP
 from limbo_tui.worker import progress
 
-PARENT_NAME = "limbo_demo.parent"
-CHILD_NAME = "limbo_demo.child"
-STEP_NAME = "limbo_demo.step"
+PARENT_NAME = DEMO_PARENT
+CHILD_NAME = DEMO_CHILD
+STEP_NAME = DEMO_STEP
 WORKFLOW_NAMES = (PARENT_NAME, CHILD_NAME)
 
 # Pause between two tries of a failed step (DBOS step retries, backoff 2x).
