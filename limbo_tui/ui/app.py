@@ -17,6 +17,7 @@ from typing import Any
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Tree
 
@@ -98,6 +99,21 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         self.follow_id: str | None = None
 
     # -- composition -------------------------------------------------------------------
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        # Notifications carry database text and driver errors ("[", "%(x)s"): parsed as
+        # markup they would raise and end the app, so they are always plain text.
+        super().notify(
+            one_line(message), title=title, severity=severity, timeout=timeout, markup=False
+        )
+
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
         with Horizontal(id="main"):

@@ -44,6 +44,16 @@ def _on_event_loop_thread() -> bool:
     return True
 
 
+def _failure(verb: str, exc: BaseException) -> str:
+    """One short line for a failed action: drivers append the SQL and its parameters."""
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    if len(text) > 200:
+        text = text[:199] + "…"
+    name = type(cause).__name__
+    return f"{verb} failed: {name}: {text}" if text else f"{verb} failed: {name}"
+
+
 def _short(workflow_id: str) -> str:
     return workflow_id[:8] if len(workflow_id) > 12 else workflow_id
 
@@ -161,7 +171,7 @@ class Actions:
                 holder_status=holder_status,
             )
         except Exception as exc:
-            return EnqueueResult(False, f"enqueue failed: {type(exc).__name__}: {exc}")
+            return EnqueueResult(False, _failure("enqueue", exc))
         workflow_id = handle.get_workflow_id()
         dedup = f", dedup id {dedup_id}" if dedup_id else ""
         return EnqueueResult(
@@ -184,7 +194,7 @@ class Actions:
                 )
             self._get_client().cancel_workflow(workflow_id, cancel_children=children)
         except Exception as exc:
-            return ActionResult(False, f"cancel failed: {type(exc).__name__}: {exc}", workflow_id)
+            return ActionResult(False, _failure("cancel", exc), workflow_id)
         what = " and its children" if children else ""
         return ActionResult(
             True, f"cancelled {_short(workflow_id)}{what} (was {before})", workflow_id
@@ -207,7 +217,7 @@ class Actions:
                 )
             self._get_client().resume_workflow(workflow_id)
         except Exception as exc:
-            return ActionResult(False, f"resume failed: {type(exc).__name__}: {exc}", workflow_id)
+            return ActionResult(False, _failure("resume", exc), workflow_id)
         return ActionResult(
             True,
             f"resumed {_short(workflow_id)} (was {before}): ENQUEUED, recovery attempts reset",
@@ -225,7 +235,7 @@ class Actions:
                 return ActionResult(False, f"no workflow {workflow_id}", workflow_id)
             handle = self._get_client().fork_workflow(workflow_id, start_step)
         except Exception as exc:
-            return ActionResult(False, f"fork failed: {type(exc).__name__}: {exc}", workflow_id)
+            return ActionResult(False, _failure("fork", exc), workflow_id)
         new_id = handle.get_workflow_id()
         return ActionResult(
             True, f"forked {_short(workflow_id)} from step {start_step} as {new_id}", new_id

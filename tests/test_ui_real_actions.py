@@ -1,0 +1,51 @@
+"""The app with the real LiveFeed and real Actions on a database DBOS 3.x cannot act on."""
+
+from __future__ import annotations
+
+import asyncio
+
+from limbo_tui.pg.feed import LiveFeed
+from limbo_tui.settings import Settings, UISettings
+from limbo_tui.ui.app import LimboApp
+from limbo_tui.worker.actions import Actions
+from tests import dbos28
+
+
+async def test_a_failed_action_is_one_plain_notification_and_the_app_lives_on(
+    db_url: str,
+) -> None:
+    # DBOS 3.x's client cannot cancel on a 2.8-shaped schema; its error carries SQL with
+    # "%(status)s" and brackets, which must not be read as markup or end the app.
+    dbos28.create_schema(db_url)
+    seed = dbos28.seed_limbo(db_url)
+    settings = Settings(ui=UISettings(refresh_hz=50))
+    actions = Actions(db_url, settings)
+    app = LimboApp(
+        settings,
+        "seed28",
+        feed_factory=lambda on_batch, on_state: LiveFeed(db_url, settings, on_batch, on_state),
+        actions=actions,
+    )
+    try:
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
+            for _ in range(100):
+                if seed.parent in app.graph.workflows:
+                    break
+                await asyncio.sleep(0.05)
+            await pilot.pause()
+            await pilot.press("c", "y")
+            messages: list[str] = []
+            for _ in range(200):
+                await pilot.pause()
+                messages = [str(n.message) for n in app._notifications]
+                if any("cancel failed" in m for m in messages):
+                    break
+                await asyncio.sleep(0.05)
+            failed = [m for m in messages if "cancel failed" in m]
+            assert failed, messages
+            assert "\n" not in failed[0] and len(failed[0]) <= 300
+            await pilot.pause(0.5)  # the toast is drawn: markup in it would raise here
+            assert app.is_running
+            assert app.graph.workflows[seed.parent].status == "PENDING"
+    finally:
+        actions.close()
