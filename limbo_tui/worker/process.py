@@ -30,17 +30,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from limbo_tui.settings import Settings
-from limbo_tui.worker import demo, launch, progress
-from limbo_tui.worker.actions import Actions
+from limbo_tui.worker import demo, progress
+from limbo_tui.worker.base import WorkerBase
 from limbo_tui.worker.protocol import (
     DOWN,
     NONE,
     RUNNING,
     STARTING,
-    EnqueueResult,
-    ExperimentParams,
     StateListener,
-    StepProgress,
     WorkerState,
 )
 
@@ -65,8 +62,10 @@ class _Child:
         self.detail: str | None = None
 
 
-class ProcessWorker:
+class ProcessWorker(WorkerBase):
     """DBOS running the demo (and worker.imports) workflows in a child process."""
+
+    kind = "process"
 
     def __init__(
         self,
@@ -76,20 +75,9 @@ class ProcessWorker:
         log_path: str | Path | None = None,
         on_state: StateListener | None = None,
     ) -> None:
-        self._url = url
-        self._settings = settings
-        self._log_path = Path(log_path) if log_path else launch.default_log_path("process")
-        self._on_state = on_state
-        self._actions = Actions(url, settings)
-        self._board = progress.StepProgressBoard()
-        self._lock = threading.RLock()
-        self._state: WorkerState = DOWN
-        self._detail = "not started"
+        super().__init__(url, settings, log_path=log_path, on_state=on_state)
         self._child: _Child | None = None
         self._limits: dict[str, int] = {}
-        self._auto_restart: threading.Timer | None = None
-        self._stopped = False
-        self.crash_count = 0
         self._spawn_requests: queue.Queue[tuple[queue.Queue[Any]] | None] = queue.Queue()
         self._supervisor = threading.Thread(
             target=self._supervise, name="limbo-tui-worker-supervisor", daemon=True
@@ -98,29 +86,9 @@ class ProcessWorker:
 
     # -- the Worker contract ---------------------------------------------------------
     @property
-    def state(self) -> WorkerState:
-        return self._state
-
-    @property
-    def detail(self) -> str:
-        return self._detail
-
-    @property
-    def executor_id(self) -> str | None:
-        return self._settings.worker.executor_id
-
-    @property
-    def log_path(self) -> str | None:
-        return str(self._log_path)
-
-    @property
     def pid(self) -> int | None:
         child = self._child
         return child.proc.pid if child is not None and child.proc.poll() is None else None
-
-    @property
-    def actions(self) -> Actions:
-        return self._actions
 
     def start(self, timeout: float = START_TIMEOUT_S) -> None:
         """Spawn the worker process; returns when it is RUNNING or DOWN (see detail)."""
@@ -201,12 +169,6 @@ class ProcessWorker:
         self._actions.close()
         if self._state != NONE:
             self._set_state(DOWN, "stopped")
-
-    def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult:
-        return self._actions.enqueue_experiment(params)
-
-    def step_progress(self) -> dict[str, StepProgress]:
-        return self._board.snapshot() if self._state == RUNNING else {}
 
     def max_recovery_attempts(self) -> dict[str, int]:
         limits = dict(self._limits)
@@ -314,44 +276,7 @@ class ProcessWorker:
             child.proc.send_signal(signal.SIGKILL)
 
     # -- auto restart and state ------------------------------------------------------
-    def _schedule_auto_restart(self) -> None:
-        delay = self._settings.worker.auto_restart_s
-        if delay <= 0 or self._stopped:
-            return
-        with self._lock:
-            self._cancel_auto_restart()
-            timer = threading.Timer(delay, self._auto_restart_now)
-            timer.daemon = True
-            self._auto_restart = timer
-            timer.start()
-        self._detail += f"; restarting in {delay:g} s"
-        self._notify()
-
-    def _auto_restart_now(self) -> None:
-        if self._stopped or self._state != DOWN:
-            return
-        with contextlib.suppress(Exception):
-            self.start()
-
-    def _cancel_auto_restart(self) -> None:
-        timer, self._auto_restart = self._auto_restart, None
-        if timer is not None:
-            timer.cancel()
-
     def _wait_state_not(self, state: WorkerState, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while self._state == state and time.monotonic() < deadline:
             time.sleep(0.02)
-
-    def _set_state(self, state: WorkerState, detail: str) -> None:
-        self._state = state
-        self._detail = detail
-        self._notify()
-
-    def _notify(self) -> None:
-        listener = self._on_state
-        if listener is not None:
-            try:
-                listener(self._state, self._detail)
-            except Exception:
-                log.exception("worker state listener failed")

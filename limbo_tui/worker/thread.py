@@ -20,24 +20,19 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 from limbo_tui.settings import Settings
 from limbo_tui.worker import demo, launch, progress
-from limbo_tui.worker.actions import Actions
+from limbo_tui.worker.base import WorkerBase
 from limbo_tui.worker.crash_guard import CrashGuard, WorkerKilled, install_quiet_excepthook
 from limbo_tui.worker.protocol import (
     DOWN,
     NONE,
     RUNNING,
     STARTING,
-    EnqueueResult,
-    ExperimentParams,
     StateListener,
-    StepProgress,
-    WorkerState,
 )
 
 log = logging.getLogger(__name__)
@@ -67,8 +62,10 @@ class _GuardedCrashHost:
             raise WorkerKilled("the worker crashed while this step slept")
 
 
-class ThreadWorker:
+class ThreadWorker(WorkerBase):
     """DBOS running the demo (and worker.imports) workflows on threads of this process."""
+
+    kind = "thread"
 
     def __init__(
         self,
@@ -78,44 +75,12 @@ class ThreadWorker:
         log_path: str | Path | None = None,
         on_state: StateListener | None = None,
     ) -> None:
-        self._url = url
-        self._settings = settings
-        self._log_path = Path(log_path) if log_path else launch.default_log_path("thread")
-        self._on_state = on_state
-        self._actions = Actions(url, settings)
-        self._board = progress.StepProgressBoard()
-        self._lock = threading.RLock()
-        self._state: WorkerState = DOWN
-        self._detail = "not started"
+        super().__init__(url, settings, log_path=log_path, on_state=on_state)
         self._guard: CrashGuard | None = None
         self._dbos: Any = None
         self._commands: queue.Queue[tuple[str, Any, threading.Event | None]] = queue.Queue()
         self._control: threading.Thread | None = None
-        self._auto_restart: threading.Timer | None = None
-        self._stopped = False
-        self.crash_count = 0
         install_quiet_excepthook()
-
-    # -- the Worker contract ---------------------------------------------------------
-    @property
-    def state(self) -> WorkerState:
-        return self._state
-
-    @property
-    def detail(self) -> str:
-        return self._detail
-
-    @property
-    def executor_id(self) -> str | None:
-        return self._settings.worker.executor_id
-
-    @property
-    def app_version(self) -> str:
-        return self._settings.worker.app_version
-
-    @property
-    def log_path(self) -> str | None:
-        return str(self._log_path)
 
     def start(self, timeout: float = START_TIMEOUT_S) -> None:
         """Launch DBOS (recovering this executor's PENDING work); returns when RUNNING or
@@ -165,12 +130,6 @@ class ThreadWorker:
         if self._state != NONE:
             self._set_state(DOWN, "stopped")
 
-    def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult:
-        return self._actions.enqueue_experiment(params)
-
-    def step_progress(self) -> dict[str, StepProgress]:
-        return self._board.snapshot() if self._state == RUNNING else {}
-
     def max_recovery_attempts(self) -> dict[str, int]:
         # Every workflow registered in this process (worker.imports included); the demo's
         # from this worker's settings, which configure() applies at launch.
@@ -178,10 +137,6 @@ class ThreadWorker:
         limits[demo.PARENT_NAME] = self._settings.experiment.max_recovery_attempts
         limits[demo.CHILD_NAME] = self._settings.experiment.child_max_recovery_attempts
         return limits
-
-    @property
-    def actions(self) -> Actions:
-        return self._actions
 
     # -- control thread ----------------------------------------------------------------
     def _ensure_control_thread(self) -> None:
@@ -308,40 +263,3 @@ class ThreadWorker:
             DBOS.destroy()
 
     # -- auto restart and state ------------------------------------------------------
-    def _schedule_auto_restart(self) -> None:
-        delay = self._settings.worker.auto_restart_s
-        if delay <= 0 or self._stopped:
-            return
-        with self._lock:
-            self._cancel_auto_restart()
-            timer = threading.Timer(delay, self._auto_restart_now)
-            timer.daemon = True
-            timer.name = "limbo-tui-worker-auto-restart"
-            self._auto_restart = timer
-            timer.start()
-        self._detail += f"; restarting in {delay:g} s"
-        self._notify()
-
-    def _auto_restart_now(self) -> None:
-        if self._stopped or self._state != DOWN:
-            return
-        with contextlib.suppress(Exception):
-            self.start()
-
-    def _cancel_auto_restart(self) -> None:
-        timer, self._auto_restart = self._auto_restart, None
-        if timer is not None:
-            timer.cancel()
-
-    def _set_state(self, state: WorkerState, detail: str) -> None:
-        self._state = state
-        self._detail = detail
-        self._notify()
-
-    def _notify(self) -> None:
-        listener: Callable[[WorkerState, str], None] | None = self._on_state
-        if listener is not None:
-            try:
-                listener(self._state, self._detail)
-            except Exception:
-                log.exception("worker state listener failed")

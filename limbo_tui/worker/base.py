@@ -1,0 +1,130 @@
+"""What ThreadWorker and ProcessWorker share: state and its listener, the actions, the
+live step board, auto restart after a crash.
+
+The two differ only in where DBOS runs and how it dies (a guarded crash on threads of
+this process, or SIGKILL of a child process); everything a caller sees is here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from limbo_tui.settings import Settings
+from limbo_tui.worker import launch, progress
+from limbo_tui.worker.actions import Actions
+from limbo_tui.worker.protocol import (
+    DOWN,
+    RUNNING,
+    EnqueueResult,
+    ExperimentParams,
+    StateListener,
+    StepProgress,
+    WorkerState,
+)
+
+log = logging.getLogger(__name__)
+
+
+class WorkerBase(ABC):
+    """The Worker contract's plumbing; subclasses implement start/crash/restart/stop."""
+
+    kind = "worker"
+
+    def __init__(
+        self,
+        url: str,
+        settings: Settings,
+        *,
+        log_path: str | Path | None = None,
+        on_state: StateListener | None = None,
+    ) -> None:
+        self._url = url
+        self._settings = settings
+        self._log_path = Path(log_path) if log_path else launch.default_log_path(self.kind)
+        self._on_state = on_state
+        self._actions = Actions(url, settings)
+        self._board = progress.StepProgressBoard()
+        self._lock = threading.RLock()
+        self._state: WorkerState = DOWN
+        self._detail = "not started"
+        self._auto_restart: threading.Timer | None = None
+        self._stopped = False
+        self.crash_count = 0
+
+    # -- the Worker contract ---------------------------------------------------------
+    @property
+    def state(self) -> WorkerState:
+        return self._state
+
+    @property
+    def detail(self) -> str:
+        return self._detail
+
+    @property
+    def executor_id(self) -> str | None:
+        return self._settings.worker.executor_id
+
+    @property
+    def app_version(self) -> str:
+        return self._settings.worker.app_version
+
+    @property
+    def log_path(self) -> str | None:
+        return str(self._log_path)
+
+    @property
+    def actions(self) -> Actions:
+        return self._actions
+
+    @abstractmethod
+    def start(self) -> None:
+        """Launch DBOS; returns when RUNNING or DOWN (see detail)."""
+
+    def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult:
+        return self._actions.enqueue_experiment(params)
+
+    def step_progress(self) -> dict[str, StepProgress]:
+        return self._board.snapshot() if self._state == RUNNING else {}
+
+    # -- auto restart and state ------------------------------------------------------
+    def _schedule_auto_restart(self) -> None:
+        delay = self._settings.worker.auto_restart_s
+        if delay <= 0 or self._stopped:
+            return
+        with self._lock:
+            self._cancel_auto_restart()
+            timer = threading.Timer(delay, self._auto_restart_now)
+            timer.daemon = True
+            timer.name = "limbo-tui-worker-auto-restart"
+            self._auto_restart = timer
+            timer.start()
+        self._detail += f"; restarting in {delay:g} s"
+        self._notify()
+
+    def _auto_restart_now(self) -> None:
+        if self._stopped or self._state != DOWN:
+            return
+        with contextlib.suppress(Exception):
+            self.start()
+
+    def _cancel_auto_restart(self) -> None:
+        timer, self._auto_restart = self._auto_restart, None
+        if timer is not None:
+            timer.cancel()
+
+    def _set_state(self, state: WorkerState, detail: str) -> None:
+        self._state = state
+        self._detail = detail
+        self._notify()
+
+    def _notify(self) -> None:
+        listener = self._on_state
+        if listener is not None:
+            try:
+                listener(self._state, self._detail)
+            except Exception:
+                log.exception("worker state listener failed")
