@@ -122,7 +122,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         if command == "watch":
             from limbo_tui.headless import run_watch
 
-            return run_watch(database.url, settings)
+            return run_watch(
+                database.url, settings, revive=database.revive if database.embedded else None
+            )
         if command == "triggers":
             from limbo_tui.pg.triggers import run_triggers_command
 

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from limbo_tui.errors import LimboError
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.settings import Settings
 from limbo_tui.urls import mask, sqlalchemy_url
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+# pg_advisory_lock key serialising DBOS migrations of the embedded database ("limbomig").
+_MIGRATION_LOCK_KEY = 0x6C696D626F6D6967
+_MIGRATION_LOCK_TIMEOUT_S = 120.0
 
 
 @dataclass
@@ -23,6 +33,17 @@ class Database:
     @property
     def embedded(self) -> bool:
         return self.server is not None
+
+    def revive(self) -> None:
+        """Start the private server again if it went away (a no-op for a user's database).
+
+        Two limbo-tui on the embedded default share one server, which stops with the one
+        that started it; the other calls this from its feed's reconnect loop and becomes
+        the owner. Must run on the main thread: the server's parent-death signal follows
+        the thread that starts it.
+        """
+        if self.server is not None and not self.server.is_running():
+            self.server.ensure_running()
 
     @property
     def display(self) -> str:
@@ -61,13 +82,24 @@ def prepare_dbos_schema(url: str, schema: str) -> None:
     Only ever run on the embedded server, which limbo-tui owns: it lets `--worker none`
     and the headless commands watch a fresh private database before any worker ran.
     """
+    import psycopg
     import sqlalchemy as sa
     from dbos._migration import ensure_dbos_schema, run_dbos_migrations
 
     engine = sa.create_engine(sqlalchemy_url(url))
     try:
-        ensure_dbos_schema(engine, schema)
-        run_dbos_migrations(engine, schema, use_listen_notify=True)
+        # Two limbo-tui started together on a fresh data dir would run DBOS's migrations
+        # at once and deadlock: one at a time, under a session advisory lock (released
+        # when the lock connection closes, even if this process dies).
+        with psycopg.connect(url, autocommit=True) as lock:
+            _take_migration_lock(lock)
+            ensure_dbos_schema(engine, schema)
+            run_dbos_migrations(engine, schema, use_listen_notify=True)
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise LimboError(
+            f"cannot prepare the DBOS schema in the embedded database: {first}"
+        ) from None
     except sa.exc.SQLAlchemyError as exc:
         first = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
         raise LimboError(
@@ -75,6 +107,23 @@ def prepare_dbos_schema(url: str, schema: str) -> None:
         ) from None
     finally:
         engine.dispose()
+
+
+def _take_migration_lock(conn: psycopg.Connection) -> None:
+    """Try, sleep, try again: a session blocked in pg_advisory_lock() holds a snapshot,
+    which the other's CREATE INDEX CONCURRENTLY would wait for (a deadlock across two
+    connections that Postgres cannot see)."""
+    deadline = time.monotonic() + _MIGRATION_LOCK_TIMEOUT_S
+    while True:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_MIGRATION_LOCK_KEY,)).fetchone()
+        if row is not None and row[0]:
+            return
+        if time.monotonic() > deadline:
+            raise LimboError(
+                "another limbo-tui has been preparing the embedded database for over "
+                f"{_MIGRATION_LOCK_TIMEOUT_S:.0f} s; stop it and start again"
+            )
+        time.sleep(0.1)
 
 
 def run_db_command(settings: Settings, action: str) -> int:

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -272,11 +272,19 @@ class Watcher:
         self._diagnoses = current
 
 
-def run_watch(url: str, settings: Settings, out: TextIO | None = None) -> int:
-    """One JSON line per change until SIGINT / SIGTERM (then exit 0, no traceback)."""
+def run_watch(
+    url: str,
+    settings: Settings,
+    out: TextIO | None = None,
+    *,
+    revive: Callable[[], None] | None = None,
+) -> int:
+    """One JSON line per change until SIGINT / SIGTERM (then exit 0, no traceback).
+
+    revive: see LiveFeed (restarts the shared embedded server if its owner quit)."""
     validate_schema_name(settings.database.schema)
     try:
-        return asyncio.run(_watch(url, settings, out or sys.stdout))
+        return asyncio.run(_watch(url, settings, out or sys.stdout, revive))
     except KeyboardInterrupt:
         return EXIT_OK
     except BrokenPipeError:
@@ -288,14 +296,16 @@ def run_watch(url: str, settings: Settings, out: TextIO | None = None) -> int:
         return EXIT_OK
 
 
-async def _watch(url: str, settings: Settings, out: TextIO) -> int:
+async def _watch(
+    url: str, settings: Settings, out: TextIO, revive: Callable[[], None] | None
+) -> int:
     watcher = Watcher(settings, out)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    feed = LiveFeed(url, settings, watcher.on_batch, watcher.on_state)
+    feed = LiveFeed(url, settings, watcher.on_batch, watcher.on_state, revive=revive)
     try:
         await feed.start()
         while not stop.is_set():

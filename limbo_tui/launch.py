@@ -42,10 +42,14 @@ def run_tui(settings: Settings, database: Database) -> int:
         log_path=worker_log_path(database, settings.worker.mode),
     )
     url = database.url
+    # The app's loop runs on the main thread, which the embedded server's life is tied to.
+    revive = database.revive if database.embedded else None
     app = LimboApp(
         settings,
         database.display,
-        feed_factory=lambda on_batch, on_state: LiveFeed(url, settings, on_batch, on_state),
+        feed_factory=lambda on_batch, on_state: LiveFeed(
+            url, settings, on_batch, on_state, revive=revive
+        ),
         worker=worker,
         actions=worker.actions,
     )

@@ -106,10 +106,18 @@ def default_data_dir() -> Path:
 
 
 class EmbeddedServer:
-    """Start, reuse or stop the private server in `data_dir`."""
+    """Start, reuse or stop the private server in `data_dir`.
 
-    def __init__(self, data_dir: Path | str | None = None) -> None:
+    `listen` (e.g. "127.0.0.1") and `port` exist for tests that need a database reached
+    over TCP (a proxy in between); limbo-tui itself always uses the unix socket only.
+    """
+
+    def __init__(
+        self, data_dir: Path | str | None = None, *, listen: str | None = None, port: int = PORT
+    ) -> None:
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
+        self.listen = listen
+        self.port = port
         self.pgdata = self.data_dir / "data"
         self.log_path = self.data_dir / "postgres.log"
         self.socket_dir = self._choose_socket_dir()
@@ -124,7 +132,13 @@ class EmbeddedServer:
 
     def url(self, database: str = "postgres") -> str:
         host = quote(str(self.socket_dir), safe="/")
-        return f"postgresql://postgres@/{quote(database)}?host={host}&port={PORT}"
+        return f"postgresql://postgres@/{quote(database)}?host={host}&port={self.port}"
+
+    def tcp_url(self, database: str = "postgres", user: str = "postgres") -> str:
+        """The URL over TCP; only for a server started with `listen`."""
+        if not self.listen:
+            raise ValueError("this server listens on its unix socket only")
+        return f"postgresql://{quote(user)}@{self.listen}:{self.port}/{quote(database)}"
 
     def is_running(self) -> bool:
         return self._accepting()
@@ -171,10 +185,10 @@ class EmbeddedServer:
 
     # -- internals ----------------------------------------------------------------------
     def _conninfo(self, database: str) -> str:
-        return f"host={self.socket_dir} port={PORT} user=postgres dbname={database}"
+        return f"host={self.socket_dir} port={self.port} user=postgres dbname={database}"
 
     def _accepting(self) -> bool:
-        if not (self.socket_dir / f".s.PGSQL.{PORT}").exists():
+        if not (self.socket_dir / f".s.PGSQL.{self.port}").exists():
             return False
         import psycopg
 
@@ -332,9 +346,9 @@ class EmbeddedServer:
             "-k",
             str(self.socket_dir),
             "-p",
-            str(PORT),
+            str(self.port),
             "-c",
-            "listen_addresses=",
+            f"listen_addresses={self.listen or ''}",
             "-c",
             "max_connections=300",
             "-c",

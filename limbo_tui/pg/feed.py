@@ -85,6 +85,10 @@ class _Pending:
         return self.resync or bool(self.workflows) or bool(self.steps)
 
 
+class _NewSession(Exception):
+    """The session's mode no longer fits (triggers removed or installed): start afresh."""
+
+
 class _ConnectionLost(Exception):
     """Internal: leave the session and reconnect."""
 
@@ -124,8 +128,14 @@ class LiveFeed:
         settings: Settings,
         on_batch: Callable[[FeedBatch], None],
         on_state: Callable[[FeedState], None],
+        *,
+        revive: Callable[[], None] | None = None,
     ) -> None:
         self.url = url
+        # Called (on this loop's thread) before each reconnect attempt: the embedded
+        # default passes "start the private server again if it is gone", so that a
+        # second limbo-tui outlives the one that started the shared server.
+        self._revive = revive
         self.settings = settings
         self.schema = settings.database.schema
         self.channel = triggers.channel_name(self.schema)
@@ -145,6 +155,9 @@ class LiveFeed:
         self._last_snapshot = 0.0
         # Why we poll (None while LIVE); kept across reconnects.
         self.polling_reason: str | None = None
+        # Someone removed the triggers while we were LIVE (`limbo-tui triggers uninstall`
+        # from another terminal): poll rather than install them again behind their back.
+        self._triggers_removed = False
 
     # -- public ------------------------------------------------------------------------
     @property
@@ -238,7 +251,10 @@ class LiveFeed:
             return "read-only replica (notifications do not reach standbys)"
         status = await triggers.status(self._query, self.schema)
         if status.installed:
+            self._triggers_removed = False
             return None
+        if self._triggers_removed:
+            return "triggers were removed (limbo-tui triggers install to go LIVE again)"
         if self.settings.read_only:
             what = "outdated" if status.state == "outdated" else "not installed"
             return f"read-only and triggers {what} (limbo-tui triggers install)"
@@ -288,6 +304,8 @@ class LiveFeed:
                     await self._poll_loop()
             except asyncio.CancelledError:
                 raise
+            except _NewSession as exc:
+                await self._reconnect(str(exc))
             except Exception as exc:
                 # Connection trouble above all, but also a SQL error after DBOS migrated
                 # the schema under us: a fresh session re-probes the columns. A monitor
@@ -319,11 +337,18 @@ class LiveFeed:
     async def _poll_loop(self) -> None:
         assert self._query is not None
         interval = self.settings.feed.poll_interval_s
-        last_full = time.monotonic()
+        last_full = last_check = time.monotonic()
         while True:
             await asyncio.sleep(interval)
             self._check_lost()
             new = await queries.probe_changes(self._query, self.schema)
+            if time.monotonic() - last_check >= FULL_RESYNC_S:
+                last_check = time.monotonic()
+                # Triggers installed since (by `limbo-tui triggers install` or another
+                # limbo-tui): go LIVE. The catalog query is cheap; a replica never has them.
+                st = await triggers.status(self._query, self.schema)
+                if st.installed and not await self._query.fetchval("SELECT pg_is_in_recovery()"):
+                    raise _NewSession("triggers installed: going LIVE")
             if new != self._digest or time.monotonic() - last_full >= FULL_RESYNC_S:
                 self._rate.add()
                 self._digest = new  # taken before the snapshot: nothing slips between
@@ -341,8 +366,14 @@ class LiveFeed:
         try:
             await asyncio.wait_for(self._listen.fetchval("SELECT 1"), timeout)
             await asyncio.wait_for(self._query.fetchval("SELECT 1"), timeout)
+            # LIVE relies on the triggers: if someone removed them, no notification will
+            # ever come again and the screen would freeze while claiming to be live.
+            st = await asyncio.wait_for(triggers.status(self._query, self.schema), timeout)
         except CONNECTION_ERRORS as exc:
             raise _ConnectionLost(f"heartbeat failed: {_one_line(exc)}") from None
+        if not st.installed:
+            self._triggers_removed = True
+            raise _NewSession(f"triggers {st.state}: {st.detail}")
 
     async def _flush(self) -> None:
         """One batched fetch of everything the queued notifications named."""
@@ -396,6 +427,8 @@ class LiveFeed:
             await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
             attempt += 1
             try:
+                if self._revive is not None:
+                    self._revive()
                 await self._open()
                 await self._begin_session()
                 return

@@ -10,7 +10,8 @@ Snapshot scope (bounded, index-friendly, for system databases of a million rows)
      its partial index (3.x: idx_workflow_status_in_flight_v2, idx_workflow_status_delayed;
      2.8: workflow_status_status_index); capped at MAX_LIVE per status, newest first;
   2. the most recent `finished_families` finished top-level workflows (backwards scan of
-     workflow_status_created_at_index, present in every version);
+     workflow_status_created_at_index, present in every version); "finished" is any
+     status but the live ones, so unknown or NULL statuses are shown too;
   3. the whole family of each of those: ancestors and descendants by one bounded
      recursive CTE over primary-key / parent-index lookups (see _FAMILY_SQL);
   4. all steps of those workflows (operation_outputs primary-key prefix).
@@ -323,9 +324,13 @@ async def recent_finished_roots(conn: asyncpg.Connection, schema: str, limit: in
     ws = _t(cols, "workflow_status")
     top = "AND parent_workflow_id IS NULL" if cols.has_parent else ""
     order = "ORDER BY created_at DESC" if "created_at" in cols.workflow else ""
+    # "Not live" rather than "one of the finished statuses": a status DBOS never wrote
+    # (NULL, '', a newer version's word, a hand edit) must still reach the screen, and
+    # must not come and go between notification fetches and resyncs.
     rows = await conn.fetch(
-        f"SELECT workflow_uuid FROM {ws} WHERE status = ANY($1::text[]) {top} {order} LIMIT $2",
-        list(FINISHED),
+        f"SELECT workflow_uuid FROM {ws} WHERE coalesce(status, '') <> ALL($1::text[]) "
+        f"{top} {order} LIMIT $2",
+        list(LIVE_STATUSES),
         limit,
     )
     return [r[0] for r in rows]

@@ -44,7 +44,7 @@ class StatusHeader(Widget):
         feed_detail = self.feed_detail if self.feed_state not in ("LIVE", "STARTING") else ""
         problem = self.problem or feed_detail or self.worker_detail
         # Second line: the database, and what went wrong last (feed, worker, action).
-        line += f"\ndb {self.database}"
+        line += f"\ndb {safe_text(self.database)}"
         if problem:
             line += f" │ ⚠ {safe_text(problem)}"
         # Content(...) is plain text: a "[" from the database is never read as markup.

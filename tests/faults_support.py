@@ -1,0 +1,172 @@
+"""Helpers shared by the fault tests (no tests here): the real `limbo-tui` command, what
+is on a Textual screen, waiting for conditions, comparing the graph with the database,
+and postgres processes of a data dir."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import time
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from limbo_tui.model import WorkflowGraph
+from limbo_tui.pg import queries
+from limbo_tui.pg.connect import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+# The installed console script: no `uv run` start-up cost per launch.
+COMMAND = Path(sys.executable).parent / "limbo-tui"
+
+
+def limbo_cmd(*args: str) -> list[str]:
+    if COMMAND.exists():
+        return [str(COMMAND), *args]
+    uv = shutil.which("uv")
+    assert uv is not None
+    return [uv, "run", "--quiet", "--project", str(ROOT), "limbo-tui", *args]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a user who configured nothing (no URL, no config)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIMBO_TUI", "DBOS_"))}
+    env["NO_COLOR"] = "1"
+    env.update(extra)
+    return env
+
+
+def control_chars(text: str) -> list[str]:
+    """Characters that a terminal would act on instead of printing: C0 (but newline),
+    DEL, C1 (CSI, OSC, ... as single code points) and bidi overrides / isolates."""
+    bad = []
+    for ch in text:
+        if ch == "\n":
+            continue
+        cat = unicodedata.category(ch)
+        if cat == "Cc" or ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+            bad.append(repr(ch))
+    return bad
+
+
+def screen_lines(app: Any) -> list[str]:
+    """The text of every cell line of the app's current screen, as a terminal gets it
+    (every segment's text; the escape sequences Textual adds for colours are not text)."""
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    return ["".join(seg.text for strip in line for seg in strip) for line in update.strips]
+
+
+async def until(
+    predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+async def until_async(
+    predicate: Callable[[], Awaitable[Any]], timeout: float, what: str, every: float = 0.1
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+def wait(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+
+
+async def database_graph(url: str, schema: str = "dbos", families: int = 200) -> WorkflowGraph:
+    """What a fresh snapshot of the database gives: the reference for 'graph == DB'."""
+    conn = await connect(url)
+    try:
+        rows = await queries.snapshot(conn, schema, families)
+    finally:
+        await conn.close()
+    graph = WorkflowGraph()
+    graph.replace_all(rows)
+    return graph
+
+
+def comparable(graph: WorkflowGraph) -> tuple[Any, ...]:
+    """The graph's content, without the limits the UI merges in from the worker."""
+    wfs = {k: replace(v, max_recovery_attempts=None) for k, v in graph.workflows.items()}
+    steps = {k: v for k, v in graph.steps.items() if v}
+    children = {w: graph.children(w) for w in graph.workflows}
+    return wfs, steps, children
+
+
+async def converges(graph: Callable[[], WorkflowGraph], url: str, timeout: float) -> None:
+    """Wait until the live graph equals a fresh snapshot of the database."""
+    last: list[Any] = []
+
+    async def same() -> bool:
+        db = comparable(await database_graph(url))
+        last[:] = [db]
+        return comparable(graph()) == db
+
+    try:
+        await until_async(same, timeout, "the graph to equal the database")
+    except AssertionError:
+        mine, db = comparable(graph()), last[0]
+        only_mine = set(mine[0]) - set(db[0])
+        only_db = set(db[0]) - set(mine[0])
+        differ = [k for k in set(mine[0]) & set(db[0]) if mine[0][k] != db[0][k]]
+        raise AssertionError(
+            f"graph != database: only in graph {sorted(only_mine)[:5]}, only in database "
+            f"{sorted(only_db)[:5]}, different {sorted(differ)[:5]}"
+        ) from None
+
+
+def postgres_pids(data_dir: Path) -> list[int]:
+    """Live (non-zombie) postgres processes whose command line names data_dir."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if "postgres" in cmdline and str(data_dir) in cmdline and state != "Z":
+            pids.append(int(proc.name))
+    return pids
+
+
+def live_app(url: str, settings: Any, worker_mode: str = "none", **worker_kw: Any) -> Any:
+    """A LimboApp wired as launch.run_tui wires it: the real LiveFeed, a real worker."""
+    from limbo_tui.pg.feed import LiveFeed
+    from limbo_tui.ui.app import LimboApp
+    from limbo_tui.urls import mask
+    from limbo_tui.worker import create_worker
+
+    worker = create_worker(worker_mode, url, settings, **worker_kw)  # type: ignore[arg-type]
+    return LimboApp(
+        settings,
+        mask(url),
+        feed_factory=lambda on_batch, on_state: LiveFeed(url, settings, on_batch, on_state),
+        worker=worker,
+        actions=worker.actions,  # type: ignore[attr-defined]
+    )
