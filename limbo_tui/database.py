@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import time
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from limbo_tui.errors import LimboError
+from limbo_tui.errors import LimboError, one_line
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.settings import Settings
 from limbo_tui.urls import mask, sqlalchemy_url
@@ -93,20 +94,28 @@ def prepare_dbos_schema(url: str, schema: str) -> None:
         # when the lock connection closes, even if this process dies).
         with psycopg.connect(url, autocommit=True) as lock:
             _take_migration_lock(lock)
-            ensure_dbos_schema(engine, schema)
-            run_dbos_migrations(engine, schema, use_listen_notify=True)
-    except psycopg.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            with _quiet_dbos_log():
+                ensure_dbos_schema(engine, schema)
+                run_dbos_migrations(engine, schema, use_listen_notify=True)
+    except (psycopg.Error, sa.exc.SQLAlchemyError) as exc:
         raise LimboError(
-            f"cannot prepare the DBOS schema in the embedded database: {first}"
-        ) from None
-    except sa.exc.SQLAlchemyError as exc:
-        first = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
-        raise LimboError(
-            f"cannot prepare the DBOS schema in the embedded database: {first}"
+            f"cannot prepare the DBOS schema in the embedded database: {one_line(exc)}"
         ) from None
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _quiet_dbos_log() -> Iterator[None]:
+    """DBOS logs migration notes ("Dropping invalid index ...") before any handler of its
+    own exists, so Python would print them over the terminal the TUI is about to take."""
+    logger = logging.getLogger("dbos")
+    quiet = logging.NullHandler()
+    logger.addHandler(quiet)
+    try:
+        yield
+    finally:
+        logger.removeHandler(quiet)
 
 
 def _take_migration_lock(conn: psycopg.Connection) -> None:

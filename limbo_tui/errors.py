@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 # Exit statuses shared by every subcommand (DESIGN.md, command-line contract).
 EXIT_OK = 0
 EXIT_UNREACHABLE = 1
@@ -33,3 +35,24 @@ class DatabaseError(LimboError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, EXIT_UNREACHABLE)
+
+
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+def one_line(error: BaseException | str, limit: int = 300) -> str:
+    """An error as one short line for a header, a notification or a status detail.
+
+    Drivers append the SQL statement, its parameters and a help link on further lines
+    (SQLAlchemy wraps the driver's error in `.orig`): only the first line of the cause is
+    kept. A password in a URL is masked.
+    """
+    if isinstance(error, BaseException):
+        cause = getattr(error, "orig", None) or error
+        lines = str(cause).strip().splitlines()
+        name = type(cause).__name__
+        text = f"{name}: {lines[0]}" if lines else name
+    else:
+        text = error
+    text = _PASSWORD_IN_URL.sub(r"\1***@", " ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"

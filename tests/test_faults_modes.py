@@ -219,11 +219,6 @@ async def test_tui_on_each_kind_of_database(dbos_url: str, db_url: str) -> None:
         await until(lambda: "w1" in app.graph.workflows, 10, "the poll to see a new row")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker bug: ThreadWorker.detail carries DBOS's multi-line SQLAlchemy error "
-    "(worker/thread.py _do_launch); the Worker contract says one line",
-)
 def test_thread_worker_on_a_read_only_database_is_down_not_dead(dbos_url: str) -> None:
     """The default worker cannot launch where it may not write: DOWN with one line."""
     from limbo_tui.worker import create_worker

@@ -29,7 +29,7 @@ from typing import Literal
 
 import asyncpg
 
-from limbo_tui.errors import LimboError
+from limbo_tui.errors import LimboError, one_line
 from limbo_tui.model import Row, StepRemoved, Workflow, WorkflowRemoved
 from limbo_tui.pg import queries, triggers
 from limbo_tui.pg.connect import connect, connect_checked
@@ -175,7 +175,7 @@ class LiveFeed:
             await self._begin_session()
         except Exception as exc:
             await self._close()
-            self._set_state("DOWN", _one_line(exc))
+            self._set_state("DOWN", one_line(exc))
             raise
         self._task = asyncio.get_running_loop().create_task(self._run(), name="limbo-feed")
 
@@ -305,12 +305,12 @@ class LiveFeed:
             except asyncio.CancelledError:
                 raise
             except _NewSession as exc:
-                await self._reconnect(str(exc))
+                await self._reconnect(one_line(exc))
             except Exception as exc:
                 # Connection trouble above all, but also a SQL error after DBOS migrated
                 # the schema under us: a fresh session re-probes the columns. A monitor
                 # keeps trying (and says why) rather than dying silently.
-                await self._reconnect(self._lost or _one_line(exc))
+                await self._reconnect(self._lost or one_line(exc))
 
     async def _live_loop(self) -> None:
         heartbeat = self.settings.feed.heartbeat_s
@@ -370,7 +370,7 @@ class LiveFeed:
             # ever come again and the screen would freeze while claiming to be live.
             st = await asyncio.wait_for(triggers.status(self._query, self.schema), timeout)
         except CONNECTION_ERRORS as exc:
-            raise _ConnectionLost(f"heartbeat failed: {_one_line(exc)}") from None
+            raise _ConnectionLost(f"heartbeat failed: {one_line(exc)}") from None
         if not st.installed:
             self._triggers_removed = True
             raise _NewSession(f"triggers {st.state}: {st.detail}")
@@ -435,7 +435,7 @@ class LiveFeed:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                reason = _one_line(exc)
+                reason = one_line(exc)
                 await self._close(timeout=0.2)
 
     # -- reporting ---------------------------------------------------------------------
@@ -467,8 +467,3 @@ class LiveFeed:
             return
         if self._rounded_rate() != self._state.events_per_s:
             self._set_state(self._state.state, self._state.detail)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -4,12 +4,12 @@ the outcome as a notification (and offer to jump to the holder of a dedup id).""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual import work
 
+from limbo_tui import errors
 from limbo_tui.model import ERROR, SUCCESS
 from limbo_tui.serialization import safe_text
 from limbo_tui.ui.messages import ActionFinished
@@ -28,14 +28,11 @@ else:
     _Base = object
 
 WORKER_LIFECYCLE = frozenset({"start the worker", "crash worker", "restart worker"})
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
 def one_line(exc: BaseException | str) -> str:
     """An error as one safe line: no control characters, no password from a URL."""
-    text = str(exc) or type(exc).__name__ if isinstance(exc, BaseException) else exc
-    text = _PASSWORD_IN_URL.sub(r"\1***@", text)
-    return safe_text(" ".join(text.split()))[:300]
+    return safe_text(errors.one_line(exc))
 
 
 class WorkflowActions(_Base):

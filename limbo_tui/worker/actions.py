@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
+from limbo_tui.errors import one_line
 from limbo_tui.settings import Settings
 from limbo_tui.urls import sqlalchemy_url
 from limbo_tui.worker.demo import PARENT_NAME
@@ -45,13 +46,7 @@ def _on_event_loop_thread() -> bool:
 
 
 def _failure(verb: str, exc: BaseException) -> str:
-    """One short line for a failed action: drivers append the SQL and its parameters."""
-    cause = getattr(exc, "orig", None) or exc
-    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-    if len(text) > 200:
-        text = text[:199] + "…"
-    name = type(cause).__name__
-    return f"{verb} failed: {name}: {text}" if text else f"{verb} failed: {name}"
+    return f"{verb} failed: {one_line(exc, 200)}"
 
 
 def _short(workflow_id: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from limbo_tui.errors import ConfigError
+from limbo_tui.errors import ConfigError, one_line
 from limbo_tui.settings import Settings
 from limbo_tui.urls import sqlalchemy_url
 from limbo_tui.worker import demo
@@ -81,7 +81,7 @@ def import_user_modules(modules: tuple[str, ...]) -> None:
             importlib.import_module(name)
         except Exception as exc:
             raise ConfigError(
-                f"worker.imports: cannot import {name!r} ({type(exc).__name__}: {exc}); "
+                f"worker.imports: cannot import {name!r} ({one_line(exc)}); "
                 "check the module name and that it is importable from here"
             ) from None
 
@@ -133,6 +133,7 @@ def register_experiment_queue(settings: Settings) -> str | None:
         )
     except Exception as exc:
         return (
-            f"queue {queue!r} cannot be used by limbo-tui ({exc}); choose another experiment.queue"
+            f"queue {queue!r} cannot be used by limbo-tui ({one_line(exc)}); "
+            "choose another experiment.queue"
         )
     return None

@@ -29,6 +29,8 @@ import threading
 import traceback
 from typing import Any, NoReturn
 
+from limbo_tui.errors import one_line
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -108,7 +110,7 @@ def main() -> NoReturn:
         problem = launch.register_experiment_queue(settings)
     except Exception as exc:
         traceback.print_exc()
-        channel.send({"type": "failed", "message": f"{type(exc).__name__}: {exc}"})
+        channel.send({"type": "failed", "message": one_line(exc)})
         os._exit(1)
     limits = demo.registered_limits()
     limits.update(demo.max_recovery_attempts())

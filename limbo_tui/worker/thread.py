@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
+from limbo_tui.errors import one_line
 from limbo_tui.settings import Settings
 from limbo_tui.worker import demo, launch, progress
 from limbo_tui.worker.base import WorkerBase
@@ -165,7 +166,7 @@ class ThreadWorker(WorkerBase):
                     return
             except BaseException as exc:  # the control thread must survive anything
                 log.exception("worker control: %s failed", command)
-                self._set_state(DOWN, f"{command} failed: {type(exc).__name__}: {exc}")
+                self._set_state(DOWN, f"{command} failed: {one_line(exc)}")
             finally:
                 if done is not None:
                     done.set()
@@ -180,7 +181,7 @@ class ThreadWorker(WorkerBase):
         try:
             launch.prepare(self._settings)
         except Exception as exc:
-            self._set_state(DOWN, str(exc))
+            self._set_state(DOWN, one_line(exc))
             return
         guard = CrashGuard(self._url)
         guard.exempt(threading.current_thread())
@@ -195,7 +196,7 @@ class ThreadWorker(WorkerBase):
             with contextlib.suppress(BaseException):
                 DBOS.destroy()
             guard.dispose()
-            self._set_state(DOWN, f"DBOS failed to launch: {type(exc).__name__}: {exc}")
+            self._set_state(DOWN, f"DBOS failed to launch: {one_line(exc)}")
             return
         self._guard = guard
         self._dbos = dbos
