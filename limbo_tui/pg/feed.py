@@ -315,6 +315,8 @@ class LiveFeed:
     async def _live_loop(self) -> None:
         heartbeat = self.settings.feed.heartbeat_s
         next_beat = time.monotonic() + heartbeat
+        coalesce_s = self.settings.feed.coalesce_ms / 1000
+        last_flush = 0.0
         while True:
             self._check_lost()
             timeout = max(0.0, next_beat - time.monotonic())
@@ -329,10 +331,13 @@ class LiveFeed:
                 await self._heartbeat()
                 next_beat = time.monotonic() + heartbeat
             if self._pending:
-                # Coalesce: a DBOS step is several writes in quick succession.
-                await asyncio.sleep(self.settings.feed.coalesce_ms / 1000)
-                self._check_lost()
+                # A lone change is fetched at once. In a burst (the last fetch was moments
+                # ago) wait a little, so that a DBOS step's several writes cost one fetch.
+                if time.monotonic() - last_flush < coalesce_s:
+                    await asyncio.sleep(coalesce_s)
+                    self._check_lost()
                 await self._flush()
+                last_flush = time.monotonic()
 
     async def _poll_loop(self) -> None:
         assert self._query is not None
