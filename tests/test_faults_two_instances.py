@@ -136,8 +136,9 @@ def test_two_watchers_start_together_and_quit_in_any_order(
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_two_tuis_on_the_embedded_default_outlive_each_other(tmp_path: Path) -> None:
-    """The second TUI reuses the first one's private server; when the first quits (and its
-    server stops with it), the second starts the server again and goes on working."""
+    """The second TUI reuses the first one's private server (and leaves the executor id to
+    the first one's worker); when the first quits (and its server stops with it), the
+    second starts the server again, takes over the worker and goes on working."""
     data_dir = _make_shared_tmp("limbo-tui-two-") / "pg"
     config = tmp_path / "config.toml"
     config.write_text(
@@ -150,20 +151,24 @@ def test_two_tuis_on_the_embedded_default_outlive_each_other(tmp_path: Path) -> 
     second = Terminal(f"limbo-two-{uuid.uuid4().hex[:8]}", 100, 30)
     try:
         first.start(command, env)
+        first.wait_for(lambda s: "worker RUNNING" in s and "LIVE" in s, 60, "a live monitor")
         second.start(command, env)
-        for term in (first, second):
-            term.wait_for(lambda s: "worker RUNNING" in s and "LIVE" in s, 60, "a live monitor")
+        # Same database, same executor id: only one worker may run it, or each would
+        # recover (and run again) what the other is running. The second says why.
+        second.wait_for(
+            lambda s: "worker DOWN" in s and "LIVE" in s and "executor id" in s,
+            60,
+            "a live monitor whose worker explains why it is down",
+        )
         owners = postgres_pids(data_dir)
         assert owners, "one shared server runs"
 
         first.keys("q")
         first.wait_for(lambda s: "LIMBO-EXIT=0" in s, 15, "the first to quit")
         # The second notices, restarts the private server and is LIVE again.
-        second.wait_for(
-            lambda s: "LIVE" in s.splitlines()[0] and "worker RUNNING" in s,
-            45,
-            "the second to be live again",
-        )
+        second.wait_for(lambda s: "LIVE" in s.splitlines()[0], 45, "the second to be live again")
+        second.keys("r")  # the executor id is free now
+        second.wait_for(lambda s: "worker RUNNING" in s, 45, "the second's worker to run")
         assert postgres_pids(data_dir) and set(postgres_pids(data_dir)) != set(owners)
         second.keys("e")
         second.wait_for(lambda s: "SUCCESS" in s and "limbo_demo" in s, 45, "an experiment")

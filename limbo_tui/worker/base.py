@@ -16,9 +16,12 @@ from pathlib import Path
 from limbo_tui.settings import Settings
 from limbo_tui.worker import launch, progress
 from limbo_tui.worker.actions import Actions
+from limbo_tui.worker.executor_claim import ExecutorClaim
 from limbo_tui.worker.protocol import (
     DOWN,
+    NONE,
     RUNNING,
+    STARTING,
     EnqueueResult,
     ExperimentParams,
     StateListener,
@@ -27,6 +30,8 @@ from limbo_tui.worker.protocol import (
 )
 
 log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 60.0
 
 
 class WorkerBase(ABC):
@@ -53,6 +58,7 @@ class WorkerBase(ABC):
         self._detail = "not started"
         self._auto_restart: threading.Timer | None = None
         self._stopped = False
+        self._claim = ExecutorClaim(url, settings.worker.executor_id)
         self.crash_count = 0
 
     # -- the Worker contract ---------------------------------------------------------
@@ -80,9 +86,58 @@ class WorkerBase(ABC):
     def actions(self) -> Actions:
         return self._actions
 
+    def start(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Launch DBOS (recovering this executor's PENDING work); returns when RUNNING or
+        DOWN (see detail)."""
+        if self._settings.read_only:
+            self._set_state(NONE, "read-only: no worker is launched (it would write)")
+            return
+        with self._lock:
+            if self._stopped:
+                raise RuntimeError("this worker was stopped; create a new one")
+            if self._state in (RUNNING, STARTING):
+                return
+            problem = self._claim.acquire()
+            if problem is not None:
+                self._set_state(DOWN, problem)
+                return
+            self._set_state(STARTING, self.starting_detail)
+        self._launch(timeout)
+
+    def restart(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Relaunch after a crash (a running worker is crashed first, as kill -9 and a new
+        start would); DBOS recovers the PENDING workflows of this executor."""
+        if self._state == RUNNING:
+            self.crash()
+        self._cancel_auto_restart()
+        self.start(timeout)
+
     @abstractmethod
-    def start(self) -> None:
-        """Launch DBOS; returns when RUNNING or DOWN (see detail)."""
+    def crash(self) -> None:
+        """Crash the worker like a kill -9; returns when it is DOWN."""
+
+    def stop(self) -> None:
+        """For quitting: returns in < 2 s even with workflows mid-step. Running work stays
+        PENDING and is recovered by the next start with the same executor id."""
+        with self._lock:
+            self._stopped = True
+            self._cancel_auto_restart()
+        self._shutdown()
+        self._board.clear()
+        self._actions.close()
+        self._claim.release()
+        if self._state != NONE:
+            self._set_state(DOWN, "stopped")
+
+    starting_detail = "launching DBOS"
+
+    @abstractmethod
+    def _launch(self, timeout: float) -> None:
+        """Bring DBOS up; ends in RUNNING or DOWN."""
+
+    @abstractmethod
+    def _shutdown(self) -> None:
+        """Stop DBOS for good, quickly; what was running stays PENDING."""
 
     def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult:
         return self._actions.enqueue_experiment(params)

@@ -34,16 +34,13 @@ from limbo_tui.worker import demo, progress
 from limbo_tui.worker.base import WorkerBase
 from limbo_tui.worker.protocol import (
     DOWN,
-    NONE,
     RUNNING,
-    STARTING,
     StateListener,
     WorkerState,
 )
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 1.5
 ENTRY_MODULE = "limbo_tui.worker.process_main"
 
@@ -90,17 +87,9 @@ class ProcessWorker(WorkerBase):
         child = self._child
         return child.proc.pid if child is not None and child.proc.poll() is None else None
 
-    def start(self, timeout: float = START_TIMEOUT_S) -> None:
-        """Spawn the worker process; returns when it is RUNNING or DOWN (see detail)."""
-        if self._settings.read_only:
-            self._set_state(NONE, "read-only: no worker is launched (it would write)")
-            return
-        with self._lock:
-            if self._stopped:
-                raise RuntimeError("this worker was stopped; create a new one")
-            if self._state in (RUNNING, STARTING):
-                return
-            self._set_state(STARTING, "spawning the worker process")
+    starting_detail = "spawning the worker process"
+
+    def _launch(self, timeout: float) -> None:
         reply: queue.Queue[Any] = queue.Queue()
         self._spawn_requests.put((reply,))
         try:
@@ -140,19 +129,8 @@ class ProcessWorker(WorkerBase):
             child.proc.wait(timeout)
         self._wait_state_not(RUNNING, timeout)
 
-    def restart(self, timeout: float = START_TIMEOUT_S) -> None:
-        """Spawn a new worker process (killing a running one first); DBOS recovers."""
-        if self._state == RUNNING:
-            self.crash()
-        self._cancel_auto_restart()
-        self.start(timeout)
-
-    def stop(self) -> None:
-        """For quitting: < 2 s; running work stays PENDING (recovered at next start)."""
-        with self._lock:
-            self._stopped = True
-            self._cancel_auto_restart()
-            child = self._child
+    def _shutdown(self) -> None:
+        child = self._child
         if child is not None and child.proc.poll() is None:
             child.stopping = True
             with contextlib.suppress(OSError):
@@ -165,10 +143,6 @@ class ProcessWorker(WorkerBase):
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     child.proc.wait(STOP_TIMEOUT_S * 0.3)
         self._spawn_requests.put(None)
-        self._board.clear()
-        self._actions.close()
-        if self._state != NONE:
-            self._set_state(DOWN, "stopped")
 
     def max_recovery_attempts(self) -> dict[str, int]:
         limits = dict(self._limits)

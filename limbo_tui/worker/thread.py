@@ -30,7 +30,6 @@ from limbo_tui.worker.base import WorkerBase
 from limbo_tui.worker.crash_guard import CrashGuard, WorkerKilled, install_quiet_excepthook
 from limbo_tui.worker.protocol import (
     DOWN,
-    NONE,
     RUNNING,
     STARTING,
     StateListener,
@@ -43,7 +42,6 @@ log = logging.getLogger(__name__)
 THREAD_EXIT_TIMEOUT_S = 4.0
 # stop() must let the UI quit quickly even with workflows mid-step.
 STOP_TIMEOUT_S = 1.5
-START_TIMEOUT_S = 60.0
 
 
 class _GuardedCrashHost:
@@ -83,19 +81,8 @@ class ThreadWorker(WorkerBase):
         self._control: threading.Thread | None = None
         install_quiet_excepthook()
 
-    def start(self, timeout: float = START_TIMEOUT_S) -> None:
-        """Launch DBOS (recovering this executor's PENDING work); returns when RUNNING or
-        DOWN (launch failed: see detail)."""
-        if self._settings.read_only:
-            self._set_state(NONE, "read-only: no worker is launched (it would write)")
-            return
-        with self._lock:
-            if self._stopped:
-                raise RuntimeError("this worker was stopped; create a new one")
-            if self._state in (RUNNING, STARTING):
-                return
-            self._set_state(STARTING, "launching DBOS")
-            self._ensure_control_thread()
+    def _launch(self, timeout: float) -> None:
+        self._ensure_control_thread()
         self._call("launch", None, timeout)
 
     def crash(self, timeout: float = THREAD_EXIT_TIMEOUT_S + 15.0) -> None:
@@ -106,30 +93,13 @@ class ThreadWorker(WorkerBase):
         guard.trip()  # the crash instant, on the caller's thread
         self._call("crash", (guard, "crashed by request (x)"), timeout)
 
-    def restart(self, timeout: float = START_TIMEOUT_S) -> None:
-        """Relaunch after a crash (a running worker is crashed first, as kill -9 and
-        start would); DBOS recovers the PENDING workflows of this executor."""
-        if self._state == RUNNING:
-            self.crash()
-        self._cancel_auto_restart()
-        self.start(timeout)
-
-    def stop(self) -> None:
-        """For quitting: returns in < 2 s even with workflows mid-step. Running work stays
-        PENDING and is recovered by the next start with the same executor id."""
-        with self._lock:
-            self._stopped = True
-            self._cancel_auto_restart()
-            guard = self._guard
+    def _shutdown(self) -> None:
+        guard = self._guard
         if guard is not None:
             guard.trip()
-        self._board.clear()
         progress.set_sink(None)
         if self._control is not None and self._control.is_alive():
             self._call("stop", guard, STOP_TIMEOUT_S)
-        self._actions.close()
-        if self._state != NONE:
-            self._set_state(DOWN, "stopped")
 
     def max_recovery_attempts(self) -> dict[str, int]:
         # Every workflow registered in this process (worker.imports included); the demo's

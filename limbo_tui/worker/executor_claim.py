@@ -1,0 +1,63 @@
+"""One live worker per executor id and database.
+
+DBOS recovers the PENDING work of its own executor id. Two limbo-tui on one database
+with the same executor id would each recover, and re-run, work the other is running. The
+worker holds a session advisory lock on its executor id for as long as limbo-tui runs it
+(across crashes and restarts, as the same "machine" would); Postgres drops the lock when
+limbo-tui exits or is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+
+import psycopg
+
+from limbo_tui.errors import one_line
+
+APPLICATION_NAME = "limbo-tui executor claim"
+
+
+def lock_key(executor_id: str) -> int:
+    digest = hashlib.sha256(f"limbo-tui executor:{executor_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class ExecutorClaim:
+    def __init__(self, url: str, executor_id: str) -> None:
+        self._url = url
+        self._executor_id = executor_id
+        self._conn: psycopg.Connection | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None and not self._conn.closed
+
+    def acquire(self) -> str | None:
+        """Take the executor id; None when held, else the one-line reason why not."""
+        if self.held:
+            return None
+        try:
+            conn = psycopg.connect(
+                self._url, autocommit=True, application_name=APPLICATION_NAME, connect_timeout=10
+            )
+        except psycopg.Error as exc:
+            return f"cannot claim executor id {self._executor_id!r}: {one_line(exc)}"
+        row = conn.execute(
+            "SELECT pg_try_advisory_lock(%s)", (lock_key(self._executor_id),)
+        ).fetchone()
+        if not (row and row[0]):
+            conn.close()
+            return (
+                f"executor id {self._executor_id!r} is run by another limbo-tui on this "
+                "database: set [worker] executor_id to run a second worker here"
+            )
+        self._conn = conn
+        return None
+
+    def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
