@@ -51,7 +51,10 @@ def one_line(error: BaseException | str, limit: int = 300) -> str:
         cause = getattr(error, "orig", None) or error
         lines = str(cause).strip().splitlines()
         name = type(cause).__name__
-        text = f"{name}: {lines[0]}" if lines else name
+        if isinstance(cause, LimboError):
+            text = lines[0] if lines else name  # already written for the user
+        else:
+            text = f"{name}: {lines[0]}" if lines else name
     else:
         text = error
     text = _PASSWORD_IN_URL.sub(r"\1***@", " ".join(text.split()))
