@@ -419,9 +419,15 @@ def _live_postmaster(pgdata: Path) -> int | None:
     try:
         os.kill(pid, 0)
     except PermissionError:
-        return pid  # alive, and someone else's
+        pass  # alive, and someone else's
     except OSError:
         return None
+    # After a kill -9 the pid may belong to an unrelated process by now.
+    try:
+        if b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return None
+    except OSError:
+        pass  # no /proc here: trust the pid
     return pid
 
 
