@@ -1,7 +1,9 @@
 """Why a workflow is stuck: the limbo rules, read from a WorkflowGraph (pure, no I/O).
 
 diagnose() looks at every loaded workflow and returns one Diagnosis per (workflow, kind)
-that applies, with one plain sentence saying why and the key that helps. This module
+that applies, with one plain sentence saying why and the key that helps; diagnose_ids()
+runs the same rules on a few workflows, for a monitor that re-diagnoses only what
+changed (depends_on) and, as time passes, what the clock can change (ticking_ids). This module
 owns the kind names, their severities and their sentences; the UI, the headless output
 and the tests import them from here.
 
@@ -139,9 +141,30 @@ def diagnose(
     down_executors: frozenset[str] = frozenset(),
 ) -> list[Diagnosis]:
     """Every diagnosis for the loaded workflows: by severity, then oldest workflow first."""
+    return ordered(graph, diagnose_ids(graph, graph.workflows, now_ms, limbo, down_executors))
+
+
+def diagnose_ids(
+    graph: WorkflowGraph,
+    ids: Iterable[str],
+    now_ms: int,
+    limbo: LimboSettings,
+    down_executors: frozenset[str] = frozenset(),
+) -> list[Diagnosis]:
+    """The diagnoses of these workflows only, exactly those diagnose() finds for them:
+    grouped by workflow in the order given, each workflow's in KINDS order (which is
+    also severity order). Ids not loaded have none. A live monitor re-diagnoses only
+    what changed (see depends_on) instead of the whole graph."""
     found: list[Diagnosis] = []
-    for wid, wf in graph.workflows.items():
-        found += _diagnose_one(graph, wid, wf, now_ms, limbo, down_executors)
+    for wid in ids:
+        wf = graph.workflows.get(wid)
+        if wf is not None:
+            found += _diagnose_one(graph, wid, wf, now_ms, limbo, down_executors)
+    return found
+
+
+def ordered(graph: WorkflowGraph, diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
+    """diagnose()'s order: by severity, then oldest workflow first, then kind."""
 
     def order(d: Diagnosis) -> tuple[int, int, int, str, int]:
         wf = graph.workflows.get(d.workflow_id)
@@ -155,7 +178,34 @@ def diagnose(
             KINDS.index(d.kind),
         )
 
-    return sorted(found, key=order)
+    return sorted(diagnoses, key=order)
+
+
+def depends_on(graph: WorkflowGraph, changed: Iterable[str]) -> set[str]:
+    """The workflows whose diagnoses may differ once these ids changed (their row, their
+    steps or their links): each one, its parent (it reads its children's status and
+    progress) and its children (a dead-lettered child reads its parent's status and
+    steps). The rules read nothing else of the graph besides its limits."""
+    out: set[str] = set()
+    for wid in changed:
+        out.add(wid)
+        parent = graph.parent_of(wid)
+        if parent is not None:
+            out.add(parent)
+        out.update(graph.children(wid))
+    return out
+
+
+# The only statuses whose rules read the clock or the down executors: stalled, orphaned,
+# awaiting-dead-child (grace period, stuck children) and dedup-blocked for PENDING,
+# stuck-enqueued for ENQUEUED. Every other rule reads rows and steps only.
+_CLOCK_STATUSES = frozenset({model.PENDING, model.ENQUEUED})
+
+
+def ticking_ids(graph: WorkflowGraph) -> list[str]:
+    """The workflows whose diagnoses may change with the clock or with which executors
+    are down while the graph stays the same (the PENDING and ENQUEUED ones)."""
+    return [wid for wid, wf in graph.workflows.items() if wf.status in _CLOCK_STATUSES]
 
 
 def _stuck(

@@ -7,6 +7,7 @@ counters. diagnose.py reads the graph; the UI and the headless output render it.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -142,6 +143,8 @@ class Family:
 # by creation time. The child id breaks ties so the order never depends on arrival.
 _ChildKey = tuple[int, float]
 _UNKNOWN_TIME = float("inf")
+# Sort key of a root, ascending: roots() lists them newest first.
+_RootKey = tuple[int, str]
 
 
 @dataclass
@@ -171,6 +174,12 @@ class WorkflowGraph:
     # Sorted child lists, rebuilt lazily: a snapshot of a parent with thousands of
     # children must not re-sort on every row.
     _sorted: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
+    # The roots, kept up to date as rows arrive (a live tree asks for them on every
+    # repaint): root id -> its key, the keys in ascending order, and the ids whose root
+    # status may have changed since roots() last looked. All derived, never compared.
+    _roots: dict[str, _RootKey] = field(default_factory=dict, compare=False, repr=False)
+    _root_order: list[_RootKey] = field(default_factory=list, compare=False, repr=False)
+    _roots_unsure: set[str] = field(default_factory=set, compare=False, repr=False)
 
     # -- reading ---------------------------------------------------------------------
     def get(self, workflow_id: str) -> Workflow | None:
@@ -213,8 +222,40 @@ class WorkflowGraph:
         A workflow whose parent is not loaded is a root; so is one id of each parent-link
         cycle, so that no loaded workflow ever disappears from the tree.
         """
-        roots = {wid for wid in self.workflows if self.root_of(wid) == wid}
-        return sorted(roots, key=lambda w: (self.workflows[w].created_at_ms or 0, w), reverse=True)
+        unsure, self._roots_unsure = self._roots_unsure, set()
+        if len(unsure) > len(self._roots) // 4 + 16:
+            # A snapshot (or a large share of the graph) changed: one sort beats inserts.
+            self._roots = {w: self._root_key(w) for w in self.workflows if self.root_of(w) == w}
+            self._root_order = sorted(self._roots.values())
+        else:
+            for wid in unsure:
+                old = self._roots.pop(wid, None)
+                if old is not None:
+                    del self._root_order[bisect_left(self._root_order, old)]
+                if wid in self.workflows and self.root_of(wid) == wid:
+                    key = self._root_key(wid)
+                    self._roots[wid] = key
+                    insort(self._root_order, key)
+        return [wid for _, wid in reversed(self._root_order)]
+
+    def _root_key(self, wid: str) -> _RootKey:
+        return (self.workflows[wid].created_at_ms or 0, wid)
+
+    def _doubt_roots_around(self, wid: str) -> None:
+        """wid's row came or went, or its link moved: the root status of wid, of its
+        children (their parent's loaded state) and of a parent-link cycle through wid
+        (whose smallest loaded id is its root) may have changed. Called before and after
+        the change, so that a cycle being made or broken is seen both ways."""
+        unsure = self._roots_unsure
+        unsure.add(wid)
+        unsure.update(self._kids.get(wid, ()))
+        seen = {wid}
+        node = self._parent_of.get(wid)
+        while node is not None and node not in seen:
+            seen.add(node)
+            node = self._parent_of.get(node)
+        if node == wid:  # wid is on a cycle: every member may change
+            unsure.update(seen)
 
     def steps_of(self, workflow_id: str) -> list[Step]:
         return [s for _, s in sorted(self.steps.get(workflow_id, {}).items())]
@@ -310,6 +351,9 @@ class WorkflowGraph:
         self._parent_of.clear()
         self._kids.clear()
         self._sorted.clear()
+        self._roots.clear()
+        self._root_order.clear()
+        self._roots_unsure.clear()
         changed = self.apply(rows)
         return before | changed | set(self.workflows)
 
@@ -320,6 +364,9 @@ class WorkflowGraph:
     def _put_workflow(self, wf: Workflow) -> set[str]:
         old = self.workflows.get(wf.id)
         self.workflows[wf.id] = wf
+        if old is None or old.created_at_ms != wf.created_at_ms:
+            # Loaded now (or its place among the roots moved).
+            self._doubt_roots_around(wf.id)
         changed = {wf.id} | self._relink(wf.id)
         if old is None or old.status != wf.status:
             parent = self._parent_of.get(wf.id)
@@ -333,6 +380,7 @@ class WorkflowGraph:
         for fid in list(self.steps.get(workflow_id, {})):
             changed |= self._remove_step(workflow_id, fid)
         if self.workflows.pop(workflow_id, None) is not None:
+            self._doubt_roots_around(workflow_id)
             changed.add(workflow_id)
             parent = self._parent_of.get(workflow_id)
             if parent is not None:
@@ -405,6 +453,7 @@ class WorkflowGraph:
         ):
             return set()
         changed = {child}
+        self._doubt_roots_around(child)
         if old_parent is not None:
             kids = self._kids[old_parent]
             del kids[child]
@@ -418,4 +467,5 @@ class WorkflowGraph:
             self._sorted.pop(parent, None)
             self._parent_of[child] = parent
             changed.add(parent)
+        self._doubt_roots_around(child)
         return changed

@@ -89,6 +89,12 @@ def snapshot(rows: list[Row]) -> WorkflowGraph:
     return g
 
 
+def roots_from_scratch(g: WorkflowGraph) -> list[str]:
+    """roots() by its definition: every loaded workflow that is the top of its own tree."""
+    tops = {wid for wid in g.workflows if g.root_of(wid) == wid}
+    return sorted(tops, key=lambda w: (g.workflows[w].created_at_ms or 0, w), reverse=True)
+
+
 def assert_consistent(g: WorkflowGraph) -> None:
     every = set(IDS)
     for parent in every:
@@ -100,6 +106,8 @@ def assert_consistent(g: WorkflowGraph) -> None:
         assert parent != child
         if parent is not None:
             assert child in g.children(parent)
+    # The roots kept up to date row by row are the ones a fresh look finds.
+    assert g.roots() == roots_from_scratch(g)
     # Every loaded workflow is reachable from a root: nothing vanishes from the tree.
     shown = {wid for root in g.roots() for wid in g.family(root)}
     assert set(g.workflows) <= shown
@@ -133,7 +141,10 @@ def test_duplicates_and_batching_change_nothing(rows: list[Row], seed: int) -> N
         size = rng.randint(1, 7)
         batched.apply(doubled[start : start + size])
         start += size
+        # The tree asks for its roots after every batch; the answer must stay right.
+        assert batched.roots() == roots_from_scratch(batched)
     assert batched == once
+    assert batched.roots() == once.roots()
 
 
 @FAST
@@ -141,8 +152,10 @@ def test_duplicates_and_batching_change_nothing(rows: list[Row], seed: int) -> N
 def test_replace_all_forgets_the_old_state(before: list[Row], rows: list[Row]) -> None:
     dirty = WorkflowGraph()
     dirty.apply(before)
+    dirty.roots()  # roots known before the swap must not leak into the new snapshot
     dirty.replace_all(final_state(rows))
     assert dirty == snapshot(final_state(rows))
+    assert dirty.roots() == roots_from_scratch(dirty)
 
 
 def view(g: WorkflowGraph, wid: str) -> tuple[object, ...]:
@@ -158,6 +171,7 @@ def test_apply_reports_every_id_whose_line_changed(rows: list[Row]) -> None:
         changed = g.apply([row])
         moved = {wid for wid in IDS if view(g, wid) != before[wid]}
         assert moved <= changed
+        assert g.roots() == roots_from_scratch(g)
 
 
 @FAST

@@ -138,6 +138,33 @@ def test_a_parent_cycle_still_shows_up_once_in_roots_and_family_terminates() -> 
     assert g.root_of("c") == "a"
 
 
+def test_closing_and_breaking_a_cycle_far_from_its_root_moves_the_root() -> None:
+    # x <- y <- a is a chain topped by x; giving x the parent a closes a cycle whose
+    # smallest id, a, is two links away from x. The tree must then show the family
+    # from a, and from x again once the cycle is broken.
+    g = WorkflowGraph()
+    g.apply([wf("x"), wf("y", parent_id="x"), wf("a", parent_id="y")])
+    assert g.roots() == ["x"]
+    g.apply([wf("x", parent_id="a")])
+    assert g.roots() == ["a"]
+    g.apply([wf("x")])
+    assert g.roots() == ["x"]
+    # Unloading a cycle member breaks it too: its child becomes a root.
+    g.apply([wf("x", parent_id="a")])
+    g.apply([WorkflowRemoved("y")])
+    assert g.roots() == ["a"] and g.parent_of("a") == "y"
+
+
+def test_roots_follow_new_removed_and_re_dated_workflows() -> None:
+    g = WorkflowGraph()
+    g.apply([wf("a", created_at_ms=1), wf("b", created_at_ms=2)])
+    assert g.roots() == ["b", "a"]
+    g.apply([wf("a", created_at_ms=3), wf("c", parent_id="a", created_at_ms=9)])
+    assert g.roots() == ["a", "b"]
+    g.apply([WorkflowRemoved("a")])
+    assert g.roots() == ["c", "b"]
+
+
 def test_roots_most_recent_first_and_children_of_unloaded_parents_are_roots() -> None:
     g = WorkflowGraph()
     g.apply(

@@ -1,10 +1,12 @@
 """LimboApp: composes the screen and wires the feed, the graph and the worker to it.
 
 Data path: feed batch -> WorkflowGraph.apply (pure) -> GraphChanged (coalesced) ->
-at most refresh_hz repaints: diagnose() the graph, sync the tree for the changed ids,
-refresh the details and the limbo bar. Blocking calls (worker, actions) run in thread
-workers and come back as messages; feed / worker errors become notifications and a
-header line, never an exception that ends the app.
+at most refresh_hz repaints: re-diagnose what the changed ids can reach (LiveDiagnoses),
+sync the tree for the changed ids, refresh the details and the limbo bar. Once a second
+the unfinished workflows are re-diagnosed (time-based rules) and ages move on.
+Blocking calls (worker, actions) run in thread workers and come back as messages;
+feed / worker errors become notifications and a header line, never an exception that
+ends the app.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Tree
 
-from limbo_tui.diagnose import diagnose, summary_text
+from limbo_tui.diagnose import Diagnosis
 from limbo_tui.limits import known_limits
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.settings import Settings
@@ -36,10 +38,12 @@ from limbo_tui.ui.collaborators import ActionsLike, FeedFactory, FeedLike, Worke
 from limbo_tui.ui.details_pane import DetailsPane, StepsTable
 from limbo_tui.ui.filter_input import FilterInput
 from limbo_tui.ui.limbo_bar import LimboBar
+from limbo_tui.ui.live_diagnoses import LiveDiagnoses
 from limbo_tui.ui.live_inputs import LiveInputs
 from limbo_tui.ui.messages import GraphChanged
 from limbo_tui.ui.screens.help import HelpScreen
 from limbo_tui.ui.status_header import StatusHeader
+from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_actions import WorkflowActions, one_line
 from limbo_tui.ui.workflow_lines import TreeFacts, filter_matches, visible_ids
 from limbo_tui.ui.workflow_tree import WorkflowTree
@@ -78,8 +82,7 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         self._feed: FeedLike | None = None
         self._start_worker = start_worker
         self.graph = WorkflowGraph().with_limits(known_limits(settings))
-        self.diagnoses: list[Any] = []
-        self._diagnoses_by_id: dict[str, list[Any]] = {}
+        self._diagnoses = LiveDiagnoses()
         self._facts = TreeFacts()
         self._progress: dict[str, Any] = {}
         self._worker_limits_loaded = False
@@ -164,6 +167,12 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         elif self._repaint_timer is None:
             self._repaint_timer = self.set_timer(due - now, self._repaint)
 
+    @property
+    def diagnoses(self) -> list[Diagnosis]:
+        """Every current diagnosis, in diagnose()'s order."""
+        return self._diagnoses.ordered(self.graph)
+
+    @quiet_in_teardown
     def _repaint(self) -> None:
         """Diagnose and bring the widgets up to date with the pending changes."""
         if self._repaint_timer is not None:
@@ -173,7 +182,7 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         changed, everything = self._pending, self._pending_everything
         self._pending, self._pending_everything = set(), False
         now = self.clock()
-        changed |= self._rediagnose(now)
+        changed |= self._rediagnose(now, None if everything else changed)
         facts = self._compute_facts()
         tree = self.query_one(WorkflowTree)
         tree.now_ms = now
@@ -186,35 +195,41 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         if self.follow_id is not None and tree.select_workflow(self.follow_id):
             self.follow_id = None
         bar = self.query_one(LimboBar)
-        bar.summary = summary_text(self.diagnoses)
+        bar.summary = self._diagnoses.summary.text
         bar.in_limbo = len(facts.limbo_ids)
         if everything or self.selected_id in changed or self.selected_id is None:
             self._show_details()
 
-    def _rediagnose(self, now: int) -> set[str]:
-        """Recompute the diagnoses; returns the ids whose diagnoses changed."""
-        down = frozenset()
-        if self.worker is not None and self.query_one(StatusHeader).worker_state == "DOWN":
-            down = frozenset({self.query_one(StatusHeader).executor_id})
+    def _rediagnose(self, now: int, changed: set[str] | None) -> set[str]:
+        """Re-diagnose what `changed` can reach (None: everything); returns the ids whose
+        diagnoses changed."""
+        diagnoses, limbo, down = self._diagnoses, self.settings.limbo, self._down_executors()
         try:
-            diagnoses = diagnose(self.graph, now, self.settings.limbo, down_executors=down)
+            if changed is None:
+                return diagnoses.redo_all(self.graph, now, limbo, down)
+            return diagnoses.after_change(self.graph, changed, now, limbo, down)
         except Exception as exc:
             self._report_problem(f"diagnose failed: {one_line(exc)}")
             return set()
-        by_id: dict[str, list[Any]] = {}
-        for d in diagnoses:
-            by_id.setdefault(d.workflow_id, []).append(d)
-        changed = {
-            wid
-            for wid in set(by_id) | set(self._diagnoses_by_id)
-            if by_id.get(wid) != self._diagnoses_by_id.get(wid)
-        }
-        self.diagnoses, self._diagnoses_by_id = diagnoses, by_id
-        return changed
+
+    def _rediagnose_ticking(self, now: int) -> set[str]:
+        """The clock moved on: re-diagnose what time can change (the unfinished)."""
+        try:
+            return self._diagnoses.after_tick(
+                self.graph, now, self.settings.limbo, self._down_executors()
+            )
+        except Exception as exc:
+            self._report_problem(f"diagnose failed: {one_line(exc)}")
+            return set()
+
+    def _down_executors(self) -> frozenset[str]:
+        header = self.query_one(StatusHeader)
+        if self.worker is not None and header.worker_state == "DOWN":
+            return frozenset({header.executor_id})
+        return frozenset()
 
     def _compute_facts(self) -> TreeFacts:
-        limbo = frozenset(d.workflow_id for d in self.diagnoses if d.severity == "limbo")
-        warning = frozenset(d.workflow_id for d in self.diagnoses if d.severity == "warning")
+        limbo, warning = self._diagnoses.limbo_ids, self._diagnoses.warning_ids
         shown = None
         if self.filter_text or self.limbo_only:
             matches = filter_matches(self.graph, self.filter_text)
@@ -229,14 +244,15 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         self.query_one(DetailsPane).show(
             self.graph,
             wid,
-            self._diagnoses_by_id.get(wid, []) if wid else [],
+            self._diagnoses.of(wid) if wid else [],
             self._progress.get(wid) if wid else None,
             self.clock(),
         )
 
+    @quiet_in_teardown
     def _tick(self) -> None:
         """Once a second: ages move on, time-based diagnoses (stalled) may appear."""
-        self._pending |= self._rediagnose(self.clock())
+        self._pending |= self._rediagnose_ticking(self.clock())
         self.query_one(WorkflowTree).tick()
         if self._pending:
             self._schedule_repaint()

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from limbo_tui.model import WorkflowGraph
+from limbo_tui.model import Step, WorkflowGraph
 from limbo_tui.serialization import describe, safe_text
 from limbo_tui.ui import status_style
 from limbo_tui.ui.workflow_lines import age_text, duration_text, progress_text, short_id
@@ -40,12 +41,19 @@ class StepsTable(DataTable[str]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self._child_of_row: dict[str, str] = {}
+        # What the rows show now: a live workflow is shown again on every repaint, and
+        # rebuilding an unchanged table costs a layout of the whole screen.
+        self._shown: tuple[str | None, list[Step]] | None = None
 
     def on_mount(self) -> None:
         self.add_columns("#", "step", "state", "took", "child")
 
     def show(self, graph: WorkflowGraph, workflow_id: str | None) -> None:
         """Replace the rows, keeping the cursor on the same function id."""
+        shown = (workflow_id, graph.steps_of(workflow_id) if workflow_id else [])
+        if shown == self._shown:
+            return
+        self._shown = shown
         keep = None
         if self.row_count and self.cursor_row >= 0:
             keep = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
@@ -53,7 +61,7 @@ class StepsTable(DataTable[str]):
         self._child_of_row = {}
         if workflow_id is None:
             return
-        for step in graph.steps_of(workflow_id):
+        for step in shown[1]:
             key = str(step.function_id)
             state = "failed" if step.failed else "ok"
             child = ""
@@ -85,6 +93,11 @@ class DetailsPane(Vertical):
     # What to do when there is nothing to show; the app sets it (it knows the worker).
     empty_hint = "Waiting for the first workflow to appear in the database."
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        # Static id -> the text it shows (see _put).
+        self._texts: dict[str, Text] = {}
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="details-scroll"):
             yield Static(id="details-status")
@@ -108,30 +121,48 @@ class DetailsPane(Vertical):
         diag = self.query_one("#details-diagnoses", Static)
         fields = self.query_one("#details-fields", Static)
         data = self.query_one("#details-data", Static)
-        for cls in status_style.STATUS_CLASSES:
-            status.remove_class(cls)
         wf = graph.get(workflow_id) if workflow_id else None
+        status_class = status_style.style_class(wf.status) if wf is not None else None
+        for cls in status_style.STATUS_CLASSES:
+            status.set_class(cls == status_class, cls)
         self.query_one(StepsTable).show(graph, workflow_id if wf else None)
         if workflow_id is None:
             empty = not graph.workflows
-            status.update(Text("No workflows yet." if empty else "No workflow selected."))
-            diag.update("")
-            fields.update(Text(self.empty_hint if empty else "Select one in the tree."))
-            data.update("")
+            self._put(status, "No workflows yet." if empty else "No workflow selected.")
+            self._put(diag, "")
+            self._put(fields, self.empty_hint if empty else "Select one in the tree.")
+            self._put(data, "")
             return
         if wf is None:
-            status.update(Text(f"? {safe_text(workflow_id)} (not loaded)"))
-            diag.update("")
-            fields.update(Text("This child is named by its parent's steps; its row is not loaded."))
-            data.update("")
+            self._put(status, f"? {safe_text(workflow_id)} (not loaded)")
+            self._put(diag, "")
+            self._put(fields, "This child is named by its parent's steps; its row is not loaded.")
+            self._put(data, "")
             return
-        status.add_class(status_style.style_class(wf.status))
-        status.update(
-            Text(f"{status_style.glyph(wf.status)} {safe_text(wf.status)}  {safe_text(wf.name)}")
+        self._put(
+            status, f"{status_style.glyph(wf.status)} {safe_text(wf.status)}  {safe_text(wf.name)}"
         )
-        diag.update(self._diagnoses_text(diagnoses))
-        fields.update(self._fields_text(graph, workflow_id, progress, now_ms))
-        data.update(self._data_text(wf))
+        self._put(diag, self._diagnoses_text(diagnoses))
+        self._put(fields, self._fields_text(graph, workflow_id, progress, now_ms))
+        self._put(data, self._data_text(wf))
+
+    def _put(self, static: Static, content: Text | str) -> None:
+        """Show content in a Static, skipping what would not change the screen.
+
+        The selected workflow is shown again on every repaint while it is live: an
+        unchanged text is not sent again, and a text that takes as many rows as before
+        (same lines, each wrapping the same way) is sent without a layout of the screen.
+        """
+        text = Text(content) if isinstance(content, str) else content
+        key = static.id or str(id(static))
+        old = self._texts.get(key)
+        if old == text:
+            return
+        self._texts[key] = text
+        width = static.content_region.width
+        rows = _rows(text, width)
+        same_height = old is not None and rows is not None and rows == _rows(old, width)
+        static.update(text, layout=not same_height)
 
     @staticmethod
     def _diagnoses_text(diagnoses: Sequence[Any]) -> Text:
@@ -185,3 +216,12 @@ class DetailsPane(Vertical):
             text.append(f"{label}\n", style="bold")
             text.append(describe(raw, wf.serialization, limit=DATA_LIMIT) + "\n")
         return text
+
+
+def _rows(text: Text, width: int) -> int | None:
+    """Screen rows the text takes at this width when no line wraps; None when one may
+    (word wrapping is the Static's to work out) or nothing is laid out yet."""
+    lines = text.plain.split("\n")
+    if width <= 0 or any(cell_len(line) > width for line in lines):
+        return None
+    return len(lines)

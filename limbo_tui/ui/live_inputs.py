@@ -16,6 +16,7 @@ from limbo_tui.limits import known_limits
 from limbo_tui.model import Step, StepRemoved, Workflow, WorkflowRemoved
 from limbo_tui.ui.messages import FeedStateChanged, GraphChanged, WorkerPolled
 from limbo_tui.ui.status_header import StatusHeader
+from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_actions import one_line
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class LiveInputs(_Base):
         except Exception as exc:
             self._on_feed_state_values("DOWN", one_line(exc), 0.0)
 
+    @quiet_in_teardown
     def _on_feed_batch(self, batch: Any) -> None:
         """Feed callback: may come from the loop or (defensively) from another thread."""
         if threading.get_ident() != self._thread_id:
@@ -85,6 +87,7 @@ class LiveInputs(_Base):
     def _on_feed_state_values(self, state: str, detail: str, events_per_s: float) -> None:
         self.post_message(FeedStateChanged(state, detail or "", events_per_s or 0.0))
 
+    @quiet_in_teardown
     def on_feed_state_changed(self, message: FeedStateChanged) -> None:
         header = self.query_one(StatusHeader)
         before = header.feed_state
@@ -120,6 +123,7 @@ class LiveInputs(_Base):
             return
         self.post_message(WorkerPolled(state, executor, detail, progress, limits))
 
+    @quiet_in_teardown
     def on_worker_polled(self, message: WorkerPolled) -> None:
         header = self.query_one(StatusHeader)
         header.worker_state, header.executor_id = message.state, message.executor_id
@@ -140,6 +144,7 @@ class LiveInputs(_Base):
             self._pending |= moved
             self._schedule_repaint()
 
+    @quiet_in_teardown
     def _report_problem(self, text: str) -> None:
         self.query_one(StatusHeader).problem = text
         self.notify(text, severity="error", timeout=8)

@@ -17,6 +17,7 @@ from limbo_tui.ui.screens.confirm import Confirmed, ConfirmScreen
 from limbo_tui.ui.screens.enqueue_form import EnqueueFormScreen, ExperimentForm
 from limbo_tui.ui.screens.fork_picker import ForkStepScreen
 from limbo_tui.ui.status_header import StatusHeader
+from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_lines import short_id
 from limbo_tui.worker.protocol import ExperimentParams
 
@@ -63,6 +64,7 @@ class WorkflowActions(_Base):
             )
         )
 
+    @quiet_in_teardown
     def on_action_finished(self, message: ActionFinished) -> None:
         severity = "information" if message.ok else "error"
         self.notify(message.message, title=message.title, severity=severity)

@@ -2,14 +2,19 @@
 
 Updates are incremental: sync() touches only the families whose ids changed, keeps
 every existing node (so expansion, the cursor and the scroll position survive) and only
-relabels lines whose content changed. Ages are painted at render time from `now_ms`,
-so the 1 Hz age tick repaints visible lines only.
+relabels lines whose content changed. Nodes are made lazily: a folded family's children
+get theirs when it is first opened (or a search selects one of them). Ages are painted
+at render time from `now_ms`, so the 1 Hz age tick repaints visible lines only.
+
+Labels carry styles resolved from the stylesheet's component classes; resolving one
+costs ~0.1 ms, so they are resolved once and kept until the stylesheet says otherwise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import Tree
@@ -21,17 +26,20 @@ from limbo_tui.ui.workflow_lines import TreeFacts, age_text, line_parts
 
 WorkflowNode = TreeNode[str]
 
+# Every component class a line uses (workflow_lines.line_parts names them).
+STYLED_CLASSES: tuple[str, ...] = (
+    *sorted(status_style.STATUS_CLASSES),
+    status_style.LIMBO_CLASS,
+    status_style.WARNING_CLASS,
+    status_style.DIM_CLASS,
+    status_style.NOT_LOADED_CLASS,
+)
+
 
 class WorkflowTree(Tree[str]):
     """Tree of workflow ids (node.data); labels come from workflow_lines.line_parts."""
 
-    COMPONENT_CLASSES = Tree.COMPONENT_CLASSES | {
-        *status_style.STATUS_CLASSES,
-        status_style.LIMBO_CLASS,
-        status_style.WARNING_CLASS,
-        status_style.DIM_CLASS,
-        status_style.NOT_LOADED_CLASS,
-    }
+    COMPONENT_CLASSES = Tree.COMPONENT_CLASSES | set(STYLED_CLASSES)
 
     def __init__(self, clock: Callable[[], int], *, id: str | None = None) -> None:
         super().__init__("workflows", id=id)
@@ -46,6 +54,10 @@ class WorkflowTree(Tree[str]):
         self._expanded_by_user: dict[str, bool] = {}
         self._graph = WorkflowGraph()
         self._facts = TreeFacts()
+        # Component class -> resolved style; None until the stylesheet has been applied.
+        self._styles: dict[str, Style] | None = None
+        # Root id -> whether its family opens by default; valid for one sync only.
+        self._family_open: dict[str, bool] = {}
 
     # -- reading -----------------------------------------------------------------------
     @property
@@ -66,6 +78,7 @@ class WorkflowTree(Tree[str]):
     ) -> None:
         """Bring the tree in line with the graph for the changed ids (or everything)."""
         self._graph, self._facts = graph, facts
+        self._family_open = {}
         anchor = self._cursor_anchor()
         changed = set(changed)
         # A changed id may change its own line, its child list and (via shown) the lines
@@ -96,44 +109,92 @@ class WorkflowTree(Tree[str]):
 
     def select_workflow(self, workflow_id: str) -> bool:
         """Move the cursor to a workflow, expanding its ancestors; False if not shown."""
-        node = self._node_by_id.get(workflow_id)
+        node = self._node_by_id.get(workflow_id) or self._build_path_to(workflow_id)
         if node is None:
             return False
         parent = node.parent
         while parent is not None and parent is not self.root:
             parent.expand()
             parent = parent.parent
+        _ = self.last_line  # rebuilds the line list: a just opened node has no line yet
         self.move_cursor(node, animate=False)
         return True
 
     # -- painting ----------------------------------------------------------------------
     def render_label(self, node: WorkflowNode, base_style: Style, style: Style) -> Text:
         text = super().render_label(node, base_style, style)
-        wf = self._graph.get(node.data) if node.data is not None else None
-        if wf is not None and wf.created_at_ms is not None:
-            age = age_text(self.now_ms - wf.created_at_ms)
-            dim = self.get_component_rich_style(status_style.DIM_CLASS, partial=True)
-            text.append(f" {age}", style=style + dim)
+        age = self._age(node)
+        if age:
+            text.append(age, style=style + self._style(status_style.DIM_CLASS))
         return text
 
+    def get_label_width(self, node: WorkflowNode) -> int:
+        # Asked for every line whenever lines come or go: measure without styling.
+        toggle = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
+        label = node.label
+        width = label.cell_len if isinstance(label, Text) else len(label)
+        return width + cell_len(self._age(node)) + (cell_len(toggle) if node.allow_expand else 0)
+
+    def process_label(self, label: str | Text) -> Text:
+        # Our labels are one line already (workflow_lines makes them safe): skip the copy
+        # Tree makes to cut a label at its first newline.
+        if isinstance(label, Text) and "\n" not in label.plain:
+            return label
+        return super().process_label(label)
+
     def notify_style_update(self) -> None:
-        # Labels carry styles resolved from the stylesheet: re-resolve on theme change.
         super().notify_style_update()
-        self.relabel_all()
+        # A new theme reaches the component classes after this call: look once the
+        # stylesheet is done.
+        self.call_later(self._restyle)
+
+    def _restyle(self) -> None:
+        """Labels carry styles resolved from the stylesheet: relabel when those changed
+        (theme or CSS), not on every focus or hover change that also notifies a style
+        update."""
+        styles = self._resolve_styles()
+        if styles != self._styles:
+            self._styles = styles
+            self.relabel_all()
 
     # -- internals ---------------------------------------------------------------------
+    def _resolve_styles(self) -> dict[str, Style] | None:
+        try:
+            return {cls: self.get_component_rich_style(cls, partial=True) for cls in STYLED_CLASSES}
+        except KeyError:  # mounting: the component styles are not set up yet
+            return None
+
+    def _style(self, cls: str) -> Style:
+        if self._styles is None:
+            self._styles = self._resolve_styles()
+        return self._styles.get(cls, Style.null()) if self._styles else Style.null()
+
+    def _age(self, node: WorkflowNode) -> str:
+        wf = self._graph.get(node.data) if node.data is not None else None
+        if wf is None or wf.created_at_ms is None:
+            return ""
+        return f" {age_text(self.now_ms - wf.created_at_ms)}"
+
     def _line_label(self, workflow_id: str) -> Text:
-        text = Text()
-        for part, cls in line_parts(self._graph, workflow_id, self._facts):
-            style = self.get_component_rich_style(cls, partial=True) if cls else ""
-            text.append(part, style=style)
+        parts = line_parts(self._graph, workflow_id, self._facts)
+        text = Text("".join(part for part, _ in parts))
+        start = 0
+        for part, cls in parts:
+            end = start + len(part)
+            if cls:
+                text.stylize(self._style(cls), start, end)
+            start = end
         return text
 
     def _relabel(self, node: WorkflowNode) -> None:
         if node.data is None:
             return
-        node.set_label(self._line_label(node.data))
-        node.allow_expand = bool(self._kids(node.data))
+        label = self._line_label(node.data)
+        if label != node.label:  # set_label schedules a refresh of the line: skip if same
+            node.set_label(label)
+        kids = bool(self._kids(node.data))
+        if kids != node.allow_expand:
+            node.allow_expand = kids
 
     def _kids(self, workflow_id: str) -> list[str]:
         shown = self._facts.shown
@@ -142,6 +203,7 @@ class WorkflowTree(Tree[str]):
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[str]) -> None:
         if event.node.data is not None:
             self._expanded_by_user[event.node.data] = True
+            self._build_children(event.node)
 
     def on_tree_node_collapsed(self, event: Tree.NodeCollapsed[str]) -> None:
         if event.node.data is not None:
@@ -154,11 +216,45 @@ class WorkflowTree(Tree[str]):
             return self._expanded_by_user[workflow_id]
         if self._facts.shown is not None:
             return True
-        for wid in self._graph.family(workflow_id):
-            wf = self._graph.get(wid)
-            if wf is None or not wf.finished or wid in self._facts.limbo_ids:
-                return True
-        return False
+        root = self._graph.root_of(workflow_id)
+        is_open = self._family_open.get(root)
+        if is_open is None:
+            # The same answer for every member of a family: walk it once per sync.
+            is_open = any(
+                (wf := self._graph.get(wid)) is None
+                or not wf.finished
+                or wid in self._facts.limbo_ids
+                for wid in self._graph.family(root)
+            )
+            self._family_open[root] = is_open
+        return is_open
+
+    def _build_children(self, node: WorkflowNode) -> None:
+        """Give a node opened for the first time the children it did not build folded."""
+        if node.data is not None and not node.children and self._kids(node.data):
+            self._family_open = {}
+            self._reconcile(node, self._kids(node.data), set(), True, frozenset({node.data}))
+
+    def _build_path_to(self, workflow_id: str) -> WorkflowNode | None:
+        """The node of a workflow inside folded families, built along its ancestors."""
+        path: list[str] = []
+        wid: str | None = workflow_id
+        while wid is not None and wid not in self._node_by_id:
+            if wid in path:
+                return None  # a cycle of unbuilt ids: nothing of it is in the tree
+            path.append(wid)
+            wid = self._graph.parent_of(wid)
+        if wid is None:
+            return None  # not under any node: filtered out or not in the graph
+        for child in reversed(path):
+            parent = self._node_by_id.get(wid)
+            if parent is None:
+                return None
+            self._build_children(parent)
+            if child not in self._node_by_id:
+                return None  # hidden by the filter
+            wid = child
+        return self._node_by_id.get(workflow_id)
 
     def _reconcile(
         self,
@@ -182,12 +278,9 @@ class WorkflowTree(Tree[str]):
                 self._drop(node)  # moved to another parent
                 node = None
             if node is None:
-                node = parent.add(
-                    self._line_label(wid), data=wid, expand=self._default_expanded(wid)
-                )
-                self._node_by_id[wid] = node
+                self._node_by_id[wid] = self._new_node(parent, wid)
                 fresh.add(wid)
-        if [n.data for n in parent.children] != desired:
+        if fresh or [n.data for n in parent.children] != desired:
             # Tree has no "move node" API; reordering the child list keeps each subtree
             # (and its expansion) intact, where remove + add would lose it.
             parent._children[:] = [self._node_by_id[w] for w in desired]
@@ -199,11 +292,26 @@ class WorkflowTree(Tree[str]):
             if full or wid in fresh or wid in affected:
                 kids = self._kids(wid)
                 node = self._node_by_id[wid]
-                node.allow_expand = bool(kids)
+                if node.allow_expand != bool(kids):
+                    node.allow_expand = bool(kids)
+                if not node.is_expanded and not node.children:
+                    continue  # folded and never opened: its children are made on demand
                 created |= self._reconcile(
                     node, kids, affected, full or wid in fresh, visiting | {wid}
                 )
         return created
+
+    def _new_node(self, parent: WorkflowNode, workflow_id: str) -> WorkflowNode:
+        """A node for parent's child list, not yet in it (the caller places it).
+
+        TreeNode.add would invalidate the whole tree for each node: a snapshot makes
+        ~10k of them, so they are made with Tree's own node factory and the child list
+        is set (and the tree invalidated) once per parent.
+        """
+        # allow_expand is set by _reconcile, which looks at every fresh node's children.
+        return self._add_node(
+            parent, self._line_label(workflow_id), workflow_id, self._default_expanded(workflow_id)
+        )
 
     def _drop(self, node: WorkflowNode) -> None:
         stack = [node]

@@ -1,0 +1,224 @@
+"""Re-diagnosing only what changed gives what a full diagnose() gives.
+
+The app keeps diagnoses per workflow (LiveDiagnoses): on a repaint it re-diagnoses the
+workflows that the pending changes can reach, once a second the unfinished ones (the
+clock and the down executors only matter to those). After any history of batches,
+repaints and ticks, what the user sees (every diagnosis, the limbo and warning marks,
+the limbo bar's counts) must be what diagnosing the whole graph would say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_graph_fuzz import IDS, removals
+from test_graph_fuzz import rows_strategy as any_rows
+
+from limbo_tui import model
+from limbo_tui.diagnose import (
+    LIMBO,
+    WARNING,
+    by_workflow,
+    diagnose,
+    diagnose_ids,
+    summary,
+)
+from limbo_tui.model import GET_RESULT_STEP, Row, Step, Workflow, WorkflowGraph
+from limbo_tui.settings import LimboSettings
+from limbo_tui.ui.live_diagnoses import LiveDiagnoses
+
+FAST = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LIMITS = {"parent_wf": 2}
+executors = st.frozensets(st.sampled_from(["ex-1", "ex-2"]))
+
+# Rows that make the rules fire: parents PENDING on their children (the ids of
+# test_graph_fuzz, "p-1" being p's child), children dead-lettered or stalling, steps
+# whose times decide "stuck", results that answer a call. Mixed with the fuzz's own.
+time_ms = st.none() | st.integers(0, 2_000_000)
+family_workflows = st.builds(
+    Workflow,
+    id=st.sampled_from(IDS),
+    status=st.sampled_from(
+        [model.PENDING, model.PENDING, model.ENQUEUED, model.MAX_RECOVERY_ATTEMPTS_EXCEEDED]
+    )
+    | st.sampled_from([model.ERROR, model.SUCCESS, "SOMETHING_NEW"]),
+    name=st.sampled_from(["parent_wf", "child_wf"]),
+    parent_id=st.sampled_from([None, "p", "p", "q"]),
+    queue=st.just("example-queue"),
+    dedup_id=st.none() | st.just("6/5"),
+    executor_id=st.sampled_from(["ex-1", "ex-2"]),
+    recovery_attempts=st.integers(0, 5),
+    created_at_ms=time_ms,
+    updated_at_ms=time_ms,
+)
+family_steps = st.builds(
+    Step,
+    workflow_id=st.sampled_from(["p", "p", "q", "p-1", "p-2"]),
+    function_id=st.integers(1, 3),
+    name=st.sampled_from(["child_wf", "child_wf", GET_RESULT_STEP, "step"]),
+    child_workflow_id=st.none() | st.sampled_from(["p-1", "p-2", "q-1"]),
+    started_at_ms=time_ms,
+    completed_at_ms=time_ms,
+)
+rows_strategy = st.one_of(
+    any_rows,
+    st.lists(st.one_of(family_workflows, family_steps, family_steps, removals), max_size=30),
+)
+
+
+@dataclass(frozen=True)
+class Repaint:
+    """Batches applied one after the other, then one repaint for all of them."""
+
+    batches: list[list[Row]]
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passes (and the worker may have gone down or come back)."""
+
+    advance_ms: int
+    down: frozenset[str]
+
+
+@dataclass(frozen=True)
+class NewLimits:
+    limits: dict[str, int]
+
+
+operations = st.lists(
+    st.one_of(
+        st.builds(Repaint, st.lists(rows_strategy, min_size=1, max_size=3)),
+        st.builds(Repaint, st.lists(rows_strategy, min_size=1, max_size=3)),
+        st.builds(Tick, st.integers(0, 1_500_000), executors),
+        st.builds(NewLimits, st.dictionaries(st.just("parent_wf"), st.integers(0, 4))),
+    ),
+    max_size=12,
+)
+limbo_settings = st.builds(
+    LimboSettings,
+    stalled_after_s=st.floats(0, 3_000),
+    enqueued_after_s=st.floats(0, 3_000),
+    near_max_margin=st.integers(-1, 3),
+)
+
+
+def assert_same_as_full(
+    live: LiveDiagnoses, g: WorkflowGraph, now: int, limbo: LimboSettings, down: frozenset[str]
+) -> None:
+    full = diagnose(g, now, limbo, down)
+    assert live.ordered(g) == full
+    grouped = by_workflow(full)
+    assert all(live.of(wid) == grouped.get(wid, []) for wid in IDS)
+    assert live.limbo_ids == {d.workflow_id for d in full if d.severity == LIMBO}
+    assert live.warning_ids == {d.workflow_id for d in full if d.severity == WARNING}
+    assert live.summary == summary(full)
+
+
+@FAST
+@given(
+    start=rows_strategy,
+    ops=operations,
+    now=st.integers(0, 3_000_000),
+    down=executors,
+    limbo=limbo_settings,
+)
+def test_incremental_diagnoses_equal_a_full_diagnose_after_any_history(
+    start: list[Row],
+    ops: list[Repaint | Tick | NewLimits],
+    now: int,
+    down: frozenset[str],
+    limbo: LimboSettings,
+) -> None:
+    g = WorkflowGraph().with_limits(LIMITS)
+    live = LiveDiagnoses()
+    live.redo_all(g, now, limbo, down)  # the app's first paint, on an empty graph
+    g.replace_all(start)  # the snapshot
+    live.redo_all(g, now, limbo, down)
+    assert_same_as_full(live, g, now, limbo, down)
+    for op in ops:
+        if isinstance(op, Repaint):
+            changed: set[str] = set()
+            for rows in op.batches:
+                changed |= g.apply(rows)
+            live.after_change(g, changed, now, limbo, down)
+        elif isinstance(op, Tick):
+            now, down = now + op.advance_ms, op.down
+            live.after_tick(g, now, limbo, down)
+        else:
+            g.with_limits(op.limits)
+            live.redo_all(g, now, limbo, down)
+        assert_same_as_full(live, g, now, limbo, down)
+
+
+@FAST
+@given(
+    rows=rows_strategy,
+    ids=st.lists(st.sampled_from([*IDS, "not-loaded"])),
+    now=st.integers(0, 4_000_000),
+    down=executors,
+    limbo=limbo_settings,
+)
+def test_diagnose_ids_is_the_full_diagnosis_of_those_ids(
+    rows: list[Row], ids: list[str], now: int, down: frozenset[str], limbo: LimboSettings
+) -> None:
+    g = WorkflowGraph().with_limits(LIMITS)
+    g.apply(rows)
+    full = by_workflow(diagnose(g, now, limbo, down))
+    some = by_workflow(diagnose_ids(g, dict.fromkeys(ids), now, limbo, down))
+    assert some == {wid: full[wid] for wid in dict.fromkeys(ids) if wid in full}
+
+
+def test_a_repaint_after_the_worker_went_down_marks_the_orphans() -> None:
+    # The worker's state is read at the next repaint, which may bring no row at all.
+    from limbo_tui.model import Workflow
+
+    g = WorkflowGraph()
+    g.apply([Workflow("w", "PENDING", executor_id="ex-1", created_at_ms=0, updated_at_ms=0)])
+    limbo = LimboSettings(stalled_after_s=3_600, enqueued_after_s=3_600, near_max_margin=0)
+    live = LiveDiagnoses()
+    live.redo_all(g, 1_000, limbo, frozenset())
+    assert live.of("w") == []
+    assert live.after_change(g, set(), 1_000, limbo, frozenset({"ex-1"})) == {"w"}
+    assert [d.kind for d in live.of("w")] == ["orphaned"]
+    assert live.summary.warnings == 1
+
+
+LONG = LimboSettings(stalled_after_s=60, enqueued_after_s=3_600, near_max_margin=0)
+
+
+def test_a_parent_collecting_its_dead_child_updates_the_childs_sentence() -> None:
+    # Only the parent's steps change, yet the dead child's reason ("its parent still
+    # waits for it") is about the parent.
+    g = WorkflowGraph()
+    g.apply(
+        [
+            Workflow("p", "PENDING", created_at_ms=0, updated_at_ms=0),
+            Workflow("p-1", model.MAX_RECOVERY_ATTEMPTS_EXCEEDED, parent_id="p"),
+        ]
+    )
+    live = LiveDiagnoses()
+    live.redo_all(g, 1_000, LONG, frozenset())
+    assert "still waits" in live.of("p-1")[0].reason
+    changed = g.apply([Step("p", 2, GET_RESULT_STEP, child_workflow_id="p-1")])
+    assert live.after_change(g, changed, 1_000, LONG, frozenset()) >= {"p-1"}
+    assert "still waits" not in live.of("p-1")[0].reason
+
+
+def test_a_child_making_progress_keeps_its_waiting_parent_from_stalling() -> None:
+    # Only the child's steps change; the parent's "stalled" depends on them.
+    g = WorkflowGraph()
+    g.apply(
+        [
+            Workflow("p", "PENDING", created_at_ms=0, updated_at_ms=0),
+            Workflow("p-1", "PENDING", parent_id="p", created_at_ms=0, updated_at_ms=0),
+        ]
+    )
+    live = LiveDiagnoses()
+    live.redo_all(g, 120_000, LONG, frozenset())
+    assert [d.kind for d in live.of("p")] == ["stalled"]
+    changed = g.apply([Step("p-1", 1, "step", completed_at_ms=110_000)])
+    assert live.after_change(g, changed, 120_000, LONG, frozenset()) >= {"p"}
+    assert live.of("p") == [] and live.of("p-1") == []
