@@ -176,14 +176,13 @@ async def run_app(
             nodes = len(app.query_one("#tree")._node_by_id)  # type: ignore[attr-defined]
             workflows = len(app.graph.workflows)
             stopping = True
-            # Stop the feed while the screen still exists: a FeedStateChanged message
-            # handled after the screen is gone raises NoMatches in LimboApp.
+            # Stop the feed while the screen still exists, as quitting the app does.
             if app._feed is not None:
                 await app._feed.stop()
             await pilot.pause()
     except Exception as exc:
-        # LimboApp's 1 Hz tick can fire while the app tears its widgets down (NoMatches):
-        # a shutdown bug of the app, not of the measurement, which is complete by then.
+        # An error while the app shuts down does not spoil the measurement, which is
+        # complete by then; it is recorded as shutdown_error (there should be none).
         if not stopping:
             raise
         shutdown_error = f"{type(exc).__name__}: {exc}"
