@@ -73,7 +73,7 @@ class FeedSettings:
     finished_families: int = 200
     poll_interval_s: float = 2.0
     heartbeat_s: float = 15.0
-    coalesce_ms: int = 20
+    coalesce_ms: int = 10
 
 
 @dataclass(frozen=True)
