@@ -268,3 +268,43 @@ async def test_a_storm_of_batches_costs_few_repaints_at_10_hz() -> None:
         await pilot.pause(0.3)
         assert repaints - before <= 4
         assert len(app.query_one(WorkflowTree).shown_ids()) == 300
+
+
+async def test_a_folded_family_shows_its_children_when_opened_or_jumped_into() -> None:
+    app, feeds = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push(family_rows("done-a", NOW_MS - 5000, kids=3) + seed_rows(), full=True)
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        assert "done-a" in tree.shown_ids() and "done-a-1" not in tree.shown_ids()
+        # Opening the finished family shows every child, labelled like any other line.
+        tree.select_workflow("done-a")
+        await pilot.press("space")
+        await pilot.pause()
+        assert tree.shown_ids()[:4] == ["done-a", "done-a-1", "done-a-2", "done-a-3"]
+        assert "SUCCESS" in str(tree.node_for("done-a-2").label)
+        await pilot.press("space")
+        await pilot.pause()
+        assert "done-a-1" not in tree.shown_ids()
+        # A jump to a child of a folded family (e.g. a dedup id's holder) opens it.
+        feeds[0].push(family_rows("done-b", NOW_MS - 9000, kids=2))
+        await pilot.pause()
+        app.jump_to("done-b-2")
+        await pilot.pause()
+        assert app.selected_id == "done-b-2"
+        assert tree.cursor_node is tree.node_for("done-b-2")
+
+
+async def test_a_new_theme_recolours_every_line() -> None:
+    app, feeds = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push(seed_rows(), full=True)
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        before = tree.node_for(PARENT).label.spans
+        app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
+        await pilot.pause()
+        after = tree.node_for(PARENT).label.spans
+        # The same parts of the line, in the new theme's colours.
+        assert [(s.start, s.end) for s in after] == [(s.start, s.end) for s in before]
+        assert [s.style for s in after] != [s.style for s in before]
