@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -175,62 +176,72 @@ class Actions:
             workflow_id=workflow_id,
         )
 
-    def cancel(self, workflow_id: str, children: bool = False) -> ActionResult:
-        refused = self._refuse("cancel")
+    def _act(
+        self,
+        verb: str,
+        workflow_id: str,
+        call: Callable[[Any], Any],
+        finished_refusal: str | None,
+    ) -> tuple[str, Any] | ActionResult:
+        """The part every action shares: refuse in read-only mode, look the workflow up,
+        refuse finished ones (when finished_refusal says why), then call DBOSClient.
+        Returns (status before, the call's result) or the ActionResult that ends it."""
+        refused = self._refuse(verb)
         if refused:
             return ActionResult(False, refused, workflow_id)
         try:
             before = self.status_of(workflow_id)
             if before is None:
                 return ActionResult(False, f"no workflow {workflow_id}", workflow_id)
-            if before in _FINAL:
+            if finished_refusal is not None and before in _FINAL:
                 return ActionResult(
-                    False, f"{_short(workflow_id)} is {before}: nothing to cancel", workflow_id
+                    False, f"{_short(workflow_id)} is {before}: {finished_refusal}", workflow_id
                 )
-            self._get_client().cancel_workflow(workflow_id, cancel_children=children)
+            return before, call(self._get_client())
         except Exception as exc:
-            return ActionResult(False, _failure("cancel", exc), workflow_id)
+            return ActionResult(False, _failure(verb, exc), workflow_id)
+
+    def cancel(self, workflow_id: str, children: bool = False) -> ActionResult:
+        done = self._act(
+            "cancel",
+            workflow_id,
+            lambda client: client.cancel_workflow(workflow_id, cancel_children=children),
+            "nothing to cancel",
+        )
+        if isinstance(done, ActionResult):
+            return done
         what = " and its children" if children else ""
         return ActionResult(
-            True, f"cancelled {_short(workflow_id)}{what} (was {before})", workflow_id
+            True, f"cancelled {_short(workflow_id)}{what} (was {done[0]})", workflow_id
         )
 
     def resume(self, workflow_id: str) -> ActionResult:
-        refused = self._refuse("resume")
-        if refused:
-            return ActionResult(False, refused, workflow_id)
-        try:
-            before = self.status_of(workflow_id)
-            if before is None:
-                return ActionResult(False, f"no workflow {workflow_id}", workflow_id)
-            if before in _FINAL:
-                return ActionResult(
-                    False,
-                    f"{_short(workflow_id)} is {before}: DBOS does not resume finished "
-                    "workflows (fork it instead)",
-                    workflow_id,
-                )
-            self._get_client().resume_workflow(workflow_id)
-        except Exception as exc:
-            return ActionResult(False, _failure("resume", exc), workflow_id)
+        done = self._act(
+            "resume",
+            workflow_id,
+            lambda client: client.resume_workflow(workflow_id),
+            "DBOS does not resume finished workflows (fork it instead)",
+        )
+        if isinstance(done, ActionResult):
+            return done
         return ActionResult(
             True,
-            f"resumed {_short(workflow_id)} (was {before}): ENQUEUED, recovery attempts reset",
+            f"resumed {_short(workflow_id)} (was {done[0]}): ENQUEUED, recovery attempts reset",
             workflow_id,
         )
 
     def fork(self, workflow_id: str, start_step: int) -> ActionResult:
-        refused = self._refuse("fork")
-        if refused:
-            return ActionResult(False, refused, workflow_id)
         if start_step < 0:
             return ActionResult(False, "fork: the start step must be >= 0", workflow_id)
-        try:
-            if self.status_of(workflow_id) is None:
-                return ActionResult(False, f"no workflow {workflow_id}", workflow_id)
-            handle = self._get_client().fork_workflow(workflow_id, start_step)
-        except Exception as exc:
-            return ActionResult(False, _failure("fork", exc), workflow_id)
+        done = self._act(
+            "fork",
+            workflow_id,
+            lambda client: client.fork_workflow(workflow_id, start_step),
+            None,
+        )
+        if isinstance(done, ActionResult):
+            return done
+        handle = done[1]
         new_id = handle.get_workflow_id()
         return ActionResult(
             True, f"forked {_short(workflow_id)} from step {start_step} as {new_id}", new_id
