@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 
 from limbo_tui import model
 from limbo_tui.model import Workflow, WorkflowGraph
-from limbo_tui.serialization import safe_text
 from limbo_tui.settings import LimboSettings
+from limbo_tui.terminal_text import safe_text
 
 # -- the vocabulary (stable names: the JSON output and scripts depend on them) -----------
 

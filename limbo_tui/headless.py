@@ -26,8 +26,8 @@ from limbo_tui.model import Workflow, WorkflowGraph
 from limbo_tui.pg import queries
 from limbo_tui.pg.connect import close_quietly, connect_checked
 from limbo_tui.pg.feed import FeedBatch, FeedState, LiveFeed
-from limbo_tui.serialization import safe_text
 from limbo_tui.settings import Settings
+from limbo_tui.terminal_text import safe_text
 from limbo_tui.urls import mask, validate_schema_name
 
 JSON_VERSION = 1

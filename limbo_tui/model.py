@@ -59,7 +59,7 @@ class Step:
     started_at_ms: int | None = None
     completed_at_ms: int | None = None
     # Raw stored text of the output / error and its serialization; decoded only for display
-    # by serialization.py.
+    # by stored_values.py.
     output: str | None = None
     error: str | None = None
     serialization: str | None = None

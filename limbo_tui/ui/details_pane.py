@@ -15,7 +15,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from limbo_tui.model import Step, WorkflowGraph
-from limbo_tui.serialization import describe, safe_text
+from limbo_tui.stored_values import describe
+from limbo_tui.terminal_text import safe_text
 from limbo_tui.ui import status_style
 from limbo_tui.ui.workflow_lines import age_text, duration_text, progress_text, short_id
 

@@ -7,7 +7,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from limbo_tui.serialization import safe_text
+from limbo_tui.terminal_text import safe_text
 
 FEED_WORDS = {
     "LIVE": "LIVE via notify",

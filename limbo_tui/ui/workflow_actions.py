@@ -11,7 +11,7 @@ from textual import work
 
 from limbo_tui import errors
 from limbo_tui.model import ERROR, SUCCESS
-from limbo_tui.serialization import safe_text
+from limbo_tui.terminal_text import safe_text
 from limbo_tui.ui.messages import ActionFinished
 from limbo_tui.ui.screens.confirm import Confirmed, ConfirmScreen
 from limbo_tui.ui.screens.enqueue_form import EnqueueFormScreen, ExperimentForm

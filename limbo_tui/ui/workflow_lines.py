@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from limbo_tui.model import WorkflowGraph
-from limbo_tui.serialization import safe_text
+from limbo_tui.terminal_text import safe_text
 from limbo_tui.ui import status_style
 
 Part = tuple[str, str]  # (text, style class or "")

@@ -15,7 +15,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from limbo_tui.model import Step
-from limbo_tui.serialization import safe_text
+from limbo_tui.terminal_text import safe_text
 
 
 class ForkStepScreen(ModalScreen[int | None]):

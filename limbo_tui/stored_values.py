@@ -1,4 +1,4 @@
-"""Safe display of what DBOS stored: inputs, outputs, errors, and any text from the database.
+"""Read-only decoding of what DBOS stored (inputs, outputs, errors) for display.
 
 DBOS 3.x writes values with a `serialization` column: 'py_pickle' (base64 of a pickle,
 the default), 'portable_json' (plain JSON), or the name of a user's custom serializer;
@@ -7,11 +7,8 @@ runs code chosen by whoever wrote the row, so pickles are read here by a restric
 unpickler: a short allow-list of harmless types is built, every other class is replaced
 by an inert placeholder that only records its name and arguments (nothing is imported,
 nothing of the pickle's choosing is called). A pickle that still cannot be read is
-summarised from its opcodes by pickletools, which executes nothing.
-
-Every string that reaches the screen also goes through safe_text(): the database is
-someone else's input, and a workflow name or an output could carry terminal escape
-sequences (change the title, rewrite the clipboard via OSC 52, hide text).
+summarised from its opcodes by pickletools, which executes nothing. What comes out has
+passed the terminal sanitiser (terminal_text.safe_text).
 """
 
 from __future__ import annotations
@@ -25,10 +22,11 @@ import io
 import json
 import pickle
 import pickletools
-import re
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+from limbo_tui.terminal_text import safe_text
 
 PY_PICKLE = "py_pickle"
 PORTABLE_JSON = "portable_json"
@@ -41,51 +39,6 @@ WIDTH = 76
 _MAX_DEPTH = 24
 _ELLIPSIS = "…"
 NONE_TEXT = "(none)"
-
-# -- safe_text -----------------------------------------------------------------------------
-
-# Whole escape sequences are dropped (colours in a stored log line then read as plain
-# text); any other control character becomes U+FFFD so that its presence stays visible.
-_ESCAPE_SEQUENCE = re.compile(
-    r"""
-      \x1b\[[0-?]*[ -/]*[@-~]?                        # CSI: colours, cursor moves, erase
-    | \x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?     # OSC: title, clipboard, hyperlinks
-    | \x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?          # DCS, SOS, PM, APC strings
-    | \x1b[ -/]*[0-~]?                                # two-byte and nF escapes, lone ESC
-    | \x9b[0-?]*[ -/]*[@-~]?                          # 8-bit CSI
-    | \x9d[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?       # 8-bit OSC
-    | [\x90\x98\x9e\x9f][^\x1b\x9c]*(?:\x1b\\|\x9c)?  # 8-bit DCS, SOS, PM, APC
-    """,
-    re.VERBOSE,
-)
-# C0 and C1 controls, DEL, line/paragraph separators and the bidirectional overrides
-# that make text display in an order other than the one it has ("Trojan Source").
-_CONTROL = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
-
-
-def safe_text(s: object, limit: int | None = None, *, multiline: bool = False) -> str:
-    """`s` as text that cannot drive the terminal: no escape sequences, no controls.
-
-    Single-line (the default, for ids, names and table cells) turns newlines and tabs
-    into spaces; multiline keeps newlines. `limit` bounds the length, ending in "…".
-    """
-    if s is None:
-        return ""
-    text = s if isinstance(s, str) else str(s)
-    if not text.isprintable():
-        text = _ESCAPE_SEQUENCE.sub("", text)
-        text = text.replace("\r\n", "\n").replace("\r", "").replace("\t", " ")
-        if not multiline:
-            text = text.replace("\n", " ")
-        text = _CONTROL.sub("\ufffd", text)
-    if limit is not None and len(text) > limit:
-        text = (text[: limit - 1] + _ELLIPSIS) if limit > 0 else ""
-    return text
-
-
-# -- describe ------------------------------------------------------------------------------
 
 
 def describe(raw: str | bytes | None, serialization: str | None, limit: int = 4000) -> str:
