@@ -86,20 +86,51 @@ def connection_error(url: str, exc: BaseException) -> DatabaseError:
     return DatabaseError(f"cannot connect to the database at {where}: {first} ({shown})")
 
 
+# PostgreSQL's JIT compiles a query whose estimated cost passes jit_above_cost on every
+# new connection: 0.4-1.1 s for the family query of a snapshot that takes 36 ms without
+# it. Nothing limbo-tui runs is long enough to win that back.
+SESSION_SETTINGS: dict[str, str] = {"application_name": "limbo-tui", "jit": "off"}
+# Poolers refuse startup parameters they do not know (PgBouncer: "unsupported startup
+# parameter: jit"). Servers known to refuse get the plain settings at once next time;
+# read transactions turn JIT off with SET LOCAL there (see jit_off_in_transaction).
+_REFUSES_JIT: set[str] = set()
+
+
 async def connect(url: str, *, timeout: float = 10) -> asyncpg.Connection:
     """A plain (unpooled) asyncpg connection, or a DatabaseError naming the fix."""
-    try:
+    dsn = asyncpg_dsn(url)
+
+    async def attempt(settings: dict[str, str]) -> asyncpg.Connection:
         return await asyncpg.connect(
-            asyncpg_dsn(url),
+            dsn,
             timeout=timeout,
             # No prepared-statement cache surprises behind pgbouncer; our statements are few.
             statement_cache_size=0,
-            server_settings={"application_name": "limbo-tui"},
+            server_settings=settings,
         )
+
+    plain = {k: v for k, v in SESSION_SETTINGS.items() if k != "jit"}
+    try:
+        if dsn in _REFUSES_JIT:
+            return await attempt(plain)
+        try:
+            return await attempt(SESSION_SETTINGS)
+        except asyncpg.ProtocolViolationError as exc:
+            if "unsupported startup parameter" not in str(exc):
+                raise
+            _REFUSES_JIT.add(dsn)
+            return await attempt(plain)
     except DatabaseError:
         raise
     except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise connection_error(url, exc) from None
+
+
+async def jit_off_in_transaction(conn: asyncpg.Connection) -> None:
+    """Inside a transaction: JIT off until it ends, also behind a transaction pooler
+    (where the startup parameter was refused and a session-wide SET would leak to other
+    clients of the same server connection)."""
+    await conn.execute("SET LOCAL jit = off")
 
 
 async def check_dbos_schema(conn: asyncpg.Connection, schema: str) -> None:

@@ -49,6 +49,7 @@ from limbo_tui.model import (
     Step,
     Workflow,
 )
+from limbo_tui.pg.connect import jit_off_in_transaction
 from limbo_tui.urls import validate_schema_name
 
 LIVE_STATUSES: tuple[str, ...] = (PENDING, ENQUEUED, DELAYED)
@@ -399,6 +400,7 @@ async def snapshot(
     Read in one REPEATABLE READ transaction so that rows and steps agree.
     """
     async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await jit_off_in_transaction(conn)
         seeds = await live_ids(conn, schema)
         seeds += await recent_finished_roots(conn, schema, finished_families)
         ids = await family_ids(conn, schema, seeds)
@@ -441,6 +443,7 @@ async def probe_changes(conn: asyncpg.Connection, schema: str) -> str:
     )
     created = f"(SELECT max(created_at) FROM {ws})" if "created_at" in w else "NULL"
     async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await jit_off_in_transaction(conn)
         row = await conn.fetchrow(
             f"""
             WITH live AS ({branches})

@@ -19,17 +19,15 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg import sql
-
 from limbo_tui.errors import one_line
+from limbo_tui.limits import DEMO_PARENT as PARENT_NAME
 from limbo_tui.settings import Settings
 from limbo_tui.urls import sqlalchemy_url
-from limbo_tui.worker.demo import PARENT_NAME
 from limbo_tui.worker.protocol import APP_NAME, ActionResult, EnqueueResult, ExperimentParams
 
 if TYPE_CHECKING:
     from dbos import DBOSClient
+    from psycopg import sql
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +96,17 @@ class Actions:
 
     # -- reads used to explain results ------------------------------------------------
     def _query(self, query: sql.Composable, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        # psycopg is imported on first use: a `--worker none` start-up never needs it.
+        import psycopg
+
         with psycopg.connect(self._url, connect_timeout=10) as conn:
+            # A startup parameter would be refused by PgBouncer; SET LOCAL works anywhere.
+            conn.execute("SET LOCAL jit = off")
             return conn.execute(query, params).fetchall()
 
     def status_of(self, workflow_id: str) -> str | None:
+        from psycopg import sql
+
         rows = self._query(
             sql.SQL("SELECT status FROM {}.workflow_status WHERE workflow_uuid = %s").format(
                 sql.Identifier(self._schema)
@@ -112,6 +117,8 @@ class Actions:
 
     def dedup_holder(self, queue: str, dedup_id: str) -> tuple[str, str] | None:
         """(workflow id, status) of the workflow holding dedup_id on queue, if any."""
+        from psycopg import sql
+
         rows = self._query(
             sql.SQL(
                 "SELECT workflow_uuid, status FROM {}.workflow_status "
@@ -123,6 +130,7 @@ class Actions:
 
     # -- actions -----------------------------------------------------------------------
     def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult:
+        import psycopg
         from dbos import EnqueueOptions
         from dbos._error import DBOSQueueDeduplicatedError
 
