@@ -81,13 +81,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="url: print its URL; serve: run it in the foreground until Ctrl+C",
     )
     _common(db, suppress=True)
+
+    serve = sub.add_parser(
+        "serve", help="serve the TUI to a web browser (each tab runs its own limbo-tui)"
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        default=None,
+        help="the address browsers use, when it is not http://HOST:PORT (a proxy)",
+    )
+    _common(serve, suppress=True)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(raw)
     try:
-        return _dispatch(args)
+        return _dispatch(args, raw)
     except LimboError as exc:
         print(f"limbo-tui: {exc.message}", file=sys.stderr)
         return exc.exit_code
@@ -95,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _dispatch(args: argparse.Namespace, raw: Sequence[str]) -> int:
     settings = load_settings(
         Overrides(
             db_url=args.db_url,
@@ -111,6 +127,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from limbo_tui.database import run_db_command
 
         return run_db_command(settings, args.action)
+    if command == "serve":
+        from limbo_tui.serve import run_serve
+
+        return run_serve(settings, raw, host=args.host, port=args.port, public_url=args.public_url)
 
     from limbo_tui.database import open_database
 
