@@ -32,10 +32,17 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
         "--db-url",
         metavar="URL",
         default=default,
-        help="DBOS system database (else $LIMBO_TUI_DB_URL, $DBOS_SYSTEM_DATABASE_URL, "
-        "config.toml, else a private embedded PostgreSQL)",
+        help="DBOS system database: a libpq URL or keyword DSN (else $LIMBO_TUI_DB_URL, "
+        "$DBOS_SYSTEM_DATABASE_URL, the config file, ./dbos-config.yaml, the PG* "
+        "environment, else a private embedded PostgreSQL)",
     )
-    parser.add_argument("--config", metavar="PATH", default=default, help="config.toml to read")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=default,
+        help="limbo-tui's config file (else ./limbo-tui.toml, [tool.limbo-tui] in "
+        "./pyproject.toml, ~/.config/limbo-tui/config.toml)",
+    )
     parser.add_argument(
         "--schema", metavar="NAME", default=default, help="DBOS system schema (default dbos)"
     )

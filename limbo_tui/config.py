@@ -1,4 +1,4 @@
-"""Settings from flags > environment > config.toml > defaults, with one-line errors.
+"""Settings from flags > environment > config file > defaults, with one-line errors.
 
 A config error names the file, the line, what is wrong and what would be right. Nothing is
 connected to or executed while settings are read.
@@ -19,12 +19,17 @@ from typing import Any
 
 import platformdirs
 
+from limbo_tui import dbos_config
 from limbo_tui.errors import ConfigError
 from limbo_tui.settings import WORKER_MODES, Settings
-from limbo_tui.urls import validate_schema_name, validate_url
+from limbo_tui.urls import NAMING_ENV, resolve, validate_schema_name
 
 ENV_URL_VARS = ("LIMBO_TUI_DB_URL", "DBOS_SYSTEM_DATABASE_URL")
 ENV_CONFIG = "LIMBO_TUI_CONFIG"
+# limbo-tui's own file in the working directory; a plain config.toml there belongs to
+# whatever else lives in that directory.
+CONFIG_NAME = "limbo-tui.toml"
+PYPROJECT_TABLE = "limbo-tui"
 
 # Inclusive bounds for numbers, so absurd values are refused before anything runs.
 _BOUNDS: dict[str, tuple[float, float]] = {
@@ -61,45 +66,85 @@ class Overrides:
     read_only: bool = False
 
 
-def find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | None:
-    """--config, then $LIMBO_TUI_CONFIG, then ./config.toml, then the user config dir."""
+@dataclass(frozen=True)
+class ConfigFile:
+    """limbo-tui's settings in a file: a TOML of its own, or a table of pyproject.toml."""
+
+    path: Path
+    # The TOML table that holds the settings ("" = the whole file, "tool.limbo-tui").
+    table: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path} [{self.table}]" if self.table else str(self.path)
+
+
+def find_config_file(explicit: str | None, env: Mapping[str, str]) -> ConfigFile | None:
+    """--config, $LIMBO_TUI_CONFIG, ./limbo-tui.toml, [tool.limbo-tui] of ./pyproject.toml,
+    then the user config dir. A file of another tool (a Hugo site's config.toml) is never
+    read."""
     if explicit is not None:
         path = Path(explicit).expanduser()
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist: check the --config path")
-        return path
+        return _own_table(path, required=True)
     if env.get(ENV_CONFIG):
         path = Path(env[ENV_CONFIG]).expanduser()
         if not path.is_file():
             raise ConfigError(f"config file {path} (from ${ENV_CONFIG}) does not exist")
-        return path
-    for candidate in (
-        Path.cwd() / "config.toml",
-        Path(platformdirs.user_config_dir("limbo-tui")) / "config.toml",
-    ):
-        if candidate.is_file():
-            return candidate
+        return _own_table(path, required=True)
+    local = Path.cwd() / CONFIG_NAME
+    if local.is_file():
+        return ConfigFile(local)
+    pyproject = Path.cwd() / "pyproject.toml"
+    if pyproject.is_file():
+        found = _own_table(pyproject, required=False)
+        if found is not None:
+            return found
+    user = Path(platformdirs.user_config_dir("limbo-tui")) / "config.toml"
+    return ConfigFile(user) if user.is_file() else None
+
+
+def _own_table(path: Path, *, required: bool) -> ConfigFile | None:
+    if path.name != "pyproject.toml":
+        return ConfigFile(path)
+    data = _read_toml(path)
+    tool = data.get("tool")
+    if isinstance(tool, dict) and PYPROJECT_TABLE in tool:
+        return ConfigFile(path, f"tool.{PYPROJECT_TABLE}")
+    if required:
+        raise ConfigError(
+            f"{path} has no [tool.{PYPROJECT_TABLE}] table: add one, or drop --config"
+        )
     return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
 def load_settings(overrides: Overrides, env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
-    path = find_config_file(overrides.config, env)
+    found = find_config_file(overrides.config, env)
     settings = Settings()
-    if path is not None:
-        settings = _apply_file(settings, path)
+    if found is not None:
+        settings = _apply_file(settings, found)
 
     db = settings.database
-    url, source = db.url, db.url_source
-    env_url = next(((k, env[k]) for k in ENV_URL_VARS if env.get(k)), None)
-    if overrides.db_url is not None:
-        url, source = overrides.db_url, "--db-url"
-    elif env_url is not None:
-        source, url = env_url[0], env_url[1]
+    schema, schema_source = db.schema, db.schema_source
+    url, source, named_schema = _database_url(overrides, settings, env)
+    if named_schema and schema_source == "default":
+        schema, schema_source = named_schema, source
+    if overrides.schema is not None:
+        schema, schema_source = overrides.schema, "--schema"
     if url is not None:
-        url = validate_url(url, source)
-    schema = overrides.schema if overrides.schema is not None else db.schema
-    schema_source = "--schema" if overrides.schema is not None else "config"
+        url = resolve(url, source, env)
     try:
         validate_schema_name(schema)
     except ConfigError as exc:
@@ -115,23 +160,48 @@ def load_settings(overrides: Overrides, env: Mapping[str, str] | None = None) ->
         worker = dataclasses.replace(worker, mode=overrides.worker)  # type: ignore[arg-type]
     return dataclasses.replace(
         settings,
-        database=dataclasses.replace(db, url=url, url_source=source, schema=schema),
+        database=dataclasses.replace(
+            db, url=url, url_source=source, schema=schema, schema_source=schema_source
+        ),
         worker=worker,
         read_only=settings.read_only or overrides.read_only,
-        config_path=str(path) if path else None,
+        config_path=str(found) if found else None,
     )
 
 
-def _apply_file(settings: Settings, path: Path) -> Settings:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    locate = _Locator(path, text)
+def _database_url(
+    overrides: Overrides, settings: Settings, env: Mapping[str, str]
+) -> tuple[str | None, str, str | None]:
+    """(connection string, where it came from, the schema named with it).
+
+    The first that names a database (README, "Which database"): --db-url, the URL
+    variables, limbo-tui's config, ./dbos-config.yaml, the PG* environment; else None,
+    the embedded default. Something that names a database is never skipped over."""
+    if overrides.db_url is not None:
+        return overrides.db_url, "--db-url", None
+    for name in ENV_URL_VARS:
+        if env.get(name):
+            return env[name], name, None
+    if settings.database.url is not None:
+        return settings.database.url, settings.database.url_source, None
+    yaml_path = dbos_config.find()
+    if yaml_path is not None:
+        found = dbos_config.load(yaml_path, env)
+        source = f"{yaml_path} ({found.derived_from})" if found.derived_from else str(yaml_path)
+        return found.system_database_url, source, found.schema
+    named = [name for name in NAMING_ENV if env.get(name)]
+    if named:
+        return "", "$" + ", $".join(named), None
+    return None, "default", None
+
+
+def _apply_file(settings: Settings, found: ConfigFile) -> Settings:
+    data = _read_toml(found.path)
+    for part in found.table.split(".") if found.table else ():
+        data = data[part]
+    if not isinstance(data, dict):
+        raise ConfigError(f"{found}: must be a table of settings")
+    locate = _Locator(found.path, found.path.read_text(encoding="utf-8"), found.table)
     values: dict[str, Any] = {}
     sections = {f.name: f for f in dataclasses.fields(Settings) if _is_section(f)}
     for key, value in data.items():
@@ -161,7 +231,7 @@ def _section(current: Any, section_type: type, name: str, value: Any, locate: _L
     if not isinstance(value, dict):
         raise ConfigError(f"{locate.at(name)}: {name} must be a table ([{name}])")
     hints = typing.get_type_hints(section_type)
-    valid = [f.name for f in dataclasses.fields(section_type) if f.name != "url_source"]
+    valid = [f.name for f in dataclasses.fields(section_type) if not f.name.endswith("_source")]
     changes: dict[str, Any] = {}
     for key, raw in value.items():
         if key not in valid:
@@ -170,6 +240,8 @@ def _section(current: Any, section_type: type, name: str, value: Any, locate: _L
                 f"[{name}]: {', '.join(valid)}"
             )
         changes[key] = _check(locate, name, key, raw, hints[key])
+        if name == "database" and key in ("url", "schema") and changes[key] is not None:
+            changes[f"{key}_source"] = locate.at(key, name)
     return dataclasses.replace(current, **changes)
 
 
@@ -228,8 +300,8 @@ def _check(locate: _Locator, section: str, key: str, value: Any, hint: Any) -> A
         raise ConfigError(
             f"{where}: {dotted} = {value!r} must be 1 to 200 letters, digits or ._:@/-"
         )
-    if dotted == "database.url" and value:
-        value = validate_url(value, f"{locate.path} line {locate.line(key, section)}")
+    if dotted == "database.url" and isinstance(value, str):
+        value = value.strip() or None  # resolved with the environment once chosen
     return value
 
 
@@ -264,9 +336,13 @@ def _check_experiment(settings: Settings, locate: _Locator) -> None:
 class _Locator:
     """Finds the line of a key in the TOML text, for error messages."""
 
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path, text: str, table: str = "") -> None:
         self.path = path
         self.lines = text.splitlines()
+        self.table = table
+
+    def _full(self, section: str | None) -> str | None:
+        return ".".join(p for p in (self.table, section) if p) or None
 
     def line(self, key: str, section: str | None = None) -> int:
         current: str | None = None
@@ -274,11 +350,11 @@ class _Locator:
         for number, raw in enumerate(self.lines, start=1):
             header = re.match(r"^\s*\[\s*([^\]]+?)\s*\]", raw)
             if header:
-                current = header.group(1)
-                if section is None and current == key:
+                current = re.sub(r"[\s\"']", "", header.group(1))
+                if section is None and current == self._full(key):
                     return number
                 continue
-            if current == section and key_re.match(raw):
+            if current == self._full(section) and key_re.match(raw):
                 return number
         return 1
 

@@ -21,6 +21,8 @@ class DatabaseSettings:
     schema: str = "dbos"
     # Where the URL came from, for error messages ("--db-url", "LIMBO_TUI_DB_URL", ...).
     url_source: str = "default"
+    # Where the schema came from ("--schema", a file and line, "default").
+    schema_source: str = "default"
 
 
 @dataclass(frozen=True)

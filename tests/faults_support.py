@@ -34,7 +34,7 @@ def limbo_cmd(*args: str) -> list[str]:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment of a user who configured nothing (no URL, no config)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIMBO_TUI", "DBOS_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIMBO_TUI", "DBOS_", "PG"))}
     env["NO_COLOR"] = "1"
     env.update(extra)
     return env

@@ -307,6 +307,41 @@ def test_bad_urls_are_one_line_without_the_password(
         assert "Traceback" not in proc.stderr
 
 
+def test_missing_password_names_pgpassword_and_pgpass_which_both_work(
+    tcp_server: EmbeddedServer, remote_db: str, password_user: str, tmp_path: Path
+) -> None:
+    """No password in the URL: the error says where one can come from, and each of those
+    places works (libpq's order: the string, $PGPASSWORD, then ~/.pgpass)."""
+    url = f"postgresql://pwuser@127.0.0.1:{tcp_server.port}/{remote_db}"
+
+    def snapshot(**extra: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in clean_env(HOME=str(tmp_path)).items() if not k.startswith("PG")}
+        return subprocess.run(
+            limbo_cmd("snapshot", "--json", "--db-url", url),
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**env, **extra},
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+
+    refused = snapshot()
+    assert refused.returncode == 1, refused.stderr
+    assert "login refused for user 'pwuser'" in refused.stderr
+    assert "password required" in refused.stderr
+    assert "$PGPASSWORD" in refused.stderr and "~/.pgpass" in refused.stderr
+    from_env = snapshot(PGPASSWORD=PASSWORD)
+    assert from_env.returncode == 0, from_env.stderr
+    assert PASSWORD not in from_env.stdout + from_env.stderr
+    pgpass = tmp_path / ".pgpass"
+    pgpass.write_text(f"127.0.0.1:{tcp_server.port}:*:pwuser:{PASSWORD}\n")
+    pgpass.chmod(0o600)
+    assert snapshot().returncode == 0
+    wrong = snapshot(PGPASSWORD="not-it")
+    assert wrong.returncode == 1 and "wrong password" in wrong.stderr, wrong.stderr
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_password_never_on_screen_nor_in_logs(
     tcp_server: EmbeddedServer, remote_db: str, password_user: str, tmp_path: Path

@@ -179,7 +179,7 @@ def _limbo_cmd(*args: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIMBO_TUI", "DBOS_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIMBO_TUI", "DBOS_", "PG"))}
     env["NO_COLOR"] = "1"
     return env
 

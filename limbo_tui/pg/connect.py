@@ -8,32 +8,33 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
 
 from limbo_tui.errors import DatabaseError
-from limbo_tui.urls import asyncpg_dsn, database_name, mask, validate_schema_name
+from limbo_tui.urls import (
+    asyncpg_dsn,
+    database_name,
+    has_password,
+    mask,
+    server_list,
+    user_name,
+    validate_schema_name,
+)
 
 
 def describe_server(url: str) -> str:
-    """'host:port' or the unix socket directory, for messages."""
-    try:
-        parts = urlsplit(url)
-        query = dict(parse_qsl(parts.query))
-        host = parts.hostname or query.get("host") or "localhost"
-        port = parts.port or query.get("port") or 5432
-    except ValueError:
-        return mask(url)
-    return f"{host}:{port}"
+    """'host:port' (every host of a failover list) or the unix socket directory."""
+    return server_list(url)
 
 
-def _user(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        return parts.username or dict(parse_qsl(parts.query)).get("user") or "(default user)"
-    except ValueError:
-        return "(default user)"
+def _password_hint(url: str) -> str:
+    if has_password(url):
+        return "fix the password in the connection string or $PGPASSWORD"
+    return (
+        "no password was given: put it in the connection string, $PGPASSWORD or "
+        "~/.pgpass ($PGPASSFILE), or in the service's entry"
+    )
 
 
 def connection_error(url: str, exc: BaseException) -> DatabaseError:
@@ -42,9 +43,10 @@ def connection_error(url: str, exc: BaseException) -> DatabaseError:
     shown = mask(url)
     db = database_name(url)
     if isinstance(exc, asyncpg.InvalidPasswordError):
+        wrong = "wrong password" if has_password(url) else "password required"
         return DatabaseError(
-            f"login refused for user {_user(url)!r} at {where} (wrong password): "
-            f"fix the password in the database URL ({shown})"
+            f"login refused for user {user_name(url)!r} at {where} ({wrong}): "
+            f"{_password_hint(url)} ({shown})"
         )
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
         return DatabaseError(
@@ -55,7 +57,7 @@ def connection_error(url: str, exc: BaseException) -> DatabaseError:
         # pg_hba rejection, unknown role, "role is not permitted to log in".
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return DatabaseError(
-            f"login refused for user {_user(url)!r} at {where}: {first}; "
+            f"login refused for user {user_name(url)!r} at {where}: {first}; "
             f"check the user name and the server's pg_hba.conf ({shown})"
         )
     if isinstance(exc, asyncpg.CannotConnectNowError | asyncpg.TooManyConnectionsError):
