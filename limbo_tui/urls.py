@@ -3,10 +3,11 @@
 A user names a PostgreSQL database the way psql does: a URL of any form libpq accepts
 (multi-host `postgresql://h1:p1,h2:p2/db?target_session_attrs=read-write`, unix sockets,
 `postgresql:///db`), a keyword DSN (`host=... dbname=...`), a service (`?service=`,
-PGSERVICE, PGSERVICEFILE) and the PG* environment. libpq parses the string
-(`psycopg.conninfo`); `resolve()` then applies the service file, the environment and
-libpq's defaults exactly once, so that every consumer (asyncpg, psycopg, SQLAlchemy /
-DBOS) gets the same explicit parameters whatever its own defaults or environment are.
+PGSERVICE, PGSERVICEFILE) and the PG* environment. libpq parses the string (the parser
+`psycopg.conninfo` calls, see libpq.py); `resolve()` then applies the service file, the
+environment and libpq's defaults exactly once, so that every consumer (asyncpg, psycopg,
+SQLAlchemy / DBOS) gets the same explicit parameters whatever its own defaults or
+environment are.
 
 Passwords are never shown: `mask()` hides every parameter libpq marks as secret.
 A `.pgpass` file is left to the drivers (both match it per host, as libpq does).
@@ -24,10 +25,7 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import quote, unquote, urlencode
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
-from psycopg.pq import Conninfo
-
+from limbo_tui import libpq
 from limbo_tui.errors import ConfigError
 
 SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
@@ -61,15 +59,7 @@ _SERVER_STARTUP_PARAMS = ("options", "application_name")
 @cache
 def _libpq_options() -> tuple[tuple[str, str | None, str | None, bool], ...]:
     """libpq's own table: (keyword, environment variable, compiled default, secret)."""
-    return tuple(
-        (
-            o.keyword.decode(),
-            o.envvar.decode() if o.envvar else None,
-            o.compiled.decode() if o.compiled else None,
-            o.dispchar == b"*",
-        )
-        for o in Conninfo.get_defaults()
-    )
+    return tuple((o.keyword, o.envvar, o.compiled, o.secret) for o in libpq.options())
 
 
 def secret_keys() -> frozenset[str]:
@@ -128,8 +118,8 @@ def parse_conninfo(text: str, source: str) -> dict[str, str]:
     if not text:
         return {}
     try:
-        return {k: v for k, v in conninfo_to_dict(text).items() if v is not None and v != ""}
-    except psycopg.ProgrammingError as exc:
+        return {k: v for k, v in libpq.parse(text).items() if v != ""}
+    except libpq.ConninfoError as exc:
         reason = _hide_secrets(str(exc).strip().splitlines()[0], text)
         raise ConfigError(
             f"malformed connection string from {source} ({mask(text)}): {reason}; expected "
@@ -255,8 +245,8 @@ def params(url: str) -> dict[str, str]:
     if scheme is not None and scheme not in ("postgresql", "postgres"):
         url = "postgresql" + url[len(scheme) :]
     try:
-        return {k: v for k, v in conninfo_to_dict(url).items() if v is not None and v != ""}
-    except psycopg.ProgrammingError:
+        return {k: v for k, v in libpq.parse(url).items() if v != ""}
+    except libpq.ConninfoError:
         return {}
 
 

@@ -121,3 +121,39 @@ def test_dbos_config_yaml_comes_after_what_limbo_tui_is_told(
     assert params(flag.database.url or "")["host"] == "flaghost"
     assert flag.database.schema == "dbos"  # the yaml's schema goes with the yaml's database
     assert load_settings(Overrides(schema="mine"), {}).database.schema == "mine"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "postgresql://u:p%40ss@h1:5433,[::1]:5434/db?target_session_attrs=read-write",
+        "postgresql:///db?host=/var/run/postgresql&port=5433",
+        "postgres://%2Ftmp/db",
+        "host=h dbname='a b' password='it\\'s' connect_timeout=5",
+        "",
+        "not a url",
+        "postgresql://h/db?colour=red",
+    ],
+)
+def test_libpq_seam_reads_strings_as_psycopg_conninfo_does(text: str) -> None:
+    """limbo_tui.libpq loads libpq itself (start-up cost): it must agree with psycopg."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+    from psycopg.pq import Conninfo
+
+    from limbo_tui import libpq
+
+    try:
+        expected: dict[str, str] | str = {
+            k: str(v) for k, v in conninfo_to_dict(text).items() if v is not None
+        }
+    except psycopg.ProgrammingError as exc:
+        expected = str(exc).strip()
+    try:
+        got: dict[str, str] | str = libpq.parse(text)
+    except libpq.ConninfoError as exc:
+        got = str(exc)
+    assert got == expected
+    assert [o.keyword for o in libpq.options()] == [
+        o.keyword.decode() for o in Conninfo.get_defaults()
+    ]
