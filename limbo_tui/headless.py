@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from limbo_tui.backlog import partial_groups, totals_json, totals_line
 from limbo_tui.diagnose import Diagnosis, diagnose
 from limbo_tui.errors import EXIT_LIMBO, EXIT_OK
 from limbo_tui.limits import known_limits
@@ -104,6 +105,8 @@ def snapshot_json(
         "taken_at": iso(taken_at_ms),
         "workflows": [workflow_json(graph, wid) for wid in tree_order(graph)],
         "diagnoses": [diagnosis_json(d) for d in diagnoses],
+        # The database's true counts: a backlog larger than what is loaded says so here.
+        "totals": totals_json(graph, iso),
     }
 
 
@@ -124,7 +127,13 @@ def text_lines(graph: WorkflowGraph, diagnoses: list[Diagnosis], url: str) -> li
     for d in diagnoses:
         if d.severity == LIMBO or d.workflow_id not in flagged:
             flagged[d.workflow_id] = d.severity
-    lines = [f"database {safe_text(mask(url))}  taken {now_iso()}"]
+    lines = [f"database {safe_text(mask(url))}  taken {now_iso()}", totals_line(graph)]
+    for group in partial_groups(graph):
+        queue = f" on queue {safe_text(group.queue)}" if group.queue else ""
+        lines.append(
+            f"  {group.status}{queue}: {graph.loaded_in(group):,} newest of {group.count:,} "
+            "loaded (snapshot --json has the totals)"
+        )
     if not graph.workflows:
         lines.append("no workflows")
     depth: dict[str, int] = {}

@@ -30,6 +30,8 @@ STATUSES: tuple[str, ...] = (
     CANCELLED,
     MAX_RECOVERY_ATTEMPTS_EXCEEDED,
 )
+# Unfinished work, in the order totals name it (the snapshot loads all of these).
+LIVE_STATUSES: tuple[str, ...] = (PENDING, ENQUEUED, DELAYED)
 FINISHED_STATUSES: frozenset[str] = frozenset(
     {SUCCESS, ERROR, CANCELLED, MAX_RECOVERY_ATTEMPTS_EXCEEDED}
 )
@@ -40,6 +42,10 @@ DEDUP_HOLDING_STATUSES: frozenset[str] = frozenset({PENDING, ENQUEUED, DELAYED})
 
 # DBOS writes this step row when a parent waits for a child's result.
 GET_RESULT_STEP = "DBOS.getResult"
+
+
+def _created_after(wf: Workflow, ms: int | None) -> bool:
+    return ms is not None and wf.created_at_ms is not None and wf.created_at_ms > ms
 
 
 def is_finished(status: str | None) -> bool:
@@ -127,7 +133,44 @@ class StepRemoved:
     function_id: int
 
 
-Row = Workflow | Step | WorkflowRemoved | StepRemoved
+@dataclass(frozen=True)
+class GroupTotal:
+    """The unfinished workflows of one status on one queue (None: not queued) as counted
+    in the database: a backlog's true size, however few of its rows are loaded."""
+
+    status: str
+    queue: str | None
+    count: int
+    oldest_ms: int | None = None
+    newest_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """True counts, read in one transaction: every workflow_status row, and the unfinished
+    ones by status and queue. The graph holds only part of a large backlog; these say
+    how large it is. Between two counts the graph keeps them up to date from the rows it
+    is given (WorkflowGraph._follow_totals); `exact` turns False when a row could not be
+    placed (a workflow never loaded changed while a group was only partly loaded) until
+    the next count."""
+
+    workflows: int
+    groups: tuple[GroupTotal, ...] = ()
+    # The database's clock when counted (epoch ms): a workflow created later is new.
+    counted_at_ms: int | None = None
+    exact: bool = True
+
+    def unfinished(self, status: str | None = None) -> int:
+        return sum(g.count for g in self.groups if status is None or g.status == status)
+
+    def group(self, status: str, queue: str | None) -> GroupTotal | None:
+        for g in self.groups:
+            if g.status == status and g.queue == queue:
+                return g
+        return None
+
+
+Row = Workflow | Step | WorkflowRemoved | StepRemoved | Totals
 
 
 @dataclass
@@ -180,6 +223,12 @@ class WorkflowGraph:
     _roots: dict[str, _RootKey] = field(default_factory=dict, compare=False, repr=False)
     _root_order: list[_RootKey] = field(default_factory=list, compare=False, repr=False)
     _roots_unsure: set[str] = field(default_factory=set, compare=False, repr=False)
+    # The database's true counts, as last read (None until a snapshot brings them), and
+    # how many loaded workflows each (status, queue) has (kept as rows arrive).
+    totals: Totals | None = field(default=None, compare=False, repr=False)
+    _loaded_by_group: dict[tuple[str, str | None], int] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     # -- reading ---------------------------------------------------------------------
     def get(self, workflow_id: str) -> Workflow | None:
@@ -340,6 +389,8 @@ class WorkflowGraph:
                 changed |= self._remove_workflow(row.id)
             elif isinstance(row, StepRemoved):
                 changed |= self._remove_step(row.workflow_id, row.function_id)
+            elif isinstance(row, Totals):
+                self.totals = row
         return changed
 
     def replace_all(self, rows: Iterable[Row]) -> set[str]:
@@ -354,6 +405,8 @@ class WorkflowGraph:
         self._roots.clear()
         self._root_order.clear()
         self._roots_unsure.clear()
+        self._loaded_by_group.clear()
+        self.totals = None
         changed = self.apply(rows)
         return before | changed | set(self.workflows)
 
@@ -361,9 +414,78 @@ class WorkflowGraph:
         self.limits = dict(limits)
         return self
 
+    def loaded(self, status: str) -> int:
+        """How many loaded workflows have this status, on any queue."""
+        return sum(n for (s, _q), n in self._loaded_by_group.items() if s == status)
+
+    def loaded_in(self, group: GroupTotal) -> int:
+        """How many of a group's workflows are loaded."""
+        return self._loaded_by_group.get((group.status, group.queue), 0)
+
+    def _count(self, wf: Workflow, delta: int) -> None:
+        key = (wf.status, wf.queue)
+        n = self._loaded_by_group.get(key, 0) + delta
+        if n:
+            self._loaded_by_group[key] = n
+        else:
+            self._loaded_by_group.pop(key, None)
+
+    def _follow_totals(self, old: Workflow | None, new: Workflow | None, wid: str) -> None:
+        """Keep the counted totals true as one row changes (old -> new; None: absent)."""
+        totals = self.totals
+        assert totals is not None
+        workflows, exact = totals.workflows, totals.exact
+        groups = {(g.status, g.queue): g for g in totals.groups}
+        moves: list[tuple[Workflow, int]] = []
+        if old is not None:
+            # A loaded row changed or went.
+            moves.append((old, -1))
+            if new is None:
+                workflows -= 1
+        elif new is not None and _created_after(new, totals.counted_at_ms):
+            workflows += 1
+        elif any(self.loaded_in(g) < g.count for g in totals.groups):
+            # A row never loaded: finished, or one of a partly loaded group's rows. Which
+            # one cannot be told from here; the next count says.
+            exact = False
+            if new is None:
+                workflows -= 1
+            new = None
+        elif new is None:
+            # Every unfinished row was loaded, so a row never loaded was finished.
+            workflows -= 1
+        if new is not None:
+            moves.append((new, 1))
+        for row, step in moves:
+            if row.status not in LIVE_STATUSES:
+                continue
+            key = (row.status, row.queue)
+            g = groups.get(key) or GroupTotal(row.status, row.queue, 0)
+            oldest, newest = g.oldest_ms, g.newest_ms
+            created = row.created_at_ms
+            if step > 0 and created is not None:
+                oldest = created if oldest is None else min(oldest, created)
+                newest = created if newest is None else max(newest, created)
+            g = GroupTotal(g.status, g.queue, g.count + step, oldest, newest)
+            if g.count > 0:
+                groups[key] = g
+            else:
+                groups.pop(key, None)
+        self.totals = Totals(
+            workflows=max(workflows, 0),
+            groups=tuple(sorted(groups.values(), key=lambda g: (g.status, g.queue or ""))),
+            counted_at_ms=totals.counted_at_ms,
+            exact=exact,
+        )
+
     def _put_workflow(self, wf: Workflow) -> set[str]:
         old = self.workflows.get(wf.id)
         self.workflows[wf.id] = wf
+        if self.totals is not None:
+            self._follow_totals(old, wf, wf.id)
+        if old is not None:
+            self._count(old, -1)
+        self._count(wf, 1)
         if old is None or old.created_at_ms != wf.created_at_ms:
             # Loaded now (or its place among the roots moved).
             self._doubt_roots_around(wf.id)
@@ -379,7 +501,11 @@ class WorkflowGraph:
         # The database deletes a workflow's steps with it (ON DELETE CASCADE).
         for fid in list(self.steps.get(workflow_id, {})):
             changed |= self._remove_step(workflow_id, fid)
-        if self.workflows.pop(workflow_id, None) is not None:
+        gone = self.workflows.pop(workflow_id, None)
+        if self.totals is not None:
+            self._follow_totals(gone, None, workflow_id)
+        if gone is not None:
+            self._count(gone, -1)
             self._doubt_roots_around(workflow_id)
             changed.add(workflow_id)
             parent = self._parent_of.get(workflow_id)

@@ -20,6 +20,7 @@ import asyncpg
 import pytest
 
 from limbo_tui.config import Overrides, load_settings
+from limbo_tui.model import Totals
 from limbo_tui.pg import queries, triggers
 from limbo_tui.pg.connect import connect, jit_off_in_transaction
 from limbo_tui.pg.embedded import EmbeddedServer
@@ -62,7 +63,8 @@ async def test_behind_pgbouncer_jit_is_off_in_each_read_transaction(
             # connection that the next client of PgBouncer gets.
             assert await conn.fetchval("SHOW jit") == "on"
             await triggers.install(conn, "dbos")
-            assert await queries.snapshot(conn, "dbos") == []
+            [totals] = await queries.snapshot(conn, "dbos")
+            assert isinstance(totals, Totals) and totals.workflows == 0
             assert await queries.probe_changes(conn, "dbos")
         finally:
             await conn.close()

@@ -6,9 +6,13 @@ tables (new rows leave the inline columns NULL). The columns are probed once per
 connection (cached by connection) and every query is built from what exists.
 
 Snapshot scope (bounded, index-friendly, for system databases of a million rows):
+  0. the true totals (Totals): every row, and the unfinished ones by status and queue
+     with their oldest and newest creation time (live_totals), so that a backlog larger
+     than what is loaded is never silently cut;
   1. every workflow not finished (PENDING / ENQUEUED / DELAYED), each status read through
      its partial index (3.x: idx_workflow_status_in_flight_v2, idx_workflow_status_delayed;
-     2.8: workflow_status_status_index); capped at MAX_LIVE per status, newest first;
+     2.8: workflow_status_status_index); at most MAX_LIVE rows per status are loaded,
+     newest first (the totals count the rest);
   2. the most recent `finished_families` finished top-level workflows (backwards scan of
      workflow_status_created_at_index, present in every version); "finished" is any
      status but the live ones, so unknown or NULL statuses are shown too;
@@ -39,23 +43,23 @@ import asyncpg
 
 from limbo_tui.model import (
     CANCELLED,
-    DELAYED,
-    ENQUEUED,
     ERROR,
+    LIVE_STATUSES,
     MAX_RECOVERY_ATTEMPTS_EXCEEDED,
-    PENDING,
     SUCCESS,
+    GroupTotal,
     Row,
     Step,
+    Totals,
     Workflow,
 )
 from limbo_tui.pg.connect import jit_off_in_transaction
 from limbo_tui.urls import validate_schema_name
 
-LIVE_STATUSES: tuple[str, ...] = (PENDING, ENQUEUED, DELAYED)
 FINISHED: tuple[str, ...] = (SUCCESS, ERROR, CANCELLED, MAX_RECOVERY_ATTEMPTS_EXCEEDED)
-# A bound on each live status in one snapshot: a backlog of a million ENQUEUED rows is
-# summarised by its newest part rather than stalling the monitor.
+# A bound on the rows of each live status one snapshot loads: a backlog of a million
+# ENQUEUED rows is loaded by its newest part (and counted whole by live_totals) rather
+# than stalling the monitor or filling its memory.
 MAX_LIVE = 20_000
 # A bound on the family closure: one runaway fan-out must not load the whole table.
 MAX_FAMILY = 50_000
@@ -337,6 +341,41 @@ async def recent_finished_roots(conn: asyncpg.Connection, schema: str, limit: in
     return [r[0] for r in rows]
 
 
+async def live_totals(conn: asyncpg.Connection, schema: str) -> Totals:
+    """The true counts: every workflow_status row, and the unfinished ones by status and
+    queue with their oldest and newest created_at.
+
+    The unfinished part reads only the live statuses' partial indexes (3.x's in-flight
+    index covers queue, status and created_at: an index-only scan); the whole count is
+    one scan of the table, which is why the feed re-reads totals at most once a second.
+    """
+    cols = await probe(conn, schema)
+    ws = _t(cols, "workflow_status")
+    queue = "queue_name" if "queue_name" in cols.workflow else "NULL::text"
+    created = "created_at" if "created_at" in cols.workflow else "NULL::bigint"
+    branches = " UNION ALL ".join(
+        f"(SELECT '{s}'::text AS status, {queue} AS queue, count(*) AS n, "
+        f"min({created}) AS oldest, max({created}) AS newest "
+        f"FROM {ws} WHERE status = '{s}' GROUP BY 2)"
+        for s in LIVE_STATUSES
+    )
+    rows = await conn.fetch(branches)
+    total, now_ms = await conn.fetchrow(
+        f"SELECT count(*), (extract(epoch FROM now()) * 1000)::bigint FROM {ws}"
+    )
+    groups = tuple(
+        GroupTotal(
+            status=r["status"],
+            queue=r["queue"],
+            count=int(r["n"]),
+            oldest_ms=_int(r["oldest"]),
+            newest_ms=_int(r["newest"]),
+        )
+        for r in sorted(rows, key=lambda r: (r["status"], r["queue"] or ""))
+    )
+    return Totals(workflows=int(total or 0), groups=groups, counted_at_ms=int(now_ms))
+
+
 def _family_sql(cols: Columns) -> str:
     """Ancestors of the seed ids up to their roots, then every descendant of those.
 
@@ -401,6 +440,7 @@ async def snapshot(
     """
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await jit_off_in_transaction(conn)
+        totals = await live_totals(conn, schema)
         seeds = await live_ids(conn, schema)
         seeds += await recent_finished_roots(conn, schema, finished_families)
         ids = await family_ids(conn, schema, seeds)
@@ -409,6 +449,7 @@ async def snapshot(
     rows: list[Row] = []
     rows.extend(workflows)
     rows.extend(steps)
+    rows.append(totals)
     return rows
 
 

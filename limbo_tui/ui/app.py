@@ -23,6 +23,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Tree
 
+from limbo_tui.backlog import totals_line
 from limbo_tui.diagnose import Diagnosis
 from limbo_tui.limits import known_limits
 from limbo_tui.model import WorkflowGraph
@@ -194,6 +195,8 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
             tree.cursor_line = 0
         if self.follow_id is not None and tree.select_workflow(self.follow_id):
             self.follow_id = None
+        if self.graph.totals is not None:
+            self.query_one(StatusHeader).totals = totals_line(self.graph)
         bar = self.query_one(LimboBar)
         bar.summary = self._diagnoses.summary.text
         bar.in_limbo = len(facts.limbo_ids)

@@ -28,6 +28,8 @@ class StatusHeader(Widget):
     poll_interval_s: reactive[float] = reactive(2.0)
     paused_changes: reactive[int | None] = reactive(None)
     problem: reactive[str] = reactive("")
+    # The database's true counts (backlog.totals_line); empty until a snapshot counted.
+    totals: reactive[str] = reactive("")
 
     def render(self) -> Content:
         worker = self.worker_state
@@ -39,6 +41,8 @@ class StatusHeader(Widget):
         if self.feed_state in ("LIVE", "POLLING"):
             feed += f" {self.events_per_s:.1f} ev/s"
         line = f"worker {worker} │ feed {feed}"
+        if self.totals:
+            line += f" │ {self.totals}"
         if self.paused_changes is not None:
             line += f" │ PAUSED, {self.paused_changes} changes wait (p)"
         feed_detail = self.feed_detail if self.feed_state not in ("LIVE", "STARTING") else ""

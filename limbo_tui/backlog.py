@@ -1,0 +1,69 @@
+"""The true size of what is in the database, beside what is loaded: one owner for how the
+header, `snapshot` and `snapshot --json` state totals (pure: reads a WorkflowGraph).
+
+A backlog larger than a snapshot loads (pg/queries.MAX_LIVE rows per status) is never cut
+silently: its group says how many there are, how many are loaded, and the oldest and
+newest creation time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from limbo_tui.model import LIVE_STATUSES, GroupTotal, WorkflowGraph
+
+Iso = Callable[[int | None], str | None]
+
+
+def group_json(graph: WorkflowGraph, group: GroupTotal, iso: Iso) -> dict[str, Any]:
+    return {
+        "status": group.status,
+        "queue": group.queue,
+        "count": group.count,
+        "loaded": graph.loaded_in(group),
+        "oldest_created_at": iso(group.oldest_ms),
+        "newest_created_at": iso(group.newest_ms),
+    }
+
+
+def totals_json(graph: WorkflowGraph, iso: Iso) -> dict[str, Any] | None:
+    """`totals` of snapshot --json (times written by `iso`, the JSON's one format); None
+    when the database was not counted."""
+    totals = graph.totals
+    if totals is None:
+        return None
+    return {
+        # False for a moment after a row could not be placed (see model.Totals).
+        "exact": totals.exact,
+        "workflows": totals.workflows,
+        "loaded": len(graph.workflows),
+        "unfinished": {s: totals.unfinished(s) for s in LIVE_STATUSES},
+        "groups": [group_json(graph, g, iso) for g in totals.groups],
+    }
+
+
+def partial_groups(graph: WorkflowGraph) -> list[GroupTotal]:
+    """The groups with more workflows in the database than in the graph."""
+    totals = graph.totals
+    if totals is None:
+        return []
+    return [g for g in totals.groups if graph.loaded_in(g) < g.count]
+
+
+def totals_line(graph: WorkflowGraph) -> str:
+    """E.g. `1,000,000 workflows: 500,000 ENQUEUED (20,000 loaded), 12 PENDING`."""
+    totals = graph.totals
+    if totals is None:
+        return f"{len(graph.workflows):,} workflows loaded"
+    parts = []
+    for status in LIVE_STATUSES:
+        count = totals.unfinished(status)
+        if not count:
+            continue
+        loaded = graph.loaded(status)
+        shown = f" ({loaded:,} loaded)" if loaded < count else ""
+        parts.append(f"{count:,} {status}{shown}")
+    about = "" if totals.exact else "≈"
+    line = f"{about}{totals.workflows:,} workflows"
+    return f"{line}: {', '.join(parts)}" if parts else line
