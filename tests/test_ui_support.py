@@ -59,6 +59,7 @@ class WorkerDouble:
     progress: dict[str, Any] = field(default_factory=dict)
     limits: dict[str, int] = field(default_factory=dict)
     detail: str = ""
+    log_path: str | None = None
     enqueue_result: EnqueueResult = field(
         default_factory=lambda: EnqueueResult(True, "enqueued", "new-wf")
     )

@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -43,6 +44,7 @@ from limbo_tui.ui.live_diagnoses import LiveDiagnoses
 from limbo_tui.ui.live_inputs import LiveInputs
 from limbo_tui.ui.messages import GraphChanged
 from limbo_tui.ui.screens.help import HelpScreen
+from limbo_tui.ui.screens.worker_log import WorkerLogScreen
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_actions import WorkflowActions, one_line
@@ -317,6 +319,13 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.settings.read_only))
+
+    def action_worker_log(self) -> None:
+        path = self.worker.log_path if self.worker is not None else None
+        if path is None:
+            self.notify("no worker log: this limbo-tui runs no worker (--worker none)")
+            return
+        self.push_screen(WorkerLogScreen(Path(path)))
 
     # -- read-only, footer and palette -------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -35,6 +35,14 @@ KEYS: tuple[Key, ...] = (
     Key("limbo-only", "l", "toggle_limbo_only", "Limbo", "show only workflows in limbo"),
     Key("pause", "p", "toggle_pause", "Pause", "pause / resume live updates"),
     Key("copy-id", "y", "copy_id", "Copy id", "copy the selected workflow id (OSC 52)"),
+    Key(
+        "worker-log",
+        "L",
+        "worker_log",
+        "Log",
+        "the embedded worker's DBOS log, live, and where it is written",
+        show=False,
+    ),
 )
 
 MUTATING_ACTIONS: frozenset[str] = frozenset(k.action for k in KEYS if k.mutating)
