@@ -10,17 +10,32 @@ from types import FrameType
 
 from limbo_tui.database import Database
 from limbo_tui.pg.connect import close_quietly, connect_checked
+from limbo_tui.pg.dbos_schema import SchemaVersion, read_with_asyncpg
 from limbo_tui.settings import Settings
 
 
-def preflight(url: str, schema: str) -> None:
-    """Fail before the screen opens, as one line, when the database cannot be used."""
+def preflight(url: str, schema: str) -> SchemaVersion:
+    """Fail before the screen opens, as one line, when the database cannot be used; the
+    database's DBOS schema version (which releases wrote it) otherwise."""
 
-    async def check() -> None:
+    async def check() -> SchemaVersion:
         conn = await connect_checked(url, schema)
-        await close_quietly(conn)
+        try:
+            return await read_with_asyncpg(conn, schema)
+        finally:
+            await close_quietly(conn)
 
-    asyncio.run(check())
+    return asyncio.run(check())
+
+
+def header_database(database: Database, schema: SchemaVersion, worker: object) -> str:
+    """The header's database line: where, which DBOS schema (and so which releases wrote
+    it), and the DBOS release of the embedded worker when it is not limbo-tui's own."""
+    parts = [database.display, schema.label]
+    release = getattr(worker, "dbos_release", None)
+    if release:
+        parts.append(f"worker dbos {release}")
+    return " │ ".join(parts)
 
 
 def worker_log_path(database: Database, mode: str) -> Path | None:
@@ -34,7 +49,7 @@ def run_tui(settings: Settings, database: Database) -> int:
     from limbo_tui.ui.app import LimboApp
     from limbo_tui.worker import create_worker
 
-    preflight(database.url, settings.database.schema)
+    schema = preflight(database.url, settings.database.schema)
     worker = create_worker(
         settings.worker.mode,
         database.url,
@@ -42,11 +57,13 @@ def run_tui(settings: Settings, database: Database) -> int:
         log_path=worker_log_path(database, settings.worker.mode),
     )
     url = database.url
+    # The cancel dialog asks which release acts (can it take the children too?).
+    worker.actions.know_schema(schema)
     # The app's loop runs on the main thread, which the embedded server's life is tied to.
     revive = database.revive if database.embedded else None
     app = LimboApp(
         settings,
-        database.display,
+        header_database(database, schema, worker),
         feed_factory=lambda on_batch, on_state: LiveFeed(
             url, settings, on_batch, on_state, revive=revive
         ),

@@ -1,9 +1,12 @@
-"""The app with the real LiveFeed and real Actions on a database DBOS 3.x cannot act on."""
+"""The app with the real LiveFeed and real Actions on a database DBOS 3.x fails on."""
 
 from __future__ import annotations
 
 import asyncio
 
+import psycopg
+
+from limbo_tui.pg.dbos_schema import SCHEMA_RELEASES
 from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.settings import Settings, UISettings
 from limbo_tui.ui.app import LimboApp
@@ -14,9 +17,12 @@ from tests import dbos28
 async def test_a_failed_action_is_one_plain_notification_and_the_app_lives_on(
     db_url: str,
 ) -> None:
-    # DBOS 3.x's client cannot cancel on a 2.8-shaped schema; its error carries SQL with
-    # "%(status)s" and brackets, which must not be read as markup or end the app.
+    # 2.8's tables under a migrations row that claims 3.4's schema: limbo-tui acts with
+    # DBOS 3.4's client, which fails; its error carries SQL with "%(status)s" and
+    # brackets, which must not be read as markup or end the app.
     dbos28.create_schema(db_url)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE dbos.dbos_migrations SET version = %s", (SCHEMA_RELEASES[-1][0],))
     seed = dbos28.seed_limbo(db_url)
     settings = Settings(ui=UISettings(refresh_hz=50))
     actions = Actions(db_url, settings)

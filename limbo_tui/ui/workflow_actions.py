@@ -161,6 +161,12 @@ class WorkflowActions(_Base):
         if wf.dedup_id:
             question += f"\nThis frees dedup id {safe_text(wf.dedup_id)!r}."
         option = f"children too ({len(kids)})" if kids else None
+        # DBOS before 2.24 cannot cancel children: on its databases the option is not
+        # offered, and the dialog says what to do instead.
+        can_cascade = getattr(self.actions, "can_cancel_children", None)
+        if option and can_cascade is not None and not can_cascade():
+            option = None
+            question += "\nThis DBOS release cannot cancel children with it: cancel each one."
 
         def answered(result: Confirmed | None) -> None:
             if result is not None:

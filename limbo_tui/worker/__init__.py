@@ -8,6 +8,8 @@
 - process.py       ProcessWorker: DBOS in a child process (process_main.py), SIGKILL crash
 - monitor_only.py  NoWorker: `--worker none`
 - actions.py       enqueue / cancel / resume / fork through DBOSClient
+- release_client.py  which DBOS release acts on a database, and the helper that runs it
+- release_helper.py  the helper script: one action with its interpreter's dbos (JSON)
 - progress.py      live step attempts (DBOS.step_status) for the UI
 """
 

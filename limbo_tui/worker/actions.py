@@ -1,7 +1,10 @@
 """What the keys do to workflows: enqueue the experiment, cancel, resume, fork.
 
-All of it goes through DBOSClient (system database only, no migrations, no worker), for
-every worker mode: it acts on any workflow, foreign ones included, whether limbo-tui's
+All of it goes through DBOS's own DBOSClient (system database only, no migrations, no
+worker) of the release that writes the database's schema version: limbo-tui's own dbos
+in this process when it matches, else the matching release in a short-lived helper
+process (release_client.py), so that a 2.8 database gets 2.8's semantics. For every
+worker mode: it acts on any workflow, foreign ones included, whether limbo-tui's
 worker runs in a thread, in a child process, is DOWN after a crash, or does not exist
 (`--worker none`). The embedded worker then picks up what was enqueued or resumed for
 its application version, like any DBOS worker would.
@@ -19,15 +22,25 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from limbo_tui.errors import one_line
+from limbo_tui.errors import LimboError, one_line
 from limbo_tui.limits import DEMO_PARENT as PARENT_NAME
 from limbo_tui.settings import Settings
 from limbo_tui.urls import sqlalchemy_url
 from limbo_tui.worker.protocol import APP_NAME, ActionResult, EnqueueResult, ExperimentParams
+from limbo_tui.worker.release_client import (
+    ActionRelease,
+    Backend,
+    Deduplicated,
+    HelperBackend,
+    choose_release,
+    dbos_cli_command,
+)
 
 if TYPE_CHECKING:
     from dbos import DBOSClient
     from psycopg import sql
+
+    from limbo_tui.pg.dbos_schema import SchemaVersion
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +65,17 @@ def _short(workflow_id: str) -> str:
     return workflow_id[:8] if len(workflow_id) > 12 else workflow_id
 
 
-class Actions:
-    """Management actions on the system database of `url` (a libpq-style URL)."""
+class _InProcessBackend:
+    """limbo-tui's own dbos: DBOSClient in this process, made once."""
 
-    def __init__(self, url: str, settings: Settings) -> None:
+    def __init__(self, url: str, schema: str, release: str) -> None:
+        self.release = release
         self._url = url
-        self._settings = settings
-        self._schema = settings.database.schema
+        self._schema = schema
         self._client: DBOSClient | None = None
         self._lock = threading.Lock()
 
-    # -- lifecycle ---------------------------------------------------------------------
-    def _get_client(self) -> DBOSClient:
+    def client(self) -> DBOSClient:
         from dbos import DBOSClient
 
         with self._lock:
@@ -87,12 +99,99 @@ class Actions:
             except Exception as exc:
                 log.debug("closing the DBOS client: %s", exc)
 
+    def cancel(self, workflow_id: str, children: bool) -> None:
+        self.client().cancel_workflow(workflow_id, cancel_children=children)
+
+    def resume(self, workflow_id: str) -> None:
+        self.client().resume_workflow(workflow_id)
+
+    def fork(self, workflow_id: str, start_step: int) -> str:
+        return self.client().fork_workflow(workflow_id, start_step).get_workflow_id()
+
+    def enqueue(self, options: dict[str, Any], workflow_input: dict[str, Any]) -> str:
+        from dbos._error import DBOSQueueDeduplicatedError
+
+        try:
+            handle = self.client().enqueue(options, workflow_input)  # type: ignore[arg-type]
+        except DBOSQueueDeduplicatedError as exc:
+            raise Deduplicated(one_line(exc)) from None
+        return handle.get_workflow_id()
+
+
+class Actions:
+    """Management actions on the system database of `url` (a libpq-style URL)."""
+
+    def __init__(self, url: str, settings: Settings) -> None:
+        self._url = url
+        self._settings = settings
+        self._schema = settings.database.schema
+        self._lock = threading.Lock()
+        self._release: ActionRelease | None = None
+        self._backend: Backend | None = None
+
+    # -- which DBOS acts ---------------------------------------------------------------
+    def know_schema(self, schema: SchemaVersion) -> None:
+        """The schema version, when the caller has read it already (launch's preflight)."""
+        with self._lock:
+            if self._release is None:
+                self._release = choose_release(schema, None)
+
+    def action_release(self) -> ActionRelease:
+        """The release that acts on this database (its schema version is read once).
+        Blocking; a LimboError when limbo-tui knows no release of that schema."""
+        with self._lock:
+            if self._release is None:
+                schema = read_schema_version(self._url, self._schema)
+                release = choose_release(schema, None)
+                if release is None:
+                    raise LimboError(
+                        f"{schema.label} is not one limbo-tui can act on; use the dbos "
+                        "CLI of the release that wrote it"
+                    )
+                self._release = release
+            return self._release
+
+    def can_cancel_children(self) -> bool:
+        """Whether cancel can take the children too (DBOS 2.24+). Blocking the first time."""
+        try:
+            return self.action_release().cancel_children
+        except Exception:
+            return False
+
+    def _get_backend(self) -> Backend:
+        release = self.action_release()
+        with self._lock:
+            if self._backend is None:
+                if release.in_process:
+                    self._backend = _InProcessBackend(self._url, self._schema, release.release)
+                else:
+                    self._backend = HelperBackend(
+                        release.release, self._url, self._schema, APP_NAME
+                    )
+            return self._backend
+
+    def close(self) -> None:
+        with self._lock:
+            backend, self._backend = self._backend, None
+        if isinstance(backend, _InProcessBackend):
+            backend.close()
+
     def _refuse(self, what: str) -> str | None:
         if self._settings.read_only:
             return READ_ONLY_MESSAGE.format(what=what)
         if _on_event_loop_thread():
             return f"{what} must run in a thread worker, not on the event loop"
         return None
+
+    def _failure(self, verb: str, exc: BaseException, *cli: str) -> str:
+        """A failed action in one line; when the release's own code could not run (its
+        environment cannot be made), the equivalent `dbos workflow` command too."""
+        text = _failure(verb, exc)
+        release = self._release
+        if isinstance(exc, LimboError) and release is not None and cli and not release.in_process:
+            command = dbos_cli_command(release.release, self._url, self._schema, *cli)
+            text = f"{text}; or run: {command}"
+        return text
 
     # -- reads used to explain results ------------------------------------------------
     def _query(self, query: sql.Composable, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -130,10 +229,6 @@ class Actions:
 
     # -- actions -----------------------------------------------------------------------
     def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult:
-        import psycopg
-        from dbos import EnqueueOptions
-        from dbos._error import DBOSQueueDeduplicatedError
-
         refused = self._refuse("enqueue")
         if refused:
             return EnqueueResult(False, refused)
@@ -141,7 +236,7 @@ class Actions:
         if problem:
             return EnqueueResult(False, f"enqueue refused: {problem}")
         dedup_id = params.effective_dedup_id
-        options: EnqueueOptions = {
+        options: dict[str, Any] = {
             "workflow_name": PARENT_NAME,
             "queue_name": params.queue,
             # Pinned to the embedded worker's version: that worker (and its recovery)
@@ -152,31 +247,12 @@ class Actions:
         if dedup_id:
             options["deduplication_id"] = dedup_id
         try:
-            handle = self._get_client().enqueue(options, params.workflow_input())
-        except DBOSQueueDeduplicatedError:
+            workflow_id = self._get_backend().enqueue(options, params.workflow_input())
+        except Deduplicated:
             assert dedup_id is not None
-            try:
-                holder = self.dedup_holder(params.queue, dedup_id)
-            except psycopg.Error as exc:
-                holder = None
-                log.debug("dedup holder lookup failed: %s", exc)
-            if holder is None:
-                return EnqueueResult(
-                    False,
-                    f"deduplicated: dedup id {dedup_id} on {params.queue} was held, and has "
-                    "just been released; enqueue again",
-                )
-            holder_id, holder_status = holder
-            return EnqueueResult(
-                False,
-                f"deduplicated: dedup id {dedup_id} on queue {params.queue} is held by "
-                f"{holder_id} ({holder_status})",
-                holder_id=holder_id,
-                holder_status=holder_status,
-            )
+            return self._deduplicated(params.queue, dedup_id)
         except Exception as exc:
-            return EnqueueResult(False, _failure("enqueue", exc))
-        workflow_id = handle.get_workflow_id()
+            return EnqueueResult(False, self._failure("enqueue", exc))
         dedup = f", dedup id {dedup_id}" if dedup_id else ""
         return EnqueueResult(
             True,
@@ -184,15 +260,39 @@ class Actions:
             workflow_id=workflow_id,
         )
 
+    def _deduplicated(self, queue: str, dedup_id: str) -> EnqueueResult:
+        import psycopg
+
+        try:
+            holder = self.dedup_holder(queue, dedup_id)
+        except psycopg.Error as exc:
+            holder = None
+            log.debug("dedup holder lookup failed: %s", exc)
+        if holder is None:
+            return EnqueueResult(
+                False,
+                f"deduplicated: dedup id {dedup_id} on {queue} was held, and has "
+                "just been released; enqueue again",
+            )
+        holder_id, holder_status = holder
+        return EnqueueResult(
+            False,
+            f"deduplicated: dedup id {dedup_id} on queue {queue} is held by "
+            f"{holder_id} ({holder_status})",
+            holder_id=holder_id,
+            holder_status=holder_status,
+        )
+
     def _act(
         self,
         verb: str,
         workflow_id: str,
-        call: Callable[[Any], Any],
+        call: Callable[[Backend], Any],
         finished_refusal: str | None,
+        cli: tuple[str, ...],
     ) -> tuple[str, Any] | ActionResult:
         """The part every action shares: refuse in read-only mode, look the workflow up,
-        refuse finished ones (when finished_refusal says why), then call DBOSClient.
+        refuse finished ones (when finished_refusal says why), then call the backend.
         Returns (status before, the call's result) or the ActionResult that ends it."""
         refused = self._refuse(verb)
         if refused:
@@ -205,16 +305,29 @@ class Actions:
                 return ActionResult(
                     False, f"{_short(workflow_id)} is {before}: {finished_refusal}", workflow_id
                 )
-            return before, call(self._get_client())
+            return before, call(self._get_backend())
         except Exception as exc:
-            return ActionResult(False, _failure(verb, exc), workflow_id)
+            return ActionResult(False, self._failure(verb, exc, *cli), workflow_id)
 
     def cancel(self, workflow_id: str, children: bool = False) -> ActionResult:
+        if children and not self._refuse("cancel"):
+            try:
+                release = self.action_release()
+            except Exception as exc:
+                return ActionResult(False, _failure("cancel", exc), workflow_id)
+            if not release.cancel_children:
+                return ActionResult(
+                    False,
+                    f"dbos {release.release} cannot cancel a workflow's children (2.24+ "
+                    "can): cancel each child, then the parent",
+                    workflow_id,
+                )
         done = self._act(
             "cancel",
             workflow_id,
-            lambda client: client.cancel_workflow(workflow_id, cancel_children=children),
+            lambda backend: backend.cancel(workflow_id, children),
             "nothing to cancel",
+            ("cancel", workflow_id),
         )
         if isinstance(done, ActionResult):
             return done
@@ -227,8 +340,9 @@ class Actions:
         done = self._act(
             "resume",
             workflow_id,
-            lambda client: client.resume_workflow(workflow_id),
+            lambda backend: backend.resume(workflow_id),
             "DBOS does not resume finished workflows (fork it instead)",
+            ("resume", workflow_id),
         )
         if isinstance(done, ActionResult):
             return done
@@ -244,13 +358,13 @@ class Actions:
         done = self._act(
             "fork",
             workflow_id,
-            lambda client: client.fork_workflow(workflow_id, start_step),
+            lambda backend: backend.fork(workflow_id, start_step),
             None,
+            ("fork", workflow_id, f"--step {start_step}"),
         )
         if isinstance(done, ActionResult):
             return done
-        handle = done[1]
-        new_id = handle.get_workflow_id()
+        new_id = str(done[1])
         return ActionResult(
             True, f"forked {_short(workflow_id)} from step {start_step} as {new_id}", new_id
         )

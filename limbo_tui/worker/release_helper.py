@@ -1,0 +1,142 @@
+"""A short-lived helper that performs one action with the dbos of its own interpreter.
+
+Run as `python -I release_helper.py` by worker/release_client.py in a venv that holds one
+DBOS release (releases.py), so the action has exactly that release's semantics on a
+database that release wrote. It imports nothing of limbo-tui: only the standard library
+and that release's dbos, so it runs in any interpreter with dbos installed (-I keeps this
+file's directory and PYTHONPATH out of sys.path).
+
+Protocol: one JSON request on stdin (so the database URL, password included, never shows
+in `ps`), one JSON reply on stdout:
+
+- request  {"url": <sqlalchemy URL>, "schema": ..., "op": ..., ...op's arguments}
+- reply    {"ok": true, "dbos": <release>, ...} or
+           {"ok": false, "dbos": <release>, "error": <exception class>, "message": ...}
+
+ops: version; cancel(workflow_id, children); resume(workflow_id);
+fork(workflow_id, start_step, app_version?); enqueue(options, input); migrate.
+Everything DBOS logs goes to stderr, which the caller keeps for its log.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import sys
+from importlib import metadata
+from typing import Any
+
+
+def _client(request: dict[str, Any]) -> Any:
+    from dbos import DBOSClient
+
+    kwargs: dict[str, Any] = {
+        "system_database_url": request["url"],
+        "dbos_system_schema": request.get("schema", "dbos"),
+    }
+    accepted = inspect.signature(DBOSClient.__init__).parameters
+    # Newer releases take these; older ones would refuse the keyword.
+    optional = {"application_name": request.get("application_name")}
+    optional["retry_connection_errors"] = False
+    optional["system_database_pool_size"] = 2
+    for key, value in optional.items():
+        if key in accepted and value is not None:
+            kwargs[key] = value
+    return DBOSClient(**kwargs)
+
+
+def _cancel(client: Any, request: dict[str, Any]) -> dict[str, Any]:
+    workflow_id = request["workflow_id"]
+    if request.get("children"):
+        params = inspect.signature(client.cancel_workflow).parameters
+        if "cancel_children" not in params:
+            return {
+                "ok": False,
+                "error": "Unsupported",
+                "message": "this DBOS release cannot cancel a workflow's children",
+            }
+        client.cancel_workflow(workflow_id, cancel_children=True)
+    else:
+        client.cancel_workflow(workflow_id)
+    return {"ok": True, "workflow_id": workflow_id}
+
+
+def _resume(client: Any, request: dict[str, Any]) -> dict[str, Any]:
+    handle = client.resume_workflow(request["workflow_id"])
+    return {"ok": True, "workflow_id": handle.get_workflow_id()}
+
+
+def _fork(client: Any, request: dict[str, Any]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if request.get("app_version"):
+        kwargs["application_version"] = request["app_version"]
+    handle = client.fork_workflow(request["workflow_id"], int(request["start_step"]), **kwargs)
+    return {"ok": True, "workflow_id": handle.get_workflow_id()}
+
+
+def _enqueue(client: Any, request: dict[str, Any]) -> dict[str, Any]:
+    from dbos._client import EnqueueOptions
+
+    # A key this release does not know (application_name before 3.x) is left out.
+    known = EnqueueOptions.__required_keys__ | EnqueueOptions.__optional_keys__
+    options = {k: v for k, v in dict(request["options"]).items() if k in known}
+    handle = client.enqueue(options, request["input"])
+    return {"ok": True, "workflow_id": handle.get_workflow_id()}
+
+
+def _migrate(request: dict[str, Any]) -> dict[str, Any]:
+    """Create or upgrade the DBOS tables with this release's own migrations."""
+    import sqlalchemy as sa
+    from dbos import _migration
+
+    schema = request.get("schema", "dbos")
+    engine = sa.create_engine(request["url"])
+    try:
+        _migration.ensure_dbos_schema(engine, schema)
+        _migration.run_dbos_migrations(engine, schema, True)
+    finally:
+        engine.dispose()
+    return {"ok": True}
+
+
+def _run(request: dict[str, Any]) -> dict[str, Any]:
+    op = request.get("op")
+    if op == "version":
+        return {"ok": True}
+    if op == "migrate":
+        return _migrate(request)
+    calls = {"cancel": _cancel, "resume": _resume, "fork": _fork, "enqueue": _enqueue}
+    if op not in calls:
+        return {"ok": False, "error": "BadRequest", "message": f"unknown op {op!r}"}
+    client = _client(request)
+    try:
+        return calls[op](client, request)
+    finally:
+        client.destroy()
+
+
+def main() -> int:
+    # The reply is the only thing on stdout; DBOS's own output goes to stderr.
+    reply_fd = os.dup(1)
+    os.dup2(2, 1)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+    try:
+        release = metadata.version("dbos")
+    except metadata.PackageNotFoundError:
+        release = "?"
+    try:
+        request = json.loads(sys.stdin.readline() or "{}")
+        reply = _run(request)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        reply = {"ok": False, "error": type(exc).__name__, "message": first}
+    reply["dbos"] = release
+    with os.fdopen(reply_fd, "w", encoding="utf-8") as out:
+        out.write(json.dumps(reply) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
