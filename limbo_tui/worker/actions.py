@@ -141,6 +141,8 @@ class Actions:
         Blocking; a LimboError when limbo-tui knows no release of that schema."""
         with self._lock:
             if self._release is None:
+                from limbo_tui.pg.dbos_schema import read_schema_version
+
                 schema = read_schema_version(self._url, self._schema)
                 release = choose_release(schema, None)
                 if release is None:
