@@ -157,14 +157,16 @@ def text_lines(graph: WorkflowGraph, diagnoses: list[Diagnosis], url: str) -> li
     else:
         lines.append("")
         lines.append("nothing in limbo")
-    return lines
+    # Every field above is sanitised where it is formatted; this pass makes sure no text
+    # from the database reaches the terminal raw, whatever a later field forgets.
+    return [safe_text(line) for line in lines]
 
 
 def _line(graph: WorkflowGraph, wf: Workflow, parent: str | None, flag: str | None) -> str:
     max_rec = graph.max_recovery_attempts(wf.id)
     counts = graph.step_counts(wf.id)
     parts = [
-        ("!! " if flag == LIMBO else "") + wf.status,
+        ("!! " if flag == LIMBO else "") + safe_text(wf.status, 40),
         safe_text(wf.name or "?", 60),
         safe_text(short_id(wf.id, parent)),
         f"rec {wf.recovery_attempts}/{max_rec if max_rec is not None else '?'}",

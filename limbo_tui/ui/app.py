@@ -12,12 +12,14 @@ ends the app.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
@@ -29,6 +31,7 @@ from limbo_tui.diagnose import Diagnosis
 from limbo_tui.limits import known_limits
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.settings import Settings
+from limbo_tui.terminal_text import is_terminal_safe, safe_text
 from limbo_tui.ui.bindings import (
     KEY_BY_ACTION,
     KEYS,
@@ -43,9 +46,11 @@ from limbo_tui.ui.limbo_bar import LimboBar
 from limbo_tui.ui.live_diagnoses import LiveDiagnoses
 from limbo_tui.ui.live_inputs import LiveInputs
 from limbo_tui.ui.messages import GraphChanged
+from limbo_tui.ui.screens.dialog import Dialog
 from limbo_tui.ui.screens.help import HelpScreen
 from limbo_tui.ui.screens.worker_log import WorkerLogScreen
 from limbo_tui.ui.status_header import StatusHeader
+from limbo_tui.ui.suspend import suspend_to_shell
 from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_actions import WorkflowActions, one_line
 from limbo_tui.ui.workflow_lines import TreeFacts, filter_matches, visible_ids
@@ -115,10 +120,25 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         markup: bool = False,
     ) -> None:
         # Notifications carry database text and driver errors ("[", "%(x)s"): parsed as
-        # markup they would raise and end the app, so they are always plain text.
+        # markup they would raise and end the app, so ours are always plain text, and
+        # sanitised. Only the notices Textual writes itself (the screenshot's, the ctrl+c
+        # hint) keep their markup: they come from textual.app, with text of its own.
+        markup = sys._getframe(1).f_globals.get("__name__") == "textual.app"
         super().notify(
-            one_line(message), title=title, severity=severity, timeout=timeout, markup=False
+            message if markup else one_line(message),
+            title=safe_text(title),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
         )
+
+    async def on_event(self, event: events.Event) -> None:
+        # A dialog only hears keys typed once it was on screen (screens/dialog.py).
+        if isinstance(event, events.Key):
+            stack = self.screen_stack
+            if stack and isinstance(stack[-1], Dialog) and stack[-1].typed_ahead(event):
+                return
+        await super().on_event(event)
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
@@ -314,8 +334,21 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         if self.selected_id is None:
             self.notify("select a workflow first", severity="warning")
             return
+        if not is_terminal_safe(self.selected_id):
+            # A pasted id must not carry a newline or an escape into a shell or a terminal.
+            self.notify(
+                "not copied: this id holds control characters (shown as \ufffd); "
+                "`limbo-tui snapshot --json` prints it escaped",
+                severity="warning",
+            )
+            return
         self.copy_to_clipboard(self.selected_id)
         self.notify(f"copied {self.selected_id}")
+
+    def action_suspend(self) -> None:
+        refused = suspend_to_shell(self)
+        if refused is not None:
+            self.notify(refused, severity="warning")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.settings.read_only))
@@ -343,6 +376,8 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for k in KEYS:
+            if not k.palette:
+                continue
             action = k.action
             if k.mutating and self.settings.read_only:
                 action = f"refuse_read_only('{k.action}')"

@@ -18,12 +18,29 @@ class Key:
     # Changes the database or the worker: refused in read-only mode.
     mutating: bool = False
     show: bool = True
+    # Works whichever widget has the focus (the filter field included).
+    priority: bool = False
+    # Listed in the command palette (not for a second key of an action already there).
+    palette: bool = True
 
 
 KEYS: tuple[Key, ...] = (
     # Help and quit first: at 80 columns the end of the footer is cut off.
     Key("help", "question_mark", "help", "Help", "this help"),
     Key("quit", "q", "quit", "Quit", "quit"),
+    # Textual only hints at ctrl+q on ctrl+c; a user's reflex is ctrl+c, so it quits.
+    Key("quit-ctrl-c", "ctrl+c", "quit", "Quit", "quit", show=False, priority=True, palette=False),
+    # Textual reads ctrl+z as a key (the terminal's signals are off): without this binding
+    # nothing suspends, and the reflexive `fg` + Enter that follows lands in the app.
+    Key(
+        "suspend",
+        "ctrl+z",
+        "suspend",
+        "Suspend",
+        "suspend to the shell (fg returns)",
+        show=False,
+        priority=True,
+    ),
     Key("enqueue", "e", "enqueue", "Enqueue", "enqueue the experiment with the defaults", True),
     Key("enqueue-form", "E", "enqueue_form", "Form", "enqueue the experiment with a form", True),
     Key("crash", "x", "crash", "Crash", "crash the embedded worker", True),
@@ -69,7 +86,9 @@ def app_bindings() -> list[Binding]:
     refusal in read-only mode (check_action enables exactly one of the two)."""
     out: list[Binding] = []
     for k in KEYS:
-        out.append(Binding(k.key, k.action, k.label, show=k.show, id=k.binding_id))
+        out.append(
+            Binding(k.key, k.action, k.label, show=k.show, priority=k.priority, id=k.binding_id)
+        )
         if k.mutating:
             out.append(
                 Binding(

@@ -1,5 +1,8 @@
 """Yes / no before anything destructive, with an optional extra choice (e.g. "children
-too" for cancel). Keyboard only works: y / n, enter / escape, space toggles the choice."""
+too" for cancel). Keyboard only works: y / n, enter / escape, space toggles the choice.
+
+The question quotes the database (names, statuses, dedup ids): every text is sanitised
+here, whoever wrote the question."""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Static
+
+from limbo_tui.terminal_text import safe_text
+from limbo_tui.ui.screens.dialog import Dialog
 
 
 @dataclass(frozen=True)
@@ -20,7 +25,7 @@ class Confirmed:
     option: bool = False
 
 
-class ConfirmScreen(ModalScreen[Confirmed | None]):
+class ConfirmScreen(Dialog[Confirmed | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "confirm", "Yes", id="confirm-yes"),
         Binding("n,escape", "dismiss_none", "No", id="confirm-no"),
@@ -36,9 +41,10 @@ class ConfirmScreen(ModalScreen[Confirmed | None]):
         option_default: bool = False,
     ) -> None:
         super().__init__()
-        self._question = question
-        self._yes, self._no = yes, no
-        self._option, self._option_default = option, option_default
+        self._question = safe_text(question, multiline=True)
+        self._yes, self._no = safe_text(yes), safe_text(no)
+        self._option = None if option is None else safe_text(option)
+        self._option_default = option_default
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -50,7 +56,9 @@ class ConfirmScreen(ModalScreen[Confirmed | None]):
                 yield Button(f"{self._no} (n)", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no" if self._option is None else "#option").focus()
+        # query, not query_one: a dialog dismissed in the same instant has no widgets left.
+        for widget in self.query("#no" if self._option is None else "#option"):
+            widget.focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -10,10 +10,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from limbo_tui.settings import ExperimentSettings
+from limbo_tui.ui.screens.dialog import Dialog
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class ExperimentForm:
     dedup_id: str
 
 
-class EnqueueFormScreen(ModalScreen[ExperimentForm | None]):
+class EnqueueFormScreen(Dialog[ExperimentForm | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss_none", "Close", id="form-close")
     ]
@@ -61,7 +61,9 @@ class EnqueueFormScreen(ModalScreen[ExperimentForm | None]):
                 yield Button("Close (esc)", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#children", Input).focus()
+        # query, not query_one: a dialog dismissed in the same instant has no widgets left.
+        for field in self.query("#children"):
+            field.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -10,22 +10,22 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from limbo_tui.model import Step
 from limbo_tui.terminal_text import safe_text
+from limbo_tui.ui.screens.dialog import Dialog
 
 
-class ForkStepScreen(ModalScreen[int | None]):
+class ForkStepScreen(Dialog[int | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss_none", "Close", id="fork-close")
     ]
 
     def __init__(self, workflow_label: str, steps: Sequence[Step]) -> None:
         super().__init__()
-        self._label = workflow_label
+        self._label = safe_text(workflow_label)
         self._steps = list(steps)
 
     def compose(self) -> ComposeResult:
@@ -48,10 +48,11 @@ class ForkStepScreen(ModalScreen[int | None]):
             yield Static(Text("enter: fork from it   escape: close"), classes="hint")
 
     def on_mount(self) -> None:
-        picker = self.query_one(OptionList)
-        picker.focus()
-        # Forking from the step that never completed is the usual way out of a crash loop.
-        picker.highlighted = picker.option_count - 1
+        # query, not query_one: a dialog dismissed in the same instant has no widgets left.
+        for picker in self.query(OptionList):
+            picker.focus()
+            # Forking from the step that never completed is the usual way out of a crash loop.
+            picker.highlighted = picker.option_count - 1
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

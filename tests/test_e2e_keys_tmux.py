@@ -1,0 +1,149 @@
+"""The keys a terminal user types by reflex, in a real terminal (tmux) with a real shell:
+`c y` typed in one burst never cancels (the dialog ignores keys typed before it was
+shown), ctrl+z suspends the job to the shell and `fg` brings the whole screen back, and
+ctrl+c quits with status 0.
+
+The real `limbo-tui` command, on a real database, from an interactive bash (job control).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.faults_support import COMMAND
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+WID = "reflex-victim-1"
+
+
+class Shell:
+    """An interactive bash in a tmux pane of its own server (a unique -L socket)."""
+
+    def __init__(self, home: Path) -> None:
+        self.socket = f"limbo-keys-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        env = {"TERM": "xterm-256color", "HOME": str(home), "PS1": "shell$ "}
+        env |= {k: os.environ[k] for k in ("PATH", "LANG") if k in os.environ}
+        exports = " ".join(f"{k}='{v}'" for k, v in env.items())
+        self.tmux(
+            "new-session", "-d", "-s", "keys", "-x", "100", "-y", "30",
+            f"env -i {exports} bash --norc --noprofile -i",
+        )  # fmt: skip
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=20
+        ).stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-J", "-t", "keys")
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "keys", *keys)
+
+    def type(self, text: str) -> None:
+        """Literal text in one write to the terminal: what a fast typist's burst is."""
+        self.tmux("send-keys", "-t", "keys", "-l", text)
+
+    def tty(self) -> str:
+        return self.tmux("display", "-p", "-t", "keys", "#{pane_tty}").strip()
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float, what: str) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if predicate(screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; screen was:\n{screen}")
+
+    def kill(self) -> None:
+        self.tmux("kill-server")
+
+
+@pytest.fixture
+def shell(tmp_path: Path) -> Iterator[Shell]:
+    sh = Shell(tmp_path)
+    yield sh
+    sh.kill()
+
+
+def _app_state(tty: str) -> str | None:
+    """The process state (R, S, T...) of limbo-tui on that terminal, None when gone."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            tty_nr = int(stat[4])
+        except (OSError, IndexError, ValueError):
+            continue
+        if str(COMMAND) in cmdline and os.stat(tty).st_rdev == tty_nr and stat[0] != "Z":
+            return stat[0]
+    return None
+
+
+def _status(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT status FROM dbos.workflow_status WHERE workflow_uuid = %s", (WID,)
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_reflex_keys_in_a_real_terminal(shell: Shell, dbos_url: str) -> None:
+    with psycopg.connect(dbos_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, queue_name) "
+            "VALUES (%s, 'ENQUEUED', 'victim', 'q')",
+            (WID,),
+        )
+    shell.wait_for(lambda s: "shell$" in s, 20, "the shell")
+    shell.type(f"{COMMAND} --worker none --db-url '{dbos_url}'")
+    shell.keys("Enter")
+    shell.wait_for(lambda s: "feed LIVE" in s and "victim" in s, 60, "the monitor")
+
+    # `c y` in one burst: the dialog opens, the y typed ahead of it is ignored.
+    shell.type("cy")
+    shell.wait_for(lambda s: "Cancel victim" in s, 10, "the cancel dialog")
+    time.sleep(1.0)  # give a typed-ahead y every chance to act
+    assert _status(dbos_url) == "ENQUEUED", "a key typed ahead confirmed the cancel"
+    assert "Cancel victim" in shell.screen()
+    shell.type("n")
+    shell.wait_for(lambda s: "Cancel victim" not in s, 10, "the dialog to close")
+
+    # ctrl+z: the job stops and the shell has the terminal; fg: the whole screen is back.
+    tty = shell.tty()
+    shell.keys("C-z")
+    shell.wait_for(lambda s: "Stopped" in s and s.rstrip().endswith("shell$"), 15, "the shell")
+    assert _app_state(tty) == "T"
+    shell.type("fg")
+    shell.keys("Enter")
+    screen = shell.wait_for(
+        lambda s: s.lstrip().startswith("worker NONE") and "victim" in s, 15, "the monitor back"
+    )
+    assert "feed LIVE" in screen.splitlines()[0]
+    assert _app_state(tty) in ("S", "R")
+
+    # ctrl+c quits cleanly.
+    shell.keys("C-c")
+    shell.wait_for(lambda s: s.rstrip().endswith("shell$"), 20, "limbo-tui to quit")
+    shell.type("echo LIMBO-EXIT=$?")
+    shell.keys("Enter")
+    screen = shell.wait_for(lambda s: "LIMBO-EXIT=" in s, 10, "the exit status")
+    assert "LIMBO-EXIT=0" in screen
+    assert "Traceback" not in screen
+    assert _app_state(tty) is None
+    assert _status(dbos_url) == "ENQUEUED"
