@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="limbo-tui", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"limbo-tui {__version__}")
     _common(parser, suppress=False)
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        default=None,
+        help="write the session's feed to FILE (a new file) for `limbo-tui replay FILE`",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     snap = sub.add_parser(
@@ -88,6 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="url: print its URL; serve: run it in the foreground until Ctrl+C",
     )
     _common(db, suppress=True)
+
+    replay = sub.add_parser(
+        "replay", help="play a session recorded with --record FILE again (no database)"
+    )
+    replay.add_argument("file", metavar="FILE", help="the recording")
+    replay.add_argument(
+        "--speed", type=float, default=1.0, help="how much faster than it happened (default 1)"
+    )
+    replay.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print every workflow's timeline (status changes, dispatches, steps, crashes)",
+    )
 
     serve = sub.add_parser(
         "serve", help="serve the TUI to a web browser (each tab runs its own limbo-tui)"
@@ -119,6 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, raw: Sequence[str]) -> int:
+    if args.command == "replay":
+        from limbo_tui.replay import run_replay
+
+        # A recording needs no database and no settings: nothing is read but the file.
+        return run_replay(args.file, speed=args.speed, as_timeline=args.timeline)
     settings = load_settings(
         Overrides(
             db_url=args.db_url,
@@ -160,7 +184,7 @@ def _dispatch(args: argparse.Namespace, raw: Sequence[str]) -> int:
             return run_triggers_command(database.url, settings.database.schema, args.action)
         from limbo_tui.launch import run_tui
 
-        return run_tui(settings, database)
+        return run_tui(settings, database, record=getattr(args, "record", None))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ from types import FrameType
 from limbo_tui.database import Database
 from limbo_tui.pg.connect import close_quietly, connect_checked
 from limbo_tui.pg.dbos_schema import SchemaVersion, read_with_asyncpg
+from limbo_tui.recording import Recorder
 from limbo_tui.settings import Settings
 
 
@@ -44,17 +45,19 @@ def worker_log_path(database: Database, mode: str) -> Path | None:
     return None
 
 
-def run_tui(settings: Settings, database: Database) -> int:
+def run_tui(settings: Settings, database: Database, record: str | None = None) -> int:
     from limbo_tui.pg.feed import LiveFeed
     from limbo_tui.ui.app import LimboApp
     from limbo_tui.worker import create_worker
 
     schema = preflight(database.url, settings.database.schema)
+    recorder = Recorder(record, database.display) if record else None
     worker = create_worker(
         settings.worker.mode,
         database.url,
         settings,
         log_path=worker_log_path(database, settings.worker.mode),
+        on_state=recorder.worker_state if recorder is not None else None,
     )
     url = database.url
     # The cancel dialog asks which release acts (can it take the children too?).
@@ -65,7 +68,11 @@ def run_tui(settings: Settings, database: Database) -> int:
         settings,
         header_database(database, schema, worker),
         feed_factory=lambda on_batch, on_state: LiveFeed(
-            url, settings, on_batch, on_state, revive=revive
+            url,
+            settings,
+            recorder.tee(on_batch) if recorder is not None else on_batch,
+            on_state,
+            revive=revive,
         ),
         worker=worker,
         actions=worker.actions,
@@ -88,4 +95,6 @@ def run_tui(settings: Settings, database: Database) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         worker.stop()
+        if recorder is not None:
+            recorder.close()
     return app.return_code or 0

@@ -1,0 +1,137 @@
+"""`limbo-tui replay FILE`: a recorded session again, in the TUI or as timelines.
+
+The TUI gets a feed that plays the recorded batches at their pace (`--speed`), a clock
+that runs on the recording's time (so ages and `stalled` read as they did then), no
+worker and no database: nothing can be written. `--timeline` prints every workflow's
+story instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from limbo_tui.errors import EXIT_USAGE, LimboError
+from limbo_tui.recording import RecordedBatch, RecordedWorkerEvent, Recording, read_recording
+from limbo_tui.terminal_text import safe_text
+from limbo_tui.timeline import Timeline, TimelineEvent
+
+
+class ReplayClock:
+    """The recording's time: its start plus the replay's elapsed time times the speed."""
+
+    def __init__(self, started_at_ms: int, length_ms: int, speed: float) -> None:
+        self._start_ms = started_at_ms
+        self._length_ms = length_ms
+        self._speed = speed
+        self._t0 = time.monotonic()
+
+    def __call__(self) -> int:
+        # Stops at the recording's end: ages then read as they did when it stopped.
+        played = int((time.monotonic() - self._t0) * 1000 * self._speed)
+        return self._start_ms + min(played, self._length_ms)
+
+
+class ReplayFeed:
+    """The LiveFeed's interface (start / stop, batches and states) over a recording."""
+
+    def __init__(
+        self,
+        recording: Recording,
+        speed: float,
+        on_batch: Callable[[Any], None],
+        on_state: Callable[[Any], None],
+    ) -> None:
+        self._recording = recording
+        self._speed = speed
+        self._on_batch = on_batch
+        self._on_state = on_state
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._play())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _play(self) -> None:
+        from limbo_tui.pg.feed import FeedBatch, FeedState
+
+        name = safe_text(str(self._recording.path))
+        self._on_state(FeedState("LIVE", f"replay of {name} x{self._speed:g}"))
+        t0 = time.monotonic()
+        for entry in self._recording.entries:
+            due = entry.t_ms / 1000 / self._speed
+            wait = due - (time.monotonic() - t0)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if isinstance(entry, RecordedBatch):
+                self._on_batch(FeedBatch(list(entry.rows), entry.full))
+        cut = " (its last line was cut: the session was killed)"
+        end = cut if self._recording.truncated else ""
+        self._on_state(FeedState("DOWN", f"replay finished: {name} ends here{end}"))
+
+
+def timelines(recording: Recording) -> Timeline:
+    timeline = Timeline()
+    start = recording.started_at_ms
+    for entry in recording.entries:
+        if isinstance(entry, RecordedBatch):
+            timeline.observe(entry.rows, start + entry.t_ms)
+        elif isinstance(entry, RecordedWorkerEvent):
+            timeline.worker_event(entry.text, start + entry.t_ms)
+    return timeline
+
+
+def _clock(ms: int) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
+
+
+def event_line(event: TimelineEvent) -> str:
+    seen = " (seen)" if event.observed else ""
+    return f"  {_clock(event.at_ms)}  {event.kind:<12} {safe_text(event.text)}{seen}"
+
+
+def print_timelines(recording: Recording, out: TextIO) -> None:
+    timeline = timelines(recording)
+    ids = sorted(timeline.workflow_ids(), key=lambda w: (timeline.events(w)[0].at_ms, w))
+    out.write(
+        f"recording of {safe_text(recording.database)}: {len(ids)} workflows, "
+        f"{len(recording.entries)} entries\n"
+    )
+    for wid in ids:
+        out.write(f"\nworkflow {safe_text(wid)}\n")
+        for event in timeline.events(wid):
+            out.write(event_line(event) + "\n")
+    if recording.truncated:
+        out.write("\n(the last line of the recording was cut: the session was killed)\n")
+
+
+def run_replay(path: str, *, speed: float, as_timeline: bool) -> int:
+    if speed <= 0:
+        raise LimboError(f"replay: --speed must be above 0, not {speed:g}", EXIT_USAGE)
+    recording = read_recording(path)
+    if as_timeline:
+        print_timelines(recording, sys.stdout)
+        return 0
+    from dataclasses import replace
+
+    from limbo_tui.settings import Settings
+    from limbo_tui.ui.app import LimboApp
+
+    settings = replace(Settings(), read_only=True)
+    app = LimboApp(
+        settings,
+        f"replay {safe_text(str(recording.path))} of {safe_text(recording.database)}",
+        feed_factory=lambda on_batch, on_state: ReplayFeed(recording, speed, on_batch, on_state),
+        worker=None,
+        actions=None,
+        clock=ReplayClock(recording.started_at_ms, recording.length_ms, speed),
+        start_worker=False,
+    )
+    app.run()
+    return app.return_code or 0
