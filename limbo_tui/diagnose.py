@@ -18,29 +18,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 
 from limbo_tui import model
+from limbo_tui.fleet import BlockedQueue, Fleet, SilentExecutor, fleet_of, makes_no_progress
 from limbo_tui.model import Workflow, WorkflowGraph
+from limbo_tui.registry import DBOS_2_8, DbosRelease
 from limbo_tui.settings import LimboSettings
 from limbo_tui.terminal_text import safe_text
+from limbo_tui.waits import MESSAGE, SLEEP, Wait, current_wait
 
 # -- the vocabulary (stable names: the JSON output and scripts depend on them) -----------
 
 AWAITING_DEAD_CHILD = "awaiting-dead-child"
+QUEUE_BLOCKED = "queue-blocked"
 DEDUP_BLOCKED = "dedup-blocked"
+UNSERVED_VERSION = "unserved-version"
 ORPHANED = "orphaned"
 STALLED = "stalled"
 NEAR_MAX_RECOVERY = "near-max-recovery"
-DEAD_LETTERED = "dead-lettered"
 STUCK_ENQUEUED = "stuck-enqueued"
-# Also the order in which one workflow's diagnoses are listed.
+AWAITING_MESSAGE = "awaiting-message"
+SLEEPING = "sleeping"
+DEAD_LETTERED = "dead-lettered"
+# Within a severity, the order in which one workflow's diagnoses are listed.
 KINDS: tuple[str, ...] = (
     AWAITING_DEAD_CHILD,
+    QUEUE_BLOCKED,
     DEDUP_BLOCKED,
+    UNSERVED_VERSION,
     ORPHANED,
     STALLED,
     NEAR_MAX_RECOVERY,
     STUCK_ENQUEUED,
+    AWAITING_MESSAGE,
+    SLEEPING,
     DEAD_LETTERED,
 )
 
@@ -51,16 +63,21 @@ SEVERITIES: tuple[str, ...] = (LIMBO, WARNING, INFO)
 
 SEVERITY_OF: dict[str, str] = {
     AWAITING_DEAD_CHILD: LIMBO,
+    QUEUE_BLOCKED: LIMBO,
     DEDUP_BLOCKED: LIMBO,
+    UNSERVED_VERSION: LIMBO,
     ORPHANED: WARNING,
     STALLED: WARNING,
     NEAR_MAX_RECOVERY: WARNING,
     STUCK_ENQUEUED: WARNING,
+    AWAITING_MESSAGE: INFO,
+    SLEEPING: INFO,
     DEAD_LETTERED: INFO,
 }
 
 # A parent running on DBOS >= 2.12 records a dead child's error within about a second of
-# its polling interval; do not call it limbo before it had the chance (no flashing).
+# its polling interval; do not call it limbo before it had the chance (no flashing). On a
+# release that polls for ever (2.8) nothing will resolve it: no grace there.
 ANSWER_GRACE_MS = 5_000
 
 # Ids and names from the database are shown whole (ids are copied from the screen), but
@@ -139,9 +156,15 @@ def diagnose(
     now_ms: int,
     limbo: LimboSettings,
     down_executors: frozenset[str] = frozenset(),
+    fleet: Fleet | None = None,
 ) -> list[Diagnosis]:
-    """Every diagnosis for the loaded workflows: by severity, then oldest workflow first."""
-    return ordered(graph, diagnose_ids(graph, graph.workflows, now_ms, limbo, down_executors))
+    """Every diagnosis for the loaded workflows: by severity, then oldest workflow first.
+    `fleet` (executors, versions, blocked queues) is computed from the graph when not given."""
+    if fleet is None:
+        fleet = fleet_of(graph, now_ms, limbo, down_executors)
+    return ordered(
+        graph, diagnose_ids(graph, graph.workflows, now_ms, limbo, down_executors, fleet)
+    )
 
 
 def diagnose_ids(
@@ -150,16 +173,19 @@ def diagnose_ids(
     now_ms: int,
     limbo: LimboSettings,
     down_executors: frozenset[str] = frozenset(),
+    fleet: Fleet | None = None,
 ) -> list[Diagnosis]:
     """The diagnoses of these workflows only, exactly those diagnose() finds for them:
-    grouped by workflow in the order given, each workflow's in KINDS order (which is
-    also severity order). Ids not loaded have none. A live monitor re-diagnoses only
-    what changed (see depends_on) instead of the whole graph."""
+    grouped by workflow in the order given, each workflow's by severity then KINDS.
+    Ids not loaded have none. A live monitor re-diagnoses only what changed (see
+    depends_on) instead of the whole graph, and passes the fleet it keeps (FleetIndex)."""
+    if fleet is None:
+        fleet = fleet_of(graph, now_ms, limbo, down_executors)
     found: list[Diagnosis] = []
     for wid in ids:
         wf = graph.workflows.get(wid)
         if wf is not None:
-            found += _diagnose_one(graph, wid, wf, now_ms, limbo, down_executors)
+            found += _diagnose_one(graph, wid, wf, now_ms, limbo, down_executors, fleet)
     return found
 
 
@@ -185,7 +211,8 @@ def depends_on(graph: WorkflowGraph, changed: Iterable[str]) -> set[str]:
     """The workflows whose diagnoses may differ once these ids changed (their row, their
     steps or their links): each one, its parent (it reads its children's status and
     progress) and its children (a dead-lettered child reads its parent's status and
-    steps). The rules read nothing else of the graph besides its limits."""
+    steps). Besides these and its limits, the rules read only the Fleet, which a live
+    monitor compares between repaints (see fleet_scope)."""
     out: set[str] = set()
     for wid in changed:
         out.add(wid)
@@ -196,9 +223,10 @@ def depends_on(graph: WorkflowGraph, changed: Iterable[str]) -> set[str]:
     return out
 
 
-# The only statuses whose rules read the clock or the down executors: stalled, orphaned,
-# awaiting-dead-child (grace period, stuck children) and dedup-blocked for PENDING,
-# stuck-enqueued for ENQUEUED. Every other rule reads rows and steps only.
+# The only statuses whose rules read the clock, the down executors or the Fleet: stalled,
+# orphaned, unserved-version, queue-blocked, the waits, awaiting-dead-child (grace
+# period, stuck children) and dedup-blocked for PENDING; stuck-enqueued and
+# unserved-version for ENQUEUED. Every other rule reads rows and steps only.
 _CLOCK_STATUSES = frozenset({model.PENDING, model.ENQUEUED})
 
 
@@ -208,20 +236,15 @@ def ticking_ids(graph: WorkflowGraph) -> list[str]:
     return [wid for wid, wf in graph.workflows.items() if wf.status in _CLOCK_STATUSES]
 
 
-def _stuck(
-    graph: WorkflowGraph,
-    wid: str,
-    wf: Workflow,
-    now_ms: int,
-    limbo: LimboSettings,
-    down_executors: frozenset[str],
-) -> bool:
-    """A child that makes no progress (or whose executor is down) does not keep its
-    parent busy: the parent is as stuck as the child is."""
-    if wf.executor_id and wf.executor_id in down_executors:
-        return True
-    last = graph.last_progress_ms(wid)
-    return last is not None and now_ms - last > limbo.stalled_after_s * 1000
+def fleet_scope(graph: WorkflowGraph, old: Fleet, new: Fleet) -> set[str]:
+    """The workflows whose diagnoses may differ because the Fleet went from old to new:
+    every unfinished one when executors changed, else those on the queues that did."""
+    if not old.same_executors(new):
+        return set(ticking_ids(graph))
+    queues = old.changed_queues(new)
+    if not queues:
+        return set()
+    return {wid for wid in ticking_ids(graph) if graph.workflows[wid].queue in queues}
 
 
 def _diagnose_one(
@@ -231,8 +254,10 @@ def _diagnose_one(
     now_ms: int,
     limbo: LimboSettings,
     down_executors: frozenset[str],
+    fleet: Fleet,
 ) -> list[Diagnosis]:
     status = wf.status if isinstance(wf.status, str) else ""
+    release = graph.registry.release
     out: list[Diagnosis] = []
 
     def add(kind: str, reason: str, action: str) -> None:
@@ -241,37 +266,66 @@ def _diagnose_one(
     dead_children: list[tuple[str, str]] = []
     live_child = False
     stalled_for: int | None = None
-    orphaned = False
+    wait: Wait | None = None
+    executor = wf.executor_id or None
+    silent = fleet.silent.get(executor) if executor is not None else None
     if status == model.PENDING:
         for child_id in graph.unanswered_children(wid):
             child = graph.get(child_id)
             if child is None:
                 continue  # not loaded: nothing is known about it
-            if child.status in model.DEAD_STATUSES and not _just_finished(child, now_ms):
+            if child.status in model.DEAD_STATUSES and not (
+                release.fails_waiting_parent and _just_finished(child, now_ms)
+            ):
                 dead_children.append((child_id, str(child.status)))
-            elif not model.is_finished(child.status) and not _stuck(
+            elif not model.is_finished(child.status) and not makes_no_progress(
                 graph, child_id, child, now_ms, limbo, down_executors
             ):
                 live_child = True
-        orphaned = bool(wf.executor_id) and wf.executor_id in down_executors
         last = graph.last_progress_ms(wid)
         if last is not None and now_ms - last > limbo.stalled_after_s * 1000:
             stalled_for = now_ms - last
+        found = current_wait(graph, wid)
+        if found is not None and found.waiting_at(now_ms):
+            wait = found
 
     dedup = _text(wf.dedup_id) if wf.dedup_id else None
     holds_dedup = dedup is not None and status in model.DEDUP_HOLDING_STATUSES
     frees = f" (frees dedup id {dedup})" if holds_dedup else ""
 
-    if dead_children:
+    # Its executor is gone: known down, or silent while the workflow does not wait on
+    # purpose or on a child that makes progress (an executor that only waits writes
+    # nothing either).
+    orphaned = (
+        status == model.PENDING
+        and silent is not None
+        and (silent.down or (wait is None and not live_child))
+    )
+    # DBOS of this release fails a parent of a dead child once a worker runs it again:
+    # with its executor gone, what keeps it PENDING is the executor, not the child.
+    resolved_on_recovery = bool(dead_children) and release.fails_waiting_parent and orphaned
+    unserved = _unserved_version(wf, status, fleet, orphaned, now_ms, limbo)
+    blocked = _blocked_queue_of(wid, wf, status, fleet)
+
+    if dead_children and not resolved_on_recovery:
         add(
             AWAITING_DEAD_CHILD,
-            _awaiting_reason(dead_children),
+            _awaiting_reason(dead_children, release),
             f"c: cancel it{frees}, or u: resume it so that DBOS 2.12+ fails it with the "
             "child's error",
         )
 
+    if blocked is not None and status == model.PENDING:
+        also = f", and dedup id {dedup}" if holds_dedup else ""
+        add(
+            QUEUE_BLOCKED,
+            _blocked_reason(graph, wf, blocked, fleet, now_ms),
+            f"c: cancel it (frees its slot{also}), or u: resume it (re-enqueued, recovery "
+            "attempts reset to 0)",
+        )
+
     # A parent waiting on a child that still makes progress is not stalled.
-    stalled = stalled_for is not None and not live_child
+    stalled = stalled_for is not None and not live_child and wait is None
     if holds_dedup and (dead_children or stalled):
         why = (
             "which is in limbo"
@@ -286,23 +340,43 @@ def _diagnose_one(
             f"c: cancel it{frees}, or u: resume it (also frees the dedup id)",
         )
 
-    if orphaned:
-        version = f" and app version {_text(wf.app_version)}" if wf.app_version else ""
+    if unserved is not None:
+        add(UNSERVED_VERSION, _unserved_reason(status, unserved[0], fleet, graph), unserved[1])
+
+    if orphaned and unserved is None and silent is not None:
         add(
             ORPHANED,
-            f"Its executor {_text(wf.executor_id)} is down, so nothing runs it until a worker "
-            f"with that executor id{version} recovers it.",
-            f"r: restart the worker to recover it, or c: cancel it{frees}",
+            _orphaned_reason(wf, silent, fleet, release, dead_children, resolved_on_recovery),
+            _orphaned_action(wf, silent, release, frees),
         )
 
     # The more specific diagnoses above already explain a lack of progress.
-    if stalled and not dead_children and not orphaned:
+    if stalled and not dead_children and not orphaned and unserved is None and blocked is None:
         add(
             STALLED,
             f"PENDING with no step completed and no status change for "
             f"{_duration(stalled_for or 0)} (threshold {_duration(limbo.stalled_after_s * 1000)}).",
             f"u: resume it to rerun it from its last completed step, or c: cancel it{frees}",
         )
+
+    if wait is not None and not orphaned:
+        until = f"until {_clock(wait.deadline_ms)}" if wait.deadline_ms else "with no deadline"
+        if wait.kind == MESSAGE:
+            add(
+                AWAITING_MESSAGE,
+                f"It waits in DBOS.recv or DBOS.get_event (function id {wait.function_id}) "
+                f"{until}; DBOS records the topic, or the event and its target, only when "
+                "the wait returns.",
+                "s: send it a message (asks for the topic); an awaited event can only be "
+                "set by the workflow that owns it",
+            )
+        elif wait.kind == SLEEP:
+            add(
+                SLEEPING,
+                f"It sleeps in DBOS.sleep (function id {wait.function_id}) {until}; DBOS "
+                "continues it then, after a recovery too.",
+                f"nothing to do, or c: cancel it{frees}",
+            )
 
     maximum = graph.max_recovery_attempts(wid)
     attempts = wf.recovery_attempts if isinstance(wf.recovery_attempts, int) else 0
@@ -323,15 +397,26 @@ def _diagnose_one(
                 "u: resume it (resets its recovery attempts to 0), or f: fork it from a step",
             )
 
-    if status == model.ENQUEUED:
+    if status == model.ENQUEUED and unserved is None:
         since = wf.updated_at_ms if wf.updated_at_ms is not None else wf.created_at_ms
-        if since is not None and now_ms - since > limbo.enqueued_after_s * 1000:
-            queue = _text(wf.queue) if wf.queue else "its queue"
+        queue = _text(wf.queue) if wf.queue else "its queue"
+        if blocked is not None:
+            add(
+                STUCK_ENQUEUED,
+                f"ENQUEUED on {queue}, whose {_slots(blocked)} held by workflows that make "
+                f"no progress ({_holders(graph, blocked, fleet, now_ms)}): it runs only once "
+                "a slot frees.",
+                f"select the holder to cancel or resume it, or c: cancel this one{frees}",
+            )
+        elif since is not None and now_ms - since > limbo.enqueued_after_s * 1000:
+            served = _live_text(fleet)
+            live = f" (live: {served})" if served else ", and no executor is active"
             add(
                 STUCK_ENQUEUED,
                 f"ENQUEUED on {queue} for {_duration(now_ms - since)} (threshold "
-                f"{_duration(limbo.enqueued_after_s * 1000)}): no worker has dequeued it.",
-                f"r: restart the worker if it serves {queue}, or c: cancel it{frees}",
+                f"{_duration(limbo.enqueued_after_s * 1000)}): no worker has dequeued it"
+                f"{live}.",
+                f"start (or restart) a worker that serves {queue}, or c: cancel it{frees}",
             )
 
     if status == model.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
@@ -349,7 +434,166 @@ def _diagnose_one(
             f"DBOS gave up on it after {attempts} dispatches{limit}{tail}.",
             "u: resume it (runs it again with recovery attempts reset), or f: fork it from a step",
         )
+    out.sort(key=lambda d: (SEVERITIES.index(d.severity), KINDS.index(d.kind)))
     return out
+
+
+def fork_target(fleet: Fleet) -> str | None:
+    """The version to fork unserved work onto: the newest-named live version."""
+    versions = sorted(fleet.live_versions)
+    return versions[-1] if versions else None
+
+
+def _unserved_version(
+    wf: Workflow,
+    status: str,
+    fleet: Fleet,
+    orphaned: bool,
+    now_ms: int,
+    limbo: LimboSettings,
+) -> tuple[str, str] | None:
+    """(the version, the action) when no live executor runs wf's version while some
+    executor is live: DBOS hands PENDING work only to an executor of its own version at
+    launch, and dequeues ENQUEUED work of a version only on a worker of that version."""
+    if not wf.app_version or not fleet.live or wf.app_version in fleet.live_versions:
+        return None
+    if status == model.PENDING:
+        if not orphaned:
+            return None
+    elif status == model.ENQUEUED:
+        since = wf.updated_at_ms if wf.updated_at_ms is not None else wf.created_at_ms
+        if since is None or now_ms - since <= limbo.enqueued_after_s * 1000:
+            return None
+    else:
+        return None
+    target = fork_target(fleet)
+    onto = f"F: fork it onto version {_text(target)}" if target else "F: fork it"
+    return wf.app_version, f"{onto}, or start a worker of version {_text(wf.app_version)}"
+
+
+def _unserved_reason(status: str, version: str, fleet: Fleet, graph: WorkflowGraph) -> str:
+    latest = graph.registry.latest_version
+    latest_text = f"; latest registered is {_text(latest)}" if latest else ""
+    if status == model.PENDING:
+        fate = "DBOS recovers PENDING work only on an executor of its own version"
+    else:
+        fate = "DBOS dequeues it only on a worker of that version"
+    return (
+        f"No live executor runs version {_text(version)} (live: {_live_text(fleet)}"
+        f"{latest_text}): {fate}, so it never runs."
+    )
+
+
+def _orphaned_reason(
+    wf: Workflow,
+    silent: SilentExecutor,
+    fleet: Fleet,
+    release: DbosRelease,
+    dead_children: list[tuple[str, str]],
+    resolved_on_recovery: bool,
+) -> str:
+    ex = _text(wf.executor_id)
+    version = f" and version {_text(wf.app_version)}" if wf.app_version else ""
+    if silent.down:
+        head = f"Its executor {ex} is down"
+    else:
+        since = f"since {_clock(silent.last_write_ms)}" if silent.last_write_ms else "at all"
+        others = _live_text(fleet)
+        verb = "is" if len(fleet.live) == 1 else "are"
+        head = f"Executor {ex} has written nothing {since}" + (
+            f" while {others} {verb} active" if others else ", nor has any other executor"
+        )
+    tail = ""
+    if resolved_on_recovery:
+        child, child_status = dead_children[0]
+        tail = (
+            f"; once recovered, DBOS {release.label or '2.12+'} fails it with the error of "
+            f"its child {_text(child)} ({_text(child_status)})"
+        )
+    return (
+        f"{head}, so nothing runs it until a worker with that executor id{version} "
+        f"recovers it{tail}."
+    )
+
+
+def _orphaned_action(wf: Workflow, silent: SilentExecutor, release: DbosRelease, frees: str) -> str:
+    if silent.down:
+        return f"r: restart the worker to recover it, or c: cancel it{frees}"
+    version = f" of version {_text(wf.app_version)}" if wf.app_version else ""
+    if release.resume_hands_over:
+        return (
+            f"u: resume it: DBOS re-enqueues it for any live executor{version} "
+            f"(resets its recovery attempts to 0), or c: cancel it{frees}"
+        )
+    return (
+        f"start a worker with executor id {_text(wf.executor_id)}{version}, or "
+        f"u: resume it (re-enqueued, recovery attempts reset to 0), or c: cancel it{frees}"
+    )
+
+
+def _blocked_queue_of(wid: str, wf: Workflow, status: str, fleet: Fleet) -> BlockedQueue | None:
+    if not wf.queue:
+        return None
+    blocked = fleet.blocked_queues.get(wf.queue)
+    if blocked is None:
+        return None
+    if (status == model.PENDING and wid in blocked.holders) or status == model.ENQUEUED:
+        return blocked
+    return None
+
+
+def _slots(blocked: BlockedQueue) -> str:
+    held = min(len(blocked.holders), blocked.concurrency)
+    slots = "slot is" if blocked.concurrency == 1 else "slots are"
+    return f"{held} of {blocked.concurrency} {slots}"
+
+
+def _holders(graph: WorkflowGraph, blocked: BlockedQueue, fleet: Fleet, now_ms: int) -> str:
+    parts = []
+    for hid in blocked.holders[:2]:
+        wf = graph.workflows.get(hid)
+        ex = wf.executor_id if wf is not None else None
+        silent = fleet.silent.get(ex) if ex else None
+        if silent is not None and silent.down:
+            why = f"executor {_text(ex)}, down"
+        elif silent is not None and silent.last_write_ms:
+            why = f"executor {_text(ex)}, silent since {_clock(silent.last_write_ms)}"
+        else:
+            last = graph.last_progress_ms(hid)
+            idle = f"no progress for {_duration(now_ms - last)}" if last else "no progress"
+            why = f"executor {_text(ex)}, {idle}" if ex else idle
+        parts.append(f"{_text(_short(hid))} ({why})")
+    more = len(blocked.holders) - 2
+    return ", ".join(parts) + (f" and {more} more" if more > 0 else "")
+
+
+def _blocked_reason(
+    graph: WorkflowGraph, wf: Workflow, blocked: BlockedQueue, fleet: Fleet, now_ms: int
+) -> str:
+    return (
+        f"Queue {_text(wf.queue)} is blocked: {_slots(blocked)} held by "
+        f"{_holders(graph, blocked, fleet, now_ms)}; {blocked.waiting} waiting behind them."
+    )
+
+
+def _live_text(fleet: Fleet) -> str:
+    names = sorted(fleet.live)
+    shown = [f"{_text(e)} on {_text(fleet.live[e])}" if fleet.live[e] else _text(e) for e in names]
+    more = len(shown) - 3
+    return ", ".join(shown[:3]) + (f" and {more} more" if more > 0 else "")
+
+
+def _short(workflow_id: str) -> str:
+    return workflow_id[:8] if len(workflow_id) > 12 else workflow_id
+
+
+def _clock(ms: int | None) -> str:
+    if ms is None:
+        return "an unknown time"
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return f"epoch ms {ms}"
 
 
 def _just_finished(child: Workflow, now_ms: int) -> bool:
@@ -357,19 +601,21 @@ def _just_finished(child: Workflow, now_ms: int) -> bool:
     return updated is not None and 0 <= now_ms - updated < ANSWER_GRACE_MS
 
 
-def _awaiting_reason(dead: list[tuple[str, str]]) -> str:
+def _awaiting_reason(dead: list[tuple[str, str]], release: DbosRelease) -> str:
     first_id, first_status = dead[0]
+    fate = "so it stays PENDING for ever"
+    if release == DBOS_2_8:
+        fate = "and DBOS 2.8-2.10 polls for it for ever, so it stays PENDING"
+    elif release.known:
+        fate = f"and DBOS {release.label} has not failed it: it stays PENDING"
     if len(dead) == 1:
         return (
             f"It waits for child {_text(first_id)}, which is {_text(first_status)} and will "
-            "never answer, so it stays PENDING for ever."
+            f"never answer, {fate}."
         )
     listed = ", ".join(f"{_text(c)} ({_text(s)})" for c, s in dead[:2])
     more = f" and {len(dead) - 2} more" if len(dead) > 2 else ""
-    return (
-        f"It waits for {len(dead)} children that will never answer ({listed}{more}), "
-        "so it stays PENDING for ever."
-    )
+    return f"It waits for {len(dead)} children that will never answer ({listed}{more}), {fate}."
 
 
 def _text(value: object) -> str:

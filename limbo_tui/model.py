@@ -11,6 +11,8 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from limbo_tui.registry import Registry
+
 # The one list of DBOS workflow statuses. Unknown strings from the database are kept as
 # they are and treated as "not finished" so that nothing is silently hidden.
 PENDING = "PENDING"
@@ -170,7 +172,9 @@ class Totals:
         return None
 
 
-Row = Workflow | Step | WorkflowRemoved | StepRemoved | Totals
+# A Totals or a Registry row (queues, application versions, the DBOS release) replaces
+# the graph's.
+Row = Workflow | Step | WorkflowRemoved | StepRemoved | Totals | Registry
 
 
 @dataclass
@@ -209,6 +213,8 @@ class WorkflowGraph:
     steps: dict[str, dict[int, Step]] = field(default_factory=dict)
     # Known max_recovery_attempts by workflow name (config [limits], embedded worker).
     limits: dict[str, int] = field(default_factory=dict)
+    # What the database says about its release, queues and versions (the snapshot's).
+    registry: Registry = field(default_factory=Registry)
     # child id -> parent id -> function ids of the parent's call steps naming the child.
     _calls: dict[str, dict[str, set[int]]] = field(default_factory=dict)
     _parent_of: dict[str, str] = field(default_factory=dict)
@@ -391,12 +397,16 @@ class WorkflowGraph:
                 changed |= self._remove_step(row.workflow_id, row.function_id)
             elif isinstance(row, Totals):
                 self.totals = row
+            elif isinstance(row, Registry):
+                # No line changes with it; the rules compare what they read of it.
+                self.registry = row
         return changed
 
     def replace_all(self, rows: Iterable[Row]) -> set[str]:
         """Swap in a fresh snapshot; returns every id that was or is in the graph."""
         before = set(self.workflows) | set(self._parent_of) | set(self._kids)
         self.workflows.clear()
+        self.registry = Registry()
         self.steps.clear()
         self._calls.clear()
         self._parent_of.clear()

@@ -115,6 +115,36 @@ def _describe_json(raw: str | bytes, limit: int) -> str | None:
         return None
 
 
+def decode_number(raw: str | bytes | None, serialization: str | None) -> float | None:
+    """A stored number (DBOS.sleep's wake-up time), or None when the value is not one.
+
+    JSON is parsed; a pickle only by the restricted unpickler, so nothing runs."""
+    if raw is None or _size(raw) > 1_000:
+        return None
+    fmt = (serialization or "").strip().lower()
+    value: Any = None
+    try:
+        if fmt in (PY_PICKLE, "") and (data := _pickled(raw, fmt)) is not None:
+            unpickler = _RestrictedUnpickler(data)
+            value = unpickler.load()
+            if unpickler.refused:
+                return None
+        else:
+            value = json.loads(raw)
+    except Exception:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _pickled(raw: str | bytes, fmt: str) -> bytes | None:
+    data = raw if isinstance(raw, bytes) else _base64(raw)
+    if data is not None and _looks_like_pickle(data, sure=fmt == PY_PICKLE):
+        return data
+    return None
+
+
 # -- the restricted unpickler ----------------------------------------------------------
 
 

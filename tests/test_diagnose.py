@@ -212,7 +212,13 @@ def test_orphaned_when_the_executor_is_down() -> None:
     # The executor being down explains the lack of progress: no separate `stalled`.
     assert kinds(diags) == [dg.ORPHANED]
     assert diags[0].severity == "warning" and diags[0].action.startswith("r: restart")
-    assert kinds(diagnose(g, NOW, LIMBO, frozenset({"ex-2"}))) == [dg.STALLED]
+    # ex-1 is not known down, but has written nothing for longer than the threshold.
+    silent = diagnose(g, NOW, LIMBO, frozenset({"ex-2"}))
+    assert kinds(silent) == [dg.ORPHANED]
+    assert "Executor ex-1 has written nothing since" in silent[0].reason
+    # ex-1 still writes (another of its workflows moves): this one is stalled, not orphaned.
+    g.apply([Workflow("busy", "PENDING", executor_id="ex-1", updated_at_ms=NOW - 1_000)])
+    assert kinds(diagnose(g, NOW, LIMBO, frozenset({"ex-2"})), "w") == [dg.STALLED]
 
 
 def test_not_orphaned_when_finished_or_enqueued() -> None:

@@ -25,9 +25,12 @@ from limbo_tui.diagnose import (
     diagnose_ids,
     summary,
 )
+from limbo_tui.fleet import fleet_of
 from limbo_tui.model import GET_RESULT_STEP, Row, Step, Workflow, WorkflowGraph
+from limbo_tui.registry import DBOS_2_8, DBOS_3, QueueSettings, Registry
 from limbo_tui.settings import LimboSettings
 from limbo_tui.ui.live_diagnoses import LiveDiagnoses
+from limbo_tui.waits import SLEEP_STEP
 
 FAST = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LIMITS = {"parent_wf": 2}
@@ -49,6 +52,7 @@ family_workflows = st.builds(
     queue=st.just("example-queue"),
     dedup_id=st.none() | st.just("6/5"),
     executor_id=st.sampled_from(["ex-1", "ex-2"]),
+    app_version=st.sampled_from([None, "v1", "v2"]),
     recovery_attempts=st.integers(0, 5),
     created_at_ms=time_ms,
     updated_at_ms=time_ms,
@@ -57,14 +61,51 @@ family_steps = st.builds(
     Step,
     workflow_id=st.sampled_from(["p", "p", "q", "p-1", "p-2"]),
     function_id=st.integers(1, 3),
-    name=st.sampled_from(["child_wf", "child_wf", GET_RESULT_STEP, "step"]),
+    name=st.sampled_from(["child_wf", "child_wf", GET_RESULT_STEP, "step", SLEEP_STEP]),
     child_workflow_id=st.none() | st.sampled_from(["p-1", "p-2", "q-1"]),
     started_at_ms=time_ms,
     completed_at_ms=time_ms,
+    # A DBOS.sleep row's deadline (epoch seconds, JSON), or nothing.
+    output=st.none() | st.integers(0, 4_000).map(str),
+    serialization=st.just("portable_json"),
+)
+# Work of two executors and two versions on one queue, with waits: the fleet rules.
+fleet_workflows = st.builds(
+    Workflow,
+    id=st.sampled_from(IDS),
+    status=st.sampled_from([model.PENDING, model.ENQUEUED, model.SUCCESS]),
+    name=st.just("child_wf"),
+    queue=st.just("example-queue"),
+    executor_id=st.sampled_from(["ex-1", "ex-2"]),
+    app_version=st.sampled_from(["v1", "v2"]),
+    created_at_ms=st.integers(0, 3_000_000),
+    updated_at_ms=st.integers(0, 3_000_000),
+)
+wait_steps = st.builds(
+    Step,
+    workflow_id=st.sampled_from(IDS),
+    function_id=st.sampled_from([2, 3]),
+    name=st.just(SLEEP_STEP),
+    started_at_ms=time_ms,
+    completed_at_ms=time_ms,
+    output=st.integers(0, 4_000).map(str),
+    serialization=st.just("portable_json"),
+)
+# What the database says of its queues and release: a concurrency-1 queue can be blocked.
+registries = st.builds(
+    Registry,
+    release=st.sampled_from([DBOS_2_8, DBOS_3, Registry().release]),
+    queues=st.sampled_from(
+        [(), (QueueSettings("example-queue", concurrency=1),), (QueueSettings("example-queue"),)]
+    ),
 )
 rows_strategy = st.one_of(
     any_rows,
-    st.lists(st.one_of(family_workflows, family_steps, family_steps, removals), max_size=30),
+    st.lists(
+        st.one_of(family_workflows, family_steps, family_steps, removals, registries),
+        max_size=30,
+    ),
+    st.lists(st.one_of(fleet_workflows, wait_steps, registries, removals), max_size=20),
 )
 
 
@@ -109,6 +150,7 @@ def assert_same_as_full(
     live: LiveDiagnoses, g: WorkflowGraph, now: int, limbo: LimboSettings, down: frozenset[str]
 ) -> None:
     full = diagnose(g, now, limbo, down)
+    assert live.fleet == fleet_of(g, now, limbo, down)
     assert live.ordered(g) == full
     grouped = by_workflow(full)
     assert all(live.of(wid) == grouped.get(wid, []) for wid in IDS)
@@ -222,3 +264,34 @@ def test_a_child_making_progress_keeps_its_waiting_parent_from_stalling() -> Non
     changed = g.apply([Step("p-1", 1, "step", completed_at_ms=110_000)])
     assert live.after_change(g, changed, 120_000, LONG, frozenset()) >= {"p"}
     assert live.of("p") == [] and live.of("p-1") == []
+
+
+def test_a_write_by_the_same_executor_clears_the_orphan_of_another_workflow() -> None:
+    # Only "busy" changes, yet "w"'s diagnosis is about its executor, which "busy" shows
+    # to be alive.
+    g = WorkflowGraph()
+    g.apply([Workflow("w", "PENDING", executor_id="ex-1", created_at_ms=0, updated_at_ms=0)])
+    live = LiveDiagnoses()
+    live.redo_all(g, 120_000, LONG, frozenset())
+    assert [d.kind for d in live.of("w")] == ["orphaned"]
+    changed = g.apply([Workflow("busy", "PENDING", executor_id="ex-1", updated_at_ms=119_000)])
+    assert live.after_change(g, changed, 120_000, LONG, frozenset()) >= {"w"}
+    assert [d.kind for d in live.of("w")] == ["stalled"]
+
+
+def test_a_new_waiter_on_a_blocked_queue_updates_the_holders_sentence() -> None:
+    registry = Registry(queues=(QueueSettings("q_one", concurrency=1),))
+    g = WorkflowGraph()
+    g.apply(
+        [
+            registry,
+            Workflow("holder", "PENDING", queue="q_one", executor_id="ex-a", updated_at_ms=0),
+            Workflow("w1", "ENQUEUED", queue="q_one", created_at_ms=100_000),
+        ]
+    )
+    live = LiveDiagnoses()
+    live.redo_all(g, 120_000, LONG, frozenset())
+    assert "1 waiting" in live.of("holder")[0].reason
+    changed = g.apply([Workflow("w2", "ENQUEUED", queue="q_one", created_at_ms=119_000)])
+    assert live.after_change(g, changed, 120_000, LONG, frozenset()) >= {"holder", "w2"}
+    assert "2 waiting" in live.of("holder")[0].reason

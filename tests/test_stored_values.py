@@ -259,3 +259,19 @@ def test_the_module_never_calls_the_stock_unpickler() -> None:
     # Spelled in pieces so that a grep of the repository for the call finds nothing.
     for call in ("pickle." + "loads", "pickle." + "load("):
         assert call not in source
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_a_sleep_deadline_never_runs_a_pickle(tmp_path: Path, case: int) -> None:
+    # decode_number reads DBOS.sleep's wake-up time (waits.py): a hostile row is no number.
+    target = tmp_path / "pwned"
+    assert ser.decode_number(b64(_hostile(target)[case]), "py_pickle") is None
+    assert not target.exists()
+
+
+def test_a_sleep_deadline_is_read_from_json_or_a_plain_pickle() -> None:
+    assert ser.decode_number("1767225600.5", "portable_json") == 1767225600.5
+    assert ser.decode_number(pickled(12.5), "py_pickle") == 12.5
+    assert ser.decode_number('"soon"', "portable_json") is None
+    assert ser.decode_number("true", "portable_json") is None
+    assert ser.decode_number(None, None) is None

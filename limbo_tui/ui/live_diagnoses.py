@@ -5,7 +5,10 @@ rules are local (diagnose.depends_on says what a change can reach) and only unfi
 workflows can change with the clock (diagnose.ticking_ids), so the app re-diagnoses the
 changed neighbourhood on a repaint and the unfinished workflows once a second. The
 result is always what diagnose() would say for those workflows at that time
-(tests/test_diagnose_incremental.py).
+(tests/test_diagnose_incremental.py). What the rules read across workflows (which
+executors are silent, which versions live, which queues blocked) is kept by a FleetIndex
+from the same changed ids; when it differs from the last repaint's, what it can reach
+(diagnose.fleet_scope) is re-diagnosed too.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from limbo_tui.diagnose import (
     LimboSummary,
     depends_on,
     diagnose_ids,
+    fleet_scope,
     ordered,
     ticking_ids,
 )
+from limbo_tui.fleet import Fleet, FleetIndex
 from limbo_tui.model import WorkflowGraph
+from limbo_tui.registry import Registry
 from limbo_tui.settings import LimboSettings
 
 
@@ -39,6 +45,9 @@ class LiveDiagnoses:
         self._sorted: list[Diagnosis] | None = None
         # The executors known down when the unfinished workflows were last diagnosed.
         self._down: frozenset[str] = frozenset()
+        self._index = FleetIndex()
+        self._fleet = Fleet()
+        self._registry = Registry()
 
     # -- reading -----------------------------------------------------------------------
     def of(self, workflow_id: str) -> list[Diagnosis]:
@@ -49,6 +58,15 @@ class LiveDiagnoses:
         if self._sorted is None:
             self._sorted = ordered(graph, (d for ds in self._by_id.values() for d in ds))
         return list(self._sorted)
+
+    @property
+    def fleet(self) -> Fleet:
+        """The executors, versions and blocked queues the held diagnoses were made with."""
+        return self._fleet
+
+    @property
+    def fleet_index(self) -> FleetIndex:
+        return self._index
 
     @property
     def limbo_ids(self) -> frozenset[str]:
@@ -77,6 +95,8 @@ class LiveDiagnoses:
         down_executors: frozenset[str],
     ) -> set[str]:
         """Re-diagnose what changed rows can reach; returns the ids whose diagnoses changed."""
+        changed = set(changed)
+        self._index.update(graph, changed)
         ids = depends_on(graph, changed)
         if down_executors != self._down:
             # The worker went down or came back: orphaned / stuck read that, and only
@@ -103,6 +123,7 @@ class LiveDiagnoses:
         down_executors: frozenset[str],
     ) -> set[str]:
         """Everything (a new snapshot, new limits); forgets workflows no longer loaded."""
+        self._index.reset(graph)
         every = set(graph.workflows) | set(self._by_id)
         return self._redo(graph, every, now_ms, limbo, down_executors)
 
@@ -114,10 +135,16 @@ class LiveDiagnoses:
         limbo: LimboSettings,
         down_executors: frozenset[str],
     ) -> set[str]:
-        ids = list(ids)
+        fleet = self._index.fleet(graph, now_ms, limbo, down_executors)
+        wanted = set(ids) | fleet_scope(graph, self._fleet, fleet)
+        if graph.registry != self._registry:
+            # The release changes sentences and the grace period of unfinished work.
+            wanted.update(ticking_ids(graph))
+        self._fleet, self._registry = fleet, graph.registry
+        ids = list(wanted)
         self._down = down_executors
         fresh: dict[str, list[Diagnosis]] = {}
-        for d in diagnose_ids(graph, ids, now_ms, limbo, down_executors):
+        for d in diagnose_ids(graph, ids, now_ms, limbo, down_executors, fleet):
             fresh.setdefault(d.workflow_id, []).append(d)
         changed: set[str] = set()
         for wid in ids:
