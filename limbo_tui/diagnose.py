@@ -303,7 +303,9 @@ def _diagnose_one(
     )
     # DBOS of this release fails a parent of a dead child once a worker runs it again:
     # with its executor gone, what keeps it PENDING is the executor, not the child.
-    resolved_on_recovery = bool(dead_children) and release.fails_waiting_parent and orphaned
+    resolved_on_recovery = (
+        bool(dead_children) and release.known and release.fails_waiting_parent and orphaned
+    )
     unserved = _unserved_version(wf, status, fleet, orphaned, now_ms, limbo)
     blocked = _blocked_queue_of(wid, wf, status, fleet)
 

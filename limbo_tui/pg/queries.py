@@ -18,7 +18,8 @@ Snapshot scope (bounded, index-friendly, for system databases of a million rows)
      status but the live ones, so unknown or NULL statuses are shown too;
   3. the whole family of each of those: ancestors and descendants by one bounded
      recursive CTE over primary-key / parent-index lookups (see _FAMILY_SQL);
-  4. all steps of those workflows (operation_outputs primary-key prefix).
+  4. all steps of those workflows (operation_outputs primary-key prefix);
+  5. the Registry (pg/dbos_registry.py): release, dbos.queues, dbos.application_versions.
 
 Change probe for polling (probe_changes): a digest of
   - the non-finished rows (id, status, updated_at, recovery_attempts, executor, queue,
@@ -54,6 +55,7 @@ from limbo_tui.model import (
     Workflow,
 )
 from limbo_tui.pg.connect import jit_off_in_transaction
+from limbo_tui.pg.dbos_registry import read_registry
 from limbo_tui.urls import validate_schema_name
 
 FINISHED: tuple[str, ...] = (SUCCESS, ERROR, CANCELLED, MAX_RECOVERY_ATTEMPTS_EXCEEDED)
@@ -446,7 +448,8 @@ async def snapshot(
         ids = await family_ids(conn, schema, seeds)
         workflows = await fetch_workflows(conn, schema, ids)
         steps = await fetch_steps(conn, schema, [w.id for w in workflows])
-    rows: list[Row] = []
+        registry = await read_registry(conn, schema)
+    rows: list[Row] = [registry]
     rows.extend(workflows)
     rows.extend(steps)
     rows.append(totals)

@@ -1,0 +1,94 @@
+"""Read what a system database says about its DBOS release, queues and app versions.
+
+Version-tolerant like queries.py: one catalog query says which of dbos.queues (2.21+),
+dbos.application_versions (3.x) and workflow_status.parent_workflow_id (2.11+) exist,
+and each table is read only with the columns it has. Both tables hold one row per queue
+or version (a few, never the size of the workflow table), read whole with a bound.
+The snapshot reads it in its own transaction, so a resync brings a new queue or version.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from limbo_tui.registry import AppVersion, QueueSettings, Registry, release_from_schema
+from limbo_tui.urls import validate_schema_name
+
+# Bounds on rows read: a registry of thousands of queues is summarised, not loaded.
+MAX_QUEUES = 1_000
+MAX_VERSIONS = 200
+
+_QUEUE_COLUMNS = (
+    ("concurrency", "concurrency"),
+    ("worker_concurrency", "worker_concurrency"),
+    ("rate_limit_max", "rate_limit_max"),
+    ("rate_limit_period_sec", "rate_limit_period_s"),
+    ("priority_enabled", "priority_enabled"),
+    ("partition_queue", "partitioned"),
+)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def read_registry(conn: asyncpg.Connection, schema: str) -> Registry:
+    validate_schema_name(schema)
+    rows = await conn.fetch(
+        """
+        SELECT c.relname AS table_name, a.attname AS column_name
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND a.attnum > 0 AND NOT a.attisdropped
+          AND c.relname IN ('queues', 'application_versions', 'workflow_status')
+        """,
+        schema,
+    )
+    columns: dict[str, set[str]] = {}
+    for r in rows:
+        columns.setdefault(r["table_name"], set()).add(r["column_name"])
+    queue_cols = columns.get("queues", set())
+    version_cols = columns.get("application_versions", set())
+    has_queues = "name" in queue_cols
+    has_versions = {"version_name", "version_timestamp"} <= version_cols
+    release = release_from_schema(
+        has_parent_column="parent_workflow_id" in columns.get("workflow_status", set()),
+        has_version_registry=has_versions,
+    )
+    queues: list[QueueSettings] = []
+    if has_queues:
+        fields = ", ".join(
+            f"{_q(col)} AS {alias}" if col in queue_cols else f"NULL AS {alias}"
+            for col, alias in _QUEUE_COLUMNS
+        )
+        for r in await conn.fetch(
+            f"SELECT name, {fields} FROM {_q(schema)}.queues ORDER BY name LIMIT $1",
+            MAX_QUEUES,
+        ):
+            queues.append(
+                QueueSettings(
+                    name=r["name"],
+                    concurrency=r["concurrency"],
+                    worker_concurrency=r["worker_concurrency"],
+                    rate_limit_max=r["rate_limit_max"],
+                    rate_limit_period_s=r["rate_limit_period_s"],
+                    priority_enabled=bool(r["priority_enabled"]),
+                    partitioned=bool(r["partitioned"]),
+                )
+            )
+    versions: list[AppVersion] = []
+    if has_versions:
+        for r in await conn.fetch(
+            f"SELECT version_name, version_timestamp FROM {_q(schema)}.application_versions "
+            "ORDER BY version_timestamp DESC LIMIT $1",
+            MAX_VERSIONS,
+        ):
+            versions.append(AppVersion(r["version_name"], int(r["version_timestamp"] or 0)))
+    return Registry(
+        release=release,
+        queues=tuple(queues),
+        versions=tuple(versions),
+        has_queue_registry=has_queues,
+        has_version_registry=has_versions,
+    )
