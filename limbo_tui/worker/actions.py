@@ -105,8 +105,16 @@ class _InProcessBackend:
     def resume(self, workflow_id: str) -> None:
         self.client().resume_workflow(workflow_id)
 
-    def fork(self, workflow_id: str, start_step: int) -> str:
-        return self.client().fork_workflow(workflow_id, start_step).get_workflow_id()
+    def fork(
+        self, workflow_id: str, start_step: int, application_version: str | None = None
+    ) -> str:
+        handle = self.client().fork_workflow(
+            workflow_id, start_step, application_version=application_version
+        )
+        return handle.get_workflow_id()
+
+    def send(self, workflow_id: str, message: str, topic: str | None) -> None:
+        self.client().send(workflow_id, message, topic)
 
     def enqueue(self, options: dict[str, Any], workflow_input: dict[str, Any]) -> str:
         from dbos._error import DBOSQueueDeduplicatedError
@@ -350,23 +358,74 @@ class Actions:
             return done
         return ActionResult(
             True,
-            f"resumed {_short(workflow_id)} (was {done[0]}): ENQUEUED, recovery attempts reset",
+            f"resumed {_short(workflow_id)} (was {done[0]}): {self.state_text(workflow_id)}; "
+            "recovery attempts reset to 0, any live executor of its version takes it",
             workflow_id,
         )
 
-    def fork(self, workflow_id: str, start_step: int) -> ActionResult:
+    def fork(
+        self, workflow_id: str, start_step: int, application_version: str | None = None
+    ) -> ActionResult:
+        """A new workflow from start_step (checkpoints before it copied); onto another
+        application version when one is named (DBOS's own application_version)."""
         if start_step < 0:
             return ActionResult(False, "fork: the start step must be >= 0", workflow_id)
         done = self._act(
             "fork",
             workflow_id,
-            lambda backend: backend.fork(workflow_id, start_step),
+            lambda backend: backend.fork(workflow_id, start_step, application_version),
             None,
             ("fork", workflow_id, f"--step {start_step}"),
         )
         if isinstance(done, ActionResult):
             return done
         new_id = str(done[1])
+        onto = f" onto version {application_version}" if application_version else ""
         return ActionResult(
-            True, f"forked {_short(workflow_id)} from step {start_step} as {new_id}", new_id
+            True,
+            f"forked {_short(workflow_id)} from step {start_step}{onto} as {new_id}: "
+            f"{self.state_text(new_id)}",
+            new_id,
         )
+
+    def send(self, workflow_id: str, topic: str | None, message: str) -> ActionResult:
+        """DBOS's send: the message a workflow waiting in DBOS.recv(topic) receives."""
+        done = self._act(
+            "send",
+            workflow_id,
+            lambda backend: backend.send(workflow_id, message, topic),
+            "it no longer waits for a message",
+            (),  # the dbos CLI has no send: nothing to print instead
+        )
+        if isinstance(done, ActionResult):
+            return done
+        on = f"topic {topic!r}" if topic else "the default topic"
+        return ActionResult(
+            True,
+            f"sent {message!r} to {_short(workflow_id)} on {on}: {self.state_text(workflow_id)} "
+            "(a recv on another topic leaves it unread)",
+            workflow_id,
+        )
+
+    def state_text(self, workflow_id: str) -> str:
+        """What the workflow's row says now: "PENDING on executor b" / "ENQUEUED on q"."""
+        from psycopg import sql
+
+        try:
+            rows = self._query(
+                sql.SQL(
+                    "SELECT status, queue_name, executor_id FROM {}.workflow_status "
+                    "WHERE workflow_uuid = %s"
+                ).format(sql.Identifier(self._schema)),
+                (workflow_id,),
+            )
+        except Exception as exc:
+            return f"state unknown ({one_line(exc, 80)})"
+        if not rows:
+            return "no longer in the database"
+        status, queue, executor = rows[0]
+        if status == "ENQUEUED" and queue:
+            return f"now ENQUEUED on {queue}"
+        if status == "PENDING" and executor:
+            return f"now PENDING on executor {executor}"
+        return f"now {status}"

@@ -113,9 +113,16 @@ class HelperBackend:
     def resume(self, workflow_id: str) -> None:
         self._call("resume", workflow_id=workflow_id)
 
-    def fork(self, workflow_id: str, start_step: int) -> str:
-        reply = self._call("fork", workflow_id=workflow_id, start_step=start_step)
+    def fork(
+        self, workflow_id: str, start_step: int, application_version: str | None = None
+    ) -> str:
+        reply = self._call(
+            "fork", workflow_id=workflow_id, start_step=start_step, app_version=application_version
+        )
         return str(reply["workflow_id"])
+
+    def send(self, workflow_id: str, message: str, topic: str | None) -> None:
+        self._call("send", workflow_id=workflow_id, message=message, topic=topic)
 
     def enqueue(self, options: dict[str, Any], workflow_input: dict[str, Any]) -> str:
         reply = self._call("enqueue", options=options, input=workflow_input)
@@ -160,5 +167,8 @@ class Backend(Protocol):
 
     def cancel(self, workflow_id: str, children: bool) -> None: ...
     def resume(self, workflow_id: str) -> None: ...
-    def fork(self, workflow_id: str, start_step: int) -> str: ...
+    def fork(
+        self, workflow_id: str, start_step: int, application_version: str | None = None
+    ) -> str: ...
+    def send(self, workflow_id: str, message: str, topic: str | None) -> None: ...
     def enqueue(self, options: dict[str, Any], workflow_input: dict[str, Any]) -> str: ...

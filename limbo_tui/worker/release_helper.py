@@ -14,7 +14,8 @@ in `ps`), one JSON reply on stdout:
            {"ok": false, "dbos": <release>, "error": <exception class>, "message": ...}
 
 ops: version; cancel(workflow_id, children); resume(workflow_id);
-fork(workflow_id, start_step, app_version?); enqueue(options, input); migrate.
+fork(workflow_id, start_step, app_version?); send(workflow_id, message, topic?);
+enqueue(options, input); migrate.
 Everything DBOS logs goes to stderr, which the caller keeps for its log.
 """
 
@@ -76,6 +77,11 @@ def _fork(client: Any, request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "workflow_id": handle.get_workflow_id()}
 
 
+def _send(client: Any, request: dict[str, Any]) -> dict[str, Any]:
+    client.send(request["workflow_id"], request["message"], request.get("topic"))
+    return {"ok": True, "workflow_id": request["workflow_id"]}
+
+
 def _enqueue(client: Any, request: dict[str, Any]) -> dict[str, Any]:
     from dbos._client import EnqueueOptions
 
@@ -107,7 +113,13 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
     if op == "migrate":
         return _migrate(request)
-    calls = {"cancel": _cancel, "resume": _resume, "fork": _fork, "enqueue": _enqueue}
+    calls = {
+        "cancel": _cancel,
+        "resume": _resume,
+        "fork": _fork,
+        "send": _send,
+        "enqueue": _enqueue,
+    }
     if op not in calls:
         return {"ok": False, "error": "BadRequest", "message": f"unknown op {op!r}"}
     client = _client(request)

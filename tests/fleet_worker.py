@@ -1,0 +1,81 @@
+"""A real DBOS 3.x worker in a process of its own, for the executor / version / queue tests.
+
+    python tests/fleet_worker.py URL SCHEMA EXECUTOR_ID APP_VERSION [--hang]
+
+It registers the queues `q_one` (global concurrency 1) and `q_work` (no limit), launches
+DBOS with that executor id and application version, prints "ready" and runs until it is
+killed. `--hang` makes fleet_hang's step block for ever in this process (the work a
+killed executor leaves PENDING); in a worker without it the same step returns at once,
+so that work handed over to it finishes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from dbos import DBOS
+
+HANG = "--hang" in sys.argv
+
+
+@DBOS.step()
+def hang_step() -> str:
+    while HANG:
+        time.sleep(0.2)
+    return "done"
+
+
+@DBOS.workflow()
+def fleet_hang() -> str:
+    return hang_step()
+
+
+@DBOS.workflow()
+def fleet_quick(n: int) -> int:
+    return n
+
+
+@DBOS.workflow()
+def fleet_recv() -> str:
+    got = DBOS.recv("approval", timeout_seconds=3_600)
+    return f"got {got}"
+
+
+@DBOS.workflow()
+def fleet_get_event(target: str) -> str:
+    got = DBOS.get_event(target, "ready", timeout_seconds=3_600)
+    return f"event {got}"
+
+
+@DBOS.workflow()
+def fleet_parent() -> str:
+    handle = DBOS.start_workflow(fleet_hang)
+    return str(handle.get_result())
+
+
+def main() -> None:
+    url, schema, executor_id, version = sys.argv[1:5]
+    DBOS(
+        config={
+            "name": "fleet-test",
+            "system_database_url": url,
+            "dbos_system_schema": schema,
+            "executor_id": executor_id,
+            "application_version": version,
+            "run_migrations": False,
+            "enable_otlp": False,
+            "log_level": "WARNING",
+        }
+    )
+    DBOS.launch()
+    # DBOS 3.x keeps queues in dbos.queues: registered once DBOS can reach the database.
+    DBOS.register_queue("q_one", global_concurrency=1, polling_interval_sec=0.2)
+    DBOS.register_queue("q_work", polling_interval_sec=0.2)
+    print("ready", flush=True)
+    while True:
+        time.sleep(3_600)
+
+
+if __name__ == "__main__":
+    main()
