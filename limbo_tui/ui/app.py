@@ -24,7 +24,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Footer, Tree
+from textual.widgets import Footer, Input, Tree
 
 from limbo_tui.backlog import totals_line
 from limbo_tui.diagnose import Diagnosis
@@ -314,7 +314,10 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
     def action_filter(self) -> None:
         field = self.query_one(FilterInput)
         field.display = True
-        field.focus()
+        # `/` is a priority binding, so this runs before the app hands the next keys on;
+        # focus moves at once (Widget.focus() would wait a turn of the loop), so keys typed
+        # right after `/` reach the filter, not the tree (where `e` enqueues).
+        field.screen.set_focus(field)
 
     def on_input_changed(self, event: FilterInput.Changed) -> None:
         if event.input.id == "filter":
@@ -362,6 +365,9 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
 
     # -- read-only, footer and palette -------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            # A priority key: a `/` typed into an input (a form's dedup id "6/5") is text.
+            return not isinstance(self.focused, Input)
         if action in MUTATING_ACTIONS:
             return not self.settings.read_only
         if action == "refuse_read_only":

@@ -48,7 +48,9 @@ KEYS: tuple[Key, ...] = (
     Key("cancel", "c", "cancel", "Cancel", "cancel the selected workflow (asks)", True),
     Key("resume", "u", "resume", "Resume", "resume the selected workflow (asks)", True),
     Key("fork", "f", "fork", "Fork", "fork the selected workflow from a step", True),
-    Key("filter", "slash", "filter", "Filter", "filter by id, name, status or queue"),
+    Key(
+        "filter", "slash", "filter", "Filter", "filter by id, name, status or queue", priority=True
+    ),
     Key("limbo-only", "l", "toggle_limbo_only", "Limbo", "show only workflows in limbo"),
     Key("pause", "p", "toggle_pause", "Pause", "pause / resume live updates"),
     Key("copy-id", "y", "copy_id", "Copy id", "copy the selected workflow id (OSC 52)"),

@@ -1,0 +1,44 @@
+"""`/` then text typed at once, as a fast typist or a paste does: every key reaches the
+filter line, none is taken by the tree as a command key (`e` would enqueue, `l` would
+switch to limbo-only)."""
+
+from __future__ import annotations
+
+from test_ui_support import ActionsDouble, WorkerDouble, make_app, seed_rows
+from textual import events
+from textual.widgets import Input
+
+from limbo_tui.ui.filter_input import FilterInput
+
+
+async def test_text_typed_right_after_slash_all_reaches_the_filter() -> None:
+    worker, actions = WorkerDouble(), ActionsDouble()
+    app, feeds = make_app(worker=worker, actions=actions)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        feeds[0].push(seed_rows(), full=True)
+        await pilot.pause()
+        # One burst, as the terminal delivers it: no wait between the keys.
+        for ch in "/needle":
+            app.post_message(events.Key(ch if ch != "/" else "slash", ch))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.query_one(FilterInput).value == "needle"
+        assert app.filter_text == "needle"
+        assert not app.limbo_only
+        assert [c for c in worker.calls if c[0] != "start"] == [] and actions.calls == []
+
+
+async def test_a_slash_typed_into_a_form_field_is_text() -> None:
+    app, _feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("E")
+        await pilot.pause()
+        field = app.screen.query_one("#dedup_id", Input)
+        field.focus()
+        await pilot.pause()
+        field.value = ""
+        await pilot.press("7", "slash", "3")
+        assert field.value == "7/3"
+        assert not app.query_one(FilterInput).display
