@@ -231,7 +231,7 @@ def machine() -> dict[str, Any]:
     import dbos  # noqa: F401  (version below)
     import textual
 
-    from limbo_tui.pg.embedded import find_binaries
+    from limbo_tui.pg.binaries import find_binaries
 
     def version(pkg: str) -> str:
         from importlib.metadata import version as v

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from limbo_tui.errors import LimboError, one_line
-from limbo_tui.pg.embedded import EmbeddedServer
+from limbo_tui.pg.embedded import EmbeddedServer, unsupported_platform
 from limbo_tui.settings import Settings
 from limbo_tui.urls import mask, sqlalchemy_url
 
@@ -46,6 +46,10 @@ class Database:
         if self.server is not None and not self.server.is_running():
             self.server.ensure_running()
 
+    def disk_problem(self) -> str | None:
+        """One line while the private server's disk is full (a user's database: None)."""
+        return self.server.disk_problem() if self.server is not None else None
+
     @property
     def display(self) -> str:
         """What the header shows: never a password."""
@@ -55,6 +59,9 @@ class Database:
 
 
 def embedded_server(settings: Settings) -> EmbeddedServer:
+    problem = unsupported_platform()
+    if problem is not None:
+        raise LimboError(problem)
     return EmbeddedServer(settings.embedded.data_dir)
 
 
@@ -67,9 +74,11 @@ def open_database(settings: Settings) -> Iterator[Database]:
     # Started from the main thread on purpose: the server's parent-death signal fires when
     # the thread that spawned it ends, and the main thread lives as long as limbo-tui.
     server = embedded_server(settings)
-    server.ensure_running()
+    # --read-only writes nothing, here neither: no initdb, no CREATE DATABASE.
+    create = not settings.read_only
+    server.ensure_running(create=create)
     try:
-        url = server.ensure_database(settings.embedded.database)
+        url = server.ensure_database(settings.embedded.database, create=create)
         if not settings.read_only:
             prepare_dbos_schema(url, settings.database.schema)
         yield Database(url, server)

@@ -64,6 +64,7 @@ def run_tui(settings: Settings, database: Database, record: str | None = None) -
     worker.actions.know_schema(schema)
     # The app's loop runs on the main thread, which the embedded server's life is tied to.
     revive = database.revive if database.embedded else None
+    disk_problem = database.disk_problem if database.embedded else None
     app = LimboApp(
         settings,
         header_database(database, schema, worker),
@@ -73,6 +74,7 @@ def run_tui(settings: Settings, database: Database, record: str | None = None) -
             recorder.tee(on_batch) if recorder is not None else on_batch,
             on_state,
             revive=revive,
+            disk_problem=disk_problem,
         ),
         worker=worker,
         actions=worker.actions,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import configparser
 import getpass
 import os
-import pwd
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -213,8 +212,10 @@ def _with_defaults(params: dict[str, str], text: str, source: str) -> dict[str, 
 def _os_user() -> str:
     """libpq's default user: the effective user's login name."""
     try:
+        import pwd  # not on Windows
+
         return pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
+    except (ImportError, AttributeError, KeyError):
         return getpass.getuser()
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
-from limbo_tui.pg.embedded import SERVICE_USER, EmbeddedServer
+from limbo_tui.pg.embedded import EmbeddedServer
+from limbo_tui.pg.run_as import SERVICE_USER
 
 BINARY = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 

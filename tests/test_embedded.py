@@ -139,7 +139,10 @@ def test_as_root_the_server_runs_unprivileged(data_dir: Path) -> None:
         status = Path(f"/proc/{server.process.pid}/status").read_text()
         uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
         assert all(int(u) != 0 for u in uid_line.split()[1:])
-        assert data_dir.stat().st_uid != 0
+        # the server's own directories are the service user's; the data dir stays root's
+        # so that the service user cannot plant a symlink where root opens files
+        assert server.pgdata.stat().st_uid != 0 and server.socket_dir.stat().st_uid != 0
+        assert data_dir.stat().st_uid == 0
         # the parent we were given was not touched
         assert data_dir.parent.stat().st_uid == 0
     finally:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from limbo_tui.errors import LimboError
-from limbo_tui.pg.embedded import EmbeddedServer, find_binaries
+from limbo_tui.pg.binaries import find_binaries
+from limbo_tui.pg.embedded import EmbeddedServer
 from tests.conftest import _make_shared_tmp
 
 

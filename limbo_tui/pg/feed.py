@@ -73,6 +73,9 @@ class FeedState:
     state: FeedStateName
     detail: str
     events_per_s: float = 0.0
+    # A fact about the database's host that the state alone hides, e.g. the embedded
+    # server's disk is full: the feed may be LIVE while every DBOS write fails.
+    alarm: str = ""
 
 
 @dataclass
@@ -130,12 +133,16 @@ class LiveFeed:
         on_state: Callable[[FeedState], None],
         *,
         revive: Callable[[], None] | None = None,
+        disk_problem: Callable[[], str | None] | None = None,
     ) -> None:
         self.url = url
         # Called (on this loop's thread) before each reconnect attempt: the embedded
         # default passes "start the private server again if it is gone", so that a
         # second limbo-tui outlives the one that started the shared server.
         self._revive = revive
+        # Asked at most once a second (the embedded default: a statvfs of its data dir).
+        self._disk_problem = disk_problem
+        self._alarm = ""
         self.settings = settings
         self.schema = settings.database.schema
         self.channel = triggers.channel_name(self.schema)
@@ -453,7 +460,7 @@ class LiveFeed:
             )
 
     def _set_state(self, state: FeedStateName, detail: str) -> None:
-        self._state = FeedState(state, detail, self._rounded_rate())
+        self._state = FeedState(state, detail, self._rounded_rate(), self._alarm)
         self._last_rate_report = time.monotonic()
         try:
             self._on_state(self._state)
@@ -467,8 +474,11 @@ class LiveFeed:
         return rate if rate >= 0.1 else 0.0
 
     def _report_rate(self) -> None:
-        """Re-announce the current state when events/s moved (at most once a second)."""
+        """Re-announce the current state when events/s or the alarm changed (at most once
+        a second)."""
         if self._state is None or time.monotonic() - self._last_rate_report < 1.0:
             return
-        if self._rounded_rate() != self._state.events_per_s:
+        if self._disk_problem is not None:
+            self._alarm = self._disk_problem() or ""
+        if self._rounded_rate() != self._state.events_per_s or self._alarm != self._state.alarm:
             self._set_state(self._state.state, self._state.detail)

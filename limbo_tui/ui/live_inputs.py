@@ -78,14 +78,16 @@ class LiveInputs(_Base):
         self.post_message(GraphChanged(frozenset(changed)))
 
     def _on_feed_state(self, state: Any) -> None:
-        values = (state.state, state.detail, state.events_per_s)
+        values = (state.state, state.detail, state.events_per_s, getattr(state, "alarm", ""))
         if threading.get_ident() != self._thread_id:
             self.call_from_thread(self._on_feed_state_values, *values)
         else:
             self._on_feed_state_values(*values)
 
-    def _on_feed_state_values(self, state: str, detail: str, events_per_s: float) -> None:
-        self.post_message(FeedStateChanged(state, detail or "", events_per_s or 0.0))
+    def _on_feed_state_values(
+        self, state: str, detail: str, events_per_s: float, alarm: str = ""
+    ) -> None:
+        self.post_message(FeedStateChanged(state, detail or "", events_per_s or 0.0, alarm))
 
     @quiet_in_teardown
     def on_feed_state_changed(self, message: FeedStateChanged) -> None:
@@ -94,6 +96,7 @@ class LiveInputs(_Base):
         header.feed_state = message.state
         header.feed_detail = message.detail
         header.events_per_s = message.events_per_s
+        header.alarm = message.alarm
         if message.state == before:
             return
         if message.state in ("DOWN", "RECONNECTING"):

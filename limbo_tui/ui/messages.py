@@ -29,6 +29,7 @@ class FeedStateChanged(Message):
     state: str
     detail: str = ""
     events_per_s: float = 0.0
+    alarm: str = ""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, FeedStateChanged)

@@ -30,6 +30,8 @@ class StatusHeader(Widget):
     problem: reactive[str] = reactive("")
     # The database's true counts (backlog.totals_line); empty until a snapshot counted.
     totals: reactive[str] = reactive("")
+    # From the feed: true while the feed itself may be LIVE (the embedded disk is full).
+    alarm: reactive[str] = reactive("")
 
     def render(self) -> Content:
         worker = self.worker_state
@@ -46,7 +48,7 @@ class StatusHeader(Widget):
         if self.paused_changes is not None:
             line += f" │ PAUSED, {self.paused_changes} changes wait (p)"
         feed_detail = self.feed_detail if self.feed_state not in ("LIVE", "STARTING") else ""
-        problem = self.problem or feed_detail or self.worker_detail
+        problem = self.alarm or self.problem or feed_detail or self.worker_detail
         # Second line: the database, and what went wrong last (feed, worker, action).
         line += f"\ndb {safe_text(self.database)}"
         if problem:
@@ -55,7 +57,10 @@ class StatusHeader(Widget):
         return Content(line)
 
     def watch_problem(self) -> None:
-        self.set_class(bool(self.problem), "-problem")
+        self.set_class(bool(self.problem or self.alarm), "-problem")
+
+    def watch_alarm(self) -> None:
+        self.watch_problem()
 
     def watch_paused_changes(self) -> None:
         self.set_class(self.paused_changes is not None, "-paused")

@@ -10,6 +10,7 @@ the database and are owned by one application).
 from __future__ import annotations
 
 import importlib
+import io
 import logging
 import os
 import tempfile
@@ -18,7 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from limbo_tui.errors import ConfigError, one_line
+from limbo_tui.errors import ConfigError, LimboError, one_line
+from limbo_tui.private_paths import ensure_private_dir, open_private_file
 from limbo_tui.settings import Settings
 from limbo_tui.urls import sqlalchemy_url
 from limbo_tui.worker import demo
@@ -30,18 +32,32 @@ _LOG_HANDLER_NAME = "limbo-tui-worker-log"
 
 
 def default_log_path(kind: str) -> Path:
-    """Where the worker's DBOS log goes unless the caller says otherwise."""
+    """Where the worker's DBOS log goes unless the caller says otherwise.
+
+    The fallback under /tmp has a name anyone can predict: it is used only if it is a
+    private directory of ours (private_paths), else refused in one line.
+    """
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     directory = base / "limbo-tui"
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        base.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(directory, what="the worker log directory")
         probe = directory / ".probe"
         probe.touch()
         probe.unlink()
-    except OSError:
+    except (OSError, LimboError):
         directory = Path(tempfile.gettempdir()) / f"limbo-tui-{os.getuid()}"
-        directory.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(directory, what="the worker log directory")
     return directory / f"worker-{kind}.log"
+
+
+class _PrivateFileHandler(logging.FileHandler):
+    """A FileHandler whose file is created 0600 and never followed through a symlink:
+    the log holds workflow names, errors and step outputs."""
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = open_private_file(Path(self.baseFilename), what="the worker log")
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def route_dbos_logs(log_path: Path) -> None:
@@ -60,7 +76,7 @@ def route_dbos_logs(log_path: Path) -> None:
         elif handler.name == "__dbos_console_log_handler__":
             logger.removeHandler(handler)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_path, encoding="utf-8")
+    handler = _PrivateFileHandler(log_path, encoding="utf-8")
     handler.name = _LOG_HANDLER_NAME
     handler.setFormatter(
         logging.Formatter(

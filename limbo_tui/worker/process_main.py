@@ -27,9 +27,10 @@ import signal
 import sys
 import threading
 import traceback
+from pathlib import Path
 from typing import Any, NoReturn
 
-from limbo_tui.errors import one_line
+from limbo_tui.errors import LimboError, one_line
 
 _PR_SET_PDEATHSIG = 1
 
@@ -80,14 +81,18 @@ def main() -> NoReturn:
     request = json.loads(sys.stdin.readline() or "{}")
     log_path = request.get("log_path")
     if log_path:
-        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        from limbo_tui.private_paths import open_private_file
+
+        try:
+            log_fd = open_private_file(Path(log_path), what="the worker log")
+        except LimboError as exc:
+            channel.send({"type": "failed", "message": exc.message})
+            os._exit(1)
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.close(log_fd)
     sys.stdout = open(1, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
-
-    from pathlib import Path
 
     from dbos import DBOS
 
