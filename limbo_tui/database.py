@@ -76,6 +76,8 @@ def open_database(settings: Settings) -> Iterator[Database]:
     server = embedded_server(settings)
     # --read-only writes nothing, here neither: no initdb, no CREATE DATABASE.
     create = not settings.read_only
+    if not server.is_running():
+        say_before_screen(f"starting PostgreSQL in {server.data_dir}…")
     server.ensure_running(create=create)
     try:
         url = server.ensure_database(settings.embedded.database, create=create)
@@ -84,6 +86,16 @@ def open_database(settings: Settings) -> Iterator[Database]:
         yield Database(url, server)
     finally:
         server.stop()
+
+
+def say_before_screen(text: str) -> None:
+    """A start-up line on a terminal, so that a slow start is never a blank screen.
+
+    Only when stderr is a terminal: scripts reading `snapshot` or `watch` get nothing extra,
+    and under `serve` (stdout is the browser's protocol) it goes to the server's log.
+    """
+    if sys.stderr.isatty():
+        print(f"limbo-tui: {text}", file=sys.stderr, flush=True)
 
 
 def prepare_dbos_schema(url: str, schema: str) -> None:
