@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from limbo_tui import model
 from limbo_tui.fleet import BlockedQueue, Fleet, SilentExecutor, fleet_of, makes_no_progress
 from limbo_tui.model import Workflow, WorkflowGraph
-from limbo_tui.registry import DBOS_2_8, DbosRelease
+from limbo_tui.registry import DbosRelease
 from limbo_tui.settings import LimboSettings
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.waits import MESSAGE, SLEEP, Wait, current_wait
@@ -349,7 +349,7 @@ def _diagnose_one(
         add(
             ORPHANED,
             _orphaned_reason(wf, silent, fleet, release, dead_children, resolved_on_recovery),
-            _orphaned_action(wf, silent, release, frees),
+            _orphaned_action(wf, silent, frees),
         )
 
     # The more specific diagnoses above already explain a lack of progress.
@@ -518,18 +518,14 @@ def _orphaned_reason(
     )
 
 
-def _orphaned_action(wf: Workflow, silent: SilentExecutor, release: DbosRelease, frees: str) -> str:
+def _orphaned_action(wf: Workflow, silent: SilentExecutor, frees: str) -> str:
     if silent.down:
         return f"r: restart the worker to recover it, or c: cancel it{frees}"
     version = f" of version {_text(wf.app_version)}" if wf.app_version else ""
-    if release.resume_hands_over:
-        return (
-            f"u: resume it: DBOS re-enqueues it for any live executor{version} "
-            f"(resets its recovery attempts to 0), or c: cancel it{frees}"
-        )
+    # Every release from 2.8 on: resume puts it on DBOS's internal queue, attempts reset.
     return (
-        f"start a worker with executor id {_text(wf.executor_id)}{version}, or "
-        f"u: resume it (re-enqueued, recovery attempts reset to 0), or c: cancel it{frees}"
+        f"u: resume it: DBOS re-enqueues it for any live executor{version} "
+        f"(resets its recovery attempts to 0), or c: cancel it{frees}"
     )
 
 
@@ -606,8 +602,8 @@ def _just_finished(child: Workflow, now_ms: int) -> bool:
 def _awaiting_reason(dead: list[tuple[str, str]], release: DbosRelease) -> str:
     first_id, first_status = dead[0]
     fate = "so it stays PENDING for ever"
-    if release == DBOS_2_8:
-        fate = "and DBOS 2.8-2.10 polls for it for ever, so it stays PENDING"
+    if release.known and not release.fails_waiting_parent:
+        fate = f"and DBOS {release.label} polls for it for ever, so it stays PENDING"
     elif release.known:
         fate = f"and DBOS {release.label} has not failed it: it stays PENDING"
     if len(dead) == 1:

@@ -13,18 +13,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class DbosRelease:
-    """The behaviour of the DBOS release that writes this database, as far as its schema
-    tells: a schema without parent_workflow_id was written by dbos <= 2.10 (2.8's
-    shape), one with dbos.application_versions by dbos 3.x."""
+    """What the DBOS releases that write this database do about stuck work. Read from
+    its schema version (pg/dbos_schema.py names the releases of each), else from its
+    shape: no parent_workflow_id means dbos <= 2.10, dbos.application_versions 3.x."""
 
-    # What the header and the sentences call it ("2.8-2.10", "2.11+", "3.x"); "" unknown.
+    # The releases, as the header names them ("2.8-2.10", "3.4"); "" unknown.
     label: str = ""
     # DBOS fails a parent that waits on a dead child (2.12+) instead of polling for ever.
     # Without it (2.8), such a parent is in limbo at once: nothing will resolve it.
     fails_waiting_parent: bool = True
-    # `resume` re-enqueues on DBOS's internal queue, where any live executor of the
-    # workflow's version takes it, and resets its recovery attempts (3.x).
-    resume_hands_over: bool = True
 
     @property
     def known(self) -> bool:
@@ -34,18 +31,26 @@ class DbosRelease:
 # No schema information (plain data, a registry that could not be read): the rules speak
 # of the behaviour of current DBOS and name the release only where it matters.
 UNKNOWN_RELEASE = DbosRelease()
-DBOS_2_8 = DbosRelease(label="2.8-2.10", fails_waiting_parent=False, resume_hands_over=False)
-DBOS_2_11 = DbosRelease(label="2.11+", fails_waiting_parent=True, resume_hands_over=False)
-DBOS_3 = DbosRelease(label="3.x", fails_waiting_parent=True, resume_hands_over=True)
+DBOS_2_8 = DbosRelease(label="2.8-2.10", fails_waiting_parent=False)
+DBOS_3 = DbosRelease(label="3.x", fails_waiting_parent=True)
+# The first release that fails a parent waiting on a dead child.
+_FAILS_WAITING_PARENT = (2, 12)
+
+
+def release_of(releases: str, first_release: str) -> DbosRelease:
+    """The behaviour of the releases `releases` ("2.11-2.12"), judged by the oldest one
+    (`first_release`, X.Y.Z): a range that may hold a polling release is taken to poll."""
+    major, minor = (int(p) for p in first_release.split(".")[:2])
+    return DbosRelease(label=releases, fails_waiting_parent=(major, minor) >= _FAILS_WAITING_PARENT)
 
 
 def release_from_schema(*, has_parent_column: bool, has_version_registry: bool) -> DbosRelease:
-    """The release a schema's shape implies. parent_workflow_id arrived in 2.11 and the
-    dead-child failure in 2.12: a 2.11 database is taken for the newer behaviour."""
+    """The release a schema's shape implies when its version names none. parent_workflow_id
+    arrived in 2.11 and the dead-child failure in 2.12: a 2.11 shape is taken to poll."""
     if has_version_registry:
         return DBOS_3
     if has_parent_column:
-        return DBOS_2_11
+        return DbosRelease(label="2.11+", fails_waiting_parent=False)
     return DBOS_2_8
 
 

@@ -13,12 +13,13 @@ from limbo_tui.fleet import FleetIndex, fleet_of
 from limbo_tui.model import GET_RESULT_STEP, Step, Workflow, WorkflowGraph
 from limbo_tui.registry import (
     DBOS_2_8,
-    DBOS_2_11,
     DBOS_3,
     AppVersion,
+    DbosRelease,
     QueueSettings,
     Registry,
     release_from_schema,
+    release_of,
 )
 from limbo_tui.settings import LimboSettings
 from limbo_tui.waits import MESSAGE, SLEEP, SLEEP_STEP, current_wait
@@ -82,10 +83,11 @@ def test_not_orphaned_before_the_threshold_nor_while_the_executor_writes() -> No
     assert list(d) == [dg.STALLED]
 
 
-def test_on_2_8_the_orphan_fix_names_the_executor_to_start() -> None:
+def test_on_2_8_too_resume_hands_the_orphan_over() -> None:
+    # 2.8's resume_workflow also sets ENQUEUED on DBOS's internal queue, attempts 0.
     g = graph(wf("w", updated_at_ms=NOW - 5 * MIN), alive_b(), release=DBOS_2_8)
     action = of(diagnose(g, NOW, LIMBO), "w")[dg.ORPHANED].action
-    assert action.startswith("start a worker with executor id a of version v1")
+    assert action.startswith("u: resume it: DBOS re-enqueues it for any live executor")
 
 
 # -- unserved-version ---------------------------------------------------------------------
@@ -262,7 +264,7 @@ def test_the_grace_period_applies_only_where_dbos_resolves_the_state() -> None:
     live_parent = wf("p", updated_at_ms=NOW - 2_000)
     child = wf("p-1", "MAX_RECOVERY_ATTEMPTS_EXCEEDED", parent_id="p", updated_at_ms=just_now)
     call = Step("p", 1, "child", child_workflow_id="p-1", completed_at_ms=NOW - 2_000)
-    for release in (DBOS_2_11, DBOS_3):
+    for release in (release_of("2.13", "2.13.0"), DBOS_3):
         g = graph(live_parent, child, call, release=release)
         assert dg.AWAITING_DEAD_CHILD not in of(diagnose(g, NOW, LIMBO), "p")
         assert dg.AWAITING_DEAD_CHILD in of(diagnose(g, NOW + 10_000, LIMBO), "p")
@@ -276,8 +278,13 @@ def test_a_collected_child_is_not_awaited() -> None:
 
 def test_the_release_follows_the_schema_shape() -> None:
     assert release_from_schema(has_parent_column=False, has_version_registry=False) == DBOS_2_8
-    assert release_from_schema(has_parent_column=True, has_version_registry=False) == DBOS_2_11
+    assert not release_from_schema(
+        has_parent_column=True, has_version_registry=False
+    ).fails_waiting_parent
     assert release_from_schema(has_parent_column=True, has_version_registry=True) == DBOS_3
+    # From the schema version: judged by the oldest release of the range.
+    assert not release_of("2.11-2.12", "2.11.0").fails_waiting_parent
+    assert release_of("3.4", "3.4.0") == DbosRelease("3.4", fails_waiting_parent=True)
 
 
 # -- the fleet itself ---------------------------------------------------------------------

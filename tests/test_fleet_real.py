@@ -158,7 +158,7 @@ def test_work_of_a_killed_executor_is_orphaned_and_resume_hands_it_to_the_live_o
     assert "until a worker with that executor id and version v1 recovers it" in d.reason
     assert d.action.startswith("u: resume it: DBOS re-enqueues it for any live executor")
     assert "resets its recovery attempts to 0" in d.action
-    assert fleet.graph().registry.release.label == "3.x"
+    assert fleet.graph().registry.release.label == "3.4"
 
     result = fleet.actions.resume(wid)
     assert result.ok, result.message
@@ -257,9 +257,9 @@ def test_a_cancelled_child_with_the_parents_executor_gone_is_not_limbo_on_3x(
     fleet.kill("a")
     fleet.actions.cancel(child)
     # Within 5 s of the cancel DBOS may still resolve it (the grace); then the sentence.
-    tail = "once recovered, DBOS 3.x fails it"
+    tail = "once recovered, DBOS 3.4 fails it"
     d = diagnosed(fleet, parent, dg.ORPHANED, lambda: fleet.busy("b", "v1"), saying=tail)
-    assert f"once recovered, DBOS 3.x fails it with the error of its child {child}" in d.reason
+    assert f"once recovered, DBOS 3.4 fails it with the error of its child {child}" in d.reason
     assert dg.AWAITING_DEAD_CHILD not in of(fleet.diagnoses(), parent)
 
     assert fleet.actions.resume(parent).ok

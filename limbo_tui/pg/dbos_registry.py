@@ -1,7 +1,9 @@
 """Read what a system database says about its DBOS release, queues and app versions.
 
-Version-tolerant like queries.py: one catalog query says which of dbos.queues (2.21+),
-dbos.application_versions (3.x) and workflow_status.parent_workflow_id (2.11+) exist,
+The release comes from the schema version (dbos_migrations, see dbos_schema.py), else
+from the schema's shape. Version-tolerant like queries.py: one catalog query says which
+of dbos.queues (2.21+), dbos.application_versions (3.x) and
+workflow_status.parent_workflow_id (2.11+) exist,
 and each table is read only with the columns it has. Both tables hold one row per queue
 or version (a few, never the size of the workflow table), read whole with a bound.
 The snapshot reads it in its own transaction, so a resync brings a new queue or version.
@@ -11,7 +13,14 @@ from __future__ import annotations
 
 import asyncpg
 
-from limbo_tui.registry import AppVersion, QueueSettings, Registry, release_from_schema
+from limbo_tui.pg.dbos_schema import read_with_asyncpg
+from limbo_tui.registry import (
+    AppVersion,
+    QueueSettings,
+    Registry,
+    release_from_schema,
+    release_of,
+)
 from limbo_tui.urls import validate_schema_name
 
 # Bounds on rows read: a registry of thousands of queues is summarised, not loaded.
@@ -52,10 +61,15 @@ async def read_registry(conn: asyncpg.Connection, schema: str) -> Registry:
     version_cols = columns.get("application_versions", set())
     has_queues = "name" in queue_cols
     has_versions = {"version_name", "version_timestamp"} <= version_cols
-    release = release_from_schema(
-        has_parent_column="parent_workflow_id" in columns.get("workflow_status", set()),
-        has_version_registry=has_versions,
-    )
+    schema_version = await read_with_asyncpg(conn, schema)
+    first = schema_version.first_release
+    if first is not None:
+        release = release_of(schema_version.releases, first)
+    else:
+        release = release_from_schema(
+            has_parent_column="parent_workflow_id" in columns.get("workflow_status", set()),
+            has_version_registry=has_versions,
+        )
     queues: list[QueueSettings] = []
     if has_queues:
         fields = ", ".join(
