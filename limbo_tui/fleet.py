@@ -21,9 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from limbo_tui import model
-from limbo_tui.model import Workflow, WorkflowGraph
+from limbo_tui.model import SLEEP_STEP, Workflow, WorkflowGraph
 from limbo_tui.settings import LimboSettings
-from limbo_tui.waits import SLEEP_STEP
 
 # Rows of these statuses were written for the version they name, not by their executor.
 _ASKED_FOR = frozenset({model.ENQUEUED, model.DELAYED})

@@ -22,12 +22,14 @@ from typing import Any, TextIO
 from limbo_tui.backlog import partial_groups, totals_json, totals_line
 from limbo_tui.diagnose import Diagnosis, diagnose
 from limbo_tui.errors import EXIT_LIMBO, EXIT_OK
+from limbo_tui.fleet import FleetIndex
 from limbo_tui.limits import known_limits
 from limbo_tui.model import Workflow, WorkflowGraph
 from limbo_tui.pg import queries
 from limbo_tui.pg.connect import close_quietly, connect_checked
 from limbo_tui.pg.feed import FeedBatch, FeedState, LiveFeed
-from limbo_tui.settings import Settings
+from limbo_tui.queues import QueueView, queue_views
+from limbo_tui.settings import LimboSettings, Settings
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.urls import mask, validate_schema_name
 
@@ -97,7 +99,11 @@ def diagnosis_json(d: Diagnosis) -> dict[str, Any]:
 
 
 def snapshot_json(
-    graph: WorkflowGraph, diagnoses: list[Diagnosis], url: str, taken_at_ms: int
+    graph: WorkflowGraph,
+    diagnoses: list[Diagnosis],
+    url: str,
+    taken_at_ms: int,
+    limbo: LimboSettings | None = None,
 ) -> dict[str, Any]:
     return {
         "version": JSON_VERSION,
@@ -107,7 +113,20 @@ def snapshot_json(
         "diagnoses": [diagnosis_json(d) for d in diagnoses],
         # The database's true counts: a backlog larger than what is loaded says so here.
         "totals": totals_json(graph, iso),
+        # Each queue: settings, counts by executor, oldest wait, held dedup ids, blocked.
+        "queues": [view.as_dict() for view in snapshot_queues(graph, taken_at_ms, limbo)],
+        "release": graph.registry.release.label or None,
     }
+
+
+def snapshot_queues(
+    graph: WorkflowGraph, now_ms: int, limbo: LimboSettings | None = None
+) -> list[QueueView]:
+    """The queue view's rows (queues.py) for one snapshot."""
+    index = FleetIndex()
+    index.reset(graph)
+    fleet = index.fleet(graph, now_ms, limbo or LimboSettings())
+    return queue_views(graph, index, fleet, now_ms)
 
 
 def exit_status(diagnoses: Iterable[Diagnosis]) -> int:
@@ -200,7 +219,8 @@ def run_snapshot(url: str, settings: Settings, as_json: bool) -> int:
     diagnoses = diagnose(graph, taken, settings.limbo)
     out = sys.stdout
     if as_json:
-        out.write(json.dumps(snapshot_json(graph, diagnoses, url, taken)) + "\n")
+        doc = snapshot_json(graph, diagnoses, url, taken, settings.limbo)
+        out.write(json.dumps(doc) + "\n")
     else:
         out.write("\n".join(text_lines(graph, diagnoses, url)) + "\n")
     out.flush()

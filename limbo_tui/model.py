@@ -44,6 +44,11 @@ DEDUP_HOLDING_STATUSES: frozenset[str] = frozenset({PENDING, ENQUEUED, DELAYED})
 
 # DBOS writes this step row when a parent waits for a child's result.
 GET_RESULT_STEP = "DBOS.getResult"
+# Rows DBOS writes for its own waits (waits.py reads them): bookkeeping, not steps.
+SLEEP_STEP = "DBOS.sleep"
+RECV_STEP = "DBOS.recv"
+GET_EVENT_STEP = "DBOS.getEvent"
+WAIT_STEPS: frozenset[str] = frozenset({SLEEP_STEP, RECV_STEP, GET_EVENT_STEP})
 
 
 def _created_after(wf: Workflow, ms: int | None) -> bool:
@@ -318,7 +323,7 @@ class WorkflowGraph:
     def step_counts(self, workflow_id: str) -> Family:
         fam = Family()
         for step in self.steps.get(workflow_id, {}).values():
-            if step.is_get_result or step.is_child_call:
+            if step.is_get_result or step.is_child_call or step.name in WAIT_STEPS:
                 continue
             if step.failed:
                 fam.steps_failed += 1

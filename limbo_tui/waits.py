@@ -14,14 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from limbo_tui.model import Step, WorkflowGraph
+from limbo_tui.model import GET_EVENT_STEP, RECV_STEP, SLEEP_STEP, WAIT_STEPS, Step, WorkflowGraph
 from limbo_tui.stored_values import decode_number
 
-SLEEP_STEP = "DBOS.sleep"
-RECV_STEP = "DBOS.recv"
-GET_EVENT_STEP = "DBOS.getEvent"
-# Rows DBOS writes for its own bookkeeping: not steps of the user's code.
-WAIT_STEPS = frozenset({SLEEP_STEP, RECV_STEP, GET_EVENT_STEP})
+__all__ = ["GET_EVENT_STEP", "RECV_STEP", "SLEEP_STEP", "WAIT_STEPS", "current_wait"]
 
 MESSAGE = "message"
 SLEEP = "sleep"

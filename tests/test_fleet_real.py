@@ -25,7 +25,7 @@ from test_worker_support import wait_for
 
 from limbo_tui import diagnose as dg
 from limbo_tui.diagnose import Diagnosis, diagnose
-from limbo_tui.headless import load_graph
+from limbo_tui.headless import load_graph, snapshot_json
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.settings import LimboSettings, Settings
 from limbo_tui.urls import sqlalchemy_url
@@ -211,6 +211,16 @@ def test_a_concurrency_1_queue_held_by_a_dead_executor_is_blocked_until_cancelle
         stuck = of(diags, wid)[dg.STUCK_ENQUEUED]
         assert "q_one, whose 1 of 1 slot is held" in stuck.reason and holder[:8] in stuck.reason
         assert fleet.row(wid)["status"] == "ENQUEUED"
+
+    # snapshot --json says the same, with the queue's settings from dbos.queues.
+    g = fleet.graph()
+    now = int(time.time() * 1000)
+    doc = snapshot_json(g, diagnose(g, now, QUICK), fleet.url, now, QUICK)
+    q_one = next(q for q in doc["queues"] if q["name"] == "q_one")
+    assert q_one["registered"] and q_one["concurrency"] == 1 and q_one["blocked"]
+    assert q_one["blocked_by"] == [holder] and q_one["pending_by_executor"] == {"a": 1}
+    assert q_one["enqueued"] == 3 and q_one["oldest_wait_ms"] > 0
+    assert doc["release"] == "3.4"
 
     result = fleet.actions.cancel(holder)
     assert result.ok, result.message

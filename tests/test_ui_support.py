@@ -105,9 +105,18 @@ class ActionsDouble:
         self.calls.append(("resume", workflow_id))
         return ActionResult(True, f"resumed {workflow_id}", None)
 
-    def fork(self, workflow_id: str, start_step: int) -> ActionResult:
-        self.calls.append(("fork", workflow_id, start_step))
+    def fork(
+        self, workflow_id: str, start_step: int, application_version: str | None = None
+    ) -> ActionResult:
+        if application_version is None:
+            self.calls.append(("fork", workflow_id, start_step))
+        else:
+            self.calls.append(("fork", workflow_id, start_step, application_version))
         return ActionResult(True, "forked", f"{workflow_id}-fork")
+
+    def send(self, workflow_id: str, topic: str | None, message: str) -> ActionResult:
+        self.calls.append(("send", workflow_id, topic, message))
+        return ActionResult(True, f"sent {message!r}", workflow_id)
 
 
 def make_app(

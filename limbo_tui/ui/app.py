@@ -30,6 +30,7 @@ from limbo_tui.backlog import totals_line
 from limbo_tui.diagnose import Diagnosis
 from limbo_tui.limits import known_limits
 from limbo_tui.model import WorkflowGraph
+from limbo_tui.queues import QueueView, queue_views
 from limbo_tui.settings import Settings
 from limbo_tui.terminal_text import is_terminal_safe, safe_text
 from limbo_tui.ui.bindings import (
@@ -48,12 +49,13 @@ from limbo_tui.ui.live_inputs import LiveInputs
 from limbo_tui.ui.messages import GraphChanged
 from limbo_tui.ui.screens.dialog import Dialog
 from limbo_tui.ui.screens.help import HelpScreen
+from limbo_tui.ui.screens.queue_view import QueueScreen
 from limbo_tui.ui.screens.worker_log import WorkerLogScreen
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.suspend import suspend_to_shell
 from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_actions import WorkflowActions, one_line
-from limbo_tui.ui.workflow_lines import TreeFacts, filter_matches, visible_ids
+from limbo_tui.ui.workflow_lines import QUEUE_FILTER, TreeFacts, filter_matches, visible_ids
 from limbo_tui.ui.workflow_tree import WorkflowTree
 
 WORKER_POLL_S = 0.5
@@ -224,6 +226,8 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         bar.in_limbo = len(facts.limbo_ids)
         if everything or self.selected_id in changed or self.selected_id is None:
             self._show_details()
+        if isinstance(self.screen, QueueScreen):
+            self.screen.refresh_views(self._queue_views(now), now)
 
     def _rediagnose(self, now: int, changed: set[str] | None) -> set[str]:
         """Re-diagnose what `changed` can reach (None: everything); returns the ids whose
@@ -311,6 +315,22 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         tree.focus()
 
     # -- view keys ---------------------------------------------------------------------
+    def _queue_views(self, now: int) -> list[QueueView]:
+        return queue_views(self.graph, self._diagnoses.fleet_index, self._diagnoses.fleet, now)
+
+    def action_queues(self) -> None:
+        def chosen(queue: str | None) -> None:
+            if queue is not None:
+                # Exactly that queue's workflows (and their families) in the tree.
+                self.filter_text = f"{QUEUE_FILTER}{queue}"
+                field = self.query_one(FilterInput)
+                field.value = self.filter_text
+                field.display = True
+                self._view_changed()
+
+        now = self.clock()
+        self.push_screen(QueueScreen(self._queue_views(now), now), chosen)
+
     def action_filter(self) -> None:
         field = self.query_one(FilterInput)
         field.display = True

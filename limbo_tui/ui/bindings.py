@@ -49,6 +49,32 @@ KEYS: tuple[Key, ...] = (
     Key("resume", "u", "resume", "Resume", "resume the selected workflow (asks)", True),
     Key("fork", "f", "fork", "Fork", "fork the selected workflow from a step", True),
     Key(
+        "fork-onto-live",
+        "F",
+        "fork_onto_live",
+        "Fork onto",
+        "fork the selected workflow onto the version live executors run",
+        True,
+        show=False,
+    ),
+    Key(
+        "send",
+        "s",
+        "send",
+        "Send",
+        "send a message to the selected workflow (DBOS.recv)",
+        True,
+        show=False,
+    ),
+    Key(
+        "queues",
+        "Q",
+        "queues",
+        "Queues",
+        "the queues: limits, counts, held dedup ids, blocked; enter filters to one",
+        show=False,
+    ),
+    Key(
         "filter", "slash", "filter", "Filter", "filter by id, name, status or queue", priority=True
     ),
     Key("limbo-only", "l", "toggle_limbo_only", "Limbo", "show only workflows in limbo"),

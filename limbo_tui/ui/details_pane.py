@@ -14,11 +14,12 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from limbo_tui.model import Step, WorkflowGraph
+from limbo_tui.model import PENDING, SLEEP_STEP, WAIT_STEPS, Step, WorkflowGraph
 from limbo_tui.stored_values import describe
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.ui import status_style
 from limbo_tui.ui.workflow_lines import age_text, duration_text, progress_text, short_id
+from limbo_tui.waits import MESSAGE, Wait, current_wait
 
 # How much of a stored input / output / error the pane shows.
 DATA_LIMIT = 2000
@@ -29,6 +30,22 @@ def when(ms: int | None, now_ms: int) -> str:
         return "-"
     stamp = datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     return f"{stamp} ({age_text(now_ms - ms)} ago)"
+
+
+def _until(deadline_ms: int | None) -> str:
+    if deadline_ms is None:
+        return "no deadline"
+    return datetime.fromtimestamp(deadline_ms / 1000, tz=UTC).strftime("until %m-%d %H:%M:%SZ")
+
+
+def _wait_state(step: Step, wait: Wait | None) -> tuple[str, str]:
+    """(state, took) of a row DBOS writes for a wait: the wait's deadline, not a step."""
+    if step.name == SLEEP_STEP:
+        if wait is not None and wait.sleep_function_id == step.function_id:
+            what = "timeout" if wait.kind == MESSAGE else "sleeping"
+            return what, _until(wait.deadline_ms)
+        return "timer", "-"
+    return "received", duration_text(step.duration_ms)
 
 
 class StepsTable(DataTable[str]):
@@ -44,14 +61,16 @@ class StepsTable(DataTable[str]):
         self._child_of_row: dict[str, str] = {}
         # What the rows show now: a live workflow is shown again on every repaint, and
         # rebuilding an unchanged table costs a layout of the whole screen.
-        self._shown: tuple[str | None, list[Step]] | None = None
+        self._shown: tuple[str | None, str | None, list[Step]] | None = None
 
     def on_mount(self) -> None:
         self.add_columns("#", "step", "state", "took", "child")
 
     def show(self, graph: WorkflowGraph, workflow_id: str | None) -> None:
         """Replace the rows, keeping the cursor on the same function id."""
-        shown = (workflow_id, graph.steps_of(workflow_id) if workflow_id else [])
+        wf = graph.get(workflow_id) if workflow_id else None
+        status = wf.status if wf is not None else None
+        shown = (workflow_id, status, graph.steps_of(workflow_id) if workflow_id else [])
         if shown == self._shown:
             return
         self._shown = shown
@@ -62,22 +81,32 @@ class StepsTable(DataTable[str]):
         self._child_of_row = {}
         if workflow_id is None:
             return
-        for step in shown[1]:
+        # A wait in progress: DBOS wrote its deadline (a DBOS.sleep row) and, for recv /
+        # get_event, nothing yet at the wait's own function id. Shown as a wait.
+        wait = current_wait(graph, workflow_id) if status == PENDING else None
+        rows: list[tuple[int, tuple[str, str, str, str, str]]] = []
+        for step in shown[2]:
             key = str(step.function_id)
             state = "failed" if step.failed else "ok"
+            took = duration_text(step.duration_ms)
             child = ""
             if step.child_workflow_id:
                 child = short_id(step.child_workflow_id, workflow_id)
                 self._child_of_row[key] = step.child_workflow_id
                 state = "waited" if not step.is_child_call else "called"
-            self.add_row(
-                key,
-                safe_text(step.name)[:28],
-                state,
-                duration_text(step.duration_ms),
-                child,
-                key=key,
+            elif step.name in WAIT_STEPS:
+                state, took = _wait_state(step, wait)
+            rows.append((step.function_id, (key, safe_text(step.name)[:28], state, took, child)))
+        if wait is not None and wait.kind == MESSAGE:
+            until = _until(wait.deadline_ms)
+            rows.append(
+                (
+                    wait.function_id,
+                    (str(wait.function_id), "DBOS.recv / get_event", "waiting", until, ""),
+                )
             )
+        for _, cells in sorted(rows):
+            self.add_row(*cells, key=cells[0])
         if keep is not None and keep in self.rows:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
 

@@ -1,6 +1,7 @@
-"""The keys that change things (enqueue, crash, restart, cancel, resume, fork), as a
-mixin of LimboApp: ask first where it destroys, run the blocking call in a thread, report
-the outcome as a notification (and offer to jump to the holder of a dedup id)."""
+"""The keys that change things (enqueue, crash, restart, cancel, resume, fork, fork onto
+the live version, send), as a mixin of LimboApp: ask first where it destroys, run the
+blocking call in a thread, report the outcome as a notification (and offer to jump to the
+holder of a dedup id)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 
 from limbo_tui import errors
-from limbo_tui.model import ERROR, SUCCESS
+from limbo_tui.diagnose import fork_target
+from limbo_tui.model import ERROR, PENDING, SUCCESS
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.ui.messages import ActionFinished
 from limbo_tui.ui.screens.confirm import Confirmed, ConfirmScreen
 from limbo_tui.ui.screens.enqueue_form import EnqueueFormScreen, ExperimentForm
 from limbo_tui.ui.screens.fork_picker import ForkStepScreen
+from limbo_tui.ui.screens.send_form import Message as SendMessage
+from limbo_tui.ui.screens.send_form import SendFormScreen
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_lines import short_id
+from limbo_tui.waits import MESSAGE, current_wait
 from limbo_tui.worker.protocol import ExperimentParams
 
 if TYPE_CHECKING:
@@ -204,3 +209,58 @@ class WorkflowActions(_Base):
 
         label = f"{safe_text(wf.name)} {short_id(wf.id)}"
         self.push_screen(ForkStepScreen(label, self.graph.steps_of(wf.id)), picked)
+
+    def action_fork_onto_live(self) -> None:
+        """Work of a version no live executor runs: a fork onto the version they run,
+        continuing after its last recorded step (DBOS copies the checkpoints before it)."""
+        wf = self._need_selection("fork")
+        if wf is None:
+            return
+        target = fork_target(self._diagnoses.fleet)
+        if target is None:
+            self.notify("no live executor is known: no version to fork onto", severity="warning")
+            return
+        if target == wf.app_version:
+            self.notify(
+                f"{short_id(wf.id)} is already of version {safe_text(target)}, which a live "
+                "executor runs: resume it instead",
+                severity="warning",
+            )
+            return
+        steps = self.graph.steps_of(wf.id)
+        start = (steps[-1].function_id + 1) if steps else 1
+        question = (
+            f"Fork {safe_text(wf.name)} {short_id(wf.id)} (version "
+            f"{safe_text(wf.app_version or '?')}) onto version {safe_text(target)}, from step "
+            f"{start}?\nA new workflow; this one stays {wf.status} (c cancels it)."
+        )
+
+        def answered(result: Confirmed | None) -> None:
+            if result is not None:
+                self.run_blocking(
+                    "fork", lambda: self.actions.fork(wf.id, start, application_version=target)
+                )
+
+        self.push_screen(ConfirmScreen(question, yes="Fork"), answered)
+
+    def action_send(self) -> None:
+        wf = self._need_selection("send")
+        if wf is None:
+            return
+        wait = current_wait(self.graph, wf.id)
+        if wf.status != PENDING or wait is None or wait.kind != MESSAGE:
+            self.notify(
+                f"{short_id(wf.id)} does not wait in DBOS.recv or get_event: nothing to send",
+                severity="warning",
+            )
+            return
+        label = f"{safe_text(wf.name)} {short_id(wf.id)}"
+        waits = f"It waits at function id {wait.function_id}."
+
+        def submitted(message: SendMessage | None) -> None:
+            if message is not None:
+                self.run_blocking(
+                    "send", lambda: self.actions.send(wf.id, message.topic, message.text)
+                )
+
+        self.push_screen(SendFormScreen(label, waits), submitted)
