@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -29,6 +30,15 @@ IS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(
     not IS_ROOT, reason="the service user and its unreachable venv exist only as root"
 )
+
+
+@pytest.fixture
+def private_site() -> Iterator[Path]:
+    site = _bundle_in_a_private_dir()
+    try:
+        yield site
+    finally:
+        shutil.rmtree(site.parent, ignore_errors=True)
 
 
 def _bundle_in_a_private_dir() -> Path:
@@ -69,8 +79,8 @@ def _start_from(site: Path, data_dir: Path) -> subprocess.CompletedProcess[str]:
 
 
 @needs_root
-def test_as_root_a_venv_in_a_0700_directory_starts_the_embedded_server() -> None:
-    site = _bundle_in_a_private_dir()
+def test_as_root_a_venv_in_a_0700_directory_starts_the_embedded_server(private_site: Path) -> None:
+    site = private_site
     assert (site.parent.stat().st_mode & 0o777) == 0o700
     data_dir = _make_shared_tmp("limbo-tui-privvenv-") / "pg"
     result = _start_from(site, data_dir)
@@ -84,8 +94,8 @@ def test_as_root_a_venv_in_a_0700_directory_starts_the_embedded_server() -> None
 
 
 @needs_root
-def test_two_copiers_at_once_both_get_a_complete_install() -> None:
-    site = _bundle_in_a_private_dir()
+def test_two_copiers_at_once_both_get_a_complete_install(private_site: Path) -> None:
+    site = private_site
     parent = _make_shared_tmp("limbo-tui-copiers-")
     parent.chmod(0o711)
     code = (

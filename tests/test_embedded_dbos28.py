@@ -2,14 +2,13 @@
 
 dbos 2.x's first migration runs `CREATE EXTENSION IF NOT EXISTS "uuid-ossp"`, which the
 bundled PostgreSQL build lacks; limbo-tui's own install of it carries a SQL-only one.
-Checked with the real dbos 2.8.0, in a venv of its own (uv makes it once per session,
-from uv's cache when it has the wheels), launching against the embedded server and
-running a workflow.
+Checked with the real dbos 2.8.0, in a venv of its own (provisioned by uv into
+limbo-tui's cache, as limbo-tui does for its actions), launching against the embedded
+server and running a workflow.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from limbo_tui.pg.embedded import EmbeddedServer
 from tests.conftest import _make_shared_tmp
+from tests.release_support import OLD, release_python
 
 DBOS_APP = """
 import sys
@@ -36,18 +36,9 @@ DBOS.destroy()
 
 
 @pytest.fixture(scope="session")
-def dbos28_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv is needed to make the dbos 2.8.0 venv (.ci/run installs it)")
-    venv = tmp_path_factory.mktemp("dbos28") / "venv"
-    for cmd in (
-        [uv, "venv", "--quiet", "--python", "3.11", str(venv)],
-        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "dbos==2.8.0"],
-    ):
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, f"{' '.join(cmd)}: {done.stderr.strip()}"
-    return venv / "bin" / "python"
+def dbos28_python() -> Path:
+    """dbos 2.8.0 in a venv of its own, as limbo-tui provisions releases (releases.py)."""
+    return release_python(OLD)
 
 
 def test_a_dbos_28_app_migrates_and_runs_on_the_embedded_server(
