@@ -12,6 +12,7 @@ from limbo_tui import __version__
 from limbo_tui.config import Overrides, load_settings
 from limbo_tui.errors import EXIT_USAGE, LimboError
 from limbo_tui.settings import WORKER_MODES
+from limbo_tui.urls import is_sqlite
 
 DESCRIPTION = (
     "A live terminal monitor for DBOS durable workflows: the tree of parent and child "
@@ -179,6 +180,11 @@ def _dispatch(args: argparse.Namespace, raw: Sequence[str]) -> int:
         if command == "triggers":
             from limbo_tui.pg.triggers import run_triggers_command
 
+            if is_sqlite(database.url):
+                raise LimboError(
+                    "SQLite has no triggers: limbo-tui watches the file itself "
+                    "(nothing to install or remove)"
+                )
             if settings.read_only and args.action != "status":
                 raise LimboError(f"--read-only: refusing to {args.action} triggers")
             return run_triggers_command(database.url, settings.database.schema, args.action)

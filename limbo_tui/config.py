@@ -22,7 +22,7 @@ import platformdirs
 from limbo_tui import dbos_config
 from limbo_tui.errors import ConfigError
 from limbo_tui.settings import WORKER_MODES, Settings
-from limbo_tui.urls import NAMING_ENV, resolve, validate_schema_name
+from limbo_tui.urls import NAMING_ENV, is_sqlite, resolve, validate_schema_name
 
 ENV_URL_VARS = ("LIMBO_TUI_DB_URL", "DBOS_SYSTEM_DATABASE_URL")
 ENV_CONFIG = "LIMBO_TUI_CONFIG"
@@ -158,13 +158,16 @@ def load_settings(overrides: Overrides, env: Mapping[str, str] | None = None) ->
                 + ", ".join(WORKER_MODES)
             )
         worker = dataclasses.replace(worker, mode=overrides.worker)  # type: ignore[arg-type]
+    # A SQLite file belongs to the application that writes it, and SQLite has one writer
+    # at a time: limbo-tui only reads it (no worker, no actions).
+    sqlite = url is not None and is_sqlite(url)
     return dataclasses.replace(
         settings,
         database=dataclasses.replace(
             db, url=url, url_source=source, schema=schema, schema_source=schema_source
         ),
         worker=worker,
-        read_only=settings.read_only or overrides.read_only,
+        read_only=settings.read_only or overrides.read_only or sqlite,
         config_path=str(found) if found else None,
     )
 

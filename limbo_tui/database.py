@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from limbo_tui.errors import LimboError, one_line
 from limbo_tui.pg.embedded import EmbeddedServer, unsupported_platform
 from limbo_tui.settings import Settings
-from limbo_tui.urls import mask, sqlalchemy_url
+from limbo_tui.urls import is_sqlite, mask, sqlalchemy_url, sqlite_path
 
 if TYPE_CHECKING:
     import psycopg
@@ -55,6 +55,8 @@ class Database:
         """What the header shows: never a password."""
         if self.server is not None:
             return f"embedded {self.server.data_dir}"
+        if is_sqlite(self.url):
+            return f"SQLITE {sqlite_path(self.url)}"
         return mask(self.url)
 
 

@@ -22,12 +22,11 @@ from typing import Any, TextIO
 from limbo_tui.backlog import partial_groups, totals_json, totals_line
 from limbo_tui.diagnose import Diagnosis, diagnose
 from limbo_tui.errors import EXIT_LIMBO, EXIT_OK
+from limbo_tui.feeds import make_feed, read_snapshot
 from limbo_tui.fleet import FleetIndex
 from limbo_tui.limits import known_limits
 from limbo_tui.model import Workflow, WorkflowGraph
-from limbo_tui.pg import queries
-from limbo_tui.pg.connect import close_quietly, connect_checked
-from limbo_tui.pg.feed import FeedBatch, FeedState, LiveFeed
+from limbo_tui.pg.feed import FeedBatch, FeedState
 from limbo_tui.queues import QueueView, queue_views
 from limbo_tui.settings import LimboSettings, Settings
 from limbo_tui.terminal_text import safe_text
@@ -201,12 +200,8 @@ def _line(graph: WorkflowGraph, wf: Workflow, parent: str | None, flag: str | No
 
 # -- snapshot --------------------------------------------------------------------------
 async def load_graph(url: str, settings: Settings) -> WorkflowGraph:
-    schema = validate_schema_name(settings.database.schema)
-    conn = await connect_checked(url, schema)
-    try:
-        rows = await queries.snapshot(conn, schema, settings.feed.finished_families)
-    finally:
-        await close_quietly(conn)
+    validate_schema_name(settings.database.schema)
+    rows = await read_snapshot(url, settings)
     graph = WorkflowGraph().with_limits(known_limits(settings))
     graph.replace_all(rows)
     return graph
@@ -336,7 +331,7 @@ async def _watch(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    feed = LiveFeed(url, settings, watcher.on_batch, watcher.on_state, revive=revive)
+    feed = make_feed(url, settings, watcher.on_batch, watcher.on_state, revive=revive)
     try:
         await feed.start()
         while not stop.is_set():

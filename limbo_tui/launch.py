@@ -2,37 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sys
 from pathlib import Path
 from types import FrameType
 
+from limbo_tui import feeds
 from limbo_tui.database import Database
-from limbo_tui.pg.connect import close_quietly, connect_checked
-from limbo_tui.pg.dbos_schema import SchemaVersion, read_with_asyncpg
+from limbo_tui.pg.dbos_schema import SchemaVersion
 from limbo_tui.recording import Recorder
 from limbo_tui.settings import Settings
+from limbo_tui.urls import is_sqlite
 
 
 def preflight(url: str, schema: str) -> SchemaVersion:
     """Fail before the screen opens, as one line, when the database cannot be used; the
     database's DBOS schema version (which releases wrote it) otherwise."""
-
-    async def check() -> SchemaVersion:
-        conn = await connect_checked(url, schema)
-        try:
-            return await read_with_asyncpg(conn, schema)
-        finally:
-            await close_quietly(conn)
-
-    return asyncio.run(check())
+    return feeds.preflight(url, schema)
 
 
 def header_database(database: Database, schema: SchemaVersion, worker: object) -> str:
     """The header's database line: where, which DBOS schema (and so which releases wrote
     it), and the DBOS release of the embedded worker when it is not limbo-tui's own."""
-    parts = [database.display, schema.label]
+    parts = [database.display] if is_sqlite(database.url) else [database.display, schema.label]
     release = getattr(worker, "dbos_release", None)
     if release:
         parts.append(f"worker dbos {release}")
@@ -46,7 +38,6 @@ def worker_log_path(database: Database, mode: str) -> Path | None:
 
 
 def run_tui(settings: Settings, database: Database, record: str | None = None) -> int:
-    from limbo_tui.pg.feed import LiveFeed
     from limbo_tui.ui.app import LimboApp
     from limbo_tui.worker import create_worker
 
@@ -68,7 +59,7 @@ def run_tui(settings: Settings, database: Database, record: str | None = None) -
     app = LimboApp(
         settings,
         header_database(database, schema, worker),
-        feed_factory=lambda on_batch, on_state: LiveFeed(
+        feed_factory=lambda on_batch, on_state: feeds.make_feed(
             url,
             settings,
             recorder.tee(on_batch) if recorder is not None else on_batch,

@@ -90,10 +90,7 @@ def resolve(text: str, source: str, env: Mapping[str, str]) -> str:
     text = text.strip()
     scheme = scheme_of(text)
     if scheme is not None and scheme.startswith("sqlite"):
-        raise ConfigError(
-            f"unsupported database URL from {source}: SQLite system databases have no "
-            "LISTEN/NOTIFY; limbo-tui watches PostgreSQL (postgresql://user@host:5432/db)"
-        )
+        return resolve_sqlite(text, source)
     if scheme is not None and scheme not in _POSTGRES_SCHEMES:
         raise ConfigError(
             f"unsupported database URL scheme {scheme!r} from {source}: use "

@@ -105,7 +105,7 @@ def test_flags_worker_and_read_only(tmp_path: Path) -> None:
         ("[ui]\nrefresh_hz = true\n", "ui.refresh_hz must be a number"),
         ('[database]\nschema = "dbos\\"; drop table x; --"\n', "invalid schema name"),
         ('[database]\nurl = "mysql://u@h/db"\n', "unsupported database URL scheme 'mysql'"),
-        ('[database]\nurl = "sqlite:///x.sqlite"\n', "SQLite system databases have no"),
+        ('[database]\nurl = "sqlite://x.sqlite"\n', "malformed SQLite URL"),
         ('[limits]\n"my.wf" = -3\n', "limits.my.wf must be a whole number >= 0"),
         ("database = 3\n", "database must be a table"),
         ("read_only = 1\n", "read_only must be true or false"),

@@ -282,7 +282,7 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
          "malformed database URL"),
         (lambda port, db: f"mysql://pwuser:{PASSWORD}@127.0.0.1:{port}/{db}", 2,
          "use postgresql://"),
-        (lambda port, db: "sqlite:///dbos.sqlite", 2, "limbo-tui watches PostgreSQL"),
+        (lambda port, db: "sqlite:///dbos.sqlite", 1, "dbos.sqlite does not exist"),
         (lambda port, db: f"postgresql+asyncpg://pwuser:{PASSWORD}@[::1/{db}", 2, "malformed"),
     ],
     ids=["wrong-password", "unknown-host", "nothing-listens", "no-such-database",

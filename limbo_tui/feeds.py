@@ -1,0 +1,91 @@
+"""The one place that tells a PostgreSQL system database from a SQLite one: the feed,
+the one-off snapshot and the preflight check for a database URL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+from limbo_tui.model import Row
+from limbo_tui.pg.dbos_schema import SchemaVersion
+from limbo_tui.pg.feed import FeedBatch, FeedState
+from limbo_tui.settings import Settings
+from limbo_tui.urls import is_sqlite, sqlite_path
+
+
+class Feed(Protocol):
+    """What LiveFeed (PostgreSQL) and SqliteFeed both offer the app and `watch`."""
+
+    @property
+    def state(self) -> FeedState | None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def events_per_s(self) -> float: ...
+
+
+def make_feed(
+    url: str,
+    settings: Settings,
+    on_batch: Callable[[FeedBatch], None],
+    on_state: Callable[[FeedState], None],
+    *,
+    revive: Callable[[], None] | None = None,
+) -> Feed:
+    if is_sqlite(url):
+        from limbo_tui.sqlite.feed import SqliteFeed
+
+        return SqliteFeed(url, settings, on_batch, on_state)
+    from limbo_tui.pg.feed import LiveFeed
+
+    return LiveFeed(url, settings, on_batch, on_state, revive=revive)
+
+
+async def read_snapshot(url: str, settings: Settings) -> list[Row]:
+    """The bounded snapshot of the feed, once (for `snapshot`)."""
+    if is_sqlite(url):
+        from limbo_tui.sqlite import reader
+
+        def read() -> list[Row]:
+            conn = reader.connect(sqlite_path(url))
+            try:
+                return reader.snapshot(conn, reader.probe(conn), settings.feed.finished_families)
+            finally:
+                conn.close()
+
+        return await asyncio.to_thread(read)
+    from limbo_tui.pg import queries
+    from limbo_tui.pg.connect import close_quietly, connect_checked
+
+    schema = settings.database.schema
+    conn = await connect_checked(url, schema)
+    try:
+        return await queries.snapshot(conn, schema, settings.feed.finished_families)
+    finally:
+        await close_quietly(conn)
+
+
+def preflight(url: str, schema: str) -> SchemaVersion:
+    """Fail before the screen opens, as one line, when the database cannot be used; the
+    database's DBOS schema version otherwise."""
+    if is_sqlite(url):
+        from limbo_tui.sqlite import reader
+
+        reader.connect(sqlite_path(url)).close()
+        # SQLite's migrations are numbered apart from PostgreSQL's, which the schema table
+        # maps to releases: no version is claimed (and SQLite is read-only anyway).
+        return SchemaVersion(None)
+    from limbo_tui.pg.connect import close_quietly, connect_checked
+    from limbo_tui.pg.dbos_schema import read_with_asyncpg
+
+    async def check() -> SchemaVersion:
+        conn = await connect_checked(url, schema)
+        try:
+            return await read_with_asyncpg(conn, schema)
+        finally:
+            await close_quietly(conn)
+
+    return asyncio.run(check())

@@ -1,0 +1,217 @@
+"""SqliteFeed: LiveFeed's contract (pg/feed.py) for a DBOS SQLite system database.
+
+start() opens the file read-only, takes the change source's marks, then the snapshot
+(in that order: a commit in between is fetched again, never lost), and goes on in the
+background: wait for the file to change, look at data_version, fetch what moved. Every
+SQLite call runs on one thread of the feed's own, so a slow disk never stalls the
+screen's loop, and the connection is only ever used from that thread.
+
+A file that cannot be read any more (deleted, replaced, a disk error) makes the feed
+RECONNECTING, then DOWN, while it tries again; it never writes anything to repair it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from limbo_tui.errors import LimboError, one_line
+from limbo_tui.model import Row, Workflow, WorkflowRemoved
+from limbo_tui.pg.feed import BACKOFF_S, DOWN_AFTER_S, FeedBatch, FeedState, FeedStateName
+from limbo_tui.pg.queries import Columns
+from limbo_tui.settings import Settings
+from limbo_tui.sqlite import reader
+from limbo_tui.sqlite.changes import Changes, SqliteChangeSource
+from limbo_tui.urls import sqlite_path
+
+# A full snapshot this often while commits happen (deleted or edited finished rows).
+FULL_RESYNC_S = 30.0
+T = TypeVar("T")
+
+
+class SqliteFeed:
+    def __init__(
+        self,
+        url: str,
+        settings: Settings,
+        on_batch: Callable[[FeedBatch], None],
+        on_state: Callable[[FeedState], None],
+        *,
+        revive: Callable[[], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+        self.settings = settings
+        self._on_batch = on_batch
+        self._on_state = on_state
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="limbo-sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._cols: Columns | None = None
+        self._source: SqliteChangeSource | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._state: FeedState | None = None
+        self._known: set[str] = set()
+        self._last_snapshot = 0.0
+        self._events: list[float] = []
+
+    @property
+    def state(self) -> FeedState | None:
+        return self._state
+
+    @property
+    def source_kind(self) -> str | None:
+        return "sqlite" if self._source is not None else None
+
+    def events_per_s(self) -> float:
+        now = time.monotonic()
+        self._events = [t for t in self._events if now - t < 5.0]
+        return len(self._events) / 5.0
+
+    async def start(self) -> None:
+        try:
+            await self._open()
+        except Exception as exc:
+            await self._close()
+            self._set_state("DOWN", one_line(exc))
+            raise
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="limbo-sqlite")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 0.3)
+        await self._close()
+        self._pool.shutdown(wait=False)
+
+    async def pause(self) -> None:
+        return None  # nothing is held on the file between two looks
+
+    async def resume(self) -> None:
+        return None
+
+    # -- session -----------------------------------------------------------------------
+    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def _open(self) -> None:
+        self._conn = await self._call(reader.connect, self.path)
+        self._cols = await self._call(reader.probe, self._conn)
+        self._source = SqliteChangeSource(self._conn, self._cols, self.path)
+        await self._call(self._source.start_blocking)
+        self._source.start_watching()
+        await self._snapshot()
+        self._set_state("LIVE", self._source.describe())
+
+    async def _close(self) -> None:
+        source, self._source = self._source, None
+        if source is not None:
+            source.close()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await self._call(conn.close)
+
+    async def _snapshot(self) -> None:
+        assert self._conn is not None and self._cols is not None
+        rows = await self._call(
+            reader.snapshot, self._conn, self._cols, self.settings.feed.finished_families
+        )
+        self._known = {r.id for r in rows if isinstance(r, Workflow)}
+        self._last_snapshot = time.monotonic()
+        self._emit(FeedBatch(rows, full=True))
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except (sqlite3.Error, OSError, LimboError) as exc:
+                await self._reopen(one_line(exc))
+
+    async def _follow(self) -> None:
+        assert self._source is not None
+        while True:
+            await self._source.wait(FULL_RESYNC_S)
+            changes = await self._call(self._source.look_blocking)
+            if not changes:
+                continue
+            self._events.append(time.monotonic())
+            if changes.resync or time.monotonic() - self._last_snapshot > FULL_RESYNC_S:
+                await self._snapshot()
+            else:
+                await self._fetch(changes)
+            self._report_rate()
+
+    async def _fetch(self, changes: Changes) -> None:
+        assert self._conn is not None and self._cols is not None
+        conn, cols = self._conn, self._cols
+        wanted = sorted(changes.workflows | {w for w in changes.all_steps if w not in self._known})
+
+        def read() -> list[Row]:
+            with reader.read(conn):
+                found = reader.fetch_workflows(conn, cols, wanted)
+                found_ids = {w.id for w in found}
+                rows: list[Row] = list(found)
+                rows.extend(WorkflowRemoved(wid) for wid in wanted if wid not in found_ids)
+                step_ids = (changes.all_steps | (found_ids - self._known)) & (
+                    found_ids | self._known
+                )
+                rows.extend(reader.fetch_steps(conn, cols, sorted(step_ids)))
+            return rows
+
+        rows = await self._call(read)
+        present = {r.id for r in rows if isinstance(r, Workflow)}
+        self._known |= present
+        self._known -= {r.id for r in rows if isinstance(r, WorkflowRemoved)}
+        if rows:
+            self._emit(FeedBatch(rows, full=False))
+
+    async def _reopen(self, reason: str) -> None:
+        await self._close()
+        lost_at = time.monotonic()
+        attempt = 0
+        while True:
+            state: FeedStateName = (
+                "DOWN" if time.monotonic() - lost_at >= DOWN_AFTER_S else "RECONNECTING"
+            )
+            self._set_state(state, f"{reason}; attempt {attempt + 1}")
+            await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+            attempt += 1
+            try:
+                await self._open()
+                return
+            except (sqlite3.Error, OSError, LimboError) as exc:
+                reason = one_line(exc)
+                await self._close()
+
+    # -- output ------------------------------------------------------------------------
+    def _emit(self, batch: FeedBatch) -> None:
+        try:
+            self._on_batch(batch)
+        except Exception as exc:
+            asyncio.get_running_loop().call_exception_handler(
+                {"message": "SqliteFeed on_batch callback failed", "exception": exc}
+            )
+
+    def _report_rate(self) -> None:
+        if self._state is not None and self._state.state == "LIVE":
+            rate = round(self.events_per_s(), 1)
+            if rate != self._state.events_per_s:
+                self._set_state("LIVE", self._state.detail, rate)
+
+    def _set_state(self, state: FeedStateName, detail: str, rate: float = 0.0) -> None:
+        self._state = FeedState(state, detail, rate)
+        try:
+            self._on_state(self._state)
+        except Exception as exc:
+            asyncio.get_running_loop().call_exception_handler(
+                {"message": "SqliteFeed on_state callback failed", "exception": exc}
+            )

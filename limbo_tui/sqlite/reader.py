@@ -1,0 +1,187 @@
+"""Reads of a DBOS 3.x SQLite system database (`sqlite:///app.sqlite`), as model rows.
+
+The application owns the file. limbo-tui opens it read-only (`mode=ro` URI plus
+`PRAGMA query_only`), never starts a write transaction (no BEGIN IMMEDIATE, nothing
+that takes a RESERVED lock), keeps each read transaction to a few milliseconds and waits
+at most BUSY_TIMEOUT_MS for a lock: a writer that holds the file makes limbo-tui retry
+later, never the other way round (DBOS's own connections wait up to 30 s).
+
+The tables are PostgreSQL's (same names and columns, in the main schema), so the SELECT
+lists come from pg/queries; the snapshot scope is the same too: every live workflow,
+the most recent finished families, their whole families, their steps.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from limbo_tui.errors import DatabaseError
+from limbo_tui.model import Row, Step, Workflow
+from limbo_tui.pg import queries
+from limbo_tui.pg.queries import LIVE_STATUSES, MAX_FAMILY, MAX_LIVE, Columns
+
+# How long a read waits for a writer's lock before giving up (and trying again later).
+BUSY_TIMEOUT_MS = 50
+SCHEMA = "main"
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A read-only connection, or a DatabaseError naming the file and the fix."""
+    if not path.is_file():
+        raise DatabaseError(
+            f"SQLite database {path} does not exist: start the DBOS app once (it creates "
+            "it), or point --db-url at its system database (sqlite:///app.sqlite)"
+        )
+    uri = "file:" + _uri_path(path) + "?mode=ro"
+    try:
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,  # no implicit BEGIN: every statement is its own read
+            check_same_thread=False,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA query_only = 1")
+        check_tables(conn, path)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"cannot read SQLite database {path}: {exc}") from None
+    return conn
+
+
+def _uri_path(path: Path) -> str:
+    return quote(str(path.resolve()), safe="/")
+
+
+def check_tables(conn: sqlite3.Connection, path: Path) -> None:
+    names = {
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name IN ('workflow_status', 'operation_outputs')"
+        )
+    }
+    if "workflow_status" not in names:
+        raise DatabaseError(
+            f"{path} has no DBOS tables (workflow_status): point --db-url at a DBOS system database"
+        )
+    if "operation_outputs" not in names:
+        raise DatabaseError(
+            f"{path} has workflow_status but no operation_outputs: it is not a complete "
+            "DBOS system database"
+        )
+
+
+def probe(conn: sqlite3.Connection) -> Columns:
+    def columns(table: str) -> frozenset[str]:
+        return frozenset(r["name"] for r in conn.execute(f"PRAGMA table_info({table})"))
+
+    return Columns(
+        schema=SCHEMA,
+        workflow=columns("workflow_status"),
+        steps=columns("operation_outputs"),
+        input_table="inputs" in columns("workflow_input"),
+        output_table={"output", "error"} <= columns("workflow_output"),
+    )
+
+
+@contextmanager
+def read(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One consistent read: a DEFERRED transaction holds only a SHARED lock, released at
+    the end (a writer's commit waits for it, so it must be short)."""
+    conn.execute("BEGIN DEFERRED")
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")
+
+
+def _ids(values: Iterable[str]) -> str:
+    return json.dumps(list(dict.fromkeys(values)))
+
+
+def fetch_workflows(conn: sqlite3.Connection, cols: Columns, ids: Iterable[str]) -> list[Workflow]:
+    sql = f"{queries._ws_select(cols)} WHERE ws.workflow_uuid IN (SELECT value FROM json_each(?))"
+    return [queries.workflow_from_record(r) for r in conn.execute(sql, (_ids(ids),))]
+
+
+def fetch_steps(conn: sqlite3.Connection, cols: Columns, workflow_ids: Iterable[str]) -> list[Step]:
+    sql = (
+        f"{queries._oo_select(cols)} WHERE o.workflow_uuid IN (SELECT value FROM json_each(?)) "
+        "ORDER BY 1, 2"
+    )
+    return [queries.step_from_record(r) for r in conn.execute(sql, (_ids(workflow_ids),))]
+
+
+def live_ids(conn: sqlite3.Connection, cols: Columns) -> list[str]:
+    order = "ORDER BY created_at DESC" if "created_at" in cols.workflow else ""
+    out: list[str] = []
+    for status in LIVE_STATUSES:
+        out += [
+            r[0]
+            for r in conn.execute(
+                f"SELECT workflow_uuid FROM workflow_status WHERE status = ? {order} LIMIT ?",
+                (status, MAX_LIVE),
+            )
+        ]
+    return out
+
+
+def recent_finished_roots(conn: sqlite3.Connection, cols: Columns, limit: int) -> list[str]:
+    if limit <= 0:
+        return []
+    top = "AND parent_workflow_id IS NULL" if cols.has_parent else ""
+    order = "ORDER BY created_at DESC" if "created_at" in cols.workflow else ""
+    marks = ", ".join("?" for _ in LIVE_STATUSES)
+    rows = conn.execute(
+        f"SELECT workflow_uuid FROM workflow_status WHERE coalesce(status, '') NOT IN "
+        f"({marks}) {top} {order} LIMIT ?",
+        (*LIVE_STATUSES, limit),
+    )
+    return [r[0] for r in rows]
+
+
+def family_ids(conn: sqlite3.Connection, cols: Columns, seeds: Iterable[str]) -> list[str]:
+    """seeds, their ancestors and all their descendants (a bounded recursive CTE over the
+    parent index and the parents' child-call rows)."""
+    parent_up = (
+        "UNION SELECT w.parent_workflow_id FROM up JOIN workflow_status w "
+        "ON w.workflow_uuid = up.id WHERE w.parent_workflow_id IS NOT NULL"
+        if cols.has_parent
+        else ""
+    )
+    parent_down = (
+        "UNION SELECT w.workflow_uuid FROM down JOIN workflow_status w "
+        "ON w.parent_workflow_id = down.id"
+        if cols.has_parent
+        else ""
+    )
+    sql = f"""
+    WITH RECURSIVE
+    up(id) AS (SELECT value FROM json_each(?) {parent_up}),
+    down(id) AS (
+        SELECT id FROM up
+        UNION SELECT o.child_workflow_id FROM down JOIN operation_outputs o
+            ON o.workflow_uuid = down.id WHERE o.child_workflow_id IS NOT NULL
+        {parent_down}
+    )
+    SELECT id FROM down LIMIT ?
+    """
+    return [r[0] for r in conn.execute(sql, (_ids(seeds), MAX_FAMILY))]
+
+
+def snapshot(conn: sqlite3.Connection, cols: Columns, finished_families: int) -> list[Row]:
+    with read(conn):
+        seeds = live_ids(conn, cols) + recent_finished_roots(conn, cols, finished_families)
+        ids = family_ids(conn, cols, seeds)
+        workflows = fetch_workflows(conn, cols, ids)
+        steps = fetch_steps(conn, cols, [w.id for w in workflows])
+    rows: list[Row] = []
+    rows.extend(workflows)
+    rows.extend(steps)
+    return rows

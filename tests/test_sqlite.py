@@ -1,0 +1,266 @@
+"""SQLite system databases (dbos 3.x's default, `sqlite:///app.sqlite`), with a real DBOS
+application writing the file: the live tree, `snapshot`, `watch`, dbos-config.yaml's
+default, read-only, and an application that never waits on limbo-tui."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from limbo_tui.feeds import make_feed, read_snapshot
+from limbo_tui.model import Step, WorkflowGraph
+from limbo_tui.settings import Settings
+from limbo_tui.ui.app import LimboApp
+from limbo_tui.ui.status_header import StatusHeader
+from limbo_tui.urls import resolve
+from limbo_tui.worker import create_worker
+from tests.faults_support import clean_env, limbo_cmd, until
+
+APP = Path(__file__).with_name("sqlite_app.py")
+ROOT = APP.parent.parent
+
+
+class SqliteApp:
+    """tests/sqlite_app.py in a process of its own; one experiment per go()."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[dict[str, Any]] = []
+
+    @classmethod
+    async def start(cls, path: Path, experiments: int) -> SqliteApp:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(APP), str(path), str(experiments),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, cwd=str(ROOT),
+        )  # fmt: skip
+        return cls(proc)
+
+    async def line(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        raw = await asyncio.wait_for(self.proc.stdout.readline(), 120)
+        assert raw, "the application ended early"
+        obj: dict[str, Any] = json.loads(raw)
+        self.lines.append(obj)
+        assert "error" not in obj, obj
+        return obj
+
+    async def go(self) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"go\n")
+        await self.proc.stdin.drain()
+        return str((await self.line())["started"])
+
+    async def finish(self) -> tuple[int, str]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        out, err = await asyncio.wait_for(self.proc.communicate(), 120)
+        self.lines += [json.loads(x) for x in out.decode().splitlines() if x.strip()]
+        return int(self.proc.returncode or 0), err.decode(errors="replace")
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+
+
+def _prepare(tmp_path: Path) -> Path:
+    """The file as DBOS creates it on first launch (its own migrations)."""
+    path = tmp_path / "app.sqlite"
+    done = subprocess.run(
+        [sys.executable, str(APP), str(path), "0"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+def _family_done(graph: WorkflowGraph, parent: str) -> bool:
+    wf = graph.workflows.get(parent)
+    if wf is None or wf.status != "SUCCESS":
+        return False
+    children = [c for c in graph.children(parent) if c in graph.workflows]
+    if len(children) != 2:
+        return False
+    for child in children:
+        steps = [s for s in graph.steps.get(child, {}).values() if isinstance(s, Step)]
+        if graph.workflows[child].status != "SUCCESS" or len(steps) != 3:
+            return False
+    return True
+
+
+async def test_seed_rows_appear_live_and_the_app_never_waits(tmp_path: Path) -> None:
+    path = _prepare(tmp_path)
+    url = resolve(f"sqlite:///{path}", "test", {})
+    settings = Settings(read_only=True)
+    worker = create_worker("none", url, settings)
+    app = LimboApp(
+        settings,
+        f"SQLITE {path}",
+        feed_factory=lambda on_batch, on_state: make_feed(url, settings, on_batch, on_state),
+        worker=worker,
+        actions=worker.actions,
+    )
+    writer = await SqliteApp.start(path, 3)
+    try:
+        async with app.run_test(size=(110, 30)):
+            header = app.query_one(StatusHeader)
+            await until(lambda: header.feed_state == "LIVE", 30, "the feed LIVE")
+            assert "SQLITE" in header.database
+            for _ in range(3):
+                parent = await writer.go()
+                # The parent's row is committed before start_workflow returns: it must
+                # show up while the experiment still runs, not only at its end.
+                await until(lambda p=parent: p in app.graph.workflows, 30, "the parent")
+                assert (await writer.line())["status"] == "SUCCESS"
+                await until(lambda p=parent: _family_done(app.graph, p), 30, "the family")
+            code, err = await writer.finish()
+            fresh = WorkflowGraph()
+            fresh.replace_all(await read_snapshot(url, settings))
+            assert set(app.graph.workflows) == set(fresh.workflows)
+            assert {k: w.status for k, w in app.graph.workflows.items()} == {
+                k: w.status for k, w in fresh.workflows.items()
+            }
+    finally:
+        writer.kill()
+    assert code == 0, err
+    for needle in ("database is locked", "SQLITE_BUSY", "OperationalError"):
+        assert needle not in err, err
+
+
+async def test_a_writer_with_a_short_busy_timeout_never_waits_on_the_feed(tmp_path: Path) -> None:
+    """An application connection that waits only 100 ms for a lock commits 400 times while
+    the feed follows every commit: none of its writes fails, and the feed sees them all."""
+    from limbo_tui.pg.feed import FeedBatch, FeedState
+
+    path = _prepare(tmp_path)
+    url = resolve(f"sqlite:///{path}", "test", {})
+    graph = WorkflowGraph()
+    states: list[FeedState] = []
+
+    def on_batch(batch: FeedBatch) -> None:
+        if batch.full:
+            graph.replace_all(batch.rows)
+        else:
+            graph.apply(batch.rows)
+
+    feed = make_feed(url, Settings(read_only=True), on_batch, states.append)
+    await feed.start()
+    errors: list[str] = []
+
+    def write() -> None:
+        conn = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+        try:
+            for i in range(200):
+                for sql, args in (
+                    ("INSERT INTO workflow_status (workflow_uuid, status, name) "
+                     "VALUES (?, 'PENDING', 'job')", (f"w{i}",)),
+                    ("INSERT INTO operation_outputs (workflow_uuid, function_id, function_name) "
+                     "VALUES (?, 0, 'step')", (f"w{i}",)),
+                ):  # fmt: skip
+                    try:
+                        conn.execute(sql, args)
+                    except sqlite3.OperationalError as exc:
+                        errors.append(str(exc))
+        finally:
+            conn.close()
+
+    try:
+        await asyncio.to_thread(write)
+        await until(lambda: len(graph.workflows) == 200, 30, "every row")
+        await until(lambda: all(graph.steps.get(f"w{i}") for i in range(200)), 30, "steps")
+    finally:
+        await feed.stop()
+    assert errors == []
+    assert states[0].state == "LIVE" and states[0].detail.startswith("SQLITE via")
+    if sys.platform.startswith("linux"):
+        assert states[0].detail == "SQLITE via inotify"
+
+
+def _cli(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in clean_env(HOME=str(tmp_path)).items() if not k.startswith("PG")}
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    return subprocess.run(
+        limbo_cmd(*args), capture_output=True, text=True, cwd=tmp_path, env=env,
+        timeout=timeout, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_snapshot_and_dbos_config_default_and_errors(tmp_path: Path) -> None:
+    path = _prepare(tmp_path)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO workflow_status (workflow_uuid, status, name) "
+            "VALUES ('sq-1', 'PENDING', 'job')"
+        )
+    snap = _cli(tmp_path, "snapshot", "--json", "--db-url", "sqlite:///app.sqlite")
+    assert snap.returncode == 0, snap.stderr
+    doc = json.loads(snap.stdout)
+    assert [w["id"] for w in doc["workflows"]] == ["sq-1"]
+    # dbos-config.yaml with only a name: DBOS's default, sqlite:///<name>.sqlite.
+    (tmp_path / "dbos-config.yaml").write_text("name: app\nlanguage: python\n")
+    from_yaml = _cli(tmp_path, "snapshot")
+    assert from_yaml.returncode == 0, from_yaml.stderr
+    assert "sq-1"[:8] in from_yaml.stdout and str(path) in from_yaml.stdout
+    assert not (tmp_path / "data").exists(), "the embedded default was started"
+    missing = _cli(tmp_path, "snapshot", "--db-url", "sqlite:///nope.sqlite")
+    assert missing.returncode == 1 and "nope.sqlite does not exist" in missing.stderr
+    assert not (tmp_path / "nope.sqlite").exists(), "reading must not create the file"
+    (tmp_path / "other.db").write_bytes(b"")
+    foreign = _cli(tmp_path, "snapshot", "--db-url", "sqlite:///other.db")
+    assert foreign.returncode == 1 and "has no DBOS tables" in foreign.stderr
+    triggers = _cli(tmp_path, "triggers", "install", "--db-url", "sqlite:///app.sqlite")
+    assert triggers.returncode == 2 and "SQLite has no triggers" in triggers.stderr
+    for proc in (missing, foreign, triggers):
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_watch_follows_the_file(tmp_path: Path) -> None:
+    path = _prepare(tmp_path)
+    env = {k: v for k, v in clean_env(HOME=str(tmp_path)).items() if not k.startswith("PG")}
+    proc = subprocess.Popen(
+        limbo_cmd("watch", "--json", "--db-url", f"sqlite:///{path}"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    guard = threading.Timer(90, proc.kill)
+    guard.start()
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())
+        assert first["type"] == "feed" and first["state"] == "LIVE", first
+        assert "SQLITE" in first.get("detail", ""), first
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "INSERT INTO workflow_status (workflow_uuid, status, name) "
+                "VALUES ('sq-live', 'ENQUEUED', 'job')"
+            )
+        for raw in proc.stdout:
+            line = json.loads(raw)
+            if line.get("type") == "workflow":
+                assert line["workflow"]["id"] == "sq-live" and line["op"] == "insert"
+                break
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0 and "Traceback" not in err, err
+    finally:
+        guard.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_sqlite_is_read_only_by_default(tmp_path: Path) -> None:
+    """SQLite has one writer at a time and the file is the application's: no worker, no
+    actions, whatever the worker mode asked for."""
+    from limbo_tui.config import Overrides, load_settings
+
+    path = _prepare(tmp_path)
+    settings = load_settings(Overrides(db_url=f"sqlite:///{path}", worker="thread"), {})
+    assert settings.read_only
