@@ -113,6 +113,8 @@ async def test_seed_rows_appear_live_and_the_app_never_waits(tmp_path: Path) -> 
             header = app.query_one(StatusHeader)
             await until(lambda: header.feed_state == "LIVE", 30, "the feed LIVE")
             assert "SQLITE" in header.database
+            shown = str(header.render())
+            assert "feed LIVE SQLITE via" in shown and "via notify" not in shown, shown
             for _ in range(3):
                 parent = await writer.go()
                 # The parent's row is committed before start_workflow returns: it must

@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from limbo_tui.errors import DatabaseError
-from limbo_tui.model import Row, Step, Workflow
+from limbo_tui.model import GroupTotal, Row, Step, Totals, Workflow
 from limbo_tui.pg import queries
 from limbo_tui.pg.queries import LIVE_STATUSES, MAX_FAMILY, MAX_LIVE, Columns
 
@@ -175,8 +175,29 @@ def family_ids(conn: sqlite3.Connection, cols: Columns, seeds: Iterable[str]) ->
     return [r[0] for r in conn.execute(sql, (_ids(seeds), MAX_FAMILY))]
 
 
+def live_totals(conn: sqlite3.Connection, cols: Columns) -> Totals:
+    """The true counts (see pg/queries.live_totals), through the same partial indexes."""
+    queue = "queue_name" if "queue_name" in cols.workflow else "NULL"
+    created = "created_at" if "created_at" in cols.workflow else "NULL"
+    groups: list[GroupTotal] = []
+    for status in LIVE_STATUSES:
+        for q, n, oldest, newest in conn.execute(
+            f"SELECT {queue}, count(*), min({created}), max({created}) FROM workflow_status "
+            "WHERE status = ? GROUP BY 1",
+            (status,),
+        ):
+            groups.append(GroupTotal(status, q, int(n), oldest, newest))
+    total, now_ms = conn.execute(
+        "SELECT count(*), CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) "
+        "FROM workflow_status"
+    ).fetchone()
+    groups.sort(key=lambda g: (g.status, g.queue or ""))
+    return Totals(workflows=int(total or 0), groups=tuple(groups), counted_at_ms=int(now_ms))
+
+
 def snapshot(conn: sqlite3.Connection, cols: Columns, finished_families: int) -> list[Row]:
     with read(conn):
+        totals = live_totals(conn, cols)
         seeds = live_ids(conn, cols) + recent_finished_roots(conn, cols, finished_families)
         ids = family_ids(conn, cols, seeds)
         workflows = fetch_workflows(conn, cols, ids)
@@ -184,4 +205,5 @@ def snapshot(conn: sqlite3.Connection, cols: Columns, finished_families: int) ->
     rows: list[Row] = []
     rows.extend(workflows)
     rows.extend(steps)
+    rows.append(totals)
     return rows

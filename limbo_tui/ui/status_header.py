@@ -38,6 +38,8 @@ class StatusHeader(Widget):
         if self.executor_id and worker not in ("none", "NONE"):
             worker = f"{worker} {self.executor_id}"
         feed = FEED_WORDS.get(self.feed_state, self.feed_state)
+        if self.feed_state == "LIVE" and self.feed_detail.startswith("SQLITE"):
+            feed = f"LIVE {self.feed_detail}"  # the SQLite feed watches the file itself
         if self.feed_state == "POLLING":
             feed += f" every {self.poll_interval_s:g}s"
         if self.feed_state in ("LIVE", "POLLING"):
