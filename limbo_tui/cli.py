@@ -59,6 +59,13 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
         default=argparse.SUPPRESS if suppress else False,
         help="never write to the database: no triggers (polling), no actions",
     )
+    parser.add_argument(
+        "--read-write",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="on SQLite, where limbo-tui only reads by default: allow the actions DBOS "
+        "supports there (cancel, resume, fork, send)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,6 +158,7 @@ def _dispatch(args: argparse.Namespace, raw: Sequence[str]) -> int:
             schema=args.schema,
             worker=args.worker,
             read_only=bool(args.read_only),
+            read_write=bool(args.read_write),
         ),
         os.environ,
     )

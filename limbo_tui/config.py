@@ -64,6 +64,8 @@ class Overrides:
     schema: str | None = None
     worker: str | None = None
     read_only: bool = False
+    # Allow DBOS's actions where limbo-tui is read-only by default (SQLite).
+    read_write: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,15 +161,19 @@ def load_settings(overrides: Overrides, env: Mapping[str, str] | None = None) ->
             )
         worker = dataclasses.replace(worker, mode=overrides.worker)  # type: ignore[arg-type]
     # A SQLite file belongs to the application that writes it, and SQLite has one writer
-    # at a time: limbo-tui only reads it (no worker, no actions).
+    # at a time: limbo-tui only reads it unless told --read-write (then DBOS's own client
+    # acts there), and never runs its embedded worker on it.
     sqlite = url is not None and is_sqlite(url)
+    if sqlite:
+        worker = dataclasses.replace(worker, mode="none")
+    sqlite_read_only = sqlite and not overrides.read_write
     return dataclasses.replace(
         settings,
         database=dataclasses.replace(
             db, url=url, url_source=source, schema=schema, schema_source=schema_source
         ),
         worker=worker,
-        read_only=settings.read_only or overrides.read_only or sqlite,
+        read_only=settings.read_only or overrides.read_only or sqlite_read_only,
         config_path=str(found) if found else None,
     )
 

@@ -266,3 +266,49 @@ def test_sqlite_is_read_only_by_default(tmp_path: Path) -> None:
     path = _prepare(tmp_path)
     settings = load_settings(Overrides(db_url=f"sqlite:///{path}", worker="thread"), {})
     assert settings.read_only
+
+
+def test_actions_only_with_read_write_then_through_dbos_client(tmp_path: Path) -> None:
+    """Read-only by default; with --read-write, cancel / resume / fork / send go through
+    DBOS's own client on the SQLite file (the worker stays off: it would be a second
+    writer of the application's file)."""
+    from limbo_tui.config import Overrides, load_settings
+    from limbo_tui.worker.actions import Actions
+
+    path = _prepare(tmp_path)
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO workflow_status (workflow_uuid, status, name, queue_name) "
+            "VALUES (?, ?, 'job', ?)",
+            [("sq-enq", "ENQUEUED", "q"), ("sq-pend", "PENDING", None)],
+        )
+
+    def status(wid: str) -> str:
+        with sqlite3.connect(path) as conn:
+            return str(conn.execute(
+                "SELECT status FROM workflow_status WHERE workflow_uuid = ?", (wid,)
+            ).fetchone()[0])  # fmt: skip
+
+    url = f"sqlite:///{path}"
+    default = load_settings(Overrides(db_url=url, worker="thread"), {})
+    assert default.read_only and default.worker.mode == "none"
+    refused = Actions(default.database.url or "", default).cancel("sq-enq")
+    assert not refused.ok and "read-only" in refused.message
+    assert status("sq-enq") == "ENQUEUED"
+
+    allowed = load_settings(Overrides(db_url=url, worker="thread", read_write=True), {})
+    assert not allowed.read_only and allowed.worker.mode == "none"
+    actions = Actions(allowed.database.url or "", allowed)
+    try:
+        cancelled = actions.cancel("sq-enq")
+        assert cancelled.ok, cancelled.message
+        assert status("sq-enq") == "CANCELLED"
+        resumed = actions.resume("sq-pend")
+        assert resumed.ok, resumed.message
+        assert status("sq-pend") == "ENQUEUED"
+        forked = actions.fork("sq-pend", 1)
+        assert forked.ok, forked.message
+        sent = actions.send("sq-pend", None, "hello")
+        assert sent.ok, sent.message
+    finally:
+        actions.close()

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from limbo_tui.errors import LimboError, one_line
 from limbo_tui.limits import DEMO_PARENT as PARENT_NAME
 from limbo_tui.settings import Settings
-from limbo_tui.urls import sqlalchemy_url
+from limbo_tui.urls import is_sqlite, sqlalchemy_url
 from limbo_tui.worker.protocol import APP_NAME, ActionResult, EnqueueResult, ExperimentParams
 from limbo_tui.worker.release_client import (
     ActionRelease,
@@ -34,6 +34,7 @@ from limbo_tui.worker.release_client import (
     HelperBackend,
     choose_release,
     dbos_cli_command,
+    installed_release,
 )
 
 if TYPE_CHECKING:
@@ -136,6 +137,9 @@ class Actions:
         self._lock = threading.Lock()
         self._release: ActionRelease | None = None
         self._backend: Backend | None = None
+        self._sqlite = is_sqlite(url)
+        # SQLite keeps DBOS's tables in its one schema, "main".
+        self._table_schema = "main" if self._sqlite else self._schema
 
     # -- which DBOS acts ---------------------------------------------------------------
     def know_schema(self, schema: SchemaVersion) -> None:
@@ -148,6 +152,11 @@ class Actions:
         """The release that acts on this database (its schema version is read once).
         Blocking; a LimboError when limbo-tui knows no release of that schema."""
         with self._lock:
+            if self._release is None and self._sqlite:
+                # SQLite system databases are DBOS 3.x's: limbo-tui's own release acts.
+                from limbo_tui.pg.dbos_schema import SchemaVersion
+
+                self._release = ActionRelease(installed_release(), True, SchemaVersion(None))
             if self._release is None:
                 from limbo_tui.pg.dbos_schema import read_schema_version
 
@@ -205,6 +214,17 @@ class Actions:
 
     # -- reads used to explain results ------------------------------------------------
     def _query(self, query: sql.Composable, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        if self._sqlite:
+            from limbo_tui.sqlite import reader
+            from limbo_tui.urls import sqlite_path
+
+            conn = reader.connect(sqlite_path(self._url))
+            try:
+                return [
+                    tuple(r) for r in conn.execute(query.as_string().replace("%s", "?"), params)
+                ]
+            finally:
+                conn.close()
         # psycopg is imported on first use: a `--worker none` start-up never needs it.
         import psycopg
 
@@ -218,7 +238,7 @@ class Actions:
 
         rows = self._query(
             sql.SQL("SELECT status FROM {}.workflow_status WHERE workflow_uuid = %s").format(
-                sql.Identifier(self._schema)
+                sql.Identifier(self._table_schema)
             ),
             (workflow_id,),
         )
@@ -232,7 +252,7 @@ class Actions:
             sql.SQL(
                 "SELECT workflow_uuid, status FROM {}.workflow_status "
                 "WHERE queue_name = %s AND deduplication_id = %s LIMIT 1"
-            ).format(sql.Identifier(self._schema)),
+            ).format(sql.Identifier(self._table_schema)),
             (queue, dedup_id),
         )
         return (rows[0][0], rows[0][1]) if rows else None
@@ -271,11 +291,13 @@ class Actions:
         )
 
     def _deduplicated(self, queue: str, dedup_id: str) -> EnqueueResult:
+        import sqlite3
+
         import psycopg
 
         try:
             holder = self.dedup_holder(queue, dedup_id)
-        except psycopg.Error as exc:
+        except (psycopg.Error, sqlite3.Error, LimboError) as exc:
             holder = None
             log.debug("dedup holder lookup failed: %s", exc)
         if holder is None:
@@ -416,7 +438,7 @@ class Actions:
                 sql.SQL(
                     "SELECT status, queue_name, executor_id FROM {}.workflow_status "
                     "WHERE workflow_uuid = %s"
-                ).format(sql.Identifier(self._schema)),
+                ).format(sql.Identifier(self._table_schema)),
                 (workflow_id,),
             )
         except Exception as exc:
