@@ -38,22 +38,19 @@ QUICK = LimboSettings(stalled_after_s=3, enqueued_after_s=3, near_max_margin=-1)
 
 
 class Fleet:
-    """The worker processes of one test, and a DBOS client on the same database."""
+    """The worker processes of one test (run by `python`: the release under test) and
+    limbo-tui's Actions on the same database."""
 
-    def __init__(self, url: str, tmp: Path) -> None:
+    def __init__(self, url: str, tmp: Path, python: str = sys.executable) -> None:
         self.url = url
         self.tmp = tmp
+        self.python = python
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        from dbos import DBOSClient
-
-        self.client = DBOSClient(
-            system_database_url=sqlalchemy_url(url), application_name="fleet-test"
-        )
         self.actions = Actions(url, Settings())
 
     def start(self, executor: str, version: str, *, hang: bool = False) -> None:
         log = open(self.tmp / f"worker-{executor}.log", "wb")  # noqa: SIM115 (kept by Popen)
-        args = [sys.executable, str(WORKER), sqlalchemy_url(self.url), "dbos", executor, version]
+        args = [self.python, str(WORKER), sqlalchemy_url(self.url), "dbos", executor, version]
         proc = subprocess.Popen(
             [*args, *(["--hang"] if hang else [])], stdout=subprocess.PIPE, stderr=log
         )
@@ -73,13 +70,15 @@ class Fleet:
             proc.wait()
         self.procs.clear()
         self.actions.close()
-        self.client.destroy()
 
-    def enqueue(self, name: str, queue: str, version: str | None, *args: Any) -> str:
+    def enqueue(self, name: str, queue: str, version: str | None, arg: Any = None) -> str:
+        """An enqueue by DBOS's own client of the database's release (the Actions'
+        backend: limbo-tui's dbos on 3.x, the release's helper process on 2.8)."""
         options: dict[str, Any] = {"workflow_name": name, "queue_name": queue}
         if version is not None:
             options["app_version"] = version
-        return self.client.enqueue(options, *args).get_workflow_id()  # type: ignore[arg-type]
+        backend = self.actions._get_backend()
+        return backend.enqueue(options, arg)  # type: ignore[arg-type]
 
     def row(self, wid: str) -> dict[str, Any]:
         with psycopg.connect(self.url) as conn:
