@@ -31,8 +31,10 @@ from limbo_tui.diagnose import Diagnosis
 from limbo_tui.limits import known_limits
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.queues import QueueView, queue_views
+from limbo_tui.search import QUEUE_FILTER, SearchIndex
 from limbo_tui.settings import Settings
 from limbo_tui.terminal_text import is_terminal_safe, safe_text
+from limbo_tui.ui import status_style
 from limbo_tui.ui.bindings import (
     KEY_BY_ACTION,
     KEYS,
@@ -55,7 +57,7 @@ from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.suspend import suspend_to_shell
 from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_actions import WorkflowActions, one_line
-from limbo_tui.ui.workflow_lines import QUEUE_FILTER, TreeFacts, filter_matches, visible_ids
+from limbo_tui.ui.workflow_lines import TreeFacts, visible_ids
 from limbo_tui.ui.workflow_tree import WorkflowTree
 
 WORKER_POLL_S = 0.5
@@ -99,6 +101,9 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         # Changes applied to the graph but not yet on screen.
         self._pending: set[str] = set()
         self._pending_everything = True
+        # The filter or limbo-only changed: the tree is rebuilt, diagnoses stay as they are.
+        self._view_dirty = False
+        self._search = SearchIndex(status_style.word)
         self._last_repaint = 0.0
         self._repaint_timer: Any = None
         # Pause: batches held back (not applied) and the ids they touch.
@@ -205,14 +210,19 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
             self._repaint_timer = None
         self._last_repaint = time.monotonic()
         changed, everything = self._pending, self._pending_everything
+        view, self._view_dirty = self._view_dirty, False
         self._pending, self._pending_everything = set(), False
         now = self.clock()
+        if everything:
+            self._search.rebuild(self.graph)
+        else:
+            self._search.update(self.graph, changed)
         changed |= self._rediagnose(now, None if everything else changed)
         facts = self._compute_facts()
         tree = self.query_one(WorkflowTree)
         tree.now_ms = now
         try:
-            tree.sync(self.graph, facts, changed, everything)
+            tree.sync(self.graph, facts, changed, everything or view)
         except Exception as exc:
             self._report_problem(f"tree update failed: {one_line(exc)}")
         if tree.cursor_line < 0 and tree.last_line >= 0:
@@ -224,7 +234,7 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         bar = self.query_one(LimboBar)
         bar.summary = self._diagnoses.summary.text
         bar.in_limbo = len(facts.limbo_ids)
-        if everything or self.selected_id in changed or self.selected_id is None:
+        if everything or view or self.selected_id in changed or self.selected_id is None:
             self._show_details()
         if isinstance(self.screen, QueueScreen):
             self.screen.refresh_views(self._queue_views(now), now)
@@ -261,7 +271,7 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         limbo, warning = self._diagnoses.limbo_ids, self._diagnoses.warning_ids
         shown = None
         if self.filter_text or self.limbo_only:
-            matches = filter_matches(self.graph, self.filter_text)
+            matches = self._search.matches(self.filter_text)
             if self.limbo_only:
                 matches &= limbo
             shown = visible_ids(self.graph, matches)
@@ -287,7 +297,7 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
             self._schedule_repaint()
 
     def _view_changed(self) -> None:
-        self._pending_everything = True
+        self._view_dirty = True
         bar = self.query_one(LimboBar)
         bar.limbo_only, bar.filter_text = self.limbo_only, self.filter_text
         self._schedule_repaint()

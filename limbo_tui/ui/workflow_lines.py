@@ -127,24 +127,3 @@ def visible_ids(graph: WorkflowGraph, matches: Iterable[str]) -> frozenset[str]:
             shown.add(child)
             stack.extend(graph.children(child))
     return frozenset(shown)
-
-
-# `queue:NAME` in the filter: exactly the workflows of that queue (the queue view's enter).
-QUEUE_FILTER = "queue:"
-
-
-def filter_matches(graph: WorkflowGraph, text: str) -> set[str]:
-    """Ids whose id, name, status or queue contains text (case-insensitive); with
-    `queue:NAME`, those whose queue is exactly NAME."""
-    if text.startswith(QUEUE_FILTER):
-        queue = text[len(QUEUE_FILTER) :]
-        return {wid for wid, wf in graph.workflows.items() if wf.queue == queue}
-    needle = text.strip().lower()
-    if not needle:
-        return set(graph.workflows)
-    out: set[str] = set()
-    for wid, wf in graph.workflows.items():
-        hay = (wid, wf.name or "", wf.status, status_style.word(wf.status), wf.queue or "")
-        if any(needle in h.lower() for h in hay):
-            out.add(wid)
-    return out
