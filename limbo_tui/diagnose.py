@@ -543,7 +543,8 @@ def _blocked_queue_of(wid: str, wf: Workflow, status: str, fleet: Fleet) -> Bloc
 def _slots(blocked: BlockedQueue) -> str:
     held = min(len(blocked.holders), blocked.concurrency)
     slots = "slot is" if blocked.concurrency == 1 else "slots are"
-    return f"{held} of {blocked.concurrency} {slots}"
+    per = " (worker_concurrency on every live executor)" if blocked.per_worker else ""
+    return f"{held} of {blocked.concurrency} {slots}{per}"
 
 
 def _holders(graph: WorkflowGraph, blocked: BlockedQueue, fleet: Fleet, now_ms: int) -> str:

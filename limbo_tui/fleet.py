@@ -6,7 +6,8 @@ it is silent when that is older than the stalled threshold, or when limbo-tui kn
 down (its own crashed worker). The version an executor runs is the app version of the
 newest workflow it ran (ENQUEUED rows carry the version they ask for, not the one their
 enqueuer runs). A queue with a global concurrency limit (dbos.queues) is blocked when
-every slot is held by a PENDING workflow that makes no progress while work waits.
+every slot is held by a PENDING workflow that makes no progress while work waits; one
+with a per-worker limit only, when every live executor's slots are held so.
 
 `fleet_of(graph, ...)` computes it from the whole graph; `FleetIndex` keeps the same
 thing up to date from the ids a batch changed, for a live monitor. Both give equal
@@ -39,10 +40,13 @@ class SilentExecutor:
 
 @dataclass(frozen=True)
 class BlockedQueue:
+    # The slots held: the global limit, or per-worker limit x live executors holding them.
     concurrency: int
     # The PENDING workflows holding the slots, oldest first.
     holders: tuple[str, ...]
     waiting: int
+    # Blocked by worker_concurrency on every live executor (not by a global limit).
+    per_worker: bool = False
 
 
 @dataclass(frozen=True)
@@ -226,19 +230,48 @@ class FleetIndex:
                 live[ex] = version or ""
         blocked: dict[str, BlockedQueue] = {}
         for q in graph.registry.queues:
-            if not q.concurrency or q.concurrency <= 0:
-                continue
             holding = self._holding.get(q.name, set())
             waiting = len(self._waiting.get(q.name, ()))
-            if not waiting or len(holding) < q.concurrency:
+            if not waiting or not holding:
                 continue
-            if all(
-                makes_no_progress(graph, h, graph.workflows[h], now_ms, limbo, down_executors)
-                for h in holding
-            ):
-                order = sorted(holding, key=lambda h: (graph.workflows[h].created_at_ms or 0, h))
-                blocked[q.name] = BlockedQueue(q.concurrency, tuple(order), waiting)
+
+            def stuck(ids: Iterable[str]) -> bool:
+                return _all_stuck(graph, ids, now_ms, limbo, down_executors)
+
+            if q.concurrency is not None and q.concurrency > 0:
+                if len(holding) >= q.concurrency and stuck(holding):
+                    order = _oldest_first(graph, holding)
+                    blocked[q.name] = BlockedQueue(q.concurrency, order, waiting)
+            elif q.worker_concurrency is not None and q.worker_concurrency > 0 and live:
+                # DBOS counts a worker's slots in its own memory: a dead executor's PENDING
+                # work frees nothing and takes nothing from the others. The queue is stuck
+                # when every live executor has all its slots held by work without progress.
+                per: dict[str, list[str]] = {}
+                for h in holding:
+                    per.setdefault(graph.workflows[h].executor_id or "", []).append(h)
+                full = [per.get(ex, []) for ex in live]
+                if all(len(ids) >= q.worker_concurrency and stuck(ids) for ids in full):
+                    ids = [h for group in full for h in group]
+                    slots = q.worker_concurrency * len(live)
+                    order = _oldest_first(graph, ids)
+                    blocked[q.name] = BlockedQueue(slots, order, waiting, True)
         return Fleet(silent, live, blocked)
+
+
+def _all_stuck(
+    graph: WorkflowGraph,
+    ids: Iterable[str],
+    now_ms: int,
+    limbo: LimboSettings,
+    down_executors: frozenset[str],
+) -> bool:
+    return all(
+        makes_no_progress(graph, h, graph.workflows[h], now_ms, limbo, down_executors) for h in ids
+    )
+
+
+def _oldest_first(graph: WorkflowGraph, ids: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(ids, key=lambda h: (graph.workflows[h].created_at_ms or 0, h)))
 
 
 def _seen_of(graph: WorkflowGraph, wid: str, wf: Workflow) -> _Seen:

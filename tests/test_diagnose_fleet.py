@@ -167,6 +167,27 @@ def test_a_queue_with_a_free_slot_or_a_holder_that_progresses_is_not_blocked() -
     assert fleet_of(graph(holder, waiting), NOW, LIMBO).blocked_queues == {}
 
 
+def test_a_per_worker_limit_blocks_only_when_every_live_executor_is_full() -> None:
+    per_worker = (QueueSettings("q_w", worker_concurrency=1),)
+    hung = wf("hung", queue="q_w", executor_id="b", updated_at_ms=NOW - 5 * MIN)
+    b_alive = wf("b-other", "SUCCESS", executor_id="b", updated_at_ms=NOW - 1_000)
+    waiting = wf("w", "ENQUEUED", executor_id=None, queue="q_w", updated_at_ms=NOW - 1_000)
+    g = graph(hung, b_alive, waiting, queues=per_worker)
+    blocked = fleet_of(g, NOW, LIMBO).blocked_queues["q_w"]
+    assert blocked.per_worker and blocked.holders == ("hung",)
+    reason = of(diagnose(g, NOW, LIMBO), "hung")[dg.QUEUE_BLOCKED].reason
+    assert "1 of 1 slot is (worker_concurrency on every live executor) held" in reason
+    # A second live executor with a free slot takes the waiting work: not blocked.
+    c_alive = wf("c-other", "SUCCESS", executor_id="c", updated_at_ms=NOW - 1_000)
+    g.apply([c_alive])
+    assert fleet_of(g, NOW, LIMBO).blocked_queues == {}
+    # A dead executor's hung work takes no live worker's slot: not blocked either.
+    dead = graph(
+        wf("hung", queue="q_w", updated_at_ms=NOW - 5 * MIN), alive_b(), waiting, queues=per_worker
+    )
+    assert fleet_of(dead, NOW, LIMBO).blocked_queues == {}
+
+
 # -- waits: recv / get_event / sleep -----------------------------------------------------
 
 

@@ -96,7 +96,12 @@ registries = st.builds(
     Registry,
     release=st.sampled_from([DBOS_2_8, DBOS_3, Registry().release]),
     queues=st.sampled_from(
-        [(), (QueueSettings("example-queue", concurrency=1),), (QueueSettings("example-queue"),)]
+        [
+            (),
+            (QueueSettings("example-queue", concurrency=1),),
+            (QueueSettings("example-queue", worker_concurrency=1),),
+            (QueueSettings("example-queue"),),
+        ]
     ),
 )
 rows_strategy = st.one_of(

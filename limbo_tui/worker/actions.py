@@ -365,7 +365,10 @@ class Actions:
             return done
         what = " and its children" if children else ""
         return ActionResult(
-            True, f"cancelled {_short(workflow_id)}{what} (was {done[0]})", workflow_id
+            True,
+            f"cancelled {_short(workflow_id)}{what} (was {done[0]}): "
+            f"{self.state_text(workflow_id)}",
+            workflow_id,
         )
 
     def resume(self, workflow_id: str) -> ActionResult:
