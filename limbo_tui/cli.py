@@ -54,6 +54,13 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
         help="embedded DBOS worker: in a thread (default), a subprocess, or none",
     )
     parser.add_argument(
+        "--dbos",
+        metavar="RELEASE",
+        default=default,
+        help="run the process worker on this DBOS release, e.g. 2.8.0 (installed by uv "
+        "into limbo-tui's cache on first use)",
+    )
+    parser.add_argument(
         "--read-only",
         action="store_true",
         default=argparse.SUPPRESS if suppress else False,
@@ -157,6 +164,7 @@ def _dispatch(args: argparse.Namespace, raw: Sequence[str]) -> int:
             config=args.config,
             schema=args.schema,
             worker=args.worker,
+            dbos=args.dbos,
             read_only=bool(args.read_only),
             read_write=bool(args.read_write),
         ),

@@ -19,7 +19,7 @@ from typing import Any
 
 import platformdirs
 
-from limbo_tui import dbos_config
+from limbo_tui import dbos_config, releases
 from limbo_tui.errors import ConfigError
 from limbo_tui.settings import WORKER_MODES, Settings
 from limbo_tui.urls import NAMING_ENV, is_sqlite, resolve, validate_schema_name
@@ -63,6 +63,7 @@ class Overrides:
     config: str | None = None
     schema: str | None = None
     worker: str | None = None
+    dbos: str | None = None
     read_only: bool = False
     # Allow DBOS's actions where limbo-tui is read-only by default (SQLite).
     read_write: bool = False
@@ -160,6 +161,24 @@ def load_settings(overrides: Overrides, env: Mapping[str, str] | None = None) ->
                 + ", ".join(WORKER_MODES)
             )
         worker = dataclasses.replace(worker, mode=overrides.worker)  # type: ignore[arg-type]
+    if overrides.dbos is not None:
+        releases.parse_release(overrides.dbos, "--dbos")
+        worker = dataclasses.replace(worker, dbos=overrides.dbos.strip())
+    if worker.dbos is not None and worker.python is not None:
+        raise ConfigError(
+            "worker.dbos and worker.python both choose the worker's interpreter: keep one "
+            "(python runs your own environment's dbos; dbos provisions that release)"
+        )
+    if worker.python is not None and worker.mode == "thread":
+        raise ConfigError(
+            f"worker.python = {worker.python!r} is the process worker's interpreter: add "
+            '--worker process (or [worker] mode = "process")'
+        )
+    if worker.dbos is not None and worker.mode != "process":
+        raise ConfigError(
+            f"dbos {worker.dbos} runs in its own interpreter: add --worker process "
+            '(or [worker] mode = "process")'
+        )
     # A SQLite file belongs to the application that writes it, and SQLite has one writer
     # at a time: limbo-tui only reads it unless told --read-write (then DBOS's own client
     # acts there), and never runs its embedded worker on it.
@@ -309,6 +328,9 @@ def _check(locate: _Locator, section: str, key: str, value: Any, hint: Any) -> A
         raise ConfigError(
             f"{where}: {dotted} = {value!r} must be 1 to 200 letters, digits or ._:@/-"
         )
+    if dotted == "worker.dbos" and value:
+        releases.parse_release(value, where)
+        value = value.strip()
     if dotted == "database.url" and isinstance(value, str):
         value = value.strip() or None  # resolved with the environment once chosen
     return value

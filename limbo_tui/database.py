@@ -82,8 +82,13 @@ def open_database(settings: Settings) -> Iterator[Database]:
         say_before_screen(f"starting PostgreSQL in {server.data_dir}…")
     server.ensure_running(create=create)
     try:
-        url = server.ensure_database(settings.embedded.database, create=create)
-        if not settings.read_only:
+        release = settings.worker.dbos
+        url = server.ensure_database(embedded_database_name(settings), create=create)
+        if settings.read_only:
+            pass
+        elif release is not None:
+            prepare_release_schema(url, settings.database.schema, release)
+        else:
             prepare_dbos_schema(url, settings.database.schema)
         yield Database(url, server)
     finally:
@@ -98,6 +103,38 @@ def say_before_screen(text: str) -> None:
     """
     if sys.stderr.isatty():
         print(f"limbo-tui: {text}", file=sys.stderr, flush=True)
+
+
+def embedded_database_name(settings: Settings) -> str:
+    """The embedded database: one per DBOS release the worker runs (`--dbos`), so that no
+    release ever migrates the tables another release wrote."""
+    release = settings.worker.dbos
+    if release is None:
+        return settings.embedded.database
+    return f"{settings.embedded.database}_dbos_{release.replace('.', '_')}"
+
+
+def prepare_release_schema(url: str, schema: str, release: str) -> None:
+    """Create the DBOS tables of `release` with that release's own migrations, run by
+    its own interpreter (releases.py), in the embedded database of that release."""
+    import psycopg
+
+    from limbo_tui.releases import ensure_release
+    from limbo_tui.worker.release_client import ReleaseActionError, call_helper
+
+    python = ensure_release(release)
+    try:
+        with psycopg.connect(url, autocommit=True) as lock:
+            _take_migration_lock(lock)
+            call_helper(python, {"url": sqlalchemy_url(url), "schema": schema, "op": "migrate"})
+    except (psycopg.Error, ReleaseActionError) as exc:
+        hint = ""
+        if "uuid-ossp" in str(exc):
+            hint = " (dbos 2.x migrations create the uuid-ossp extension, which this server lacks)"
+        raise LimboError(
+            f"cannot prepare dbos {release}'s schema in the embedded database: "
+            f"{one_line(exc, 200)}{hint}"
+        ) from None
 
 
 def prepare_dbos_schema(url: str, schema: str) -> None:

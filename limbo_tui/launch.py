@@ -6,6 +6,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from limbo_tui import feeds
 from limbo_tui.database import Database
@@ -13,6 +14,10 @@ from limbo_tui.pg.dbos_schema import SchemaVersion
 from limbo_tui.recording import Recorder
 from limbo_tui.settings import Settings
 from limbo_tui.urls import is_sqlite
+
+if TYPE_CHECKING:
+    from limbo_tui.ui.app import LimboApp
+    from limbo_tui.worker.protocol import Worker
 
 
 def preflight(url: str, schema: str) -> SchemaVersion:
@@ -37,17 +42,23 @@ def worker_log_path(database: Database, mode: str) -> Path | None:
     return None
 
 
-def run_tui(settings: Settings, database: Database, record: str | None = None) -> int:
+def build_app(
+    settings: Settings,
+    database: Database,
+    *,
+    recorder: Recorder | None = None,
+    log_path: Path | None = None,
+) -> tuple[LimboApp, Worker]:
+    """The app with its real parts (not started): what run_tui runs, and tests drive."""
     from limbo_tui.ui.app import LimboApp
     from limbo_tui.worker import create_worker
 
     schema = preflight(database.url, settings.database.schema)
-    recorder = Recorder(record, database.display) if record else None
     worker = create_worker(
         settings.worker.mode,
         database.url,
         settings,
-        log_path=worker_log_path(database, settings.worker.mode),
+        log_path=log_path or worker_log_path(database, settings.worker.mode),
         on_state=recorder.worker_state if recorder is not None else None,
     )
     url = database.url
@@ -70,6 +81,12 @@ def run_tui(settings: Settings, database: Database, record: str | None = None) -
         worker=worker,
         actions=worker.actions,
     )
+    return app, worker
+
+
+def run_tui(settings: Settings, database: Database, record: str | None = None) -> int:
+    recorder = Recorder(record, database.display) if record else None
+    app, worker = build_app(settings, database, recorder=recorder)
 
     # An SSH drop sends SIGHUP; SIGTERM comes from `kill`. Both end the app the way `q`
     # does so the worker and the private server stop cleanly (kill -9 is covered by the

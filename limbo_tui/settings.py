@@ -42,6 +42,12 @@ class WorkerSettings:
     auto_restart_s: float = 0.0
     # Modules imported before launch so the embedded worker also runs the user's workflows.
     imports: tuple[str, ...] = ()
+    # The DBOS release the process worker runs ("2.8.0"), provisioned by uv into
+    # limbo-tui's cache; None: limbo-tui's own dbos. Same as --dbos.
+    dbos: str | None = None
+    # The interpreter of the process worker, e.g. your project's ".venv/bin/python", so
+    # that your own dbos runs your code; None: limbo-tui's (or the --dbos release's).
+    python: str | None = None
 
 
 @dataclass(frozen=True)

@@ -164,3 +164,25 @@ def test_cli_config_error_is_one_line_exit_2(tmp_path: Path) -> None:
     assert proc.stderr.count("\n") == 1
     assert "experiment.children = 0 is out of range" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_dbos_release_from_flag_or_file_and_its_errors(tmp_path: Path) -> None:
+    for sub in ("bad", "thread", "both"):
+        (tmp_path / sub).mkdir()
+    cfg = write(tmp_path, '[worker]\nmode = "process"\ndbos = "2.8.0"\n')
+    assert load_settings(Overrides(config=str(cfg)), {}).worker.dbos == "2.8.0"
+    flag = load_settings(Overrides(config=str(cfg), dbos="3.4.0"), {})
+    assert flag.worker.dbos == "3.4.0"
+    bad = write(tmp_path / "bad", '[worker]\nmode = "process"\n\ndbos = "2.8"\n')
+    with pytest.raises(ConfigError, match=r"config.toml line 4: '2.8' is not a DBOS release"):
+        load_settings(Overrides(config=str(bad)), {})
+    with pytest.raises(ConfigError, match=r"--dbos: dbos 2.7.0 is not supported"):
+        load_settings(Overrides(config=str(cfg), dbos="2.7.0"), {})
+    thread = write(tmp_path / "thread", '[worker]\nmode = "thread"\n')
+    with pytest.raises(ConfigError, match="add --worker process"):
+        load_settings(Overrides(config=str(thread), dbos="2.8.0"), {})
+    both = write(
+        tmp_path / "both", '[worker]\nmode = "process"\ndbos = "2.8.0"\npython = "x/python"\n'
+    )
+    with pytest.raises(ConfigError, match="keep one"):
+        load_settings(Overrides(config=str(both)), {})

@@ -146,7 +146,7 @@ class Actions:
         """The schema version, when the caller has read it already (launch's preflight)."""
         with self._lock:
             if self._release is None:
-                self._release = choose_release(schema, None)
+                self._release = choose_release(schema, self._settings.worker.dbos)
 
     def action_release(self) -> ActionRelease:
         """The release that acts on this database (its schema version is read once).
@@ -161,7 +161,7 @@ class Actions:
                 from limbo_tui.pg.dbos_schema import read_schema_version
 
                 schema = read_schema_version(self._url, self._schema)
-                release = choose_release(schema, None)
+                release = choose_release(schema, self._settings.worker.dbos)
                 if release is None:
                     raise LimboError(
                         f"{schema.label} is not one limbo-tui can act on; use the dbos "

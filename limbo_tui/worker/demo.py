@@ -28,7 +28,9 @@ import logging
 import os
 import random
 import signal
+import threading
 import time
+from collections.abc import Callable
 from typing import Any, NoReturn, Protocol
 
 from dbos import DBOS
@@ -146,6 +148,40 @@ def _demo_step(child_index: int, step_index: int, params: dict[str, Any]) -> str
     return f"child {child_index} step {step_index} done"
 
 
+def _step_options(max_attempts: int) -> dict[str, Any]:
+    return {
+        "name": STEP_NAME,
+        "retries_allowed": max_attempts > 1,
+        "max_attempts": max_attempts,
+        "interval_seconds": RETRY_INTERVAL_S,
+        "backoff_rate": 2.0,
+    }
+
+
+# DBOS 2.x has no DBOS.run_step: a step's retries are fixed by its decorator, so there is
+# one decorated step per max_attempts (all under the one step name), made on first use.
+_decorated_steps: dict[int, Callable[[int, int, dict[str, Any]], str]] = {}
+_decorated_lock = threading.Lock()
+
+
+def _run_step(max_attempts: int, child_index: int, step_index: int, params: dict[str, Any]) -> str:
+    if hasattr(DBOS, "run_step"):
+        result: str = DBOS.run_step(
+            _step_options(max_attempts), _demo_step, child_index, step_index, params
+        )
+        return result
+    with _decorated_lock:
+        step = _decorated_steps.get(max_attempts)
+        if step is None:
+
+            def one_step(child: int, index: int, step_params: dict[str, Any]) -> str:
+                return _demo_step(child, index, step_params)
+
+            step = DBOS.step(**_step_options(max_attempts))(one_step)
+            _decorated_steps[max_attempts] = step
+    return step(child_index, step_index, params)
+
+
 # max_recovery_attempts here is a placeholder: configure() sets the real value before
 # any worker launches (DBOS reads it from the registration at every dispatch).
 @DBOS.workflow(name=CHILD_NAME, max_recovery_attempts=2)
@@ -155,19 +191,7 @@ def demo_child(params: dict[str, Any], child_index: int) -> str:
     max_attempts = max(1, int(params.get("step_max_attempts", 3)))
     for step_index in range(int(params["steps"])):
         try:
-            DBOS.run_step(
-                {
-                    "name": STEP_NAME,
-                    "retries_allowed": max_attempts > 1,
-                    "max_attempts": max_attempts,
-                    "interval_seconds": RETRY_INTERVAL_S,
-                    "backoff_rate": 2.0,
-                },
-                _demo_step,
-                child_index,
-                step_index,
-                params,
-            )
+            _run_step(max_attempts, child_index, step_index, params)
         finally:
             if workflow_id:
                 progress.step_ended(workflow_id)

@@ -117,6 +117,9 @@ def dbos_config(url: str, settings: Settings, engine: sa.Engine | None = None) -
         # belongs to their DBOS app. DBOS then only verifies the schema at launch, and a
         # mismatch leaves the worker DOWN with the reason instead of altering their tables.
         "run_migrations": False,
+        # DBOS 2.x serves an admin API on port 3001 by default: a fixed port that a
+        # second worker (or anything else) would collide with, and nothing here uses.
+        "run_admin_server": False,
     }
     if engine is not None:
         config["system_database_engine"] = engine
@@ -132,14 +135,34 @@ def prepare(settings: Settings) -> None:
     )
 
 
+def queues_live_in_the_database() -> bool:
+    """DBOS 3.x registers queues in the database (DBOS.register_queue, after launch);
+    2.x declares them in the process (Queue(...), before launch)."""
+    from dbos import DBOS
+
+    return hasattr(DBOS, "register_queue")
+
+
+def declare_experiment_queue(settings: Settings) -> None:
+    """DBOS 2.x: declare the experiment queue before launch, as the seed's main.py does
+    (a no-op on 3.x, whose Queue(...) raises: register_experiment_queue does it there)."""
+    if queues_live_in_the_database():
+        return
+    from dbos import Queue
+
+    Queue(settings.experiment.queue, polling_interval_sec=QUEUE_POLLING_INTERVAL_S)
+
+
 def register_experiment_queue(settings: Settings) -> str | None:
     """Register the experiment queue for this application; a one-line problem or None.
 
     A queue name already owned by another application cannot be shared (DBOS 3.x): the
-    worker then runs without it and says so.
+    worker then runs without it and says so. On 2.x the queue was declared before launch.
     """
     from dbos import DBOS
 
+    if not queues_live_in_the_database():
+        return None
     queue = settings.experiment.queue
     try:
         DBOS.register_queue(

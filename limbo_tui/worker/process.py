@@ -22,22 +22,24 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
+from limbo_tui.errors import LimboError
 from limbo_tui.settings import Settings
 from limbo_tui.worker import demo, progress
 from limbo_tui.worker.base import WorkerBase
+from limbo_tui.worker.interpreter import Interpreter, worker_interpreter
 from limbo_tui.worker.protocol import (
     DOWN,
     RUNNING,
     StateListener,
     WorkerState,
 )
+from limbo_tui.worker.release_client import installed_release
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class _Child:
         self.stopping = False
         self.limits: dict[str, int] = {}
         self.detail: str | None = None
+        self.dbos: str | None = None
 
 
 class ProcessWorker(WorkerBase):
@@ -75,7 +78,10 @@ class ProcessWorker(WorkerBase):
         super().__init__(url, settings, log_path=log_path, on_state=on_state)
         self._child: _Child | None = None
         self._limits: dict[str, int] = {}
-        self._spawn_requests: queue.Queue[tuple[queue.Queue[Any]] | None] = queue.Queue()
+        self._spawn_requests: queue.Queue[tuple[queue.Queue[Any], Interpreter] | None] = (
+            queue.Queue()
+        )
+        self._dbos_running: str | None = None
         self._supervisor = threading.Thread(
             target=self._supervise, name="limbo-tui-worker-supervisor", daemon=True
         )
@@ -87,11 +93,23 @@ class ProcessWorker(WorkerBase):
         child = self._child
         return child.proc.pid if child is not None and child.proc.poll() is None else None
 
+    @property
+    def dbos_release(self) -> str | None:
+        """The DBOS release the worker runs when it is not limbo-tui's own."""
+        return self._settings.worker.dbos or self._dbos_running
+
     starting_detail = "spawning the worker process"
 
     def _launch(self, timeout: float) -> None:
+        try:
+            # Provisioning a release may take a while the first time: here, not on the
+            # supervisor thread, whose spawn must answer within seconds.
+            interpreter = worker_interpreter(self._settings)
+        except LimboError as exc:
+            self._set_state(DOWN, exc.message)
+            return
         reply: queue.Queue[Any] = queue.Queue()
-        self._spawn_requests.put((reply,))
+        self._spawn_requests.put((reply, interpreter))
         try:
             child = reply.get(timeout=10)
         except queue.Empty:
@@ -107,9 +125,13 @@ class ProcessWorker(WorkerBase):
             child.ready.wait(0.05)
         if child.ready.is_set() and child.proc.poll() is None:
             self._limits = child.limits
+            if child.dbos and child.dbos != installed_release():
+                self._dbos_running = child.dbos
+            release = f", dbos {self.dbos_release}" if self.dbos_release else ""
             self._set_state(
                 RUNNING,
-                child.detail or f"executor {self.executor_id}, worker process pid {child.proc.pid}",
+                child.detail
+                or f"executor {self.executor_id}, worker process pid {child.proc.pid}{release}",
             )
             return
         if child.proc.poll() is None:
@@ -156,9 +178,9 @@ class ProcessWorker(WorkerBase):
             request = self._spawn_requests.get()
             if request is None:
                 return
-            (reply,) = request
+            reply, interpreter = request
             try:
-                reply.put(self._spawn())
+                reply.put(self._spawn(interpreter))
             except Exception as exc:
                 reply.put(exc)
 
@@ -175,13 +197,14 @@ class ProcessWorker(WorkerBase):
         }
         return json.dumps(payload) + "\n"
 
-    def _spawn(self) -> _Child:
+    def _spawn(self, interpreter: Interpreter) -> _Child:
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
+        env.update(interpreter.env)
         env["LIMBO_TUI_PARENT_PID"] = str(os.getpid())
         with open(self._log_path, "a", encoding="utf-8") as log_file:
             proc = subprocess.Popen(
-                [sys.executable, "-m", ENTRY_MODULE],
+                [interpreter.python, "-m", ENTRY_MODULE],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
@@ -219,6 +242,7 @@ class ProcessWorker(WorkerBase):
                 raw = message.get("limits") or {}
                 child.limits = {str(k): int(v) for k, v in raw.items()}
                 child.detail = message.get("detail")
+                child.dbos = str(message.get("dbos") or "") or None
                 child.ready.set()
             elif kind == "failed":
                 child.failed = str(message.get("message"))

@@ -7,7 +7,8 @@ Started by ProcessWorker. The line protocol, one JSON object per line:
   in the URL never shows in `ps`). Nothing else is sent; end of file means the parent is
   gone or wants the worker stopped: the child exits at once (its running work stays
   PENDING, as after any crash).
-- stdout (child -> parent): `{"type": "ready", "pid", "limits", "detail"}`,
+- stdout (child -> parent): `{"type": "ready", "pid", "limits", "detail", "dbos"}` (its
+  DBOS release),
   `{"type": "failed", "message"}`, `{"type": "crashing", "reason"}` (just before a crash
   point's SIGKILL), and the progress events of progress.to_wire().
 
@@ -108,6 +109,7 @@ def main() -> NoReturn:
         if log_path:
             launch.route_dbos_logs(Path(log_path))
         launch.prepare(settings)
+        launch.declare_experiment_queue(settings)
         progress.set_sink(lambda event: channel.send(progress.to_wire(event)))
         demo.set_crash_host(_ReportingCrashHost())
         DBOS(config=launch.dbos_config(request["url"], settings))  # type: ignore[arg-type]
@@ -119,7 +121,17 @@ def main() -> NoReturn:
         os._exit(1)
     limits = demo.registered_limits()
     limits.update(demo.max_recovery_attempts())
-    channel.send({"type": "ready", "pid": os.getpid(), "limits": limits, "detail": problem})
+    from importlib import metadata
+
+    channel.send(
+        {
+            "type": "ready",
+            "pid": os.getpid(),
+            "limits": limits,
+            "detail": problem,
+            "dbos": metadata.version("dbos"),
+        }
+    )
 
     # End of file on stdin: the parent died or asks us to stop. Either way the worker
     # ends like a crash (no graceful drain): its running work stays PENDING.

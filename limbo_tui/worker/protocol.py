@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from limbo_tui.settings import ExperimentSettings
+    from limbo_tui.worker.actions import Actions
 
 WorkerState = Literal["STARTING", "RUNNING", "DOWN", "NONE"]
 STARTING: WorkerState = "STARTING"
@@ -170,3 +171,6 @@ class Worker(Protocol):
     def step_progress(self) -> dict[str, StepProgress]: ...
 
     def max_recovery_attempts(self) -> dict[str, int]: ...
+
+    @property
+    def actions(self) -> Actions: ...

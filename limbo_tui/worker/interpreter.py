@@ -1,0 +1,67 @@
+"""Which Python runs the process worker, and how it finds limbo-tui's worker code.
+
+Three choices, from settings.worker:
+- python = ".venv/bin/python": the user's own interpreter, so the user's dbos runs the
+  user's code (worker.imports) and limbo-tui never installs into that environment;
+- dbos = "2.8.0": the venv of that release in limbo-tui's cache (releases.py);
+- neither: limbo-tui's own interpreter.
+
+A foreign interpreter gets limbo-tui's `limbo_tui` package, and nothing else of
+limbo-tui's environment, through PYTHONPATH: a directory holding only a link to the
+package. Its own dbos, sqlalchemy and psycopg are the ones imported. The worker code that
+runs there (process_main, launch, demo, progress, settings, errors) needs nothing but
+the standard library and dbos.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import limbo_tui
+from limbo_tui import releases
+from limbo_tui.errors import ConfigError
+from limbo_tui.settings import Settings
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    python: str
+    # Variables to add to the worker's environment.
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def worker_interpreter(settings: Settings) -> Interpreter:
+    """The process worker's interpreter; provisions a --dbos release on first use."""
+    worker = settings.worker
+    if worker.python:
+        python = Path(worker.python).expanduser()
+        if not python.is_absolute():
+            python = Path.cwd() / python
+        if not python.exists():
+            raise ConfigError(
+                f"worker.python {worker.python!r} does not exist (looked at {python}): "
+                "point it at your project's interpreter, e.g. .venv/bin/python"
+            )
+        return Interpreter(str(python), _package_path())
+    if worker.dbos:
+        return Interpreter(str(releases.ensure_release(worker.dbos)), _package_path())
+    return Interpreter(sys.executable)
+
+
+def _package_path() -> dict[str, str]:
+    package = Path(limbo_tui.__file__).resolve().parent
+    digest = hashlib.sha256(str(package).encode()).hexdigest()[:16]
+    shim = releases.cache_root().parent / "pythonpath" / digest
+    link = shim / "limbo_tui"
+    if not link.exists():
+        shim.mkdir(parents=True, exist_ok=True)
+        temporary = shim / f".limbo_tui-{os.getpid()}"
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(package, target_is_directory=True)
+        temporary.replace(link)  # atomic: two workers starting at once both succeed
+    existing = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": str(shim) + (os.pathsep + existing if existing else "")}

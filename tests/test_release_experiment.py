@@ -1,0 +1,239 @@
+"""The seed experiment, live in the TUI, on the DBOS release of one's choice.
+
+`--worker process --dbos X` against the embedded server: the worker runs dbos X in its
+own provisioned venv, on a database that X's own migrations made. Each crash (SIGKILL at
+the crash point) and restart (`r`) is checked against the seed's log
+(/work/shared/seed): on 2.8.0 the child is dead-lettered, the parent stays PENDING
+holding "6/5", a second enqueue is rejected naming it, both diagnosed live; `c` frees
+the dedup id. On 3.4 the parent fails with the child and the dedup id is free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from conftest import _drop_database, _fresh_database
+from faults_support import until
+from release_support import OLD, need_2x_server
+
+from limbo_tui.database import Database, prepare_release_schema
+from limbo_tui.launch import build_app
+from limbo_tui.pg.embedded import EmbeddedServer
+from limbo_tui.settings import Settings, UISettings, WorkerSettings
+from limbo_tui.ui.screens.confirm import ConfirmScreen
+from limbo_tui.ui.status_header import StatusHeader
+
+NEW = "3.4.0"
+
+
+@pytest.fixture
+def release_db(pg_server: EmbeddedServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    release = request.param
+    if release.startswith("2."):
+        need_2x_server(pg_server)
+    name = _fresh_database(pg_server, "template1")
+    url = pg_server.url(name)
+    prepare_release_schema(url, "dbos", release)
+    yield url
+    _drop_database(pg_server, name)
+
+
+def _settings(release: str) -> Settings:
+    return Settings(
+        worker=WorkerSettings(mode="process", dbos=release),
+        ui=UISettings(refresh_hz=50),
+    )
+
+
+def _family(url: str) -> dict[str, tuple[str, Any, Any, int]]:
+    """{'parent' | 'child': (status, queue, dedup id, recovery attempts)} of the first
+    experiment (the parent and its first child)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT workflow_uuid, status, queue_name, deduplication_id, recovery_attempts "
+            "FROM dbos.workflow_status ORDER BY created_at, workflow_uuid"
+        ).fetchall()
+    out: dict[str, tuple[str, Any, Any, int]] = {}
+    for wid, status, queue, dedup, attempts in rows:
+        role = "child" if wid.endswith("-1") else "parent"
+        out.setdefault(role, (status, queue, dedup, attempts))
+    return out
+
+
+def _recovery_lines(log: Path) -> list[str]:
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return re.findall(r"(Recovering \d+ workflows|No workflows to recover)", text)
+
+
+async def _restart_until_crash(app: Any, pilot: Any, crashes: int) -> None:
+    """`r`, then wait for the worker to crash at the crash point again (crash #crashes)."""
+    await pilot.press("r")
+    await until(lambda: app.worker.crash_count == crashes, 60, f"crash {crashes}")
+
+
+async def _enqueue_succeeds(app: Any, pilot: Any, url: str) -> None:
+    """`e` again: accepted, and the new parent holds "6/5"."""
+    app.clear_notifications()
+    await pilot.press("e")
+    await _wait_for(
+        app,
+        pilot,
+        lambda: any(n.startswith("enqueued limbo_demo.parent") for n in _notes(app)),
+        "a new enqueue with 6/5",
+    )
+    with psycopg.connect(url) as conn:
+        holders = conn.execute(
+            "SELECT count(*) FROM dbos.workflow_status WHERE deduplication_id = '6/5'"
+        ).fetchone()
+    assert holders == (1,)
+
+
+def _notes(app: Any) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def _wait_for(
+    app: Any, pilot: Any, check: Callable[[], bool], what: str, timeout: float = 60
+) -> None:
+    async def ready() -> bool:
+        await pilot.pause()
+        return check()
+
+    for _ in range(int(timeout * 10)):
+        if await ready():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("release_db", [OLD], indirect=True)
+async def test_the_seed_on_dbos_28_reproduces_the_limbo_row_for_row(
+    release_db: str, tmp_path: Path
+) -> None:
+    url = release_db
+    settings = _settings(OLD)
+    log = tmp_path / "worker.log"
+    app, worker = await asyncio.to_thread(build_app, settings, Database(url), log_path=log)
+    try:
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            header = app.query_one(StatusHeader)
+            assert "dbos schema 7 (2.8-2.10) │ worker dbos 2.8.0" in header.database
+            await until(lambda: worker.state == "RUNNING", 60, "the 2.8 worker")
+            await pilot.press("e")
+            # Launch 1: dequeued and started, the child crashes the worker at its step 3.
+            await until(lambda: worker.crash_count == 1, 60, "the first crash")
+            assert _family(url) == {
+                "parent": ("PENDING", "example-queue", "6/5", 1),
+                "child": ("PENDING", None, None, 1),
+            }
+            # Launch 2 recovers both ("Recovering 2 workflows"): 2.8 puts the queued
+            # parent back on its queue, reruns the child, which crashes again.
+            await _restart_until_crash(app, pilot, 2)
+            assert _family(url) == {
+                "parent": ("ENQUEUED", "example-queue", "6/5", 1),
+                "child": ("PENDING", None, None, 2),
+            }
+            # Launch 3 recovers 1 (the child) and crashes once more.
+            await _restart_until_crash(app, pilot, 3)
+            assert _family(url)["child"] == ("PENDING", None, None, 3)
+            # Launch 4: the child is past its max (2): dead-lettered. The parent is
+            # dequeued again and waits on it for ever: PENDING, holding "6/5".
+            await pilot.press("r")
+            await until(
+                lambda: (
+                    _family(url)
+                    == {
+                        "parent": ("PENDING", "example-queue", "6/5", 2),
+                        "child": ("MAX_RECOVERY_ATTEMPTS_EXCEEDED", None, None, 4),
+                    }
+                ),
+                60,
+                "the seed's limbo",
+            )
+            assert worker.state == "RUNNING"
+            assert _recovery_lines(log) == [
+                "No workflows to recover",
+                "Recovering 2 workflows",
+                "Recovering 1 workflows",
+                "Recovering 1 workflows",
+            ]
+            family = {wid for wid in app.graph.workflows}
+            parent = next(w for w in family if not w.endswith("-1"))
+            child = f"{parent}-1"
+
+            def diagnosed() -> bool:
+                kinds = {(d.workflow_id, d.kind) for d in app.diagnoses}
+                return {(parent, "awaiting-dead-child"), (parent, "dedup-blocked")} <= kinds
+
+            await _wait_for(app, pilot, diagnosed, "awaiting-dead-child and dedup-blocked")
+            assert app.graph.workflows[child].status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+
+            # The seed's second enqueue: rejected, the holder named (and a jump offered).
+            await pilot.press("e")
+            await _wait_for(
+                app, pilot, lambda: any("deduplicated" in n for n in _notes(app)), "rejection"
+            )
+            rejected = next(n for n in _notes(app) if "deduplicated" in n)
+            assert f"held by {parent} (PENDING)" in rejected
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+
+            # c frees "6/5" (with 2.8's own cancel: no children option on 2.8).
+            app.jump_to(parent)
+            await pilot.pause(0.1)
+            await pilot.press("c")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, ConfirmScreen)
+            assert not app.screen.query("#option")
+            await pilot.press("y")
+            await until(lambda: _family(url)["parent"][0] == "CANCELLED", 60, "the cancel")
+            assert _family(url)["parent"] == ("CANCELLED", None, None, 2)
+            await _enqueue_succeeds(app, pilot, url)
+    finally:
+        worker.stop()
+
+
+@pytest.mark.parametrize("release_db", [NEW], indirect=True)
+async def test_the_seed_on_dbos_34_dead_letters_parent_and_child_together(
+    release_db: str, tmp_path: Path
+) -> None:
+    url = release_db
+    settings = _settings(NEW)
+    app, worker = await asyncio.to_thread(
+        build_app, settings, Database(url), log_path=tmp_path / "worker.log"
+    )
+    try:
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            header = app.query_one(StatusHeader)
+            assert "dbos schema 125 (3.4) │ worker dbos 3.4.0" in header.database
+            await until(lambda: worker.state == "RUNNING", 60, "the 3.4 worker")
+            await pilot.press("e")
+            await until(lambda: worker.crash_count == 1, 60, "the first crash")
+            assert _family(url) == {
+                "parent": ("PENDING", "example-queue", "6/5", 1),
+                "child": ("PENDING", None, None, 1),
+            }
+            await _restart_until_crash(app, pilot, 2)
+            assert _family(url)["child"][3] == 2
+            await _restart_until_crash(app, pilot, 3)
+            await pilot.press("r")
+            # 3.4: both dead-lettered together, the dedup id released with them.
+            await until(
+                lambda: {k: v[0] for k, v in _family(url).items()}
+                == {"parent": "MAX_RECOVERY_ATTEMPTS_EXCEEDED",
+                    "child": "MAX_RECOVERY_ATTEMPTS_EXCEEDED"},
+                60,
+                "both dead-lettered",
+            )  # fmt: skip
+            assert _family(url)["parent"][2] is None
+            kinds = {d.kind for d in app.diagnoses}
+            assert "awaiting-dead-child" not in kinds and "dedup-blocked" not in kinds
+            await _enqueue_succeeds(app, pilot, url)
+    finally:
+        worker.stop()
