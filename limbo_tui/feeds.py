@@ -34,6 +34,7 @@ def make_feed(
     on_state: Callable[[FeedState], None],
     *,
     revive: Callable[[], None] | None = None,
+    disk_problem: Callable[[], str | None] | None = None,
 ) -> Feed:
     if is_sqlite(url):
         from limbo_tui.sqlite.feed import SqliteFeed
@@ -41,7 +42,7 @@ def make_feed(
         return SqliteFeed(url, settings, on_batch, on_state)
     from limbo_tui.pg.feed import LiveFeed
 
-    return LiveFeed(url, settings, on_batch, on_state, revive=revive)
+    return LiveFeed(url, settings, on_batch, on_state, revive=revive, disk_problem=disk_problem)
 
 
 async def read_snapshot(url: str, settings: Settings) -> list[Row]:

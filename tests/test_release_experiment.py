@@ -66,6 +66,16 @@ def _family(url: str) -> dict[str, tuple[str, Any, Any, int]]:
     return out
 
 
+def _parent_id(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT workflow_uuid FROM dbos.workflow_status WHERE name = 'limbo_demo.parent' "
+            "ORDER BY created_at LIMIT 1"
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
 def _recovery_lines(log: Path) -> list[str]:
     text = log.read_text(encoding="utf-8", errors="replace")
     return re.findall(r"(Recovering \d+ workflows|No workflows to recover)", text)
@@ -163,9 +173,9 @@ async def test_the_seed_on_dbos_28_reproduces_the_limbo_row_for_row(
                 "Recovering 1 workflows",
                 "Recovering 1 workflows",
             ]
-            family = {wid for wid in app.graph.workflows}
-            parent = next(w for w in family if not w.endswith("-1"))
+            parent = _parent_id(url)
             child = f"{parent}-1"
+            await until(lambda: child in app.graph.workflows, 30, "the family on screen")
 
             def diagnosed() -> bool:
                 kinds = {(d.workflow_id, d.kind) for d in app.diagnoses}
