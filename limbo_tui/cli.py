@@ -197,10 +197,16 @@ def _dispatch(args: argparse.Namespace, raw: Sequence[str]) -> int:
             from limbo_tui.pg.triggers import run_triggers_command
 
             if is_sqlite(database.url):
-                raise LimboError(
-                    "SQLite has no triggers: limbo-tui watches the file itself "
-                    "(nothing to install or remove)"
-                )
+                from limbo_tui.feeds import preflight
+
+                preflight(database.url, settings.database.schema)  # the file must be there
+                if args.action != "status":
+                    raise LimboError(
+                        "SQLite has no triggers: limbo-tui watches the file itself "
+                        "(nothing to install or remove)"
+                    )
+                print("no triggers on SQLite: limbo-tui watches the file itself")
+                return 0
             if settings.read_only and args.action != "status":
                 raise LimboError(f"--read-only: refusing to {args.action} triggers")
             return run_triggers_command(database.url, settings.database.schema, args.action)

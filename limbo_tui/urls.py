@@ -281,17 +281,23 @@ def _bracket(host: str) -> str:
 
 
 def _query_form(p: Mapping[str, str], scheme: str, keys: tuple[str, ...] | None) -> str:
-    """user:password@/db?host=h1,h2&port=p1,p2&... (the form SQLAlchemy splits hosts in)."""
-    hosts = _split(p.get("hostaddr") or p.get("host", ""))
+    """user:password@/db?host=h1,h2&port=p1,p2&... (the form SQLAlchemy splits hosts in).
+
+    keys None (libpq behind SQLAlchemy): every parameter, hostaddr beside host as libpq
+    wants them; else only `keys`, and hostaddr as the host (asyncpg has no hostaddr)."""
+    libpq = keys is None
+    hosts = _split((p.get("host") if libpq else None) or p.get("hostaddr") or p.get("host", ""))
     userinfo = quote(p.get("user", ""), safe="")
     if p.get("password"):
         userinfo += ":" + quote(p["password"], safe="")
     userinfo += "@" if userinfo else ""
     query: list[tuple[str, str]] = [("host", ",".join(hosts)), ("port", p.get("port", "5432"))]
     for key, value in p.items():
-        if key in ("user", "password", "dbname", "host", "port", "hostaddr"):
+        if key in ("user", "password", "dbname", "host", "port"):
             continue
-        if keys is None or key in keys:
+        if key == "hostaddr" and not (libpq and p.get("host")):
+            continue
+        if libpq or key in (keys or ()):
             query.append((key, value))
     tail = urlencode(query, safe="/,@:[]", quote_via=quote)
     return f"{scheme}://{userinfo}/{quote(p.get('dbname', ''), safe='')}?{tail}"

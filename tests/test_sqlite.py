@@ -219,6 +219,8 @@ def test_snapshot_and_dbos_config_default_and_errors(tmp_path: Path) -> None:
     assert foreign.returncode == 1 and "has no DBOS tables" in foreign.stderr
     triggers = _cli(tmp_path, "triggers", "install", "--db-url", "sqlite:///app.sqlite")
     assert triggers.returncode == 2 and "SQLite has no triggers" in triggers.stderr
+    status = _cli(tmp_path, "triggers", "status", "--db-url", "sqlite:///app.sqlite")
+    assert status.returncode == 0 and "watches the file itself" in status.stdout
     for proc in (missing, foreign, triggers):
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 

@@ -157,3 +157,10 @@ def test_libpq_seam_reads_strings_as_psycopg_conninfo_does(text: str) -> None:
     assert [o.keyword for o in libpq.options()] == [
         o.keyword.decode() for o in Conninfo.get_defaults()
     ]
+
+
+def test_hostaddr_is_where_to_connect_and_host_stays_for_libpq() -> None:
+    url = resolve("host=db.example hostaddr=10.0.0.5 dbname=x user=u", "t", {})
+    assert "host=10.0.0.5&port=5432" in asyncpg_dsn(url)  # asyncpg has no hostaddr
+    args = sa.make_url(sqlalchemy_url(url))
+    assert args.query["host"] == "db.example" and args.query["hostaddr"] == "10.0.0.5"
