@@ -18,7 +18,7 @@ from typing import Any
 from bench import report
 from bench.common import REPO, BenchServer, bench_server, log, machine
 
-ALL = ("startup", "scale", "idle", "latency", "throughput", "app_cost")
+ALL = ("startup", "scale", "idle", "latency", "throughput", "app_cost", "terminal")
 RESULTS = REPO / "bench" / "results.json"
 MARKDOWN = REPO / "BENCHMARKS.md"
 ANALYSIS = REPO / "bench" / "analysis.md"
@@ -54,7 +54,7 @@ def run(quick: bool, only: set[str]) -> dict[str, Any]:
 
 
 def _run_on_server(bs: BenchServer, results: dict[str, Any], quick: bool, only: set[str]) -> None:
-    from bench import app_cost, idle_load, latency, scale, throughput
+    from bench import app_cost, idle_load, latency, real_terminal, scale, throughput
 
     # The idle benchmark watches the 100k database that scale builds anyway.
     keep_size = 10_000 if quick else 100_000
@@ -71,6 +71,8 @@ def _run_on_server(bs: BenchServer, results: dict[str, Any], quick: bool, only: 
         _guard(results, "throughput", lambda: throughput.run(bs, quick))
     if "app_cost" in only:
         _guard(results, "app_cost", lambda: app_cost.run(bs, quick))
+    if "terminal" in only:
+        _guard(results, "terminal", lambda: real_terminal.run(bs, quick))
 
 
 def missed_notes(rows: list[dict[str, Any]]) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import real_terminal_report
+
 # The figures issue #6 asks for; the smoke test checks each one is present.
 FIGURES: tuple[str, ...] = (
     "latency.graph_p99_ms@1",
@@ -23,6 +25,7 @@ FIGURES: tuple[str, ...] = (
     "idle.poll_queries_per_s",
     "startup.cold_s",
     "startup.warm_s",
+    *real_terminal_report.FIGURES,
 )
 
 
@@ -194,6 +197,7 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
         f"spread {_get(st, 'warm_s', 'min')}..{_get(st, 'warm_s', 'max')}; server alone "
         f"{_get(st, 'server_warm_s', 'median')} s",
     )
+    rows.extend(real_terminal_report.rows(results))
     return rows
 
 

@@ -1,0 +1,442 @@
+"""7. limbo-tui as a user meets it: the real command on a real terminal, against writers that
+commit like DBOS, beside a floor listener (issue #16).
+
+Latency: writer processes (bench.commit_writer) commit ONE ROW PER TRANSACTION, stamped
+before sending: single-row status updates at each rate, and DBOS-shaped workflows (status
+insert, a row per step, status update). Three readers watch the same database at once, each
+in its own process:
+  - floor:  a bare asyncpg LISTEN client on limbo-tui's triggers (bench.floor_listener);
+  - watch:  `limbo-tui watch --json`, each line stamped when its reader thread gets it;
+  - screen: `limbo-tui --worker none` on a pseudo-terminal of 200x50, its output replayed
+    into a terminal emulator (pyte); a change is on screen when its `rec N/?` (the
+    change's sequence number) or its SUCCESS can be read on its line.
+Every latency is stated with the floor's of the same run and the ratio to it, and with
+the machine's load while it was taken (other work shares these cores).
+
+Also on the real terminal: warm start to the first frame and to LIVE (`--worker none`),
+the idle TUI's CPU, and a large backlog (finished history + an ENQUEUED backlog): first
+paint from exec with the true totals on screen, memory, idle CPU, and `/` filter: time from
+the keys to the filtered tree, with the typed text checked whole (no key lost).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.commit_writer import HOT_NAME, dbos_id, hot_id
+from bench.common import REPO, BenchServer, child_env, dist, log, set_triggers
+from bench.synthetic import populate
+from bench.terminal import LoadSampler, PtyTerminal, Screen, cpu_seconds, rss_mb
+
+COLUMNS, ROWS = 200, 50
+# Hot rows on screen; a multiple of every writer count so that one row is always written
+# by the same process (its changes then commit in sequence order).
+HOT_ROWS = 32
+REC = re.compile(r"\b(h\d{7})\b.*?\brec (\d+)/")
+DONE = re.compile(r"\bSUCCESS\b.*?\b(d\d{7})\b")
+ENQUEUED_TOTAL = re.compile(r"([\d,]+) ENQUEUED")
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, "-m", *args]
+
+
+def _limbo(*args: str) -> list[str]:
+    return _python("limbo_tui", *args)
+
+
+# -- the database ---------------------------------------------------------------------------
+
+
+def prepare_latency_db(bs: BenchServer, background: int) -> str:
+    url = bs.url(bs.fresh_database("realterm"))
+    populate(url, background)
+    now = int(time.time() * 1000)
+    with psycopg.connect(url, autocommit=True) as conn:
+        # Newest roots, so that they are the top lines of the tree.
+        for i in range(HOT_ROWS):
+            created = now + 3_600_000 + i
+            conn.execute(
+                "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, queue_name, "
+                "created_at, updated_at, recovery_attempts) "
+                "VALUES (%s, 'ENQUEUED', %s, 'hot', %s, %s, 0)",
+                (hot_id(i), HOT_NAME, created, created),
+            )
+    set_triggers(url, True)
+    return url
+
+
+# -- readers --------------------------------------------------------------------------------
+
+
+class Floor:
+    def __init__(self, url: str) -> None:
+        self.work = Path(tempfile.mkdtemp(prefix="limbo-bench-floor-"))
+        args = ["--url", url, "--ready", str(self.work / "ready"), "--stop"]
+        args += [str(self.work / "stop"), "--out", str(self.work / "out.json")]
+        self.proc = subprocess.Popen(
+            _python("bench.floor_listener", *args),
+            cwd=REPO,
+            env=child_env(),
+        )
+        deadline = time.monotonic() + 30
+        while not (self.work / "ready").exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the floor listener did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> list[tuple[str, str, int]]:
+        (self.work / "stop").write_text("stop")
+        self.proc.wait(30)
+        return [tuple(e) for e in json.loads((self.work / "out.json").read_text())["events"]]
+
+
+class Watch:
+    """`limbo-tui watch --json`: first time each change's line was read."""
+
+    def __init__(self, url: str) -> None:
+        self.seen: dict[int, int] = {}
+        self.done: dict[str, int] = {}
+        self.live = threading.Event()
+        self.proc = subprocess.Popen(
+            _limbo("watch", "--json", "--db-url", url, "--worker", "none"),
+            cwd=REPO,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        if not self.live.wait(60):
+            raise RuntimeError("watch --json never said LIVE")
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            t = time.monotonic_ns()
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                continue
+            if obj.get("type") == "feed" and obj.get("state") == "LIVE":
+                self.live.set()
+            wf = obj.get("workflow") if obj.get("type") == "workflow" else None
+            if not wf:
+                continue
+            wid = wf.get("id") or ""
+            if wid.startswith("h"):
+                self.seen.setdefault(int(wf.get("recovery_attempts") or 0), t)
+            elif wid.startswith("d") and wf.get("status") == "SUCCESS":
+                self.done.setdefault(wid, t)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@dataclass
+class ScreenLog:
+    """First time (monotonic ns of the pty read) each change could be read on screen."""
+
+    seen: dict[int, int] = field(default_factory=dict)
+    done: dict[str, int] = field(default_factory=dict)
+
+    def on_frame(self, t: int, screen: Screen) -> None:
+        for line in screen.lines:
+            m = REC.search(line)
+            if m:
+                self.seen.setdefault(int(m.group(2)), t)
+                continue
+            d = DONE.search(line)
+            if d:
+                self.done.setdefault(d.group(1), t)
+
+
+def _tui(url: str) -> PtyTerminal:
+    return PtyTerminal(["--db-url", url, "--worker", "none"], COLUMNS, ROWS)
+
+
+def _all_hot_visible(screen: Screen) -> bool:
+    return sum(1 for line in screen.lines if REC.search(line)) >= HOT_ROWS and "LIVE" in (
+        screen.line(0)
+    )
+
+
+# -- writers --------------------------------------------------------------------------------
+
+
+def write(
+    url: str, mode: str, rate: float, seconds: float, workers: int, seq0: int
+) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="limbo-bench-writers-"))
+    procs = []
+    for k in range(workers):
+        args = ["--url", url, "--mode", mode, "--rate", str(rate), "--seconds", str(seconds)]
+        args += ["--rows", str(HOT_ROWS), "--seq0", str(seq0), "--worker", str(k)]
+        args += ["--workers", str(workers), "--out", str(work / f"w{k}.json")]
+        procs.append(
+            subprocess.Popen(_python("bench.commit_writer", *args), cwd=REPO, env=child_env())
+        )
+    for p in procs:
+        p.wait(seconds + 120)
+    sends: dict[int, int] = {}
+    achieved = 0.0
+    for k in range(workers):
+        data = json.loads((work / f"w{k}.json").read_text())
+        sends.update({int(s): int(t) for s, t in data["sends"]})
+        achieved += data["achieved_per_s"]
+    return {"sends": sends, "achieved_per_s": round(achieved, 1)}
+
+
+# -- matching -------------------------------------------------------------------------------
+
+
+def floor_times(
+    mode: str, sends: dict[int, int], events: list[tuple[str, str, int]]
+) -> dict[int, int]:
+    """seq -> when the floor got its notification. Single-row updates: the n-th
+    notification of a row is that row's n-th change (one writer per row, in order)."""
+    out: dict[int, int] = {}
+    if mode == "dbos":
+        by_id = {dbos_id(s): s for s in sends}
+        for wid, status, t in events:
+            if status == "SUCCESS" and wid in by_id:
+                out.setdefault(by_id[wid], t)
+        return out
+    per_row: dict[str, list[int]] = {}
+    for s in sorted(sends):
+        per_row.setdefault(hot_id(s % HOT_ROWS), []).append(s)
+    cursor: dict[str, int] = {}
+    for wid, _status, t in events:
+        seqs = per_row.get(wid)
+        if not seqs:
+            continue
+        i = cursor.get(wid, 0)
+        if i < len(seqs):
+            out[seqs[i]] = t
+            cursor[wid] = i + 1
+    return out
+
+
+def latencies(sends: dict[int, int], seen: dict[int, int]) -> list[float]:
+    return [(seen[s] - t) / 1e6 for s, t in sends.items() if s in seen]
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    return round(a / b, 1) if a is not None and b else None
+
+
+# -- figures --------------------------------------------------------------------------------
+
+
+def latency_runs(
+    url: str, plans: list[tuple[str, float, int]], seconds: float
+) -> list[dict[str, Any]]:
+    """One session of the three readers, the plans' writers one after the other."""
+    floor = Floor(url)
+    watch = Watch(url)
+    screen = ScreenLog()
+    phases: list[tuple[str, float, int, dict[str, Any], dict[str, Any]]] = []
+    seq0 = 1
+    try:
+        with _tui(url) as term:
+            if term.wait_for(_all_hot_visible, 90) is None:
+                raise RuntimeError(f"the TUI never showed the hot rows:\n{term.snapshot().text}")
+            time.sleep(2.0)  # the readers' start-up work is done before the first phase
+            term.on_frame = screen.on_frame
+            for mode, rate, workers in plans:
+                with LoadSampler() as load:
+                    w = write(url, mode, rate, seconds, workers, seq0)
+                    time.sleep(1.5)  # the last changes land
+                phases.append((mode, rate, workers, w, load.summary()))
+                seq0 += int(rate * seconds) + 1000
+            term.on_frame = None
+    finally:
+        watch.stop()
+        events = floor.stop()
+    all_updates = {
+        s: t for m, _r, _k, w, _l in phases if m == "update" for s, t in w["sends"].items()
+    }
+    floor_update = floor_times("update", all_updates, events)
+    out = []
+    for mode, rate, workers, w, load in phases:
+        sends = w["sends"]
+        if mode == "dbos":
+            by_id = {dbos_id(s): s for s in sends}
+            # The screen shows the 8-character short id.
+            by_short = {k[:8]: s for k, s in by_id.items()}
+            watch_seen = {by_id[k]: t for k, t in watch.done.items() if k in by_id}
+            screen_seen = {by_short[k]: t for k, t in screen.done.items() if k in by_short}
+            floor_seen = floor_times("dbos", sends, events)
+        else:
+            watch_seen, screen_seen, floor_seen = watch.seen, screen.seen, floor_update
+        f, wa, sc = (
+            dist(latencies(sends, floor_seen)),
+            dist(latencies(sends, watch_seen)),
+            dist(latencies(sends, screen_seen)),
+        )
+        run = {
+            "mode": mode,
+            "target_per_s": rate,
+            "writers": workers,
+            "seconds": seconds,
+            "achieved_per_s": w["achieved_per_s"],
+            "changes": len(sends),
+            "floor_ms": f,
+            "watch_ms": wa,
+            "screen_ms": sc,
+            "watch_p99_over_floor": _ratio(wa["p99"], f["p99"]),
+            "screen_p99_over_floor": _ratio(sc["p99"], f["p99"]),
+            # Changes a later change of the same row replaced before the screen showed
+            # it (a frame shows the newest state): not lost, never visible.
+            "screen_not_seen": len(sends) - sc["n"],
+            "watch_not_seen": len(sends) - wa["n"],
+            "load": load,
+        }
+        log(
+            f"real terminal {mode} {rate:g}/s ({w['achieved_per_s']}/s by {workers}): floor "
+            f"p99 {f['p99']} ms, watch p99 {wa['p99']} ms, screen p50 {sc['median']} p99 "
+            f"{sc['p99']} ms; load {load}"
+        )
+        out.append(run)
+    return out
+
+
+def idle_cpu(url: str, seconds: float) -> dict[str, Any]:
+    with _tui(url) as term:
+        if term.wait_for(lambda s: "LIVE" in s.line(0), 90) is None:
+            raise RuntimeError("the TUI never went LIVE")
+        time.sleep(2.0)
+        with LoadSampler() as load:
+            c0, t0 = cpu_seconds(term.pid), time.monotonic()
+            time.sleep(seconds)
+            c1, t1 = cpu_seconds(term.pid), time.monotonic()
+        return {
+            "seconds": seconds,
+            "cpu_pct_of_a_core": round(100 * (c1 - c0) / (t1 - t0), 2),
+            "rss_mb": rss_mb(term.pid),
+            "load": load.summary(),
+        }
+
+
+def startup(url: str, runs: int) -> dict[str, Any]:
+    first: list[float] = []
+    live: list[float] = []
+    with LoadSampler() as load:
+        for i in range(runs + 1):
+            with _tui(url) as term:
+                ff = term.wait_for(lambda s: s.line(0).lstrip().startswith("worker"), 60)
+                lv = term.wait_for(lambda s: "LIVE" in s.line(0), 60)
+                if i == 0:
+                    continue  # the warm-up: the server's caches, the OS's page cache
+                if ff is not None:
+                    first.append((ff - term.spawned_ns) / 1e9)
+                if lv is not None:
+                    live.append((lv - term.spawned_ns) / 1e9)
+    return {
+        "runs": runs,
+        "first_frame_s": dist(first, 3),
+        "live_s": dist(live, 3),
+        "load": load.summary(),
+    }
+
+
+def prepare_backlog_db(bs: BenchServer, finished: int, enqueued: int) -> tuple[str, dict]:
+    url = bs.url(bs.fresh_database("backlog"))
+    data = populate(url, finished, live_nodes=min(10_000, finished // 10), progress=log)
+    now = int(time.time() * 1000)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, queue_name, "
+            "created_at, updated_at, executor_id, application_version) "
+            "SELECT 'bl' || lpad(i::text, 7, '0') || '-backlog', 'ENQUEUED', 'bulk_job', "
+            "'bulk', %s - i, %s - i, NULL, 'synthetic-v1' FROM generate_series(1, %s) AS i",
+            (now, now, enqueued),
+        )
+        conn.execute(
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, created_at, "
+            "updated_at) VALUES ('needle-0001', 'SUCCESS', 'needle_workflow', %s, %s)",
+            # Recent, so that the snapshot loads it: the filter searches what is loaded.
+            (now - 60_000, now - 60_000),
+        )
+        conn.execute("VACUUM ANALYZE dbos.workflow_status")
+    set_triggers(url, True)
+    data["enqueued_backlog"] = enqueued
+    return url, data
+
+
+def backlog_figures(url: str, enqueued: int, idle_s: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"enqueued": enqueued}
+
+    def totals_shown(s: Screen) -> bool:
+        m = ENQUEUED_TOTAL.search(s.line(0))
+        return (
+            "LIVE" in s.line(0) and m is not None and int(m.group(1).replace(",", "")) >= (enqueued)
+        )
+
+    with LoadSampler() as load, _tui(url) as term:
+        painted = term.wait_for(totals_shown, 120)
+        out["first_paint_s"] = round((painted - term.spawned_ns) / 1e9, 2) if painted else None
+        out["totals_on_screen"] = painted is not None
+        out["header"] = term.snapshot().line(0).strip()
+        time.sleep(2.0)
+        c0, t0 = cpu_seconds(term.pid), time.monotonic()
+        time.sleep(idle_s)
+        c1, t1 = cpu_seconds(term.pid), time.monotonic()
+        out["idle_cpu_pct_of_a_core"] = round(100 * (c1 - c0) / (t1 - t0), 2)
+        out["rss_mb"] = rss_mb(term.pid)
+        # `/` then the text at once, as a fast typist would: every key must arrive.
+        needle = "needle"
+        sent = term.send(b"/" + needle.encode())
+
+        def filtered(s: Screen) -> bool:
+            # The tree's column only (the details pane on the right may name anything).
+            tree = [ln.split("▏", 1)[0] for ln in s.lines[2:-3]]
+            return any("needle_workflow" in ln for ln in tree) and not any(
+                "bulk_job" in ln for ln in tree
+            )
+
+        done = term.wait_for(filtered, 60)
+        out["filter_ms"] = round((done - sent) / 1e6, 1) if done else None
+        out["filter_text_whole"] = any(needle in ln for ln in term.snapshot().lines[-4:])
+    out["load"] = load.summary()
+    log(f"backlog {enqueued:,}: {out}")
+    return out
+
+
+def run(bs: BenchServer, quick: bool) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    url = prepare_latency_db(bs, 500 if quick else 2_000)
+    seconds = 1.5 if quick else 8.0
+    # Writer processes per rate: a durable single-row commit takes one process several ms
+    # on a busy machine, so higher rates are shared (the achieved rate is reported).
+    plans = [("update", 100.0, 2), ("update", 1000.0, 8), ("dbos", 50.0, 2)]
+    if not quick:
+        plans.insert(0, ("update", 5.0, 1))
+    results["latency"] = latency_runs(url, plans, seconds)
+    results["idle"] = idle_cpu(url, 3.0 if quick else 15.0)
+    results["startup_warm"] = startup(url, 1 if quick else 5)
+    # Quick: just past one snapshot's MAX_LIVE, so that the backlog is partly loaded.
+    finished, enqueued = (2_000, 21_000) if quick else (1_000_000, 500_000)
+    with contextlib.suppress(Exception):
+        bs.drop_database(url.rsplit("/", 1)[-1].split("?")[0])
+    big, data = prepare_backlog_db(bs, finished, enqueued)
+    results["backlog_database"] = data
+    results["backlog"] = backlog_figures(big, enqueued, 3.0 if quick else 15.0)
+    return results
