@@ -27,7 +27,7 @@ from limbo_tui.fleet import FleetIndex
 from limbo_tui.limits import known_limits
 from limbo_tui.model import Workflow, WorkflowGraph
 from limbo_tui.pg.feed import FeedBatch, FeedState
-from limbo_tui.queues import QueueView, queue_views
+from limbo_tui.queues import queue_views
 from limbo_tui.settings import LimboSettings, Settings
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.urls import mask, validate_schema_name
@@ -104,6 +104,14 @@ def snapshot_json(
     taken_at_ms: int,
     limbo: LimboSettings | None = None,
 ) -> dict[str, Any]:
+    index = FleetIndex()
+    index.reset(graph)
+    fleet = index.fleet(graph, taken_at_ms, limbo or LimboSettings())
+    queues = queue_views(graph, index, fleet, taken_at_ms)
+    executors = [
+        {"id": ex, "last_write_at": iso(write), "version": version, "live": ex in fleet.live}
+        for ex, (write, version) in sorted(index.executors().items())
+    ]
     return {
         "version": JSON_VERSION,
         "database": mask(url),
@@ -113,19 +121,11 @@ def snapshot_json(
         # The database's true counts: a backlog larger than what is loaded says so here.
         "totals": totals_json(graph, iso),
         # Each queue: settings, counts by executor, oldest wait, held dedup ids, blocked.
-        "queues": [view.as_dict() for view in snapshot_queues(graph, taken_at_ms, limbo)],
+        "queues": [view.as_dict() for view in queues],
+        # Each executor seen: its newest write, the version it last ran, live or silent.
+        "executors": executors,
         "release": graph.registry.release.label or None,
     }
-
-
-def snapshot_queues(
-    graph: WorkflowGraph, now_ms: int, limbo: LimboSettings | None = None
-) -> list[QueueView]:
-    """The queue view's rows (queues.py) for one snapshot."""
-    index = FleetIndex()
-    index.reset(graph)
-    fleet = index.fleet(graph, now_ms, limbo or LimboSettings())
-    return queue_views(graph, index, fleet, now_ms)
 
 
 def exit_status(diagnoses: Iterable[Diagnosis]) -> int:

@@ -180,3 +180,35 @@ async def test_s_on_a_workflow_that_does_not_wait_sends_nothing() -> None:
         await settle(app, pilot)
         assert not isinstance(app.screen, SendFormScreen) and actions.calls == []
         assert any("nothing to send" in str(n.message) for n in app._notifications)
+
+
+async def test_the_open_queue_view_follows_the_feed() -> None:
+    app, feeds = make_app(actions=ActionsDouble())
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push(fleet_rows())
+        await pilot.pause()
+        await pilot.press("Q")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        table = screen.query_one("#queues")
+
+        def q_one() -> Any:
+            return next(
+                table.get_row_at(i)
+                for i in range(table.row_count)
+                if table.get_row_at(i)[0] == "q_one"
+            )
+
+        assert q_one()[3] == "3"
+        feeds[0].push([Workflow("w9", "ENQUEUED", name="job", queue="q_one", created_at_ms=NOW_MS)])
+        app._queues_shown_at = 0.0  # past the twice-a-second bound
+        feeds[0].push([])
+        await pilot.pause()
+        assert q_one()[3] == "4"
+        # The holder gets cancelled: the queue is no longer blocked.
+        feeds[0].push([Workflow(HOLDER, "CANCELLED", name="job", created_at_ms=NOW_MS - 10 * MIN)])
+        app._queues_shown_at = 0.0
+        feeds[0].push([])
+        await pilot.pause()
+        assert q_one()[6] == "" and q_one()[2] == "0"

@@ -111,6 +111,7 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         self._held: list[Any] = []
         self._held_ids: set[str] = set()
         self.filter_text = ""
+        self._queues_shown_at = 0.0
         self.limbo_only = False
         self.selected_id: str | None = None
         # A workflow to select as soon as the feed brings it (after enqueue / fork).
@@ -236,8 +237,7 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         bar.in_limbo = len(facts.limbo_ids)
         if everything or view or self.selected_id in changed or self.selected_id is None:
             self._show_details()
-        if isinstance(self.screen, QueueScreen):
-            self.screen.refresh_views(self._queue_views(now), now)
+        self._refresh_queue_view(now)
 
     def _rediagnose(self, now: int, changed: set[str] | None) -> set[str]:
         """Re-diagnose what `changed` can reach (None: everything); returns the ids whose
@@ -293,6 +293,7 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         """Once a second: ages move on, time-based diagnoses (stalled) may appear."""
         self._pending |= self._rediagnose_ticking(self.clock())
         self.query_one(WorkflowTree).tick()
+        self._refresh_queue_view(self.clock())  # its waits grow older
         if self._pending:
             self._schedule_repaint()
 
@@ -325,6 +326,15 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         tree.focus()
 
     # -- view keys ---------------------------------------------------------------------
+    def _refresh_queue_view(self, now: int, *, every_s: float = 0.5) -> None:
+        """The open queue view follows the feed, at most twice a second (a backlog's
+        queue costs its loaded size to count)."""
+        if not isinstance(self.screen, QueueScreen):
+            return
+        if time.monotonic() - self._queues_shown_at >= every_s:
+            self._queues_shown_at = time.monotonic()
+            self.screen.refresh_views(self._queue_views(now), now)
+
     def _queue_views(self, now: int) -> list[QueueView]:
         return queue_views(self.graph, self._diagnoses.fleet_index, self._diagnoses.fleet, now)
 
