@@ -8,10 +8,10 @@ newest creation time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterable
 from typing import Any
 
-from limbo_tui.model import LIVE_STATUSES, GroupTotal, WorkflowGraph
+from limbo_tui.model import LIVE_STATUSES, GroupTotal, Workflow, WorkflowGraph
 
 Iso = Callable[[int | None], str | None]
 
@@ -67,3 +67,26 @@ def totals_line(graph: WorkflowGraph) -> str:
     about = "" if totals.exact else "≈"
     line = f"{about}{totals.workflows:,} workflows"
     return f"{line}: {', '.join(parts)}" if parts else line
+
+
+def needs_recount(
+    graph_totals_counted_at_ms: int | None,
+    arrived: Iterable[Workflow],
+    removed_unknown: int,
+    known: Container[str],
+) -> bool:
+    """Whether a batch holds a row the graph cannot place in the totals by itself: a
+    workflow never loaded that existed at the count (created before it), or a deletion of
+    one. Then the feed counts again (at most once a second); otherwise the graph's own
+    bookkeeping stays exact."""
+    if removed_unknown:
+        return True
+    for wf in arrived:
+        if wf.id in known:
+            continue
+        created = wf.created_at_ms
+        if graph_totals_counted_at_ms is None or created is None:
+            return True
+        if created <= graph_totals_counted_at_ms:
+            return True
+    return False

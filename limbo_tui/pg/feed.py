@@ -33,6 +33,7 @@ from limbo_tui.errors import LimboError, one_line
 from limbo_tui.model import Row, StepRemoved, Workflow, WorkflowRemoved
 from limbo_tui.pg import queries, triggers
 from limbo_tui.pg.connect import connect, connect_checked
+from limbo_tui.pg.recount import Recount
 from limbo_tui.settings import Settings
 
 FeedStateName = Literal["LIVE", "POLLING", "RECONNECTING", "DOWN"]
@@ -160,6 +161,7 @@ class LiveFeed:
         self._last_rate_report = 0.0
         self._digest = ""
         self._last_snapshot = 0.0
+        self._recount = Recount()
         # Why we poll (None while LIVE); kept across reconnects.
         self.polling_reason: str | None = None
         # Someone removed the triggers while we were LIVE (`limbo-tui triggers uninstall`
@@ -280,6 +282,7 @@ class LiveFeed:
         )
         self._known = {r.id for r in rows if isinstance(r, Workflow)}
         self._last_snapshot = time.monotonic()
+        self._recount.saw_snapshot(rows)
         self._emit(FeedBatch(rows, full=True))
 
     # -- callbacks from asyncpg ----------------------------------------------------------
@@ -345,6 +348,11 @@ class LiveFeed:
                     self._check_lost()
                 await self._flush()
                 last_flush = time.monotonic()
+            # The true totals, counted again when a batch held a row the graph cannot place.
+            assert self._query is not None
+            recounted = await self._recount.rows(self._query, self.schema)
+            if recounted:
+                self._emit(FeedBatch(recounted, full=False))
 
     async def _poll_loop(self) -> None:
         assert self._query is not None
@@ -422,6 +430,8 @@ class LiveFeed:
             got_keys = {(s.workflow_id, s.function_id) for s in got}
             rows.extend(got)
             rows.extend(StepRemoved(w, f) for (w, f) in keys if (w, f) not in got_keys)
+        gone_unknown = sum(1 for w in wanted if w not in found_ids and w not in self._known)
+        self._recount.saw_batch(found, gone_unknown, self._known)
         self._known |= found_ids
         self._known -= {wid for wid in wanted if wid not in found_ids}
         if rows:

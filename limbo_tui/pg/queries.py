@@ -378,6 +378,13 @@ async def live_totals(conn: asyncpg.Connection, schema: str) -> Totals:
     return Totals(workflows=int(total or 0), groups=groups, counted_at_ms=int(now_ms))
 
 
+async def count_totals(conn: asyncpg.Connection, schema: str) -> Totals:
+    """live_totals in a transaction of its own (one consistent picture), between snapshots."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await jit_off_in_transaction(conn)
+        return await live_totals(conn, schema)
+
+
 def _family_sql(cols: Columns) -> str:
     """Ancestors of the seed ids up to their roots, then every descendant of those.
 
