@@ -205,6 +205,8 @@ def test_snapshot_and_dbos_config_default_and_errors(tmp_path: Path) -> None:
     assert snap.returncode == 0, snap.stderr
     doc = json.loads(snap.stdout)
     assert [w["id"] for w in doc["workflows"]] == ["sq-1"]
+    # SQLite system databases are DBOS 3.x's: diagnoses follow 3.x's behaviour.
+    assert doc["release"] == "3.x"
     # dbos-config.yaml with only a name: DBOS's default, sqlite:///<name>.sqlite.
     (tmp_path / "dbos-config.yaml").write_text("name: app\nlanguage: python\n")
     from_yaml = _cli(tmp_path, "snapshot")

@@ -23,7 +23,9 @@ from urllib.parse import quote
 from limbo_tui.errors import DatabaseError
 from limbo_tui.model import GroupTotal, Row, Step, Totals, Workflow
 from limbo_tui.pg import queries
+from limbo_tui.pg.dbos_registry import _QUEUE_COLUMNS, MAX_QUEUES, MAX_VERSIONS
 from limbo_tui.pg.queries import LIVE_STATUSES, MAX_FAMILY, MAX_LIVE, Columns
+from limbo_tui.registry import DBOS_3, AppVersion, QueueSettings, Registry
 
 # How long a read waits for a writer's lock before giving up (and trying again later).
 BUSY_TIMEOUT_MS = 50
@@ -195,14 +197,62 @@ def live_totals(conn: sqlite3.Connection, cols: Columns) -> Totals:
     return Totals(workflows=int(total or 0), groups=tuple(groups), counted_at_ms=int(now_ms))
 
 
+def read_registry(conn: sqlite3.Connection) -> Registry:
+    """What pg/dbos_registry reads, from the file: SQLite system databases exist only
+    since DBOS 3.x, so the release is 3.x; queues and versions as registered there."""
+
+    def columns(table: str) -> set[str]:
+        return {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
+
+    queue_cols, version_cols = columns("queues"), columns("application_versions")
+    has_queues = "name" in queue_cols
+    has_versions = {"version_name", "version_timestamp"} <= version_cols
+    queues: list[QueueSettings] = []
+    if has_queues:
+        fields = ", ".join(
+            f'"{col}" AS {alias}' if col in queue_cols else f"NULL AS {alias}"
+            for col, alias in _QUEUE_COLUMNS
+        )
+        for r in conn.execute(
+            f"SELECT name, {fields} FROM queues ORDER BY name LIMIT ?", (MAX_QUEUES,)
+        ):
+            queues.append(
+                QueueSettings(
+                    name=r["name"],
+                    concurrency=r["concurrency"],
+                    worker_concurrency=r["worker_concurrency"],
+                    rate_limit_max=r["rate_limit_max"],
+                    rate_limit_period_s=r["rate_limit_period_s"],
+                    priority_enabled=bool(r["priority_enabled"]),
+                    partitioned=bool(r["partitioned"]),
+                )
+            )
+    versions: list[AppVersion] = []
+    if has_versions:
+        for r in conn.execute(
+            "SELECT version_name, version_timestamp FROM application_versions "
+            "ORDER BY version_timestamp DESC LIMIT ?",
+            (MAX_VERSIONS,),
+        ):
+            versions.append(AppVersion(r["version_name"], int(r["version_timestamp"] or 0)))
+    return Registry(
+        release=DBOS_3,
+        queues=tuple(queues),
+        versions=tuple(versions),
+        has_queue_registry=has_queues,
+        has_version_registry=has_versions,
+    )
+
+
 def snapshot(conn: sqlite3.Connection, cols: Columns, finished_families: int) -> list[Row]:
     with read(conn):
+        registry = read_registry(conn)
         totals = live_totals(conn, cols)
         seeds = live_ids(conn, cols) + recent_finished_roots(conn, cols, finished_families)
         ids = family_ids(conn, cols, seeds)
         workflows = fetch_workflows(conn, cols, ids)
         steps = fetch_steps(conn, cols, [w.id for w in workflows])
-    rows: list[Row] = []
+    rows: list[Row] = [registry]
     rows.extend(workflows)
     rows.extend(steps)
     rows.append(totals)
