@@ -110,6 +110,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(db, suppress=True)
 
+    lab = sub.add_parser("lab", help="experiments on DBOS releases (embedded server)")
+    lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB", parser_class=_Parser)
+    lab_sub.required = True
+    compare = lab_sub.add_parser(
+        "compare",
+        help="run the seed experiment on two DBOS releases and print where they part",
+    )
+    compare.add_argument("first", metavar="RELEASE", help="e.g. 2.8.0")
+    compare.add_argument("second", metavar="RELEASE", help="e.g. 3.4.0")
+    compare.add_argument(
+        "--rounds",
+        type=int,
+        default=7,
+        help="launches to observe at most (the first, then restarts; default 7)",
+    )
+    _common(compare, suppress=True)
+
     replay = sub.add_parser(
         "replay", help="play a session recorded with --record FILE again (no database)"
     )
@@ -171,6 +188,12 @@ def _dispatch(args: argparse.Namespace, raw: Sequence[str]) -> int:
         os.environ,
     )
     command = args.command
+    if command == "lab":
+        from limbo_tui.lab_compare import run_compare
+
+        if not 1 <= args.rounds <= 20:
+            raise LimboError("--rounds must be from 1 to 20")
+        return run_compare(settings, args.first, args.second, sys.stdout, args.rounds)
     if command == "db":
         from limbo_tui.database import run_db_command
 
