@@ -206,6 +206,12 @@ def _database_url(
     variables, limbo-tui's config, ./dbos-config.yaml, the PG* environment; else None,
     the embedded default. Something that names a database is never skipped over."""
     if overrides.db_url is not None:
+        if not overrides.db_url.strip():
+            # Most likely an unset shell variable: libpq would read "" as "all defaults".
+            raise ConfigError(
+                "--db-url is empty: give a URL like postgresql://user@host:5432/db or a "
+                "keyword DSN (host=... dbname=...)"
+            )
         return overrides.db_url, "--db-url", None
     for name in ENV_URL_VARS:
         if env.get(name):

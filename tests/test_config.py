@@ -138,6 +138,7 @@ def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
         ("host=h password='se cret' colour=red", 'invalid connection option "colour"'),
         ("postgresql://u:secret@h/db?colour=red", 'invalid URI query parameter: "colour"'),
         ("http://u:secret@h/db", "unsupported database URL scheme 'http'"),
+        ("  ", "--db-url is empty"),
     ],
 )
 def test_bad_urls_are_refused_without_showing_the_password(url: str, expected: str) -> None:
