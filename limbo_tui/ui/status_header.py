@@ -45,6 +45,10 @@ class StatusHeader(Widget):
         if self.feed_state in ("LIVE", "POLLING"):
             feed += f" {self.events_per_s:.1f} ev/s"
         line = f"worker {worker} │ feed {feed}"
+        if self.alarm:
+            # First on the line: it must survive an 80-column terminal. The whole
+            # sentence is the second line's problem.
+            line = f"⚠ {safe_text(self.alarm.split(':', 1)[0]).upper()} │ {line}"
         if self.totals:
             line += f" │ {self.totals}"
         if self.paused_changes is not None:
