@@ -73,6 +73,13 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
         help="on SQLite, where limbo-tui only reads by default: allow the actions DBOS "
         "supports there (cancel, resume, fork, send)",
     )
+    parser.add_argument(
+        "--lab",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="treat this database as a lab: run the worker and install the NOTIFY triggers "
+        "without asking (the embedded database always is one)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,6 +191,7 @@ def _dispatch(args: argparse.Namespace, raw: Sequence[str]) -> int:
             dbos=args.dbos,
             read_only=bool(args.read_only),
             read_write=bool(args.read_write),
+            lab=bool(args.lab),
         ),
         os.environ,
     )
@@ -204,8 +212,10 @@ def _dispatch(args: argparse.Namespace, raw: Sequence[str]) -> int:
         return run_serve(settings, raw, host=args.host, port=args.port, public_url=args.public_url)
 
     from limbo_tui.database import open_database
+    from limbo_tui.modes import for_database
 
     with open_database(settings) as database:
+        settings = for_database(settings, database.embedded)
         if command == "snapshot":
             from limbo_tui.headless import run_snapshot
 

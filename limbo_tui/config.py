@@ -21,7 +21,7 @@ import platformdirs
 
 from limbo_tui import dbos_config, releases
 from limbo_tui.errors import ConfigError
-from limbo_tui.settings import WORKER_MODES, Settings
+from limbo_tui.settings import FEED_SOURCES, TRIGGER_POLICIES, WORKER_MODES, Settings
 from limbo_tui.urls import NAMING_ENV, is_sqlite, resolve, validate_schema_name
 
 ENV_URL_VARS = ("LIMBO_TUI_DB_URL", "DBOS_SYSTEM_DATABASE_URL")
@@ -47,11 +47,17 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "limbo.near_max_margin": (0, 1000),
     "feed.finished_families": (0, 100_000),
     "feed.poll_interval_s": (0.1, 3600),
+    "feed.poll_min_interval_s": (0.05, 3600),
     "feed.heartbeat_s": (1, 3600),
     "feed.coalesce_ms": (0, 5000),
     "ui.refresh_hz": (0.5, 60),
 }
-_CHOICES: dict[str, tuple[str, ...]] = {"worker.mode": WORKER_MODES}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "worker.mode": WORKER_MODES,
+    "feed.source": FEED_SOURCES,
+    "feed.triggers": TRIGGER_POLICIES,
+}
+_TOP_LEVEL = ("limits", "read_only", "lab")
 _NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
 
 
@@ -67,6 +73,7 @@ class Overrides:
     read_only: bool = False
     # Allow DBOS's actions where limbo-tui is read-only by default (SQLite).
     read_write: bool = False
+    lab: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,11 @@ def load_settings(overrides: Overrides, env: Mapping[str, str] | None = None) ->
                 f"--worker {overrides.worker!r} is not a worker mode: use one of "
                 + ", ".join(WORKER_MODES)
             )
-        worker = dataclasses.replace(worker, mode=overrides.worker)  # type: ignore[arg-type]
+        worker = dataclasses.replace(
+            worker,
+            mode=overrides.worker,  # type: ignore[arg-type]
+            mode_source="--worker",
+        )
     if overrides.dbos is not None:
         releases.parse_release(overrides.dbos, "--dbos")
         worker = dataclasses.replace(worker, dbos=overrides.dbos.strip())
@@ -193,6 +204,7 @@ def load_settings(overrides: Overrides, env: Mapping[str, str] | None = None) ->
         ),
         worker=worker,
         read_only=settings.read_only or overrides.read_only or sqlite_read_only,
+        lab=settings.lab or overrides.lab,
         config_path=str(found) if found else None,
     )
 
@@ -241,14 +253,14 @@ def _apply_file(settings: Settings, found: ConfigFile) -> Settings:
     for key, value in data.items():
         if key == "limits":
             values["limits"] = _limits(value, locate)
-        elif key == "read_only":
-            values["read_only"] = _check(locate, "", "read_only", value, bool)
+        elif key in ("read_only", "lab"):
+            values[key] = _check(locate, "", key, value, bool)
         elif key in sections:
             section_type = typing.get_type_hints(Settings)[key]
             current = getattr(settings, key)
             values[key] = _section(current, section_type, key, value, locate)
         else:
-            valid = ", ".join([*sections, "limits", "read_only"])
+            valid = ", ".join([*sections, *_TOP_LEVEL])
             raise ConfigError(
                 f"{locate.at(key)}: unknown setting {key!r}; valid top-level names: {valid}"
             )
@@ -258,7 +270,7 @@ def _apply_file(settings: Settings, found: ConfigFile) -> Settings:
 
 
 def _is_section(f: dataclasses.Field[Any]) -> bool:
-    return f.name not in ("limits", "read_only", "config_path")
+    return f.name not in (*_TOP_LEVEL, "config_path")
 
 
 def _section(current: Any, section_type: type, name: str, value: Any, locate: _Locator) -> Any:
@@ -276,6 +288,8 @@ def _section(current: Any, section_type: type, name: str, value: Any, locate: _L
         changes[key] = _check(locate, name, key, raw, hints[key])
         if name == "database" and key in ("url", "schema") and changes[key] is not None:
             changes[f"{key}_source"] = locate.at(key, name)
+    if name == "worker" and "mode" in changes:
+        changes["mode_source"] = str(locate.path)
     return dataclasses.replace(current, **changes)
 
 

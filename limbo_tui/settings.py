@@ -12,6 +12,10 @@ from typing import Literal
 
 WorkerMode = Literal["thread", "process", "none"]
 WORKER_MODES: tuple[WorkerMode, ...] = ("thread", "process", "none")
+FeedSource = Literal["auto", "poll", "logical"]
+FEED_SOURCES: tuple[FeedSource, ...] = ("auto", "poll", "logical")
+TriggerPolicy = Literal["ask", "auto", "never"]
+TRIGGER_POLICIES: tuple[TriggerPolicy, ...] = ("ask", "auto", "never")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class EmbeddedSettings:
 @dataclass(frozen=True)
 class WorkerSettings:
     mode: WorkerMode = "thread"
+    # Where `mode` came from: "default" lets a monitor (a user's database) run none.
+    mode_source: str = "default"
     executor_id: str = "limbo-tui-worker"
     app_version: str = "limbo-tui-demo-1"
     # Seconds after a crash before the worker restarts by itself; 0 = only on `r`.
@@ -79,7 +85,16 @@ class LimboSettings:
 class FeedSettings:
     # How many finished families (most recent first) the snapshot keeps besides live work.
     finished_families: int = 200
+    # Delta polling's interval: poll_min_interval_s while changes flow, backing off to
+    # poll_interval_s when idle.
     poll_interval_s: float = 2.0
+    poll_min_interval_s: float = 0.2
+    # "auto": NOTIFY when limbo-tui's triggers are there (or may be installed), else
+    # delta polling; "poll": always poll; "logical": a temporary logical replication slot.
+    source: FeedSource = "auto"
+    # On a user's database (a monitor): "ask" offers live push (installs the triggers
+    # after a confirm), "auto" installs them unasked, "never" neither.
+    triggers: TriggerPolicy = "ask"
     heartbeat_s: float = 15.0
     coalesce_ms: int = 10
 
@@ -101,5 +116,9 @@ class Settings:
     # Known max_recovery_attempts by workflow name (DBOS does not store it).
     limits: dict[str, int] = field(default_factory=dict)
     read_only: bool = False
+    # A lab: the embedded database, or one the user made a lab (--lab). limbo-tui may run
+    # its worker and install its triggers there; anywhere else it is a monitor that
+    # writes nothing until asked.
+    lab: bool = False
     # Which config file was read, if any (shown by `--help`-style messages and errors).
     config_path: str | None = None

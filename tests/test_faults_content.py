@@ -37,6 +37,7 @@ ESC_ID = "id\x1b[2J\x1b[Hwith-escapes"
 WIDE_NAME = "漢字ワークフロー👩‍👩‍👧e\u0301\u0301\u0301\u200b" * 3
 HUGE = "A" * 3_000_000
 SETTINGS = Settings(
+    lab=True,
     feed=FeedSettings(poll_interval_s=0.2, heartbeat_s=2.0, coalesce_ms=10),
     ui=UISettings(refresh_hz=30),
 )

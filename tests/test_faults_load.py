@@ -37,6 +37,7 @@ EXPERIMENT = ExperimentSettings(
     child_max_recovery_attempts=2,
 )
 SETTINGS = Settings(
+    lab=True,
     experiment=EXPERIMENT,
     feed=FeedSettings(coalesce_ms=20),
     ui=UISettings(refresh_hz=10),

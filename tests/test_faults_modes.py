@@ -27,6 +27,7 @@ from tests.faults_support import clean_env, limbo_cmd, live_app, until, wait
 from tests.test_triggers import make_limited_role
 
 SETTINGS = Settings(
+    lab=True,
     feed=FeedSettings(poll_interval_s=0.2, heartbeat_s=2.0, coalesce_ms=10),
     ui=UISettings(refresh_hz=30),
 )
@@ -55,7 +56,7 @@ def _one_line_error(proc: subprocess.CompletedProcess[str], code: int, *needles:
 def _first_watch_line(tmp_path: Path, url: str, insert: str | None = None) -> list[dict]:
     """Start `watch --json`, read its feed line (and one workflow line after `insert`)."""
     proc = subprocess.Popen(
-        limbo_cmd("watch", "--json", "--db-url", url),
+        limbo_cmd("watch", "--json", "--lab", "--db-url", url),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -120,7 +121,7 @@ def test_role_without_create_polls_and_install_is_one_line(dbos_url: str, tmp_pa
 def test_read_replica_polls_and_refuses_writes_in_one_line(dbos_url: str, tmp_path: Path) -> None:
     _make_read_only(dbos_url)
     proc = subprocess.Popen(
-        limbo_cmd("watch", "--json", "--db-url", dbos_url),
+        limbo_cmd("watch", "--json", "--lab", "--db-url", dbos_url),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -45,6 +45,7 @@ EXPERIMENT = ExperimentSettings(
     child_max_recovery_attempts=5,
 )
 SETTINGS = Settings(
+    lab=True,
     experiment=EXPERIMENT,
     feed=FeedSettings(heartbeat_s=2.0, coalesce_ms=10),
     ui=UISettings(refresh_hz=30),
@@ -360,7 +361,7 @@ def test_password_never_on_screen_nor_in_logs(
     }
     term = Terminal(f"limbo-pw-{os.getpid()}", 100, 30)
     try:
-        term.start(" ".join(limbo_cmd()), env)
+        term.start(" ".join(limbo_cmd("--lab")), env)
         screen = term.wait_for(
             lambda s: "worker RUNNING" in s and "LIVE" in s, 60, "the monitor on a password db"
         )

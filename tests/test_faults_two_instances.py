@@ -95,12 +95,12 @@ def test_two_watchers_start_together_and_quit_in_any_order(
     dbos_url: str, tmp_path: Path, watches: list[Watch], first_to_quit: int
 ) -> None:
     config = tmp_path / "config.toml"
-    config.write_text("[feed]\nheartbeat_s = 1\npoll_interval_s = 0.2\n")
+    config.write_text("lab = true\n[feed]\nheartbeat_s = 1\npoll_interval_s = 0.2\n")
     watches += [Watch(dbos_url, config, tmp_path), Watch(dbos_url, config, tmp_path)]
     for w in watches:
         w.wait(lambda w=w: "LIVE" in w.states(), "both to go LIVE")  # type: ignore[misc]
     # Installed once, whoever won the race.
-    assert _traces(dbos_url) == {"schema": 1, "functions": 1, "triggers": 2}
+    assert _traces(dbos_url) == {"schema": 1, "functions": 1, "triggers": 6}
     _insert(dbos_url, "seen-by-both")
     for w in watches:
         w.wait(lambda w=w: w.saw("seen-by-both"), "both to see the row")  # type: ignore[misc]
@@ -110,7 +110,7 @@ def test_two_watchers_start_together_and_quit_in_any_order(
     _insert(dbos_url, "after-one-quit")
     survivor.wait(lambda: survivor.saw("after-one-quit"), "the survivor to see the row")
     assert survivor.states() == ["LIVE"]
-    assert _traces(dbos_url) == {"schema": 1, "functions": 1, "triggers": 2}
+    assert _traces(dbos_url) == {"schema": 1, "functions": 1, "triggers": 6}
 
     # Someone uninstalls the triggers from a third terminal: the survivor must not sit
     # there LIVE with no notification ever coming again.

@@ -23,7 +23,7 @@ from limbo_tui.urls import sqlalchemy_url
 from tests.conftest import _make_shared_tmp
 from tests.test_triggers import make_limited_role
 
-FAST = Settings(feed=FeedSettings(poll_interval_s=0.2, heartbeat_s=1.0, coalesce_ms=10))
+FAST = Settings(lab=True, feed=FeedSettings(poll_interval_s=0.2, heartbeat_s=1.0, coalesce_ms=10))
 
 
 # -- a tiny DBOS app: parent -> children -> steps ----------------------------------------
@@ -228,8 +228,8 @@ async def test_terminated_listener_reconnects_and_resyncs(dbos_url: str, app: Db
     try:
         run = asyncio.ensure_future(_in_thread(lambda: app.run_parent(k=3, n=4)))
         await _wait_for(lambda: len(rec.graph.workflows) >= 2)  # mid-run
-        assert feed._listen is not None
-        pid = feed._listen.get_server_pid()
+        assert feed._side is not None
+        pid = feed._side.get_server_pid()
         with psycopg.connect(dbos_url, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         await run

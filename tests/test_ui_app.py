@@ -183,9 +183,9 @@ async def test_feed_errors_are_shown_not_fatal() -> None:
         assert header.feed_state == "RECONNECTING"
         assert "connection lost" in str(header.render())
         feeds[0].push(["not a row", None])
-        feeds[0].on_state(State("POLLING", "", 1.5))
+        feeds[0].on_state(State("POLLING", "", 1.5, source="every 0.2-2 s"))
         await pilot.pause()
-        assert "POLLING every 2s 1.5 ev/s" in str(header.render())
+        assert "POLLING every 0.2-2 s 1.5 ev/s" in str(header.render())
         assert app.is_running
 
 

@@ -29,6 +29,8 @@ class State:
     state: str
     detail: str = ""
     events_per_s: float = 0.0
+    source: str = "via notify"
+    offer: bool = False
 
 
 class InTestFeed:

@@ -1,18 +1,26 @@
 """LiveFeed: the one loop that keeps a WorkflowGraph in step with the database.
 
-Normal path (LIVE): a dedicated asyncpg connection LISTENs on the trigger channel (never
-in a transaction, never pooled: a pool's reset would UNLISTEN); a second connection runs
-the queries. LISTEN comes first, then the snapshot (events between the two are fetched
-again, which is harmless; the other order would lose them). Notifications name workflow
-ids / step keys; they are coalesced for `coalesce_ms`, then fetched in one batch.
+A session: a query connection, one change source (pg/sources/), the snapshot, then a
+loop that turns the source's Changes into batched fetches. The source is subscribed
+before the snapshot (changes in between are fetched again, which is harmless; the other
+order would lose them).
 
-Trouble: a terminated connection (add_termination_listener), a failed heartbeat
-(SELECT 1 with a timeout every `heartbeat_s`: asyncpg sets no TCP keepalive) or a failed
-query -> RECONNECTING with backoff -> LISTEN -> full snapshot -> LIVE.
+Which source (`_choose`):
+  - [feed] source = "poll": delta polling, always;
+  - [feed] source = "logical": a temporary logical replication slot when the preflight
+    passes, else polling with the missing piece named;
+  - "auto" (the default): NOTIFY when limbo-tui's triggers are installed; else, in the
+    lab (the embedded database, or --lab) or with [feed] triggers = "auto", install them
+    and use NOTIFY; else (a user's database: a monitor) delta polling, which writes
+    nothing; with [feed] triggers = "ask" the state offers live push (`offer`), which
+    the app's consent dialog turns into `install_triggers()`.
+Every source proves it is alive by a round trip through itself (a self-addressed NOTIFY,
+a slot that advances, a poll that returns); when that fails the feed falls back to
+polling within PROOF_TIMEOUT_S and says why, and tries the better source again every
+UPGRADE_EVERY_S without leaving the screen.
 
-Fallback (POLLING): when the triggers are not installed and cannot be (read-only
-setting, no privilege, replica), a cheap change probe runs every `poll_interval_s`; a
-changed digest (or every FULL_RESYNC_S, to see deletions) brings a full snapshot.
+Trouble: a terminated connection (add_termination_listener), a failed proof or query
+-> RECONNECTING with backoff -> a new session -> snapshot -> LIVE / POLLING.
 
 Runs on the caller's asyncio loop (Textual's); no threads.
 """
@@ -24,7 +32,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import asyncpg
@@ -34,7 +42,12 @@ from limbo_tui.model import Row, StepRemoved, Workflow, WorkflowRemoved
 from limbo_tui.pg import queries, triggers
 from limbo_tui.pg.connect import connect, connect_checked
 from limbo_tui.pg.recount import Recount
+from limbo_tui.pg.sources import Changes, ChangeSource, SourceFailed
+from limbo_tui.pg.sources.notify import NotifySource, parse_payload
+from limbo_tui.pg.sources.polling import DeltaPoller
 from limbo_tui.settings import Settings
+
+__all__ = ["FeedBatch", "FeedState", "LiveFeed", "parse_payload"]
 
 FeedStateName = Literal["LIVE", "POLLING", "RECONNECTING", "DOWN"]
 
@@ -42,12 +55,16 @@ FeedStateName = Literal["LIVE", "POLLING", "RECONNECTING", "DOWN"]
 BACKOFF_S: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 # After this long without a connection the state says DOWN (retries go on).
 DOWN_AFTER_S = 30.0
-# While polling, a full snapshot this often even with an unchanged probe (deletions).
+# While polling, a full snapshot this often (deletions, late commits; bounded).
 FULL_RESYNC_S = 30.0
+# While polling for want of a better source, try that source again this often.
+UPGRADE_EVERY_S = 30.0
 # Minimum time between two snapshots caused by resync notices.
 RESYNC_MIN_S = 0.25
 # Time constant of the events-per-second estimate.
 RATE_TAU_S = 5.0
+# A query or proof that takes longer than this means the connection is gone.
+QUERY_TIMEOUT_S = 15.0
 # Errors that mean "the connection is gone", as opposed to a bug or a SQL error.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -77,20 +94,10 @@ class FeedState:
     # A fact about the database's host that the state alone hides, e.g. the embedded
     # server's disk is full: the feed may be LIVE while every DBOS write fails.
     alarm: str = ""
-
-
-@dataclass
-class _Pending:
-    workflows: set[str] = field(default_factory=set)
-    steps: set[tuple[str, int]] = field(default_factory=set)
-    resync: bool = False
-
-    def __bool__(self) -> bool:
-        return self.resync or bool(self.workflows) or bool(self.steps)
-
-
-class _NewSession(Exception):
-    """The session's mode no longer fits (triggers removed or installed): start afresh."""
+    # The header's words for the source: "via notify", "every 0.2-2 s", ...
+    source: str = ""
+    # True when the user may switch on live push (install the triggers, after a confirm).
+    offer: bool = False
 
 
 class _ConnectionLost(Exception):
@@ -114,15 +121,8 @@ class _Rate:
         return self._value * math.exp(-(time.monotonic() - self._at) / self.tau)
 
 
-def parse_payload(payload: str) -> tuple[str, str, str, str] | None:
-    """('w'|'o', op, status-or-function-id, workflow id), or None for resync / unknown."""
-    parts = payload.split("|", 3)
-    if len(parts) != 4 or parts[0] not in ("w", "o") or parts[1] not in ("I", "U", "D"):
-        return None
-    kind, op, extra, wid = parts
-    if kind == "o" and not extra.lstrip("-").isdigit():
-        return None
-    return kind, op, extra, wid
+def _count(changes: Changes) -> int:
+    return len(changes.workflows) + len(changes.steps) + len(changes.all_steps) or 1
 
 
 class LiveFeed:
@@ -149,29 +149,40 @@ class LiveFeed:
         self.channel = triggers.channel_name(self.schema)
         self._on_batch = on_batch
         self._on_state = on_state
-        self._listen: asyncpg.Connection | None = None
         self._query: asyncpg.Connection | None = None
+        # The source's own connection (LISTEN, or the logical slot's session).
+        self._side: asyncpg.Connection | None = None
+        self._source: ChangeSource | None = None
         self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-        self._pending = _Pending()
         self._lost: str | None = None
         self._rate = _Rate()
         self._known: set[str] = set()
         self._state: FeedState | None = None
         self._last_rate_report = 0.0
-        self._digest = ""
         self._last_snapshot = 0.0
         self._recount = Recount()
-        # Why we poll (None while LIVE); kept across reconnects.
+        # Why we poll (None while a push source runs); kept across reconnects.
         self.polling_reason: str | None = None
+        self._offer = False
         # Someone removed the triggers while we were LIVE (`limbo-tui triggers uninstall`
         # from another terminal): poll rather than install them again behind their back.
         self._triggers_removed = False
+        # The user confirmed live push in this process: install even in monitor mode.
+        self._consented = False
+        self._upgrade_now = False
+        # A push source that failed its proof, and when: not retried before UPGRADE_EVERY_S.
+        self._failed_at: float | None = None
+        # The poller kept while a better source is tried (its marks stay valid).
+        self._spare: DeltaPoller | None = None
 
     # -- public ------------------------------------------------------------------------
     @property
     def state(self) -> FeedState | None:
         return self._state
+
+    @property
+    def source_kind(self) -> str | None:
+        return self._source.kind if self._source is not None else None
 
     async def start(self) -> None:
         """Connect, snapshot, and go on in the background.
@@ -189,7 +200,7 @@ class LiveFeed:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="limbo-feed")
 
     async def stop(self) -> None:
-        """Fast and clean: cancel the loop, close both connections (< 0.5 s)."""
+        """Fast and clean: cancel the loop, close every connection (< 0.5 s)."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -200,28 +211,62 @@ class LiveFeed:
     def events_per_s(self) -> float:
         return self._rate.value()
 
+    async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:
+        """The user confirmed live push: install the triggers (on a connection of their
+        own, with a short lock timeout) and switch to NOTIFY. Returns the one line to show;
+        raises LimboError (TriggersUnavailable, LockBusy) with the reason."""
+        if self.settings.read_only:
+            raise LimboError("read-only: limbo-tui writes nothing to this database")
+        conn = await connect_checked(self.url, self.schema)
+        try:
+            st = await triggers.install(conn, self.schema, on_wait=on_wait)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 1.0)
+        self._consented = True
+        self._triggers_removed = False
+        self._failed_at = None
+        self._upgrade_now = True
+        return f"live push on: {st.detail}; remove with `limbo-tui triggers uninstall`"
+
+    async def pause(self) -> None:
+        """Before a suspend (SIGTSTP): stop receiving, so that a stopped limbo-tui holds
+        no server resource that grows (the NOTIFY queue's tail)."""
+        pause = getattr(self._source, "pause", None)
+        if pause is not None:
+            with contextlib.suppress(Exception):
+                await pause()
+
+    async def resume(self) -> None:
+        resume = getattr(self._source, "resume", None)
+        if resume is not None:
+            with contextlib.suppress(Exception):
+                await resume()
+
     # -- session -----------------------------------------------------------------------
     async def _open(self) -> None:
         self._lost = None
-        self._pending = _Pending()
-        self._wake.clear()
         self._query = await connect_checked(self.url, self.schema)
-        try:
-            self._listen = await connect(self.url)
-        except BaseException:
-            await self._close()
-            raise
-        for conn in (self._query, self._listen):
-            conn.add_termination_listener(self._on_terminated)
+        self._query.add_termination_listener(self._on_terminated)
 
     async def _close(self, timeout: float = 0.5) -> None:
-        conns = [c for c in (self._listen, self._query) if c is not None]
-        self._listen = self._query = None
-        for conn in conns:
+        await self._drop_source(timeout)
+        conn, self._query = self._query, None
+        if conn is not None:
             with contextlib.suppress(Exception):
                 conn.remove_termination_listener(self._on_terminated)
-        if conns:
-            await asyncio.gather(*(self._close_one(c, timeout) for c in conns))
+            await self._close_one(conn, timeout)
+
+    async def _drop_source(self, timeout: float = 0.5) -> None:
+        source, self._source = self._source, None
+        if source is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(source.close(), timeout)
+        side, self._side = self._side, None
+        if side is not None:
+            with contextlib.suppress(Exception):
+                side.remove_termination_listener(self._on_terminated)
+            await self._close_one(side, timeout)
 
     @staticmethod
     async def _close_one(conn: asyncpg.Connection, timeout: float) -> None:
@@ -236,24 +281,85 @@ class LiveFeed:
             conn.terminate()  # a dead peer does not answer the polite goodbye
 
     async def _begin_session(self) -> None:
-        """Choose LIVE or POLLING, LISTEN, and deliver the snapshot."""
-        assert self._query is not None and self._listen is not None
-        self.polling_reason = await self._trigger_decision()
-        if self.polling_reason is None:
-            await self._listen.add_listener(self.channel, self._on_notify)
-        else:
-            # Probe before the snapshot (like LISTEN before it): a change in between
-            # shows as a new digest at the first poll instead of being lost.
-            self._digest = await queries.probe_changes(self._query, self.schema)
+        """Choose the source, subscribe, and deliver the snapshot."""
+        await self._choose()
         await self._deliver_snapshot()
+        self._announce()
+
+    def _announce(self) -> None:
+        assert self._source is not None
         if self.polling_reason is None:
-            self._set_state("LIVE", f"via notify on {self.channel}")
+            self._set_state("LIVE", self._source.describe())
         else:
-            every = self.settings.feed.poll_interval_s
-            self._set_state("POLLING", f"every {every:g} s: {self.polling_reason}")
+            self._set_state("POLLING", f"{self._source.describe()}: {self.polling_reason}")
+
+    async def _choose(self) -> None:
+        """Start the best source that works here; a failed push source falls to polling."""
+        want = self.settings.feed.source
+        reason: str | None
+        self._offer = False
+        if want == "poll":
+            reason = "[feed] source = poll"
+        elif self._failed_at is not None and self.polling_reason is not None:
+            reason = self.polling_reason
+        else:
+            try:
+                if want == "logical":
+                    await self._start_logical()
+                else:
+                    reason = await self._trigger_decision()
+                    if reason is None:
+                        await self._start_notify()
+                if self._source is not None:
+                    self.polling_reason = None
+                    return
+            except SourceFailed as exc:
+                await self._drop_source(0.2)
+                self._failed_at = time.monotonic()
+                reason = exc.reason
+        self.polling_reason = reason
+        await self._start_polling()
+
+    async def _start_polling(self) -> None:
+        assert self._query is not None
+        if self._spare is not None:
+            self._source, self._spare = self._spare, None
+            return
+        feed = self.settings.feed
+        poller = DeltaPoller(
+            self._query,
+            self.schema,
+            min_interval_s=feed.poll_min_interval_s,
+            max_interval_s=feed.poll_interval_s,
+        )
+        await poller.start()
+        self._source = poller
+
+    async def _start_notify(self) -> None:
+        assert self._query is not None
+        self._side = await connect(self.url)
+        self._side.add_termination_listener(self._on_terminated)
+        source = NotifySource(self._side, self._query, self.schema)
+        self._source = source
+        await source.start()
+
+    async def _start_logical(self) -> None:
+        from limbo_tui.pg.sources.logical import LogicalSource
+
+        assert self._query is not None
+        self._side = await connect(self.url)
+        self._side.add_termination_listener(self._on_terminated)
+        source = LogicalSource(self._side, self.schema)
+        self._source = source
+        await source.start()
+
+    def _may_install(self) -> bool:
+        if self.settings.read_only:
+            return False
+        return self.settings.lab or self._consented or self.settings.feed.triggers == "auto"
 
     async def _trigger_decision(self) -> str | None:
-        """None when the triggers are in place (LIVE), else why the feed must poll."""
+        """None when the triggers are (now) in place: NOTIFY; else why the feed polls."""
         assert self._query is not None
         if await self._query.fetchval("SELECT pg_is_in_recovery()"):
             # A hot standby can neither LISTEN nor see the primary's NOTIFYs.
@@ -264,9 +370,16 @@ class LiveFeed:
             return None
         if self._triggers_removed:
             return "triggers were removed (limbo-tui triggers install to go LIVE again)"
+        if status.state == "other-build" and (status.found_version or 0) > triggers.VERSION_NUMBER:
+            return f"triggers replaced by another limbo-tui build ({status.detail})"
         if self.settings.read_only:
             what = "outdated" if status.state == "outdated" else "not installed"
-            return f"read-only and triggers {what} (limbo-tui triggers install)"
+            return f"read-only and triggers {what}"
+        if not self._may_install():
+            if self.settings.feed.triggers == "never":
+                return "monitor, [feed] triggers = never"
+            self._offer = True
+            return "monitor, writes nothing (t: live push)"
         try:
             await triggers.install(self._query, self.schema)
         except triggers.TriggersUnavailable as exc:
@@ -275,10 +388,9 @@ class LiveFeed:
 
     async def _deliver_snapshot(self) -> None:
         assert self._query is not None
-        # A resync supersedes everything queued so far.
-        self._pending = _Pending()
-        rows = await queries.snapshot(
-            self._query, self.schema, self.settings.feed.finished_families
+        rows = await asyncio.wait_for(
+            queries.snapshot(self._query, self.schema, self.settings.feed.finished_families),
+            QUERY_TIMEOUT_S * 4,
         )
         self._known = {r.id for r in rows if isinstance(r, Workflow)}
         self._last_snapshot = time.monotonic()
@@ -286,119 +398,135 @@ class LiveFeed:
         self._emit(FeedBatch(rows, full=True))
 
     # -- callbacks from asyncpg ----------------------------------------------------------
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self._rate.add()
-        parsed = parse_payload(payload)
-        if parsed is None:
-            self._pending.resync = True
-        else:
-            kind, _op, extra, wid = parsed
-            if kind == "w":
-                self._pending.workflows.add(wid)
-            else:
-                self._pending.steps.add((wid, int(extra)))
-        self._wake.set()
-
     def _on_terminated(self, _conn: object) -> None:
         if self._lost is None:
             self._lost = "connection closed by the server"
-        self._wake.set()
 
     # -- main loop ---------------------------------------------------------------------
     async def _run(self) -> None:
         while True:
             try:
-                if self.polling_reason is None:
-                    await self._live_loop()
-                else:
-                    await self._poll_loop()
+                await self._loop()
             except asyncio.CancelledError:
                 raise
-            except _NewSession as exc:
-                await self._reconnect(one_line(exc))
             except Exception as exc:
                 # Connection trouble above all, but also a SQL error after DBOS migrated
                 # the schema under us: a fresh session re-probes the columns. A monitor
                 # keeps trying (and says why) rather than dying silently.
                 await self._reconnect(self._lost or one_line(exc))
 
-    async def _live_loop(self) -> None:
+    async def _loop(self) -> None:
         heartbeat = self.settings.feed.heartbeat_s
         next_beat = time.monotonic() + heartbeat
         coalesce_s = self.settings.feed.coalesce_ms / 1000
         last_flush = 0.0
         while True:
             self._check_lost()
-            timeout = max(0.0, next_beat - time.monotonic())
-            if not self._pending:
-                # Wake at least once a second to refresh the events/s figure.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), min(timeout, 1.0))
-            self._wake.clear()
+            source = self._source
+            assert source is not None
+            timeout = max(0.0, min(next_beat - time.monotonic(), 1.0))
+            try:
+                changes = await asyncio.wait_for(source.changes(timeout), QUERY_TIMEOUT_S)
+            except SourceFailed as exc:
+                await self._fall_back(exc.reason)
+                continue
             self._check_lost()
-            self._report_rate()
-            if time.monotonic() >= next_beat:
+            now = time.monotonic()
+            if now >= next_beat:
                 await self._heartbeat()
                 next_beat = time.monotonic() + heartbeat
-            if self._pending:
-                # A lone change is fetched at once. In a burst (the last fetch was moments
-                # ago) wait a little, so that a DBOS step's several writes cost one fetch.
-                if time.monotonic() - last_flush < coalesce_s:
+            if changes:
+                self._rate.add(_count(changes))
+                if source.kind == "notify" and now - last_flush < coalesce_s:
+                    # A lone change is fetched at once. In a burst (the last fetch was
+                    # moments ago) wait a little, so that a DBOS step's several writes
+                    # cost one fetch.
                     await asyncio.sleep(coalesce_s)
                     self._check_lost()
-                await self._flush()
+                    changes.merge(await source.changes(0))
+                await self._flush(changes)
                 last_flush = time.monotonic()
             # The true totals, counted again when a batch held a row the graph cannot place.
             assert self._query is not None
             recounted = await self._recount.rows(self._query, self.schema)
             if recounted:
                 self._emit(FeedBatch(recounted, full=False))
-
-    async def _poll_loop(self) -> None:
-        assert self._query is not None
-        interval = self.settings.feed.poll_interval_s
-        last_full = last_check = time.monotonic()
-        while True:
-            await asyncio.sleep(interval)
-            self._check_lost()
-            new = await queries.probe_changes(self._query, self.schema)
-            if time.monotonic() - last_check >= FULL_RESYNC_S:
-                last_check = time.monotonic()
-                # Triggers installed since (by `limbo-tui triggers install` or another
-                # limbo-tui): go LIVE. The catalog query is cheap; a replica never has them.
-                st = await triggers.status(self._query, self.schema)
-                if st.installed and not await self._query.fetchval("SELECT pg_is_in_recovery()"):
-                    raise _NewSession("triggers installed: going LIVE")
-            if new != self._digest or time.monotonic() - last_full >= FULL_RESYNC_S:
-                self._rate.add()
-                self._digest = new  # taken before the snapshot: nothing slips between
-                await self._deliver_snapshot()
-                last_full = time.monotonic()
+            if self.polling_reason is not None:
+                await self._while_polling()
             self._report_rate()
+
+    async def _while_polling(self) -> None:
+        """Polling: a bounded full snapshot now and then, and the better source back."""
+        now = time.monotonic()
+        if self._upgrade_now or (
+            self.settings.feed.source != "poll"
+            and (self._failed_at is None or now - self._failed_at >= UPGRADE_EVERY_S)
+            and now - self._last_snapshot >= UPGRADE_EVERY_S
+        ):
+            self._upgrade_now = False
+            await self._try_upgrade()
+            if self.polling_reason is None:
+                return
+        if time.monotonic() - self._last_snapshot >= FULL_RESYNC_S:
+            await self._deliver_snapshot()
+
+    async def _try_upgrade(self) -> None:
+        """Try the better source without leaving the screen: on success LIVE (after a
+        snapshot taken behind the new subscription), else keep polling."""
+        assert self._query is not None
+        poller = self._source
+        self._source = None
+        self._spare = poller if isinstance(poller, DeltaPoller) else None
+        self._failed_at = None
+        await self._choose()
+        self._spare = None
+        if self.polling_reason is None:
+            await self._deliver_snapshot()
+        self._announce()
+
+    async def _fall_back(self, reason: str) -> None:
+        """The push source failed its proof: poll at once, say why."""
+        await self._drop_source(0.2)
+        self._failed_at = time.monotonic()
+        self.polling_reason = reason
+        await self._start_polling()
+        await self._deliver_snapshot()
+        self._announce()
 
     def _check_lost(self) -> None:
         if self._lost is not None:
             raise _ConnectionLost(self._lost)
 
     async def _heartbeat(self) -> None:
-        assert self._listen is not None and self._query is not None
-        timeout = max(1.0, min(5.0, self.settings.feed.heartbeat_s))
+        """The source's own round trip; LIVE via notify also checks its triggers."""
+        assert self._query is not None and self._source is not None
         try:
-            await asyncio.wait_for(self._listen.fetchval("SELECT 1"), timeout)
-            await asyncio.wait_for(self._query.fetchval("SELECT 1"), timeout)
-            # LIVE relies on the triggers: if someone removed them, no notification will
-            # ever come again and the screen would freeze while claiming to be live.
-            st = await asyncio.wait_for(triggers.status(self._query, self.schema), timeout)
+            await asyncio.wait_for(self._source.prove(), QUERY_TIMEOUT_S)
+        except SourceFailed as exc:
+            await self._fall_back(exc.reason)
+            return
         except CONNECTION_ERRORS as exc:
             raise _ConnectionLost(f"heartbeat failed: {one_line(exc)}") from None
-        if not st.installed:
+        if self._source.kind != "notify":
+            return
+        try:
+            # LIVE relies on the triggers: if someone removed them, no notification will
+            # ever come again and the screen would freeze while claiming to be live.
+            st = await asyncio.wait_for(triggers.status(self._query, self.schema), 5.0)
+        except CONNECTION_ERRORS as exc:
+            raise _ConnectionLost(f"heartbeat failed: {one_line(exc)}") from None
+        if st.state == "other-build":
+            # Replaced, not removed: another limbo-tui build installed its own version.
+            await self._fall_back(f"triggers replaced by another limbo-tui build ({st.detail})")
+        elif not st.installed:
             self._triggers_removed = True
-            raise _NewSession(f"triggers {st.state}: {st.detail}")
+            await self._fall_back(
+                "triggers were removed (limbo-tui triggers install to go LIVE again)"
+            )
 
-    async def _flush(self) -> None:
-        """One batched fetch of everything the queued notifications named."""
+    async def _flush(self, pending: Changes) -> None:
+        """One batched fetch of everything the source named."""
         assert self._query is not None
-        pending, self._pending = self._pending, _Pending()
         if pending.resync:
             # A storm of resync notices (e.g. very long ids) must not become a storm of
             # snapshots: at most one per RESYNC_MIN_S, later notices are folded in.
@@ -411,19 +539,22 @@ class LiveFeed:
         conn, schema = self._query, self.schema
         # A step of a workflow never seen (outside the snapshot's scope) brings the
         # workflow and all its steps along, so the graph never holds orphan steps.
-        unseen = {wid for wid, _ in pending.steps if wid not in self._known}
+        step_owners = {wid for wid, _ in pending.steps} | pending.all_steps
+        unseen = {wid for wid in step_owners if wid not in self._known}
         wanted = sorted(pending.workflows | unseen)
         found = await queries.fetch_workflows(conn, schema, wanted)
         found_ids = {w.id for w in found}
         rows: list[Row] = list(found)
         rows.extend(WorkflowRemoved(wid) for wid in wanted if wid not in found_ids)
         # A workflow seen for the first time (e.g. an old one resumed) brings its steps.
-        new_ids = [w.id for w in found if w.id not in self._known]
+        new_ids = {w.id for w in found if w.id not in self._known}
+        whole = sorted(new_ids | (pending.all_steps & (found_ids | self._known)))
         step_keys = set(pending.steps)
-        if new_ids:
-            steps = await queries.fetch_steps(conn, schema, new_ids)
+        if whole:
+            steps = await queries.fetch_steps(conn, schema, whole)
             rows.extend(steps)
-            step_keys -= {(s.workflow_id, s.function_id) for s in steps}
+            done = set(whole)
+            step_keys = {k for k in step_keys if k[0] not in done}
         if step_keys:
             keys = sorted(step_keys)
             got = await queries.fetch_step_keys(conn, schema, keys)
@@ -470,7 +601,15 @@ class LiveFeed:
             )
 
     def _set_state(self, state: FeedStateName, detail: str) -> None:
-        self._state = FeedState(state, detail, self._rounded_rate(), self._alarm)
+        live = state in ("LIVE", "POLLING") and self._source is not None
+        self._state = FeedState(
+            state,
+            detail,
+            self._rounded_rate(),
+            self._alarm,
+            source=self._source.describe() if live and self._source else "",
+            offer=self._offer and state == "POLLING",
+        )
         self._last_rate_report = time.monotonic()
         try:
             self._on_state(self._state)
@@ -484,11 +623,16 @@ class LiveFeed:
         return rate if rate >= 0.1 else 0.0
 
     def _report_rate(self) -> None:
-        """Re-announce the current state when events/s or the alarm changed (at most once
-        a second)."""
+        """Re-announce the current state when events/s, the alarm or the source's words
+        changed (at most once a second)."""
         if self._state is None or time.monotonic() - self._last_rate_report < 1.0:
             return
         if self._disk_problem is not None:
             self._alarm = self._disk_problem() or ""
-        if self._rounded_rate() != self._state.events_per_s or self._alarm != self._state.alarm:
+        words = self._source.describe() if self._source is not None else ""
+        if (
+            self._rounded_rate() != self._state.events_per_s
+            or self._alarm != self._state.alarm
+            or words != self._state.source
+        ):
             self._set_state(self._state.state, self._state.detail)

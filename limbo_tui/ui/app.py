@@ -30,6 +30,7 @@ from limbo_tui.backlog import totals_line
 from limbo_tui.diagnose import Diagnosis
 from limbo_tui.limits import known_limits
 from limbo_tui.model import WorkflowGraph
+from limbo_tui.modes import mode_label
 from limbo_tui.queues import QueueView, queue_views
 from limbo_tui.search import QUEUE_FILTER, SearchIndex
 from limbo_tui.settings import Settings
@@ -48,6 +49,7 @@ from limbo_tui.ui.filter_input import FilterInput
 from limbo_tui.ui.limbo_bar import LimboBar
 from limbo_tui.ui.live_diagnoses import LiveDiagnoses
 from limbo_tui.ui.live_inputs import LiveInputs
+from limbo_tui.ui.live_push import LivePush
 from limbo_tui.ui.messages import GraphChanged
 from limbo_tui.ui.screens.dialog import Dialog
 from limbo_tui.ui.screens.help import HelpScreen
@@ -68,7 +70,7 @@ def wall_clock_ms() -> int:
     return int(time.time() * 1000)
 
 
-class LimboApp(LiveInputs, WorkflowActions, App[None]):
+class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "limbo-tui"
     BINDINGS = app_bindings()
@@ -160,7 +162,7 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
     def on_mount(self) -> None:
         header = self.query_one(StatusHeader)
         header.database = self.database
-        header.poll_interval_s = self.settings.feed.poll_interval_s
+        header.mode = mode_label(self.settings)
         header.worker_state = "none" if self.worker is None else "STARTING"
         self.query_one(FilterInput).display = False
         if self.worker is not None and not self.settings.read_only:
@@ -408,6 +410,8 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
         if action == "filter":
             # A priority key: a `/` typed into an input (a form's dedup id "6/5") is text.
             return not isinstance(self.focused, Input)
+        if action == "live_push":
+            return self.live_push_offered
         if action in MUTATING_ACTIONS:
             return not self.settings.read_only
         if action == "refuse_read_only":
@@ -425,8 +429,11 @@ class LimboApp(LiveInputs, WorkflowActions, App[None]):
             if not k.palette:
                 continue
             action = k.action
+            # Read-only: no entry offers a write; live push only while it is on offer.
             if k.mutating and self.settings.read_only:
-                action = f"refuse_read_only('{k.action}')"
+                continue
+            if action == "live_push" and not self.live_push_offered:
+                continue
             yield SystemCommand(
                 k.help[0].upper() + k.help[1:],
                 f"key: {display_key(k.key)}",

@@ -75,6 +75,14 @@ KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "live-push",
+        "t",
+        "live_push",
+        "Live push",
+        "live push: install limbo-tui's NOTIFY triggers on this database (asks)",
+        True,
+    ),
+    Key(
         "filter", "slash", "filter", "Filter", "filter by id, name, status or queue", priority=True
     ),
     Key("limbo-only", "l", "toggle_limbo_only", "Limbo", "show only workflows in limbo"),

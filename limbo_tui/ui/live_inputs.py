@@ -78,16 +78,31 @@ class LiveInputs(_Base):
         self.post_message(GraphChanged(frozenset(changed)))
 
     def _on_feed_state(self, state: Any) -> None:
-        values = (state.state, state.detail, state.events_per_s, getattr(state, "alarm", ""))
+        values = (
+            state.state,
+            state.detail,
+            state.events_per_s,
+            getattr(state, "alarm", ""),
+            getattr(state, "source", ""),
+            bool(getattr(state, "offer", False)),
+        )
         if threading.get_ident() != self._thread_id:
             self.call_from_thread(self._on_feed_state_values, *values)
         else:
             self._on_feed_state_values(*values)
 
     def _on_feed_state_values(
-        self, state: str, detail: str, events_per_s: float, alarm: str = ""
+        self,
+        state: str,
+        detail: str,
+        events_per_s: float,
+        alarm: str = "",
+        source: str = "",
+        offer: bool = False,
     ) -> None:
-        self.post_message(FeedStateChanged(state, detail or "", events_per_s or 0.0, alarm))
+        self.post_message(
+            FeedStateChanged(state, detail or "", events_per_s or 0.0, alarm, source or "", offer)
+        )
 
     @quiet_in_teardown
     def on_feed_state_changed(self, message: FeedStateChanged) -> None:
@@ -97,6 +112,11 @@ class LiveInputs(_Base):
         header.feed_detail = message.detail
         header.events_per_s = message.events_per_s
         header.alarm = message.alarm
+        header.feed_source = message.source
+        offer = message.offer and not self.settings.read_only
+        if offer != header.live_push_offer:
+            header.live_push_offer = offer
+            self.refresh_bindings()
         if message.state == before:
             return
         if message.state in ("DOWN", "RECONNECTING"):

@@ -30,6 +30,9 @@ class FeedStateChanged(Message):
     detail: str = ""
     events_per_s: float = 0.0
     alarm: str = ""
+    # The source's words for the header, and whether live push may be switched on.
+    source: str = ""
+    offer: bool = False
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, FeedStateChanged)

@@ -1,5 +1,6 @@
-"""The top line: which database, the worker's state, the feed's state and rate, and the
-last error from the feed or the worker (the app never dies on them; it says so here)."""
+"""The top line: lab or monitor (READ-ONLY), the worker's state, the feed's state, source
+and rate, and the offer of live push; then the database and the last error from the feed
+or the worker (the app never dies on them; it says so here)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,12 @@ from textual.widget import Widget
 
 from limbo_tui.terminal_text import safe_text
 
-FEED_WORDS = {
-    "LIVE": "LIVE via notify",
-    "POLLING": "POLLING",
-    "RECONNECTING": "RECONNECTING",
-    "DOWN": "DOWN",
-}
+# The key that switches on live push (bindings.KEYS "live-push"), named by the header.
+LIVE_PUSH_HINT = "t: live push"
 
 
 class StatusHeader(Widget):
+    mode: reactive[str] = reactive("")
     database: reactive[str] = reactive("")
     worker_state: reactive[str] = reactive("none")
     executor_id: reactive[str] = reactive("")
@@ -25,7 +23,9 @@ class StatusHeader(Widget):
     feed_state: reactive[str] = reactive("STARTING")
     feed_detail: reactive[str] = reactive("")
     events_per_s: reactive[float] = reactive(0.0)
-    poll_interval_s: reactive[float] = reactive(2.0)
+    # The source's words ("via notify", "every 0.2-2 s", "via logical, slot 12 kB").
+    feed_source: reactive[str] = reactive("")
+    live_push_offer: reactive[bool] = reactive(False)
     paused_changes: reactive[int | None] = reactive(None)
     problem: reactive[str] = reactive("")
     # The database's true counts (backlog.totals_line); empty until a snapshot counted.
@@ -37,20 +37,24 @@ class StatusHeader(Widget):
         worker = self.worker_state
         if self.executor_id and worker not in ("none", "NONE"):
             worker = f"{worker} {self.executor_id}"
-        feed = FEED_WORDS.get(self.feed_state, self.feed_state)
+        feed = self.feed_state
         if self.feed_state == "LIVE" and self.feed_detail.startswith("SQLITE"):
             feed = f"LIVE {self.feed_detail}"  # the SQLite feed watches the file itself
-        if self.feed_state == "POLLING":
-            feed += f" every {self.poll_interval_s:g}s"
         if self.feed_state in ("LIVE", "POLLING"):
+            if self.feed_source:
+                feed += f" {self.feed_source}"
             feed += f" {self.events_per_s:.1f} ev/s"
         line = f"worker {worker} │ feed {feed}"
+        if self.mode:
+            line = f"{self.mode} │ {line}"
         if self.alarm:
             # First on the line: it must survive an 80-column terminal. The whole
             # sentence is the second line's problem.
             line = f"⚠ {safe_text(self.alarm.split(':', 1)[0]).upper()} │ {line}"
         if self.totals:
             line += f" │ {self.totals}"
+        if self.live_push_offer:
+            line += f" │ {LIVE_PUSH_HINT}"
         if self.paused_changes is not None:
             line += f" │ PAUSED, {self.paused_changes} changes wait (p)"
         feed_detail = self.feed_detail if self.feed_state not in ("LIVE", "STARTING") else ""

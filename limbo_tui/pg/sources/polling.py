@@ -1,0 +1,212 @@
+"""Delta polling: no writes, no privileges, works through poolers, on replicas, on 2.8.
+
+Each poll is one read-only query that touches only what can have changed:
+  - live work (PENDING / ENQUEUED / DELAYED), one branch per status so each uses its
+    partial or status index, as a narrow "version" line per row (status, updated_at,
+    recovery attempts, executor, queue, dedup id);
+  - the step count / highest / sum of function ids of those workflows and of the ones
+    live at the last poll (operation_outputs primary-key prefix): step progress;
+  - rows created (workflow_status_created_at_index) or completed (the 3.x partial index
+    on completed_at) at or after the newest value seen minus LOOKBACK_MS: work that
+    started and finished between two polls.
+So a poll costs O(live work), whatever the table size. Only the rows whose line moved
+are then fetched in full (by the feed). The marks are values the writers stored, never
+our clock, so a client clock that is off does not matter; a transaction that commits
+more than LOOKBACK_MS after it stamped created_at, a deleted or edited finished row,
+are caught by the feed's periodic full resync (FULL_RESYNC_S).
+
+The interval adapts: `min_interval_s` while changes flow, doubling to `max_interval_s`
+when idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+
+from limbo_tui.pg import queries
+from limbo_tui.pg.queries import LIVE_STATUSES, MAX_LIVE
+from limbo_tui.pg.sources import Changes, SourceFailed
+
+# How far behind the newest created_at / completed_at a poll looks again.
+LOOKBACK_MS = 2_000
+# At most this many recently created / completed rows per poll (a burst beyond it is a
+# resync: one bounded snapshot instead of an unbounded delta).
+MAX_RECENT = 20_000
+
+
+def _line_sql(cols: queries.Columns) -> str:
+    w = cols.workflow
+
+    def c(name: str) -> str:
+        return f"coalesce({queries._q(name)}::text, '')" if name in w else "''"
+
+    return " || '|' || ".join(
+        [
+            c("status"),
+            c("updated_at"),
+            c("recovery_attempts"),
+            c("executor_id"),
+            c("queue_name"),
+            c("deduplication_id"),
+        ]
+    )
+
+
+def poll_sql(cols: queries.Columns) -> str:
+    """$1: ids live at the last poll; $2: created_at mark; $3: completed_at mark."""
+    ws, oo = queries._t(cols, "workflow_status"), queries._t(cols, "operation_outputs")
+    line = _line_sql(cols)
+    live = " UNION ALL ".join(
+        f"(SELECT workflow_uuid, {line} AS line FROM {ws} WHERE status = '{s}' LIMIT {MAX_LIVE})"
+        for s in LIVE_STATUSES
+    )
+    parts = [
+        "SELECT 'l' AS k, workflow_uuid AS id, line AS v FROM live",
+        f"""SELECT 's', o.workflow_uuid,
+              count(*)::text || ':' || max(o.function_id)::text || ':' || sum(o.function_id)::text
+            FROM (SELECT workflow_uuid FROM live UNION SELECT unnest($1::text[])) AS ids
+            JOIN {oo} o ON o.workflow_uuid = ids.workflow_uuid
+            GROUP BY o.workflow_uuid""",
+    ]
+    if "created_at" in cols.workflow:
+        parts.append(
+            f"(SELECT 'c', workflow_uuid, {line} || '|' || created_at::text FROM {ws} "
+            f"WHERE created_at >= $2 ORDER BY created_at LIMIT {MAX_RECENT + 1})"
+        )
+    else:
+        parts.append("SELECT 'c', NULL, $2::bigint::text WHERE false")
+    if cols.has_completed_at:
+        parts.append(
+            f"(SELECT 'd', workflow_uuid, {line} || '|' || completed_at::text FROM {ws} "
+            f"WHERE completed_at >= $3 ORDER BY completed_at LIMIT {MAX_RECENT + 1})"
+        )
+    else:
+        parts.append("SELECT 'd', NULL, $3::bigint::text WHERE false")
+    return f"WITH live AS ({live}) " + " UNION ALL ".join(f"({p})" for p in parts)
+
+
+def _mark_sql(cols: queries.Columns) -> str:
+    ws = queries._t(cols, "workflow_status")
+    created = f"(SELECT max(created_at) FROM {ws})" if "created_at" in cols.workflow else "NULL"
+    completed = (
+        f"(SELECT max(completed_at) FROM {ws} WHERE completed_at IS NOT NULL)"
+        if cols.has_completed_at
+        else "NULL"
+    )
+    return f"SELECT {created}::bigint AS created, {completed}::bigint AS completed"
+
+
+class DeltaPoller:
+    kind = "poll"
+
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        schema: str,
+        *,
+        min_interval_s: float = 0.2,
+        max_interval_s: float = 2.0,
+    ) -> None:
+        self._conn = conn
+        self._schema = schema
+        self.min_interval_s = min(min_interval_s, max_interval_s)
+        self.max_interval_s = max_interval_s
+        self.interval_s = self.min_interval_s
+        self._live: dict[str, str] = {}
+        self._steps: dict[str, str] = {}
+        self._recent: dict[str, str] = {}
+        self._created_mark = 0
+        self._completed_mark = 0
+        self._next_at = 0.0
+        self._last_poll_ok: float | None = None
+        self._sql = ""
+        self.polls = 0
+
+    async def start(self) -> None:
+        """Take the marks and the live lines before the snapshot: whatever moves after
+        this shows as a delta at the first poll."""
+        cols = await queries.probe(self._conn, self._schema)
+        self._sql = poll_sql(cols)
+        marks = await self._conn.fetchrow(_mark_sql(cols))
+        assert marks is not None
+        self._created_mark = int(marks["created"] or 0)
+        self._completed_mark = int(marks["completed"] or 0)
+        await self._poll()
+        self._next_at = time.monotonic() + self.interval_s
+
+    async def changes(self, timeout: float) -> Changes:
+        wait = self._next_at - time.monotonic()
+        if wait > timeout:
+            await asyncio.sleep(max(0.0, timeout))
+            return Changes()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        found = await self._poll()
+        # Adaptive: quick while things move, backing off (doubling) when idle.
+        if found:
+            self.interval_s = self.min_interval_s
+        else:
+            self.interval_s = min(self.interval_s * 2, self.max_interval_s)
+        self._next_at = time.monotonic() + self.interval_s
+        return found
+
+    async def prove(self) -> None:
+        # A poll that returned is the proof; one that fails raises from changes().
+        if self._last_poll_ok is None:
+            raise SourceFailed("no poll has returned yet")
+
+    def describe(self) -> str:
+        low, high = self.min_interval_s, self.max_interval_s
+        return f"every {low:g}-{high:g} s" if low < high else f"every {high:g} s"
+
+    async def close(self) -> None:
+        return None  # the connection belongs to the feed
+
+    async def _poll(self) -> Changes:
+        created_from = max(0, self._created_mark - LOOKBACK_MS)
+        completed_from = max(0, self._completed_mark - LOOKBACK_MS)
+        async with self._conn.transaction(isolation="repeatable_read", readonly=True):
+            rows = await self._conn.fetch(
+                self._sql, sorted(self._live), created_from, completed_from
+            )
+        self.polls += 1
+        self._last_poll_ok = time.monotonic()
+        live: dict[str, str] = {}
+        steps: dict[str, str] = {}
+        recent: dict[str, str] = {}
+        n_created = n_completed = 0
+        for k, wid, v in rows:
+            if k == "l":
+                live[wid] = v
+            elif k == "s":
+                steps[wid] = v
+            else:
+                line, _, stamp = v.rpartition("|")
+                recent[wid] = line
+                if k == "c":
+                    n_created += 1
+                    self._created_mark = max(self._created_mark, int(stamp))
+                else:
+                    n_completed += 1
+                    self._completed_mark = max(self._completed_mark, int(stamp))
+        out = Changes()
+        if n_created > MAX_RECENT or n_completed > MAX_RECENT:
+            out.resync = True
+        for wid, line in live.items():
+            if self._live.get(wid) != line:
+                out.workflows.add(wid)
+        # Live at the last poll and not now: finished (or deleted).
+        out.workflows |= self._live.keys() - live.keys()
+        for wid, line in recent.items():
+            if self._recent.get(wid) != line and self._live.get(wid) != line:
+                out.workflows.add(wid)
+        for wid, counts in steps.items():
+            if self._steps.get(wid) != counts:
+                out.all_steps.add(wid)
+        # A workflow that left the live set brings its last steps.
+        out.all_steps |= (self._live.keys() - live.keys()) & steps.keys()
+        self._live, self._steps, self._recent = live, steps, recent
+        return out

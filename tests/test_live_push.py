@@ -1,0 +1,76 @@
+"""The monitor's offer of live push: the header, the `t` key, the consent dialog (what is
+created, how to remove it, what it costs) and the install, on a real database."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from limbo_tui.pg.feed import LiveFeed
+from limbo_tui.settings import FeedSettings, Settings, UISettings
+from limbo_tui.ui.app import LimboApp
+from limbo_tui.ui.bindings import KEYS
+from limbo_tui.ui.screens.live_push import LivePushConsent
+from limbo_tui.ui.status_header import StatusHeader
+from tests.faults_support import until
+from tests.test_triggers import _traces
+
+SETTINGS = Settings(
+    feed=FeedSettings(poll_interval_s=0.3, heartbeat_s=1), ui=UISettings(refresh_hz=50)
+)
+
+
+def _app(url: str, settings: Settings) -> LimboApp:
+    return LimboApp(
+        settings,
+        "db",
+        feed_factory=lambda on_batch, on_state: LiveFeed(url, settings, on_batch, on_state),
+    )
+
+
+async def test_live_push_is_offered_asked_and_installed(dbos_url: str) -> None:
+    app = _app(dbos_url, SETTINGS)
+    async with app.run_test(size=(140, 30)) as pilot:
+        header = app.query_one(StatusHeader)
+        await until(lambda: header.feed_state == "POLLING", 15, "the monitor to poll")
+        line = str(header.render()).splitlines()[0]
+        assert line.startswith("monitor │ worker none │ feed POLLING every 0.2-0.3 s")
+        assert line.endswith("│ t: live push")
+        shown = {b.binding.action for b in app.screen.active_bindings.values() if b.binding.show}
+        assert "live_push" in shown
+        # Asked, then declined: nothing is written.
+        await pilot.press("t")
+        await until(lambda: isinstance(app.screen, LivePushConsent), 5, "the consent dialog")
+        text = str(app.screen.query_one("#question").render())
+        assert "limbo-tui triggers uninstall" in text
+        assert "schema limbo_tui" in text and "dbos.workflow_status" in text
+        assert "0.2-0.3 of its commit rate" in text
+        await pilot.press("n")
+        await pilot.pause()
+        assert _traces(dbos_url)["triggers"] == 0
+        # Asked, then confirmed: installed, and the feed goes LIVE via notify.
+        await pilot.press("t")
+        await until(lambda: isinstance(app.screen, LivePushConsent), 5, "the consent dialog")
+        await pilot.press("y")
+        await until(lambda: header.feed_state == "LIVE", 15, "LIVE after the install")
+        assert header.feed_source == "via notify" and not header.live_push_offer
+        assert "t: live push" not in str(header.render())
+    assert _traces(dbos_url) == {"schema": 1, "functions": 1, "triggers": 6}
+
+
+async def test_read_only_header_footer_and_palette_offer_no_write(dbos_url: str) -> None:
+    app = _app(dbos_url, replace(SETTINGS, read_only=True))
+    async with app.run_test(size=(140, 30)) as pilot:
+        header = app.query_one(StatusHeader)
+        await until(lambda: header.feed_state == "POLLING", 15, "the monitor to poll")
+        assert str(header.render()).startswith("monitor READ-ONLY │ worker none")
+        assert "live push" not in str(header.render())
+        shown = {b.binding.action for b in app.screen.active_bindings.values() if b.binding.show}
+        titles = " ".join(c.title.lower() for c in app.get_system_commands(app.screen))
+        for k in KEYS:
+            if k.mutating:
+                assert k.action not in shown, k.action
+                assert k.help.lower() not in titles, k.help
+        await pilot.press("t")
+        await pilot.pause()
+        assert not isinstance(app.screen, LivePushConsent)
+    assert _traces(dbos_url)["triggers"] == 0

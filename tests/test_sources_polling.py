@@ -1,0 +1,129 @@
+"""Delta polling, the default on a user's database: no writes, O(live work) per poll,
+every change of a real DBOS run, on the 3.x and the 2.8 schema."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import psycopg
+
+from limbo_tui.pg import queries
+from limbo_tui.pg.connect import connect
+from limbo_tui.pg.feed import LiveFeed
+from limbo_tui.pg.sources.polling import DeltaPoller, poll_sql
+from limbo_tui.settings import FeedSettings, Settings
+from tests import dbos28
+from tests.test_feed import DbosApp, Recorder, _converges, _in_thread, _wait_for, _write
+from tests.test_triggers import _traces
+
+MONITOR = Settings(feed=FeedSettings(poll_interval_s=0.4, poll_min_interval_s=0.1, heartbeat_s=1))
+
+
+async def test_monitor_polls_every_change_of_a_dbos_run_without_snapshots(dbos_url: str) -> None:
+    """The old fallback took a full snapshot on every change; delta polling fetches only
+    the rows that moved, so one run needs no snapshot after the first."""
+    rec = Recorder()
+    feed = LiveFeed(dbos_url, MONITOR, rec.on_batch, rec.on_state)
+    with DbosApp(dbos_url) as app:
+        await feed.start()
+        try:
+            assert rec.names() == ["POLLING"]
+            state = rec.states[0]
+            assert state.offer and "t: live push" in state.detail
+            assert state.source == "every 0.1-0.4 s"
+            parent = await _in_thread(lambda: app.run_parent(k=2, n=3))
+            await _converges(rec, dbos_url)
+        finally:
+            await feed.stop()
+    assert rec.full_batches == 1
+    assert rec.statuses[parent][-1] == "SUCCESS"
+    for child in rec.graph.children(parent):
+        assert rec.graph.step_counts(child).steps_completed == 3
+    assert _traces(dbos_url) == {"schema": 0, "functions": 0, "triggers": 0}
+
+
+async def test_a_poll_reads_live_work_not_the_table(dbos_url: str) -> None:
+    """20,000 finished workflows and two live ones: a poll touches a handful of rows."""
+    with psycopg.connect(dbos_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status, created_at, completed_at) "
+            "SELECT 'done-' || i, 'SUCCESS', i, i FROM generate_series(1, 20000) AS i"
+        )
+        conn.execute(
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status, created_at) VALUES "
+            "('live-1', 'PENDING', 30000), ('live-2', 'ENQUEUED', 30001)"
+        )
+        conn.execute("ANALYZE dbos.workflow_status")
+        conn.execute("ANALYZE dbos.operation_outputs")
+    conn2 = await connect(dbos_url)
+    try:
+        cols = await queries.probe(conn2, "dbos")
+        plan = await conn2.fetchval(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {poll_sql(cols)}", ["live-1"], 29000, 29000
+        )
+    finally:
+        await conn2.close()
+
+    def rows_read(node: dict) -> int:  # type: ignore[type-arg]
+        own = 0
+        if node.get("Relation Name") == "workflow_status":
+            own = int(node.get("Actual Rows", 0)) + int(node.get("Rows Removed by Filter", 0))
+        return own + sum(rows_read(child) for child in node.get("Plans", []))
+
+    total = rows_read(json.loads(plan)[0]["Plan"])
+    assert total < 100, total
+
+
+async def test_delta_polling_on_a_dbos28_schema(db_url: str) -> None:
+    dbos28.create_schema(db_url)
+    rec = Recorder()
+    feed = LiveFeed(db_url, MONITOR, rec.on_batch, rec.on_state)
+    await feed.start()
+    try:
+        _write(
+            db_url,
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status) VALUES ('p', 'PENDING')",
+        )
+        await _wait_for(lambda: "p" in rec.graph.workflows)
+        _write(
+            db_url,
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status) VALUES ('p-1', 'SUCCESS')",
+            "INSERT INTO dbos.operation_outputs (workflow_uuid, function_id, function_name, "
+            "child_workflow_id) VALUES ('p', 1, 'child', 'p-1')",
+        )
+        await _wait_for(lambda: rec.graph.children("p") == ["p-1"])
+        _write(db_url, "UPDATE dbos.workflow_status SET status = 'ERROR' WHERE workflow_uuid = 'p'")
+        await _wait_for(lambda: rec.graph.workflows["p"].status == "ERROR")
+    finally:
+        await feed.stop()
+    assert rec.full_batches == 1 and rec.names() == ["POLLING"]
+
+
+async def test_interval_backs_off_when_idle_and_tightens_on_change(dbos_url: str) -> None:
+    conn = await connect(dbos_url)
+    try:
+        poller = DeltaPoller(conn, "dbos", min_interval_s=0.05, max_interval_s=0.4)
+        await poller.start()
+        for _ in range(5):
+            assert not await poller.changes(1.0)
+        assert poller.interval_s == 0.4
+        _write(
+            dbos_url,
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status) VALUES ('n', 'ENQUEUED')",
+        )
+        got = await poller.changes(1.0)
+        assert got.workflows == {"n"} and poller.interval_s == 0.05
+    finally:
+        await conn.close()
+
+
+async def test_read_only_monitor_never_offers_live_push(dbos_url: str) -> None:
+    rec = Recorder()
+    feed = LiveFeed(dbos_url, replace(MONITOR, read_only=True), rec.on_batch, rec.on_state)
+    await feed.start()
+    try:
+        assert rec.names() == ["POLLING"] and not rec.states[0].offer
+        assert "live push" not in rec.states[0].detail
+    finally:
+        await feed.stop()
