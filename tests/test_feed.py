@@ -348,3 +348,64 @@ def test_parse_payload() -> None:
     assert parse_payload("o|I|3|x") == ("o", "I", "3", "x")
     assert parse_payload("resync") is None
     assert parse_payload("o|I|x|y") is None
+
+
+async def test_behind_a_transaction_pooler_the_feed_never_claims_live(
+    pg_server: Any, dbos_url: str, app: DbosApp
+) -> None:
+    """Issue 11: behind PgBouncer (transaction mode) LISTEN does not reach us; the header
+    said LIVE while the tree stayed empty. The self-addressed NOTIFY never comes back, so
+    the feed polls, says why, and keeps up."""
+    from tests import pgbouncer_support
+
+    if not pgbouncer_support.available():
+        pytest.skip("pgbouncer is not installed (.ci/run installs it)")
+    from limbo_tui.urls import database_name
+
+    with pgbouncer_support.pgbouncer(pg_server, database_name(dbos_url)) as pooled:
+        rec = Recorder()
+        feed = LiveFeed(pooled, FAST, rec.on_batch, rec.on_state)
+        await feed.start()
+        try:
+            assert "LIVE" not in rec.names()
+            assert rec.names() == ["POLLING"]
+            assert "LISTEN does not reach us (a transaction pooler?)" in rec.states[0].detail
+            parent = await _in_thread(lambda: app.run_parent(k=2, n=2))
+            await _converges(rec, dbos_url)
+        finally:
+            await feed.stop()
+    assert rec.graph.workflows[parent].status == "SUCCESS"
+    assert "LIVE" not in rec.names()
+
+
+async def test_another_build_replacing_the_triggers_is_not_a_removal(
+    dbos_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10.7: a second build with another trigger version replaced them; the feed
+    used to say "triggers were removed" (untrue) and would install its own again."""
+    from limbo_tui.pg import triggers
+
+    rec = Recorder()
+    feed = LiveFeed(dbos_url, FAST, rec.on_batch, rec.on_state)
+    await feed.start()
+    try:
+        assert rec.names() == ["LIVE"]
+        conn = await connect(dbos_url)
+        try:
+            monkeypatch.setattr(triggers, "VERSION_NUMBER", triggers.VERSION_NUMBER + 1)
+            monkeypatch.setattr(
+                triggers, "VERSION", f"limbo-tui notify triggers v{triggers.VERSION_NUMBER}"
+            )
+            await triggers.install(conn, "dbos")
+            monkeypatch.undo()
+            await _wait_for(lambda: rec.names()[-1] == "POLLING")
+            detail = rec.states[-1].detail
+            assert "replaced by another limbo-tui build" in detail and "removed" not in detail
+            # The newer build's triggers stay: this one never takes them back.
+            assert (
+                await triggers.status(conn, "dbos")
+            ).found_version == triggers.VERSION_NUMBER + 1
+        finally:
+            await conn.close()
+    finally:
+        await feed.stop()

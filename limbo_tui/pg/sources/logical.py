@@ -1,0 +1,190 @@
+"""Logical decoding source (opt-in, `[feed] source = "logical"`): zero work added to the
+application's commits, at any write rate.
+
+A temporary logical replication slot with the built-in `test_decoding` plugin (no
+publication, so nothing to create in the user's schema), consumed continuously over SQL
+(`pg_logical_slot_get_changes`) on a connection of its own. Temporary: the server drops
+the slot when that session ends, however it ends (kill -9 of limbo-tui included).
+Only rows of `<schema>.workflow_status` and `<schema>.operation_outputs` are read from
+the decoded stream; their keys become Changes.
+
+Preflight (`preflight`) names in one line what is missing: wal_level = logical, the
+REPLICATION privilege, a free replication slot; and warns when max_slot_wal_keep_size is
+unlimited (a stopped limbo-tui would retain WAL without bound; while it runs it consumes
+continuously). The header shows how much WAL the slot retains. Liveness: the slot exists
+and its confirmed position follows the server's WAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+
+import asyncpg
+
+from limbo_tui.pg.sources import Changes, SourceFailed
+
+# Changes read per call; a full batch means more wait and is read at once.
+MAX_CHANGES = 5_000
+MIN_INTERVAL_S = 0.05
+MAX_INTERVAL_S = 0.5
+# The slot's confirmed position may trail the server's WAL this long before prove() fails.
+STALL_S = 30.0
+
+_WID = re.compile(r"workflow_uuid\[text\]:'((?:[^']|'')*)'")
+_FID = re.compile(r"function_id\[integer\]:(-?\d+)")
+
+
+def _ids(line: str) -> list[str]:
+    return [m.replace("''", "'") for m in _WID.findall(line)]
+
+
+def parse_change(line: str, schema: str) -> Changes | None:
+    """One line of test_decoding output -> Changes, or None for other tables / BEGIN."""
+    head = f"table {schema}."
+    if not line.startswith(head):
+        return None
+    table, _, rest = line[len(head) :].partition(":")
+    out = Changes()
+    if table == "workflow_status":
+        out.workflows.update(_ids(rest))
+    elif table == "operation_outputs":
+        wids, fids = _ids(rest), _FID.findall(rest)
+        if len(wids) == len(fids) and wids:
+            out.steps.update(zip(wids, (int(f) for f in fids), strict=True))
+        else:
+            # A key we cannot pair (an unchanged TOAST value, a custom replica identity).
+            out.all_steps.update(wids)
+            if not wids:
+                out.resync = True
+    else:
+        return None
+    return out
+
+
+def _pretty(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+async def preflight(conn: asyncpg.Connection) -> str | None:
+    """What is missing for a logical slot, in one line (None: nothing); also the warning
+    about unbounded WAL retention, returned separately by `wal_warning`."""
+    row = await conn.fetchrow(
+        """
+        SELECT current_setting('wal_level') AS wal_level,
+               (SELECT rolreplication OR rolsuper FROM pg_roles
+                 WHERE rolname = current_user) AS may,
+               current_setting('max_replication_slots')::int
+                 - (SELECT count(*) FROM pg_replication_slots) AS free,
+               pg_is_in_recovery() AS standby
+        """
+    )
+    assert row is not None
+    missing: list[str] = []
+    if row["wal_level"] != "logical":
+        missing.append(f"wal_level is {row['wal_level']} (set wal_level = logical and restart)")
+    if not row["may"]:
+        missing.append("the role lacks REPLICATION (ALTER ROLE ... REPLICATION)")
+    if row["free"] <= 0:
+        missing.append("no free replication slot (raise max_replication_slots)")
+    if missing:
+        return "logical decoding unavailable: " + "; ".join(missing)
+    return None
+
+
+async def wal_warning(conn: asyncpg.Connection) -> str:
+    keep = await conn.fetchval("SELECT current_setting('max_slot_wal_keep_size')")
+    if keep in ("-1", None):
+        return "max_slot_wal_keep_size is unlimited: a stopped limbo-tui retains WAL"
+    return ""
+
+
+class LogicalSource:
+    kind = "logical"
+
+    def __init__(self, conn: asyncpg.Connection, schema: str) -> None:
+        self._conn = conn
+        self._schema = schema
+        self.slot = f"limbo_tui_{secrets.token_hex(6)}"
+        self.retained = 0
+        self.warning = ""
+        self.interval_s = MIN_INTERVAL_S
+        self._next_at = 0.0
+        self._confirmed: str | None = None
+        self._still_since = time.monotonic()
+
+    async def start(self) -> None:
+        missing = await preflight(self._conn)
+        if missing is not None:
+            raise SourceFailed(missing)
+        self.warning = await wal_warning(self._conn)
+        try:
+            await self._conn.execute(
+                "SELECT pg_create_logical_replication_slot($1, 'test_decoding', true)",
+                self.slot,
+            )
+        except asyncpg.PostgresError as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise SourceFailed(f"cannot create a logical slot: {first}") from None
+        await self.prove()
+
+    async def changes(self, timeout: float) -> Changes:
+        wait = self._next_at - time.monotonic()
+        if wait > timeout:
+            await asyncio.sleep(max(0.0, timeout))
+            return Changes()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        rows = await self._conn.fetch(
+            "SELECT data FROM pg_logical_slot_get_changes($1, NULL, $2, "
+            "'skip-empty-xacts', '1', 'include-xids', '0')",
+            self.slot,
+            MAX_CHANGES,
+        )
+        out = Changes()
+        for (line,) in rows:
+            got = parse_change(line, self._schema)
+            if got is not None:
+                out.merge(got)
+        if len(rows) >= MAX_CHANGES:
+            self.interval_s = 0.0  # more is waiting: read on at once
+        elif out:
+            self.interval_s = MIN_INTERVAL_S
+        else:
+            self.interval_s = min(max(self.interval_s, MIN_INTERVAL_S) * 2, MAX_INTERVAL_S)
+        self._next_at = time.monotonic() + self.interval_s
+        return out
+
+    async def prove(self) -> None:
+        row = await self._conn.fetchrow(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained, "
+            "pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS behind, "
+            "confirmed_flush_lsn::text AS confirmed "
+            "FROM pg_replication_slots WHERE slot_name = $1",
+            self.slot,
+        )
+        if row is None:
+            raise SourceFailed(f"logical slot {self.slot} is gone (dropped by someone?)")
+        self.retained = int(row["retained"] or 0)
+        # Consumed continuously, the confirmed position moves on whenever there is WAL
+        # behind it; one that stays put for STALL_S means the slot does not advance.
+        now = time.monotonic()
+        if int(row["behind"] or 0) == 0 or row["confirmed"] != self._confirmed:
+            self._confirmed, self._still_since = row["confirmed"], now
+        elif now - self._still_since > STALL_S:
+            raise SourceFailed(f"logical slot {self.slot} does not advance")
+
+    def describe(self) -> str:
+        words = f"via logical, slot retains {_pretty(self.retained)}"
+        return f"{words} ({self.warning})" if self.warning else words
+
+    async def close(self) -> None:
+        # The slot is temporary: it goes with the session, which the feed closes.
+        return None

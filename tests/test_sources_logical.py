@@ -1,0 +1,140 @@
+"""Logical decoding: a temporary slot sees every change of a DBOS run, the header shows
+the WAL it retains, a missing prerequisite is one line, and kill -9 leaves no slot."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from limbo_tui.pg.embedded import EmbeddedServer
+from limbo_tui.pg.feed import LiveFeed
+from limbo_tui.pg.sources.logical import parse_change
+from limbo_tui.settings import FeedSettings, Settings
+from tests.conftest import _create_dbos_template, _make_shared_tmp
+from tests.faults_support import clean_env, limbo_cmd
+from tests.pg18_support import PG18Server
+from tests.test_feed import DbosApp, Recorder, _converges, _in_thread
+from tests.test_triggers import _traces
+
+LOGICAL = Settings(feed=FeedSettings(source="logical", heartbeat_s=1, poll_interval_s=0.3))
+
+
+@pytest.fixture(scope="module")
+def logical_server() -> Iterator[EmbeddedServer]:
+    """A server of its own with wal_level = logical (the shared one has replica)."""
+    base = _make_shared_tmp("limbo-tui-logical-")
+    server = PG18Server(base / "pg")
+    server.ensure_running()
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET wal_level = logical")
+        conn.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '256MB'")
+    server.stop()
+    server.ensure_running()
+    _create_dbos_template(server)
+    yield server
+    server.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def logical_url(logical_server: EmbeddedServer) -> str:
+    name = f"lg_{time.monotonic_ns()}"
+    with psycopg.connect(logical_server.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE limbo_test_dbos_template')
+    return logical_server.url(name)
+
+
+def _slots(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT slot_name FROM pg_replication_slots")]
+
+
+async def test_logical_source_sees_every_change_of_a_dbos_run(logical_url: str) -> None:
+    rec = Recorder()
+    feed = LiveFeed(logical_url, LOGICAL, rec.on_batch, rec.on_state)
+    with DbosApp(logical_url) as app:
+        await feed.start()
+        try:
+            assert rec.names() == ["LIVE"], rec.states
+            assert rec.states[0].source.startswith("via logical, slot retains ")
+            assert len(_slots(logical_url)) == 1
+            parent = await _in_thread(lambda: app.run_parent(k=3, n=3))
+            await _converges(rec, logical_url)
+        finally:
+            await feed.stop()
+    assert rec.full_batches == 1  # every change came through the slot
+    assert rec.statuses[parent][-1] == "SUCCESS"
+    assert len(rec.graph.children(parent)) == 3
+    for child in rec.graph.children(parent):
+        assert rec.statuses[child][-1] == "SUCCESS"
+        assert rec.graph.step_counts(child).steps_completed == 3
+    # Nothing created in the database, and the temporary slot went with the session.
+    assert _traces(logical_url)["schema"] == 0
+    for _ in range(100):
+        if not _slots(logical_url):
+            break
+        time.sleep(0.05)
+    assert _slots(logical_url) == []
+
+
+def test_kill_9_leaves_no_slot_behind(logical_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[feed]\nsource = "logical"\n')
+    proc = subprocess.Popen(
+        limbo_cmd("watch", "--json", "--config", str(config), "--db-url", logical_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        line = json.loads(proc.stdout.readline())
+        while line["type"] != "feed":
+            line = json.loads(proc.stdout.readline())
+        assert line["state"] == "LIVE", line
+        assert len(_slots(logical_url)) == 1
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 30
+    while _slots(logical_url) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _slots(logical_url) == []
+
+
+async def test_without_wal_level_logical_it_polls_and_says_why(dbos_url: str) -> None:
+    rec = Recorder()
+    feed = LiveFeed(dbos_url, LOGICAL, rec.on_batch, rec.on_state)
+    await feed.start()
+    try:
+        assert rec.names() == ["POLLING"]
+        detail = rec.states[0].detail
+        assert "logical decoding unavailable: wal_level is replica" in detail
+        assert "\n" not in detail
+    finally:
+        await feed.stop()
+
+
+def test_parse_test_decoding_lines() -> None:
+    ws = parse_change(
+        "table dbos.workflow_status: UPDATE: workflow_uuid[text]:'a''b' status[text]:'X'", "dbos"
+    )
+    assert ws is not None and ws.workflows == {"a'b"}
+    oo = parse_change(
+        "table dbos.operation_outputs: INSERT: workflow_uuid[text]:'w' function_id[integer]:4 "
+        "output[text]:null",
+        "dbos",
+    )
+    assert oo is not None and oo.steps == {("w", 4)}
+    assert parse_change("table dbos.notifications: INSERT: x[text]:'y'", "dbos") is None
+    assert parse_change("BEGIN", "dbos") is None
