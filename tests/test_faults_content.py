@@ -215,7 +215,8 @@ async def test_tui_shows_hostile_rows_without_escapes_at_80x24(
                 assert cell_len(line) == 80, line
             if visited == 3:
                 print("\n".join(lines))
-            assert lines[0].lstrip().startswith("lab │ worker "), lines[0]  # the header stays on top
+            # The header stays on top.
+            assert lines[0].lstrip().startswith("lab │ worker "), lines[0]
             seen_unknown |= any("ZOMBIE" in line or "MYSTERY" in line for line in lines)
             visited += 1
             if tree.cursor_line >= tree.last_line:

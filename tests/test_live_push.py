@@ -34,7 +34,7 @@ async def test_live_push_is_offered_asked_and_installed(dbos_url: str) -> None:
         await until(lambda: header.feed_state == "POLLING", 15, "the monitor to poll")
         line = str(header.render()).splitlines()[0]
         assert line.startswith("monitor │ worker none │ feed POLLING every 0.2-0.3 s")
-        assert line.endswith("│ t: live push")
+        assert "every 0.2-0.3 s 0.0 ev/s │ t: live push" in line
         shown = {b.binding.action for b in app.screen.active_bindings.values() if b.binding.show}
         assert "live_push" in shown
         # Asked, then declined: nothing is written.

@@ -12,6 +12,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -119,6 +120,9 @@ def test_default_flags_write_nothing_until_live_push_is_confirmed(
             # The user asks: now (and only now) limbo-tui writes, as the log shows.
             term.keys("t")
             term.wait_for(lambda s: "limbo-tui triggers uninstall" in s, 10, "the consent")
+            # A dialog hears only keys typed after its paint (screens/dialog.py), which
+            # may come a moment after tmux shows it.
+            time.sleep(1.0)
             term.keys("y")
             term.wait_for(lambda s: "LIVE via notify" in s, 30, "live push on")
             after = _writes(_statements(pg_server.log_path, since))

@@ -51,10 +51,11 @@ class StatusHeader(Widget):
             # First on the line: it must survive an 80-column terminal. The whole
             # sentence is the second line's problem.
             line = f"⚠ {safe_text(self.alarm.split(':', 1)[0]).upper()} │ {line}"
-        if self.totals:
-            line += f" │ {self.totals}"
+        # The offer before the totals: a narrow header cuts from the right.
         if self.live_push_offer:
             line += f" │ {LIVE_PUSH_HINT}"
+        if self.totals:
+            line += f" │ {self.totals}"
         if self.paused_changes is not None:
             line += f" │ PAUSED, {self.paused_changes} changes wait (p)"
         feed_detail = self.feed_detail if self.feed_state not in ("LIVE", "STARTING") else ""
