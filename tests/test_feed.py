@@ -356,15 +356,14 @@ async def test_behind_a_transaction_pooler_the_feed_never_claims_live(
     """Issue 11: behind PgBouncer (transaction mode) LISTEN does not reach us; the header
     said LIVE while the tree stayed empty. The self-addressed NOTIFY never comes back, so
     the feed polls, says why, and keeps up."""
-    from tests import pgbouncer_support
-
-    if not pgbouncer_support.available():
-        pytest.skip("pgbouncer is not installed (.ci/run installs it)")
     from limbo_tui.urls import database_name
+    from tests import pgbouncer
 
-    with pgbouncer_support.pgbouncer(pg_server, database_name(dbos_url)) as pooled:
+    if not pgbouncer.available():
+        pytest.skip("pgbouncer is not installed (.ci/run installs it)")
+    with pgbouncer.PgBouncer(pg_server, database_name(dbos_url)) as bouncer:
         rec = Recorder()
-        feed = LiveFeed(pooled, FAST, rec.on_batch, rec.on_state)
+        feed = LiveFeed(bouncer.url, FAST, rec.on_batch, rec.on_state)
         await feed.start()
         try:
             assert "LIVE" not in rec.names()

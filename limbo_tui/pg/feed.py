@@ -500,8 +500,10 @@ class LiveFeed:
     async def _heartbeat(self) -> None:
         """The source's own round trip; LIVE via notify also checks its triggers."""
         assert self._query is not None and self._source is not None
+        # asyncpg sets no TCP keepalive: a silent network shows as a proof that hangs.
+        timeout = max(1.0, min(5.0, self.settings.feed.heartbeat_s))
         try:
-            await asyncio.wait_for(self._source.prove(), QUERY_TIMEOUT_S)
+            await asyncio.wait_for(self._source.prove(), timeout)
         except SourceFailed as exc:
             await self._fall_back(exc.reason)
             return
