@@ -20,7 +20,7 @@ from limbo_tui.pg.sources.logical import parse_change
 from limbo_tui.settings import FeedSettings, Settings
 from tests.conftest import _create_dbos_template, _make_shared_tmp
 from tests.faults_support import clean_env, limbo_cmd
-from tests.pg18_support import PG18Server
+from tests.pg18_support import with_pg18
 from tests.test_feed import DbosApp, Recorder, _converges, _in_thread
 from tests.test_triggers import _traces
 
@@ -31,13 +31,14 @@ LOGICAL = Settings(feed=FeedSettings(source="logical", heartbeat_s=1, poll_inter
 def logical_server() -> Iterator[EmbeddedServer]:
     """A server of its own with wal_level = logical (the shared one has replica)."""
     base = _make_shared_tmp("limbo-tui-logical-")
-    server = PG18Server(base / "pg")
-    server.ensure_running()
-    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-        conn.execute("ALTER SYSTEM SET wal_level = logical")
-        conn.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '256MB'")
-    server.stop()
-    server.ensure_running()
+    server = EmbeddedServer(base / "pg")
+    with with_pg18():
+        server.ensure_running()
+        with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET wal_level = logical")
+            conn.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '256MB'")
+        server.stop()
+        server.ensure_running()
     _create_dbos_template(server)
     yield server
     server.stop()
