@@ -271,3 +271,53 @@ async def test_read_only_refuses_mutating_keys_and_hides_them() -> None:
         await pilot.press("l")
         await pilot.pause()
         assert app.limbo_only
+
+
+async def test_tree_keys_move_fold_and_unfold_like_a_terminal_user_expects() -> None:
+    app, feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push(seed_rows())
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        tree.focus()
+        await pilot.press("g")
+        assert tree.selected_id == PARENT
+        await pilot.press("j")
+        child = tree.selected_id
+        assert child is not None and child != PARENT
+        await pilot.press("k")
+        assert tree.selected_id == PARENT
+        await pilot.press("G")
+        assert tree.cursor_line == tree.last_line
+        await pilot.press("g", "left")  # the parent's family is open: ← folds it
+        assert not tree.node_for(PARENT).is_expanded  # type: ignore[union-attr]
+        await pilot.press("right")  # → unfolds it again
+        assert tree.node_for(PARENT).is_expanded  # type: ignore[union-attr]
+        await pilot.press("right")  # on an open family → goes to its first child
+        assert tree.selected_id == child
+        await pilot.press("left")  # on a leaf ← goes to the parent
+        assert tree.selected_id == PARENT
+        await pilot.press("minus")
+        assert all(not n.is_expanded for n in tree.root.children)
+        await pilot.press("plus")
+        assert all(n.is_expanded for n in tree.root.children if n.allow_expand)
+        assert child in tree.shown_ids()
+
+
+async def test_escape_clears_the_filter_then_limbo_only() -> None:
+    app, feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push(seed_rows())
+        await pilot.pause()
+        everything = app.query_one(WorkflowTree).shown_ids()
+        await pilot.press("slash", "n", "o", "p", "e", "enter")
+        await pilot.pause()
+        assert app.query_one(WorkflowTree).shown_ids() != everything
+        await pilot.press("l")
+        await pilot.press("escape")  # the tree has focus: escape clears the filter first
+        await pilot.pause()
+        assert app.filter_text == "" and app.limbo_only
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.limbo_only
+        assert app.query_one(WorkflowTree).shown_ids() == everything

@@ -371,6 +371,16 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         field.display = bool(field.value)
         self.query_one(WorkflowTree).focus()
 
+    def action_back_out(self) -> None:
+        """Escape on the main screen: undo the last narrowing of the view, one at a time."""
+        field = self.query_one(FilterInput)
+        if field.value:
+            field.value = ""
+            field.display = False
+            self.query_one(WorkflowTree).focus()
+        elif self.limbo_only:
+            self.action_toggle_limbo_only()
+
     def action_toggle_limbo_only(self) -> None:
         self.limbo_only = not self.limbo_only
         self._view_changed()

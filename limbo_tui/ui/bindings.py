@@ -106,10 +106,13 @@ KEY_BY_ACTION: dict[str, Key] = {k.action: k for k in KEYS}
 WIDGET_KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "fold / unfold a family; on a child step: jump to it"),
     ("space", "fold / unfold a family"),
-    ("up / down", "move the selection"),
+    ("↑/↓ j/k", "move the selection"),
+    ("g/G", "first / last line (home / end)"),
+    ("←/→", "fold, or go to the parent / unfold, or go to the first child"),
+    ("-/+", "fold every family / unfold every family"),
     ("tab", "move between the tree and the steps table"),
     ("ctrl+p", "command palette: every action by name"),
-    ("escape", "close a dialog / clear the filter"),
+    ("escape", "back out: close a dialog, else clear the filter, else leave limbo only"),
 )
 
 
@@ -135,4 +138,6 @@ def app_bindings() -> list[Binding]:
                     id=f"{k.binding_id}-read-only",
                 )
             )
+    # Escape backs out of a narrowed view (dialogs and the filter line bind it first).
+    out.append(Binding("escape", "back_out", "Back", show=False, id="back-out"))
     return out

@@ -13,10 +13,12 @@ costs ~0.1 ms, so they are resolved once and kept until the stylesheet says othe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -40,6 +42,18 @@ class WorkflowTree(Tree[str]):
     """Tree of workflow ids (node.data); labels come from workflow_lines.line_parts."""
 
     COMPONENT_CLASSES = Tree.COMPONENT_CLASSES | set(STYLED_CLASSES)
+    # The keys terminal users reach for first (less, vim, htop, k9s); listed on the help
+    # screen from bindings.TREE_KEYS.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g,home", "scroll_home", "First", show=False),
+        Binding("G,end", "scroll_end", "Last", show=False),
+        Binding("left,h", "fold_or_parent", "Fold", show=False),
+        Binding("right", "unfold_or_child", "Unfold", show=False),
+        Binding("minus", "fold_all", "Fold all", show=False),
+        Binding("plus,equals_sign", "unfold_all", "Unfold all", show=False),
+    ]
 
     def __init__(self, clock: Callable[[], int], *, id: str | None = None) -> None:
         super().__init__("workflows", id=id)
@@ -228,6 +242,44 @@ class WorkflowTree(Tree[str]):
             )
             self._family_open[root] = is_open
         return is_open
+
+    # -- keys ----------------------------------------------------------------------------
+    def action_fold_or_parent(self) -> None:
+        """←: fold an open family; on a folded one or a leaf, go to its parent."""
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.is_expanded and node.children:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent, animate=False)
+
+    def action_unfold_or_child(self) -> None:
+        """→: unfold a folded family; on an open one, go to its first child."""
+        node = self.cursor_node
+        if node is None or not node.allow_expand:
+            return
+        if not node.is_expanded:
+            node.expand()
+            self._build_children(node)
+        elif node.children:
+            self.move_cursor(node.children[0], animate=False)
+
+    def action_fold_all(self) -> None:
+        for family in self.root.children:
+            family.collapse_all()
+        if self.cursor_node is None and self.root.children:
+            self.move_cursor(self.root.children[0], animate=False)
+
+    def action_unfold_all(self) -> None:
+        stack = list(self.root.children)
+        while stack:
+            node = stack.pop()
+            if node.allow_expand:
+                node.expand()
+                # Folded families build their children lazily: build them on the way down.
+                self._build_children(node)
+                stack.extend(node.children)
 
     def _build_children(self, node: WorkflowNode) -> None:
         """Give a node opened for the first time the children it did not build folded."""
