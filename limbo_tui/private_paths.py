@@ -34,8 +34,8 @@ def ensure_private_dir(
 
     owner_uid: who must own it in the end (default: this process). A directory this
     process owns, or one owned by a uid in `adopt_uids` (an older limbo-tui's layout),
-    is handed over to owner_uid with `mode`. strict: group and others get no access at
-    all; otherwise they only may not write.
+    that nobody else could write into, is handed over to owner_uid with `mode`. strict:
+    group and others get no access at all; otherwise they only may not write.
     """
     euid = os.geteuid()
     owner = euid if owner_uid is None else owner_uid
@@ -56,12 +56,15 @@ def ensure_private_dir(
         ours = st.st_uid == euid or st.st_uid in adopt_uids
         if st.st_uid != owner and not ours:
             raise _refused(what, path, f"belongs to uid {st.st_uid}, not {owner}")
-        if st.st_uid != owner or created:
-            # Ours: made just now (the umask may have cut the mode) or by an older layout.
+        forbidden = 0o077 if strict else 0o022
+        # Ours, made just now (the umask may have cut the mode), or by an older limbo-tui
+        # and never open to others' writes (so nothing can have been planted inside):
+        # handed to its owner with the right mode.
+        settled = st.st_uid == owner and not st.st_mode & forbidden
+        if created or (ours and not settled and not st.st_mode & 0o022):
             os.fchown(fd, owner, owner_gid)
             os.fchmod(fd, mode)
             st = os.fstat(fd)
-        forbidden = 0o077 if strict else 0o022
         if st.st_mode & forbidden:
             raise _refused(
                 what, path, f"has mode {stat.S_IMODE(st.st_mode):04o}, open to other users"

@@ -203,3 +203,14 @@ def test_as_root_an_older_layout_is_taken_back_from_the_service_user() -> None:
         assert (log.st_uid, stat.S_IMODE(log.st_mode)) == (0, 0o600)
     finally:
         again.stop()
+
+
+def test_an_older_0755_log_directory_of_ours_is_tightened_not_abandoned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    older = tmp_path / "limbo-tui"
+    older.mkdir()
+    older.chmod(0o755)  # what an older limbo-tui made (mkdir with the usual umask)
+    assert launch.default_log_path("thread") == older / "worker-thread.log"
+    assert stat.S_IMODE(older.stat().st_mode) == 0o700

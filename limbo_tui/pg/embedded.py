@@ -223,7 +223,10 @@ class EmbeddedServer:
         try:
             if account is not None and self.data_dir.parent == ROOT_BASE_DIR:
                 ROOT_BASE_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
-            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+            # It also holds the worker's logs; as root the service user passes through.
+            self.data_dir.parent.mkdir(
+                mode=0o711 if account is not None else 0o700, parents=True, exist_ok=True
+            )
         except PermissionError:
             raise LimboError(
                 f"cannot create the embedded database directory {self.data_dir}: permission "
