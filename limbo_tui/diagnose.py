@@ -457,7 +457,9 @@ def _unserved_version(
     """(the version, the action) when no live executor runs wf's version while some
     executor is live: DBOS hands PENDING work only to an executor of its own version at
     launch, and dequeues ENQUEUED work of a version only on a worker of that version."""
-    if not wf.app_version or not fleet.live or wf.app_version in fleet.live_versions:
+    if status not in _CLOCK_STATUSES or not wf.app_version or not fleet.live:
+        return None
+    if wf.app_version in fleet.live_versions:
         return None
     if status == model.PENDING:
         if not orphaned:

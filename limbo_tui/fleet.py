@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from limbo_tui import model
 from limbo_tui.model import SLEEP_STEP, Workflow, WorkflowGraph
@@ -56,8 +57,9 @@ class Fleet:
     live: Mapping[str, str] = field(default_factory=dict)
     blocked_queues: Mapping[str, BlockedQueue] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def live_versions(self) -> frozenset[str]:
+        # Read once per diagnosed workflow: computed once per Fleet.
         return frozenset(v for v in self.live.values() if v)
 
     def changed_queues(self, other: Fleet) -> set[str]:
@@ -72,12 +74,20 @@ def last_write_ms(graph: WorkflowGraph, workflow_id: str) -> int | None:
     """The newest write of a workflow: its row, a step's start or end. A DBOS.sleep row's
     completion is its projected wake-up time, not a write."""
     wf = graph.workflows.get(workflow_id)
-    times: list[int | None] = [wf.updated_at_ms, wf.created_at_ms] if wf is not None else []
+    best: int | None = None
+    if wf is not None:
+        best = wf.updated_at_ms
+        created = wf.created_at_ms
+        if created is not None and (best is None or created > best):
+            best = created
     for step in graph.steps.get(workflow_id, {}).values():
-        times.append(step.started_at_ms)
-        if step.name != SLEEP_STEP:
-            times.append(step.completed_at_ms)
-    return max((t for t in times if t is not None), default=None)
+        started = step.started_at_ms
+        if started is not None and (best is None or started > best):
+            best = started
+        done = step.completed_at_ms
+        if done is not None and step.name != SLEEP_STEP and (best is None or done > best):
+            best = done
+    return best
 
 
 def makes_no_progress(
@@ -126,7 +136,7 @@ class _Newest:
         return self._best
 
 
-@dataclass
+@dataclass(slots=True)
 class _Seen:
     """What the index took from one workflow the last time it looked."""
 
@@ -151,7 +161,8 @@ class FleetIndex:
     def reset(self, graph: WorkflowGraph) -> None:
         for held in (self._seen, self._activity, self._versions, self._holding, self._waiting):
             held.clear()
-        self.update(graph, graph.workflows)
+        for wid, wf in graph.workflows.items():
+            self._learn(graph, wid, wf)
 
     def update(self, graph: WorkflowGraph, changed: Iterable[str]) -> None:
         for wid in changed:
@@ -277,10 +288,12 @@ def _oldest_first(graph: WorkflowGraph, ids: Iterable[str]) -> tuple[str, ...]:
 def _seen_of(graph: WorkflowGraph, wid: str, wf: Workflow) -> _Seen:
     status = wf.status if isinstance(wf.status, str) else ""
     ran = None if status in _ASKED_FOR else (wf.app_version or "")
+    executor = wf.executor_id or None
     return _Seen(
-        executor=wf.executor_id or None,
+        executor=executor,
         ran_version=ran,
-        write=last_write_ms(graph, wid),
+        # Only an executor's activity reads it (a backlog's rows often name none).
+        write=last_write_ms(graph, wid) if executor is not None else None,
         queue=wf.queue or None,
         status=status,
     )
