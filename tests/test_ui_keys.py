@@ -321,3 +321,43 @@ async def test_escape_clears_the_filter_then_limbo_only() -> None:
         await pilot.pause()
         assert not app.limbo_only
         assert app.query_one(WorkflowTree).shown_ids() == everything
+
+
+async def test_x_and_r_on_a_monitor_say_there_is_no_worker_not_done(dbos_url: str) -> None:
+    from limbo_tui.settings import Settings
+    from limbo_tui.worker.monitor_only import NoWorker
+
+    worker = NoWorker(dbos_url, Settings())
+    app, _ = make_app(worker=worker, actions=worker.actions)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("x", "r")
+        await settle(app, pilot)
+        said = notes(app)
+        assert not any("done" in n for n in said), said
+        assert sum("no embedded worker here (--worker none)" in n for n in said) == 2
+
+
+async def test_x_asks_first_when_the_worker_runs_the_users_workflows() -> None:
+    from dataclasses import replace
+
+    from limbo_tui.settings import Settings, WorkerSettings
+
+    worker = WorkerDouble()
+    settings = replace(Settings(), worker=WorkerSettings(imports=("shop.workflows",)))
+    app, _ = make_app(worker=worker, settings=settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "shop.workflows" in str(app.screen.query_one("#question").render())
+        assert worker.calls == []
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert worker.calls == []
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.pause(0.3)  # the dialog ignores keys typed before it was shown
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert worker.calls == [("crash", None)]
+        assert any("as after a SIGKILL" in n for n in notes(app))

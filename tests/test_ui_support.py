@@ -4,7 +4,7 @@ LiveFeed uses), small worker / actions doubles, and the seed's rows."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from limbo_tui.model import Step, Workflow
@@ -127,6 +127,7 @@ def make_app(
     actions: Any = None,
     read_only: bool = False,
     feeds: list[InTestFeed] | None = None,
+    settings: Settings | None = None,
 ) -> tuple[LimboApp, list[InTestFeed]]:
     """An app whose feed is an InTestFeed (returned in a list once the app starts it)."""
     feeds = [] if feeds is None else feeds
@@ -137,7 +138,8 @@ def make_app(
         return feed
 
     # A very high refresh rate: every batch repaints at once, so tests need no sleeps.
-    settings = Settings(ui=UISettings(refresh_hz=10_000), read_only=read_only)
+    base = settings if settings is not None else Settings()
+    settings = replace(base, ui=UISettings(refresh_hz=10_000), read_only=read_only)
     app = LimboApp(
         settings,
         DB,

@@ -43,13 +43,16 @@ def one_line(exc: BaseException | str) -> str:
 
 class WorkflowActions(_Base):
     # -- plumbing ----------------------------------------------------------------------
-    def run_blocking(self, title: str, call: Callable[[], Any], *, quiet: bool = False) -> None:
+    def run_blocking(
+        self, title: str, call: Callable[[], Any], *, quiet: bool = False, done: str = "done"
+    ) -> None:
         """Run a blocking worker / actions call in a thread; its result comes back as an
-        ActionFinished message (never as an exception that would end the app)."""
-        self._blocking(title, call, quiet)
+        ActionFinished message (never as an exception that would end the app). `done` is
+        what a call that returns nothing reports."""
+        self._blocking(title, call, quiet, done)
 
     @work(thread=True, group="actions", exit_on_error=False)
-    def _blocking(self, title: str, call: Callable[[], Any], quiet: bool) -> None:
+    def _blocking(self, title: str, call: Callable[[], Any], quiet: bool, done: str) -> None:
         try:
             result = call()
         except Exception as exc:
@@ -57,7 +60,7 @@ class WorkflowActions(_Base):
             return
         if result is None:  # start / crash / restart / stop return nothing
             if not quiet:
-                self.post_message(ActionFinished(title, True, "done"))
+                self.post_message(ActionFinished(title, True, done))
             return
         self.post_message(
             ActionFinished(
@@ -98,8 +101,13 @@ class WorkflowActions(_Base):
         self.push_screen(ConfirmScreen(safe_text(question), yes="Jump", no="Close"), answered)
 
     def _need_worker(self) -> bool:
-        if self.worker is None:
-            self.notify("no embedded worker (started with --worker none)", severity="warning")
+        # A monitor has a NoWorker (state NONE): x and r must say so, not "done".
+        if self.worker is None or self.worker.state == "NONE":
+            self.notify(
+                "no embedded worker here (--worker none): x and r act on limbo-tui's own "
+                "worker only",
+                severity="warning",
+            )
             return False
         return True
 
@@ -146,12 +154,40 @@ class WorkflowActions(_Base):
     def action_crash(self) -> None:
         # Not confirmed: crashing the embedded demo worker is the experiment itself and
         # `r` undoes it; cancel / resume (which change workflows for good) do ask.
-        if self._need_worker():
-            self.run_blocking("crash worker", self.worker.crash)
+        if not self._need_worker():
+            return
+        crashed = (
+            "the worker is dead, as after a SIGKILL; its PENDING work waits for r "
+            "(DBOS recovers it on restart)"
+        )
+        imports = self.settings.worker.imports
+        if not imports:
+            self.run_blocking("crash worker", self.worker.crash, done=crashed)
+            return
+
+        # This worker runs the user's own workflows too: a crash stops them mid-step.
+        def answered(result: Confirmed | None) -> None:
+            if result is not None:
+                self.run_blocking("crash worker", self.worker.crash, done=crashed)
+
+        names = ", ".join(safe_text(m) for m in imports)
+        self.push_screen(
+            ConfirmScreen(
+                f"Crash the worker? It also runs your workflows ({names}): they stop "
+                "mid-step and stay PENDING until r restarts it.",
+                yes="Crash it",
+                no="Keep it",
+            ),
+            answered,
+        )
 
     def action_restart(self) -> None:
         if self._need_worker():
-            self.run_blocking("restart worker", self.worker.restart)
+            self.run_blocking(
+                "restart worker",
+                self.worker.restart,
+                done="the worker is up again; DBOS recovers its PENDING work",
+            )
 
     # -- the selected workflow ---------------------------------------------------------
     def action_cancel(self) -> None:
