@@ -32,10 +32,15 @@ def when(ms: int | None, now_ms: int) -> str:
     return f"{stamp} ({age_text(now_ms - ms)} ago)"
 
 
-def _until(deadline_ms: int | None) -> str:
+def _until(deadline_ms: int | None, since_ms: int | None) -> str:
+    """The deadline, short enough for the "took" column: the time of day when it falls
+    within a day of the wait's start, else the date."""
     if deadline_ms is None:
         return "no deadline"
-    return datetime.fromtimestamp(deadline_ms / 1000, tz=UTC).strftime("until %m-%d %H:%M:%SZ")
+    at = datetime.fromtimestamp(deadline_ms / 1000, tz=UTC)
+    if since_ms is not None and 0 <= deadline_ms - since_ms < 86_400_000:
+        return at.strftime("→%H:%M:%SZ")
+    return at.strftime("→%Y-%m-%d")
 
 
 def _wait_state(step: Step, wait: Wait | None) -> tuple[str, str]:
@@ -43,7 +48,7 @@ def _wait_state(step: Step, wait: Wait | None) -> tuple[str, str]:
     if step.name == SLEEP_STEP:
         if wait is not None and wait.sleep_function_id == step.function_id:
             what = "timeout" if wait.kind == MESSAGE else "sleeping"
-            return what, _until(wait.deadline_ms)
+            return what, _until(wait.deadline_ms, step.started_at_ms)
         return "timer", "-"
     return "received", duration_text(step.duration_ms)
 
@@ -98,7 +103,8 @@ class StepsTable(DataTable[str]):
                 state, took = _wait_state(step, wait)
             rows.append((step.function_id, (key, safe_text(step.name)[:28], state, took, child)))
         if wait is not None and wait.kind == MESSAGE:
-            until = _until(wait.deadline_ms)
+            sleep = graph.steps.get(workflow_id, {}).get(wait.sleep_function_id)
+            until = _until(wait.deadline_ms, sleep.started_at_ms if sleep else None)
             rows.append(
                 (
                     wait.function_id,
