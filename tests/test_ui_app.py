@@ -308,3 +308,24 @@ async def test_a_new_theme_recolours_every_line() -> None:
         # The same parts of the line, in the new theme's colours.
         assert [(s.start, s.end) for s in after] == [(s.start, s.end) for s in before]
         assert [s.style for s in after] != [s.style for s in before]
+
+
+async def test_a_new_selection_shows_its_details_from_the_top() -> None:
+    from textual.containers import VerticalScroll
+
+    app, feeds = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        feeds[0].push(seed_rows())
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        tree.focus()
+        await pilot.press("g")
+        await pilot.pause()
+        scroll = app.query_one("#details-scroll", VerticalScroll)
+        assert scroll.max_scroll_y > 0, "the parent's details must be taller than the pane"
+        scroll.scroll_end(animate=False)
+        await pilot.pause()
+        assert scroll.scroll_y > 0
+        await pilot.press("j")
+        await pilot.pause()
+        assert scroll.scroll_y == 0

@@ -133,6 +133,8 @@ class DetailsPane(Vertical):
         super().__init__(id=id)
         # Static id -> the text it shows (see _put).
         self._texts: dict[str, Text] = {}
+        # The workflow shown last: a new one starts at the top (status and diagnosis).
+        self._shown_id: str | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="details-scroll"):
@@ -162,6 +164,9 @@ class DetailsPane(Vertical):
         for cls in status_style.STATUS_CLASSES:
             status.set_class(cls == status_class, cls)
         self.query_one(StepsTable).show(graph, workflow_id if wf else None)
+        if workflow_id != self._shown_id:
+            self._shown_id = workflow_id
+            self.query_one("#details-scroll", VerticalScroll).scroll_home(animate=False)
         if workflow_id is None:
             empty = not graph.workflows
             self._put(status, "No workflows yet." if empty else "No workflow selected.")
