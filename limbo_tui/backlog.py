@@ -3,15 +3,17 @@ header, `snapshot` and `snapshot --json` state totals (pure: reads a WorkflowGra
 
 A backlog larger than a snapshot loads (pg/queries.MAX_LIVE rows per status) is never cut
 silently: its group says how many there are, how many are loaded, and the oldest and
-newest creation time.
+newest creation time. In the tree a queue's large ENQUEUED backlog is one summarized line
+(group_roots), opened a page at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from limbo_tui.model import LIVE_STATUSES, GroupTotal, Workflow, WorkflowGraph
+from limbo_tui.model import ENQUEUED, LIVE_STATUSES, GroupTotal, Workflow, WorkflowGraph
 
 Iso = Callable[[int | None], str | None]
 
@@ -90,3 +92,54 @@ def needs_recount(
         if created <= graph_totals_counted_at_ms:
             return True
     return False
+
+
+# ENQUEUED roots of one queue beyond this many fold into one summarized line; opened, it
+# shows them a page at a time (newest first).
+GROUP_MIN = 200
+PAGE = 100
+
+
+@dataclass(frozen=True)
+class RootGroup:
+    """A queue's ENQUEUED backlog as one line of the tree: its loaded members (newest
+    first) and, from the totals, how many the database holds."""
+
+    status: str
+    queue: str
+    members: tuple[str, ...]
+    total: GroupTotal | None
+
+
+def group_roots(
+    graph: WorkflowGraph, roots: Sequence[str], keep_apart: Container[str]
+) -> list[str | RootGroup]:
+    """The tree's top level: `roots` in their order, where the ENQUEUED roots of a queue
+    that has at least GROUP_MIN of them become one RootGroup at the place of its newest
+    member. A root with children or in limbo (`keep_apart`) keeps its own line: folding
+    must never hide what needs a look (the group's line counts its warnings)."""
+    by_queue: dict[str, list[str]] = {}
+    for wid in roots:
+        wf = graph.workflows.get(wid)
+        if (
+            wf is not None
+            and wf.status == ENQUEUED
+            and wf.queue is not None
+            and wid not in keep_apart
+            and not graph.children(wid)
+        ):
+            by_queue.setdefault(wf.queue, []).append(wid)
+    big = {q: ids for q, ids in by_queue.items() if len(ids) >= GROUP_MIN}
+    if not big:
+        return list(roots)
+    queue_of = {wid: q for q, ids in big.items() for wid in ids}
+    totals = graph.totals
+    out: list[str | RootGroup] = []
+    for wid in roots:
+        queue = queue_of.get(wid)
+        if queue is None:
+            out.append(wid)
+        elif big[queue][0] == wid:
+            total = totals.group(ENQUEUED, queue) if totals is not None else None
+            out.append(RootGroup(ENQUEUED, queue, tuple(big[queue]), total))
+    return out

@@ -60,7 +60,7 @@ from limbo_tui.ui.suspend import suspend_to_shell
 from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_actions import WorkflowActions, one_line
 from limbo_tui.ui.workflow_lines import TreeFacts, visible_ids
-from limbo_tui.ui.workflow_tree import WorkflowTree
+from limbo_tui.ui.workflow_tree import WorkflowTree, is_workflow_key
 
 WORKER_POLL_S = 0.5
 AGE_TICK_S = 1.0
@@ -307,8 +307,10 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
 
     # -- selection ---------------------------------------------------------------------
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
-        if event.node.data != self.selected_id:
-            self.selected_id = event.node.data
+        # A summarized backlog's line is no workflow: nothing to act on.
+        data = event.node.data if is_workflow_key(event.node.data) else None
+        if data != self.selected_id:
+            self.selected_id = data
             self._show_details()
 
     def on_steps_table_jump_to(self, message: StepsTable.JumpTo) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from limbo_tui.backlog import PAGE, RootGroup
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.ui import status_style
@@ -127,3 +128,37 @@ def visible_ids(graph: WorkflowGraph, matches: Iterable[str]) -> frozenset[str]:
             shown.add(child)
             stack.extend(graph.children(child))
     return frozenset(shown)
+
+
+def group_parts(group: RootGroup, now_ms: int, warning_ids: frozenset[str]) -> list[Part]:
+    """The summarized line of a queue's ENQUEUED backlog: how many, how many in the
+    database, how many have a warning (stuck), the oldest and the newest."""
+    loaded = len(group.members)
+    total = group.total
+    parts: list[Part] = [
+        (
+            f"{status_style.glyph(group.status)} {safe_text(status_style.word(group.status))}",
+            status_style.style_class(group.status),
+        ),
+        (f" {loaded:,} on queue {safe_text(group.queue)}", ""),
+    ]
+    if total is not None and total.count > loaded:
+        parts.append((f", {total.count:,} in the database", ""))
+    warned = sum(1 for wid in group.members if wid in warning_ids)
+    if warned:
+        mark = status_style.WARNING_MARK.strip()
+        parts.append((f" {mark} {warned:,} with a warning", status_style.WARNING_CLASS))
+    if total is not None and total.oldest_ms is not None and total.newest_ms is not None:
+        oldest, newest = age_text(now_ms - total.oldest_ms), age_text(now_ms - total.newest_ms)
+        parts.append((f" · oldest {oldest}, newest {newest}", status_style.DIM_CLASS))
+    return parts
+
+
+def more_parts(group: RootGroup, shown: int) -> list[Part]:
+    """The last line of an opened group: what enter brings next."""
+    left = len(group.members) - shown
+    text = f"… {left:,} more: enter shows the next {min(left, PAGE):,}"
+    total = group.total
+    if total is not None and total.count > len(group.members):
+        text += f" ({total.count - len(group.members):,} older ones not loaded)"
+    return [(text, status_style.DIM_CLASS)]

@@ -8,6 +8,11 @@ at render time from `now_ms`, so the 1 Hz age tick repaints visible lines only.
 
 Labels carry styles resolved from the stylesheet's component classes; resolving one
 costs ~0.1 ms, so they are resolved once and kept until the stylesheet says otherwise.
+
+A queue's large ENQUEUED backlog is one summarized node (backlog.group_roots), folded;
+opened, it holds a page of its members and a "more" node that enter turns into the next
+page. Their node data start with a NUL character, which no workflow id can contain
+(PostgreSQL text never holds one), so they are never taken for a workflow.
 """
 
 from __future__ import annotations
@@ -22,13 +27,30 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from limbo_tui.backlog import PAGE, RootGroup, group_roots
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.ui import status_style
-from limbo_tui.ui.workflow_lines import TreeFacts, age_text, line_parts
+from limbo_tui.ui.workflow_lines import (
+    Part,
+    TreeFacts,
+    age_text,
+    group_parts,
+    line_parts,
+    more_parts,
+)
 
 WorkflowNode = TreeNode[str]
 
 # Every component class a line uses (workflow_lines.line_parts names them).
+GROUP_KEY = "\x00group\x00"
+MORE_KEY = "\x00more\x00"
+
+
+def is_workflow_key(data: str | None) -> bool:
+    """A node that stands for one workflow (not a summarized group or its "more" line)."""
+    return data is not None and not data.startswith("\x00")
+
+
 STYLED_CLASSES: tuple[str, ...] = (
     *sorted(status_style.STATUS_CLASSES),
     status_style.LIMBO_CLASS,
@@ -72,12 +94,15 @@ class WorkflowTree(Tree[str]):
         self._styles: dict[str, Style] | None = None
         # Root id -> whether its family opens by default; valid for one sync only.
         self._family_open: dict[str, bool] = {}
+        # Summarized backlogs by node key, and how many pages of each are open.
+        self._groups: dict[str, RootGroup] = {}
+        self._pages: dict[str, int] = {}
 
     # -- reading -----------------------------------------------------------------------
     @property
     def selected_id(self) -> str | None:
         node = self.cursor_node
-        return node.data if node is not None else None
+        return node.data if node is not None and is_workflow_key(node.data) else None
 
     def node_for(self, workflow_id: str) -> WorkflowNode | None:
         return self._node_by_id.get(workflow_id)
@@ -104,8 +129,22 @@ class WorkflowTree(Tree[str]):
                 affected.add(node_id)
                 node_id = graph.parent_of(node_id)
         roots = [r for r in graph.roots() if facts.shown is None or r in facts.shown]
-        created = self._reconcile(self.root, roots, affected, everything)
-        for wid in changed if not everything else list(self._node_by_id):
+        top: list[str] = []
+        groups: dict[str, RootGroup] = {}
+        for entry in group_roots(graph, roots, facts.limbo_ids):
+            if isinstance(entry, RootGroup):
+                key = GROUP_KEY + entry.queue
+                groups[key] = entry
+                top.append(key)
+            else:
+                top.append(entry)
+        self._groups = groups
+        # A group's members come and go with any batch: its page is reconciled each time.
+        affected |= groups.keys()
+        created = self._reconcile(self.root, top, affected, everything)
+        relabel = list(self._node_by_id) if everything else [*changed, *groups]
+        relabel += [MORE_KEY + key[len(GROUP_KEY) :] for key in groups]
+        for wid in relabel:
             node = self._node_by_id.get(wid)
             if node is not None and wid not in created:
                 self._relabel(node)
@@ -189,8 +228,22 @@ class WorkflowTree(Tree[str]):
             return ""
         return f" {age_text(self.now_ms - wf.created_at_ms)}"
 
+    def _parts(self, key: str) -> list[Part]:
+        if key.startswith(GROUP_KEY):
+            group = self._groups.get(key)
+            if group is None:
+                return [("(empty group)", "")]
+            return group_parts(group, self.now_ms, self._facts.warning_ids)
+        if key.startswith(MORE_KEY):
+            group = self._groups.get(GROUP_KEY + key[len(MORE_KEY) :])
+            return more_parts(group, self._page_size(group)) if group else [("…", "")]
+        return line_parts(self._graph, key, self._facts)
+
+    def _page_size(self, group: RootGroup) -> int:
+        return self._pages.get(GROUP_KEY + group.queue, 1) * PAGE
+
     def _line_label(self, workflow_id: str) -> Text:
-        parts = line_parts(self._graph, workflow_id, self._facts)
+        parts = self._parts(workflow_id)
         text = Text("".join(part for part, _ in parts))
         start = 0
         for part, cls in parts:
@@ -211,6 +264,17 @@ class WorkflowTree(Tree[str]):
             node.allow_expand = kids
 
     def _kids(self, workflow_id: str) -> list[str]:
+        if workflow_id.startswith(GROUP_KEY):
+            group = self._groups.get(workflow_id)
+            if group is None:
+                return []
+            size = self._page_size(group)
+            page = list(group.members[:size])
+            if len(group.members) > size:
+                page.append(MORE_KEY + group.queue)
+            return page
+        if workflow_id.startswith(MORE_KEY):
+            return []
         shown = self._facts.shown
         return [c for c in self._graph.children(workflow_id) if shown is None or c in shown]
 
@@ -218,6 +282,23 @@ class WorkflowTree(Tree[str]):
         if event.node.data is not None:
             self._expanded_by_user[event.node.data] = True
             self._build_children(event.node)
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
+        data = event.node.data
+        if data is not None and data.startswith(MORE_KEY):
+            self._next_page(GROUP_KEY + data[len(MORE_KEY) :])
+
+    def _next_page(self, key: str, pages: int | None = None) -> None:
+        """Open one more page of a group (or as many as `pages`) and build it."""
+        node = self._node_by_id.get(key)
+        if node is None or key not in self._groups:
+            return
+        self._pages[key] = pages if pages is not None else self._pages.get(key, 1) + 1
+        self._family_open = {}
+        self._reconcile(node, self._kids(key), {key}, False, frozenset({key}))
+        more = self._node_by_id.get(MORE_KEY + key[len(GROUP_KEY) :])
+        if more is not None:
+            self._relabel(more)
 
     def on_tree_node_collapsed(self, event: Tree.NodeCollapsed[str]) -> None:
         if event.node.data is not None:
@@ -228,6 +309,8 @@ class WorkflowTree(Tree[str]):
         families still at work (or in limbo) open and finished families folded."""
         if workflow_id in self._expanded_by_user:
             return self._expanded_by_user[workflow_id]
+        if not is_workflow_key(workflow_id):
+            return False  # a backlog stays one line until asked for
         if self._facts.shown is not None:
             return True
         root = self._graph.root_of(workflow_id)
@@ -297,7 +380,22 @@ class WorkflowTree(Tree[str]):
             path.append(wid)
             wid = self._graph.parent_of(wid)
         if wid is None:
-            return None  # not under any node: filtered out or not in the graph
+            group = self._group_of(path[-1]) if path else None
+            if group is None:
+                return None  # not under any node: filtered out or not in the graph
+            # A member of a summarized backlog: open the group as far as its page.
+            key = GROUP_KEY + group.queue
+            pages = group.members.index(path[-1]) // PAGE + 1
+            if pages > self._pages.get(key, 1):
+                self._next_page(key, pages)
+            group_node = self._node_by_id.get(key)
+            if group_node is None:
+                return None
+            group_node.expand()
+            self._build_children(group_node)
+            wid = path.pop()
+            if wid not in self._node_by_id:
+                return None
         for child in reversed(path):
             parent = self._node_by_id.get(wid)
             if parent is None:
@@ -307,6 +405,12 @@ class WorkflowTree(Tree[str]):
                 return None  # hidden by the filter
             wid = child
         return self._node_by_id.get(workflow_id)
+
+    def _group_of(self, workflow_id: str) -> RootGroup | None:
+        for group in self._groups.values():
+            if workflow_id in group.members:
+                return group
+        return None
 
     def _reconcile(
         self,
