@@ -361,3 +361,37 @@ async def test_x_asks_first_when_the_worker_runs_the_users_workflows() -> None:
         await settle(app, pilot)
         assert worker.calls == [("crash", None)]
         assert any("as after a SIGKILL" in n for n in notes(app))
+
+
+async def test_t_shows_the_selected_workflows_timeline_with_dispatches_and_crashes() -> None:
+    from dataclasses import replace
+
+    from limbo_tui.model import Workflow
+
+    worker = WorkerDouble()
+    app, feeds = make_app(worker=worker, actions=ActionsDouble())
+    async with app.run_test(size=(120, 40)) as pilot:
+        rows = seed_rows()
+        feeds[0].push(rows)
+        await pilot.pause()
+        parent = next(r for r in rows if isinstance(r, Workflow) and r.id == PARENT)
+        app.query_one(WorkflowTree).focus()
+        await pilot.press("g", "t")
+        await pilot.press("x")
+        await settle(app, pilot)
+        app._poll_worker()
+        await settle(app, pilot)
+        later = replace(
+            parent,
+            recovery_attempts=parent.recovery_attempts + 1,
+            updated_at_ms=(parent.updated_at_ms or 0) + 1_000,
+        )
+        feeds[0].push([later])
+        await settle(app, pilot)
+        shown = str(app.query_one("#details-timeline").render())
+        n = parent.recovery_attempts
+        assert f"dispatch {n + 1} (recovery_attempts {n} -> {n + 1})" in shown
+        assert "worker DOWN" in shown and "(seen)" in shown
+        await pilot.press("t")
+        await pilot.pause()
+        assert "timeline" not in str(app.query_one("#details-timeline").render())

@@ -35,6 +35,7 @@ from limbo_tui.queues import QueueView, queue_views
 from limbo_tui.search import QUEUE_FILTER, SearchIndex
 from limbo_tui.settings import Settings
 from limbo_tui.terminal_text import is_terminal_safe, safe_text
+from limbo_tui.timeline import Timeline
 from limbo_tui.ui import status_style
 from limbo_tui.ui.bindings import (
     KEY_BY_ACTION,
@@ -116,6 +117,10 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         self._queues_shown_at = 0.0
         self.limbo_only = False
         self.selected_id: str | None = None
+        # Every workflow's story for this session; `t` shows the selected one's.
+        self.timeline = Timeline()
+        self.show_timeline = False
+        self._timeline_worker_state: str | None = None
         # A workflow to select as soon as the feed brings it (after enqueue / fork).
         self.follow_id: str | None = None
 
@@ -288,6 +293,7 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
             self._diagnoses.of(wid) if wid else [],
             self._progress.get(wid) if wid else None,
             self.clock(),
+            timeline=self.timeline.events(wid) if wid and self.show_timeline else None,
         )
 
     @quiet_in_teardown
@@ -409,6 +415,10 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.settings.read_only))
+
+    def action_toggle_timeline(self) -> None:
+        self.show_timeline = not self.show_timeline
+        self._show_details()
 
     def action_worker_log(self) -> None:
         path = self.worker.log_path if self.worker is not None else None

@@ -89,6 +89,14 @@ KEYS: tuple[Key, ...] = (
     Key("pause", "p", "toggle_pause", "Pause", "pause / resume live updates"),
     Key("copy-id", "y", "copy_id", "Copy id", "copy the selected workflow id (OSC 52)"),
     Key(
+        "timeline",
+        "t",
+        "toggle_timeline",
+        "Timeline",
+        "the selected workflow's timeline: status changes, dispatches, steps, crashes",
+        show=False,
+    ),
+    Key(
         "worker-log",
         "L",
         "worker_log",

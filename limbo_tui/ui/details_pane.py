@@ -3,6 +3,7 @@ of its inputs / output / error, and its steps table."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from textual.widgets import DataTable, Static
 from limbo_tui.model import PENDING, SLEEP_STEP, WAIT_STEPS, Step, WorkflowGraph
 from limbo_tui.stored_values import describe
 from limbo_tui.terminal_text import safe_text
+from limbo_tui.timeline import TimelineEvent
 from limbo_tui.ui import status_style
 from limbo_tui.ui.workflow_lines import age_text, duration_text, progress_text, short_id
 from limbo_tui.waits import MESSAGE, Wait, current_wait
@@ -123,6 +125,26 @@ class StepsTable(DataTable[str]):
             self.post_message(self.JumpTo(child))
 
 
+def _timeline_text(events: Sequence[TimelineEvent] | None) -> Text:
+    if events is None:
+        return Text()
+    text = Text()
+    text.append(f"timeline ({len(events)} events; t hides it)\n", style="bold")
+    if not events:
+        text.append("nothing seen yet\n")
+    for e in events:
+        seen = " (seen)" if e.observed else ""
+        clock = time.strftime("%H:%M:%S", time.gmtime(e.at_ms / 1000)) + f".{e.at_ms % 1000:03d}"
+        text.append(f"{clock} ", style="dim")
+        text.append(f"{e.kind:<12} ", style="bold" if e.kind in _LOUD else "")
+        text.append(f"{safe_text(e.text)}{seen}\n")
+    return text
+
+
+# Kinds a reader of the seed's story looks for first.
+_LOUD = frozenset({"dispatch", "status", "worker", "step-failed"})
+
+
 class DetailsPane(Vertical):
     """Details of one workflow over its steps table."""
 
@@ -140,6 +162,7 @@ class DetailsPane(Vertical):
         with VerticalScroll(id="details-scroll"):
             yield Static(id="details-status")
             yield Static(id="details-diagnoses")
+            yield Static(id="details-timeline")
             yield Static(id="details-fields")
             yield Static(id="details-data")
         yield StepsTable(id="steps")
@@ -154,7 +177,10 @@ class DetailsPane(Vertical):
         diagnoses: Sequence[Any],
         progress: Any,
         now_ms: int,
+        timeline: Sequence[TimelineEvent] | None = None,
     ) -> None:
+        """timeline: the workflow's events when `t` shows them, else None."""
+        self._put(self.query_one("#details-timeline", Static), _timeline_text(timeline))
         status = self.query_one("#details-status", Static)
         diag = self.query_one("#details-diagnoses", Static)
         fields = self.query_one("#details-fields", Static)

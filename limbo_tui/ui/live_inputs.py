@@ -65,6 +65,7 @@ class LiveInputs(_Base):
     def _apply_batch(self, batch: Any) -> None:
         changed: set[str] = set()
         try:
+            self.timeline.observe(batch.rows, self.clock())
             if batch.full:
                 changed = self.graph.replace_all(batch.rows)
                 self._pending_everything = True
@@ -152,6 +153,21 @@ class LiveInputs(_Base):
         header.worker_state, header.executor_id = message.state, message.executor_id
         header.worker_detail = message.detail if message.state == "DOWN" else ""
         progress, limits = message.progress, message.limits
+        now = self.clock()
+        if message.state != self._timeline_worker_state:
+            # The instants of a crash and a restart: DBOS records neither.
+            if self._timeline_worker_state is not None:
+                detail = f": {message.detail}" if message.detail else ""
+                self.timeline.worker_event(f"worker {message.state}{detail}", now)
+            self._timeline_worker_state = message.state
+        self.timeline.progress(
+            {
+                wid: (p.step_id, p.attempt, p.max_attempts)
+                for wid, p in progress.items()
+                if hasattr(p, "step_id")
+            },
+            now,
+        )
         if limits is not None:
             self._worker_limits_loaded = True
             merged = {**known_limits(self.settings), **limits, **self.settings.limits}
