@@ -30,6 +30,7 @@ from limbo_tui.pg.feed import FeedBatch, FeedState
 from limbo_tui.queues import queue_views
 from limbo_tui.settings import LimboSettings, Settings
 from limbo_tui.terminal_text import safe_text
+from limbo_tui.timeline import Timeline, TimelineEvent
 from limbo_tui.urls import mask, validate_schema_name
 
 JSON_VERSION = 1
@@ -234,18 +235,33 @@ class Watcher:
         self._shown: dict[str, dict[str, Any]] = {}
         self._diagnoses: dict[tuple[str, str], Diagnosis] = {}
         self._feed_state: str | None = None
+        self.timeline = Timeline()
+        self._first_batch = True
 
     def write(self, obj: dict[str, Any]) -> None:
         self.out.write(json.dumps(obj) + "\n")
         self.out.flush()
 
     def on_batch(self, batch: FeedBatch) -> None:
+        events = self.timeline.observe(batch.rows, int(time.time() * 1000))
+        if self._first_batch:
+            # The first snapshot is where the story starts, not a change: its workflows
+            # are its insert lines.
+            self._first_batch = False
+            events = []
         if batch.full:
             # Everything shown before is checked too: what vanished is a delete.
             self._emit_workflows(self.graph.replace_all(batch.rows) | set(self._shown))
         else:
             self._emit_workflows(self.graph.apply(batch.rows))
         self.rediagnose()
+        # After the rows they explain: a reader has the workflow before its story.
+        self._emit_timeline(events)
+
+    def _emit_timeline(self, events: Iterable[TimelineEvent]) -> None:
+        for e in events:
+            line = {"type": "timeline", "at": iso(e.at_ms), **e.as_json()}
+            self.write(line)
 
     def on_state(self, state: FeedState) -> None:
         if state.state == self._feed_state:

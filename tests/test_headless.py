@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -266,3 +267,24 @@ def test_snapshot_shows_the_known_max_recovery_attempts(
     _, doc = _snapshot_json(dbos_url, settings, capsys)
     maxes = {w["id"]: w["max_recovery_attempts"] for w in doc["workflows"]}
     assert maxes == {"a": 2, "b": 7, "c": None}
+
+
+def test_watch_tells_each_workflows_story_as_timeline_lines() -> None:
+    buf = io.StringIO()
+    w = Watcher(Settings(), buf)
+    now = int(time.time() * 1000)
+    enq = Workflow("p", "ENQUEUED", "parent", queue="q", created_at_ms=now, updated_at_ms=now)
+    w.on_batch(FeedBatch([enq], full=True))  # the starting point: no story lines
+    w.on_batch(
+        FeedBatch(
+            [replace(enq, status="PENDING", recovery_attempts=1, updated_at_ms=now + 5)], full=False
+        )
+    )
+    w.on_batch(FeedBatch([Step("p", 1, "step", completed_at_ms=now + 9)], full=False))
+    story = [x for x in _lines(buf) if x["type"] == "timeline"]
+    assert [(x["workflow_id"], x["kind"], x["text"]) for x in story] == [
+        ("p", "dispatch", "dispatch 1 (recovery_attempts 0 -> 1)"),
+        ("p", "status", "ENQUEUED -> PENDING"),
+        ("p", "step", "#1 step done"),
+    ]
+    assert story[0]["at_ms"] == now + 5 and ISO.match(story[0]["at"])
