@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import signal
-import sys
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from limbo_tui import feeds
 from limbo_tui.database import Database
+from limbo_tui.hangup import HangupGuard
 from limbo_tui.pg.dbos_schema import SchemaVersion
 from limbo_tui.recording import Recorder
 from limbo_tui.settings import Settings
@@ -88,23 +86,15 @@ def run_tui(settings: Settings, database: Database, record: str | None = None) -
     recorder = Recorder(record, database.display) if record else None
     app, worker = build_app(settings, database, recorder=recorder)
 
-    # An SSH drop sends SIGHUP; SIGTERM comes from `kill`. Both end the app the way `q`
-    # does so the worker and the private server stop cleanly (kill -9 is covered by the
-    # server's parent-death signal).
-    # Python runs signal handlers on the main thread, which is the app's loop thread.
-    def _leave(signum: int, frame: FrameType | None) -> None:
-        if app.is_running:
-            app.exit()
-        else:
-            sys.exit(0)
-
-    previous = {s: signal.signal(s, _leave) for s in (signal.SIGHUP, signal.SIGTERM)}
+    # An SSH drop, `tmux kill-server`, SIGHUP or SIGTERM end the app the way `q` does, and
+    # the process for sure even when Textual is stuck on a dead terminal (hangup.py);
+    # kill -9 is covered by the server's and the worker's parent-death signals.
+    guard = HangupGuard(app.exit, worker.stop)
     try:
-        app.run()
+        with guard:
+            app.run()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        worker.stop()
+        guard.stop_worker()
         if recorder is not None:
             recorder.close()
     return app.return_code or 0
