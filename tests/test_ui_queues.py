@@ -160,6 +160,8 @@ async def test_s_sends_the_awaited_message_and_the_steps_table_shows_the_wait() 
             ["3", "DBOS.sleep", "timeout"],
         ]
         assert cells[1][3] == "→22:23:25Z"  # an hour after: the time of day
+        fields = str(app.query_one("#details-fields").render())
+        assert "b (live, runs v2)" in fields
         await pilot.press("s")
         await pilot.pause()
         assert isinstance(app.screen, SendFormScreen)
@@ -176,6 +178,7 @@ async def test_s_on_a_workflow_that_does_not_wait_sends_nothing() -> None:
         await pilot.pause()
         app.query_one(WorkflowTree).select_workflow(HOLDER)
         await pilot.pause()
+        assert "a (silent, last write 10m" in str(app.query_one("#details-fields").render())
         await pilot.press("s")
         await settle(app, pilot)
         assert not isinstance(app.screen, SendFormScreen) and actions.calls == []

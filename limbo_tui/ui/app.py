@@ -287,7 +287,9 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
 
     def _show_details(self) -> None:
         wid = self.selected_id
-        self.query_one(DetailsPane).show(
+        pane = self.query_one(DetailsPane)
+        pane.fleet = self._diagnoses.fleet
+        pane.show(
             self.graph,
             wid,
             self._diagnoses.of(wid) if wid else [],

@@ -15,6 +15,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from limbo_tui.fleet import Fleet
 from limbo_tui.model import PENDING, SLEEP_STEP, WAIT_STEPS, Step, WorkflowGraph
 from limbo_tui.stored_values import describe
 from limbo_tui.terminal_text import safe_text
@@ -53,6 +54,23 @@ def _wait_state(step: Step, wait: Wait | None) -> tuple[str, str]:
             return what, _until(wait.deadline_ms, step.started_at_ms)
         return "timer", "-"
     return "received", duration_text(step.duration_ms)
+
+
+def _executor_text(executor: str | None, fleet: Fleet, now_ms: int) -> str:
+    """The executor and what its writes say: live (and its version), silent since when."""
+    if not executor:
+        return "-"
+    if executor in fleet.live:
+        version = fleet.live[executor]
+        return f"{executor} (live{', runs ' + version if version else ''})"
+    silent = fleet.silent.get(executor)
+    if silent is None:
+        return executor
+    if silent.down:
+        return f"{executor} (down)"
+    if silent.last_write_ms is None:
+        return f"{executor} (silent)"
+    return f"{executor} (silent, last write {age_text(now_ms - silent.last_write_ms)} ago)"
 
 
 class StepsTable(DataTable[str]):
@@ -150,6 +168,8 @@ class DetailsPane(Vertical):
 
     # What to do when there is nothing to show; the app sets it (it knows the worker).
     empty_hint = "Waiting for the first workflow to appear in the database."
+    # Which executors are live or silent; the app sets it with each repaint's diagnoses.
+    fleet = Fleet()
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -210,7 +230,7 @@ class DetailsPane(Vertical):
             status, f"{status_style.glyph(wf.status)} {safe_text(wf.status)}  {safe_text(wf.name)}"
         )
         self._put(diag, self._diagnoses_text(diagnoses))
-        self._put(fields, self._fields_text(graph, workflow_id, progress, now_ms))
+        self._put(fields, self._fields_text(graph, workflow_id, progress, now_ms, self.fleet))
         self._put(data, self._data_text(wf))
 
     def _put(self, static: Static, content: Text | str) -> None:
@@ -243,7 +263,9 @@ class DetailsPane(Vertical):
         return text
 
     @staticmethod
-    def _fields_text(graph: WorkflowGraph, wid: str, progress: Any, now_ms: int) -> Text:
+    def _fields_text(
+        graph: WorkflowGraph, wid: str, progress: Any, now_ms: int, fleet: Fleet
+    ) -> Text:
         wf = graph.workflows[wid]
         maximum = graph.max_recovery_attempts(wid)
         counts = graph.step_counts(wid)
@@ -253,7 +275,7 @@ class DetailsPane(Vertical):
             ("class", wf.class_name or "-"),
             ("queue", wf.queue or "-"),
             ("dedup id", wf.dedup_id or "-"),
-            ("executor", wf.executor_id or "-"),
+            ("executor", _executor_text(wf.executor_id, fleet, now_ms)),
             ("version", wf.app_version or "-"),
             ("recovery", f"{wf.recovery_attempts}/{'?' if maximum is None else maximum}"),
             ("steps", f"{counts.steps_completed} done, {counts.steps_failed} failed"),
