@@ -106,3 +106,17 @@ def open_private_file(path: Path, *, what: str, adopt_uids: tuple[int, ...] = ()
             os.close(fd)
         raise
     return fd
+
+
+def ensure_private_tree(top: Path, leaf: Path, *, what: str) -> None:
+    """Every directory from `top` down to `leaf` (inside it), made or accepted as by
+    ensure_private_dir with others kept from writing; top's own parents are made as
+    usual (they are the user's, e.g. ~/.cache)."""
+    top.parent.mkdir(parents=True, exist_ok=True)
+    for path in [top, *(top / part for part in _parts_below(top, leaf))]:
+        ensure_private_dir(path, what=what, strict=False)
+
+
+def _parts_below(top: Path, leaf: Path) -> list[Path]:
+    relative = leaf.relative_to(top)
+    return [Path(*relative.parts[: i + 1]) for i in range(len(relative.parts))]

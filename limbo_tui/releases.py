@@ -26,6 +26,7 @@ from pathlib import Path
 import platformdirs
 
 from limbo_tui.errors import ConfigError, LimboError, one_line
+from limbo_tui.private_paths import ensure_private_tree
 
 ENV_CACHE = "LIMBO_TUI_CACHE_DIR"
 # The oldest release limbo-tui can act with or run the experiment on: the seed's.
@@ -125,7 +126,8 @@ def ensure_release(release: str) -> Path:
     if ready is not None:
         return ready
     directory = venv_dir(release)
-    directory.parent.mkdir(parents=True, exist_ok=True)
+    # limbo-tui runs the interpreters it finds here: nobody else may write into it.
+    ensure_private_tree(cache_root().parent, directory.parent, what="limbo-tui's cache directory")
     with _locked(directory.parent / f"{directory.name}.lock"):
         ready = provisioned(release)
         if ready is not None:

@@ -12,6 +12,7 @@ import logging
 import os
 import pwd
 import stat
+import sys
 import tempfile
 from pathlib import Path
 
@@ -214,3 +215,26 @@ def test_an_older_0755_log_directory_of_ours_is_tightened_not_abandoned(
     older.chmod(0o755)  # what an older limbo-tui made (mkdir with the usual umask)
     assert launch.default_log_path("thread") == older / "worker-thread.log"
     assert stat.S_IMODE(older.stat().st_mode) == 0o700
+
+
+def test_a_cache_directory_open_to_others_is_refused_before_anything_runs_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """limbo-tui runs the dbos releases and the worker's import path it keeps in its
+    cache: one that others can write into would run their code."""
+    from limbo_tui import releases
+    from limbo_tui.settings import Settings, WorkerSettings
+    from limbo_tui.worker.interpreter import worker_interpreter
+
+    shared = tmp_path / "shared-cache"
+    _plant_dir(shared)
+    monkeypatch.setenv(releases.ENV_CACHE, str(shared))
+    with pytest.raises(LimboError) as err:
+        releases.ensure_release("2.8.0")
+    assert f"refusing limbo-tui's cache directory {shared}" in str(err.value)
+    assert list(shared.iterdir()) == []  # no venv was made, nothing ran
+    # the worker's own interpreter reaches limbo_tui through a link kept there
+    with pytest.raises(LimboError) as err:
+        worker_interpreter(Settings(worker=WorkerSettings(python=sys.executable)))
+    assert f"refusing limbo-tui's cache directory {shared}" in str(err.value)
+    assert list(shared.iterdir()) == []

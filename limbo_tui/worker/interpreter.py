@@ -24,6 +24,7 @@ from pathlib import Path
 import limbo_tui
 from limbo_tui import releases
 from limbo_tui.errors import ConfigError
+from limbo_tui.private_paths import ensure_private_tree
 from limbo_tui.settings import Settings
 
 
@@ -57,8 +58,9 @@ def _package_path() -> dict[str, str]:
     digest = hashlib.sha256(str(package).encode()).hexdigest()[:16]
     shim = releases.cache_root().parent / "pythonpath" / digest
     link = shim / "limbo_tui"
+    # The worker imports limbo_tui through this link: nobody else may write here.
+    ensure_private_tree(releases.cache_root().parent, shim, what="limbo-tui's cache directory")
     if not link.exists():
-        shim.mkdir(parents=True, exist_ok=True)
         temporary = shim / f".limbo_tui-{os.getpid()}"
         temporary.unlink(missing_ok=True)
         temporary.symlink_to(package, target_is_directory=True)
