@@ -98,3 +98,31 @@ def test_group_roots_keeps_limbo_and_families_apart() -> None:
     assert groups[0].total is not None and groups[0].total.count == GROUP_MIN + 5
     small = [w for w in roots if w in ("solo-1", "bulk-00001")]
     assert group_roots(graph, small, set()) == small
+
+
+async def test_a_parent_of_many_children_shows_them_a_page_at_a_time() -> None:
+    kids = 450
+    rows: list[object] = [Workflow("big-parent", "PENDING", name="fan_out", created_at_ms=NOW_MS)]
+    rows += [
+        Workflow(f"big-parent-{i}", "SUCCESS", name="leaf", parent_id="big-parent",
+                 created_at_ms=NOW_MS + i)
+        for i in range(kids)
+    ]  # fmt: skip
+    app, feeds = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        feeds[0].push(rows, full=True)
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        lines = _lines(tree)
+        # An unfinished family opens by default: the parent, a page, and the more line.
+        assert len(lines) == 1 + PAGE + 1
+        assert f"{kids - PAGE:,} more children: enter shows the next {PAGE}" in lines[-1]
+        tree.cursor_line = len(lines) - 1
+        await pilot.press("enter")
+        await pilot.pause()
+        assert sum("leaf" in line for line in _lines(tree)) == 2 * PAGE
+        assert tree.select_workflow("big-parent-420")
+        await pilot.pause()
+        assert app.selected_id == "big-parent-420"
+        assert sum("leaf" in line for line in _lines(tree)) == kids

@@ -162,3 +162,10 @@ def more_parts(group: RootGroup, shown: int) -> list[Part]:
     if total is not None and total.count > len(group.members):
         text += f" ({total.count - len(group.members):,} older ones not loaded)"
     return [(text, status_style.DIM_CLASS)]
+
+
+def more_children_parts(children: int, shown: int) -> list[Part]:
+    """The last line under a parent of many children: what enter brings next."""
+    left = children - shown
+    return [(f"… {left:,} more children: enter shows the next {min(left, PAGE):,}",
+             status_style.DIM_CLASS)]  # fmt: skip

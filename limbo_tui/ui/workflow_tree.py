@@ -11,8 +11,9 @@ costs ~0.1 ms, so they are resolved once and kept until the stylesheet says othe
 
 A queue's large ENQUEUED backlog is one summarized node (backlog.group_roots), folded;
 opened, it holds a page of its members and a "more" node that enter turns into the next
-page. Their node data start with a NUL character, which no workflow id can contain
-(PostgreSQL text never holds one), so they are never taken for a workflow.
+page. A parent of thousands of children shows them a page at a time the same way. Their
+node data start with a NUL character, which no workflow id can contain (PostgreSQL text
+never holds one), so they are never taken for a workflow.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from limbo_tui.backlog import PAGE, RootGroup, group_roots
+from limbo_tui.backlog import GROUP_MIN, PAGE, RootGroup, group_roots
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.ui import status_style
 from limbo_tui.ui.workflow_lines import (
@@ -36,6 +37,7 @@ from limbo_tui.ui.workflow_lines import (
     age_text,
     group_parts,
     line_parts,
+    more_children_parts,
     more_parts,
 )
 
@@ -44,6 +46,8 @@ WorkflowNode = TreeNode[str]
 # Every component class a line uses (workflow_lines.line_parts names them).
 GROUP_KEY = "\x00group\x00"
 MORE_KEY = "\x00more\x00"
+# The "more" line under a parent with more than GROUP_MIN children (then PAGE at a time).
+MORE_CHILDREN_KEY = "\x00children\x00"
 
 
 def is_workflow_key(data: str | None) -> bool:
@@ -144,6 +148,7 @@ class WorkflowTree(Tree[str]):
         created = self._reconcile(self.root, top, affected, everything)
         relabel = list(self._node_by_id) if everything else [*changed, *groups]
         relabel += [MORE_KEY + key[len(GROUP_KEY) :] for key in groups]
+        relabel += [MORE_CHILDREN_KEY + wid for wid in changed]
         for wid in relabel:
             node = self._node_by_id.get(wid)
             if node is not None and wid not in created:
@@ -237,6 +242,11 @@ class WorkflowTree(Tree[str]):
         if key.startswith(MORE_KEY):
             group = self._groups.get(GROUP_KEY + key[len(MORE_KEY) :])
             return more_parts(group, self._page_size(group)) if group else [("…", "")]
+        if key.startswith(MORE_CHILDREN_KEY):
+            parent = key[len(MORE_CHILDREN_KEY) :]
+            every = self._all_kids(parent)
+            shown = self._pages.get(parent, 1) * PAGE
+            return more_children_parts(len(every), shown)
         return line_parts(self._graph, key, self._facts)
 
     def _page_size(self, group: RootGroup) -> int:
@@ -273,8 +283,18 @@ class WorkflowTree(Tree[str]):
             if len(group.members) > size:
                 page.append(MORE_KEY + group.queue)
             return page
-        if workflow_id.startswith(MORE_KEY):
+        if workflow_id.startswith("\x00"):
             return []
+        kids = self._all_kids(workflow_id)
+        if len(kids) < GROUP_MIN:
+            return kids
+        # A parent of thousands: a page of its children at a time, then a "more" line.
+        size = self._pages.get(workflow_id, 1) * PAGE
+        if len(kids) <= size:
+            return kids
+        return [*kids[:size], MORE_CHILDREN_KEY + workflow_id]
+
+    def _all_kids(self, workflow_id: str) -> list[str]:
         shown = self._facts.shown
         return [c for c in self._graph.children(workflow_id) if shown is None or c in shown]
 
@@ -287,16 +307,23 @@ class WorkflowTree(Tree[str]):
         data = event.node.data
         if data is not None and data.startswith(MORE_KEY):
             self._next_page(GROUP_KEY + data[len(MORE_KEY) :])
+        elif data is not None and data.startswith(MORE_CHILDREN_KEY):
+            self._next_page(data[len(MORE_CHILDREN_KEY) :])
+
+    def _more_key(self, key: str) -> str:
+        if key.startswith(GROUP_KEY):
+            return MORE_KEY + key[len(GROUP_KEY) :]
+        return MORE_CHILDREN_KEY + key
 
     def _next_page(self, key: str, pages: int | None = None) -> None:
-        """Open one more page of a group (or as many as `pages`) and build it."""
+        """Open one more page of a group or a parent (or as many as `pages`)."""
         node = self._node_by_id.get(key)
-        if node is None or key not in self._groups:
+        if node is None:
             return
         self._pages[key] = pages if pages is not None else self._pages.get(key, 1) + 1
         self._family_open = {}
         self._reconcile(node, self._kids(key), {key}, False, frozenset({key}))
-        more = self._node_by_id.get(MORE_KEY + key[len(GROUP_KEY) :])
+        more = self._node_by_id.get(self._more_key(key))
         if more is not None:
             self._relabel(more)
 
@@ -402,7 +429,13 @@ class WorkflowTree(Tree[str]):
                 return None
             self._build_children(parent)
             if child not in self._node_by_id:
-                return None  # hidden by the filter
+                every = self._all_kids(wid)
+                if child not in every:
+                    return None  # hidden by the filter
+                # Beyond the pages open so far: open as far as its page.
+                self._next_page(wid, every.index(child) // PAGE + 1)
+                if child not in self._node_by_id:
+                    return None
             wid = child
         return self._node_by_id.get(workflow_id)
 
