@@ -155,10 +155,11 @@ def test_two_tuis_on_the_embedded_default_outlive_each_other(tmp_path: Path) -> 
         second.start(command, env)
         # Same database, same executor id: only one worker may run it, or each would
         # recover (and run again) what the other is running. The second says why.
+        # It is not DOWN: it runs, in the first one, whose process it names.
         second.wait_for(
-            lambda s: "worker DOWN" in s and "LIVE" in s and "executor id" in s,
+            lambda s: "worker ELSEWHERE" in s and "LIVE" in s and "another limbo-tui (pid" in s,
             60,
-            "a live monitor whose worker explains why it is down",
+            "a live monitor whose worker says it runs in the first one",
         )
         owners = postgres_pids(data_dir)
         assert owners, "one shared server runs"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 from test_worker_support import small_settings
 
 from limbo_tui.worker.process import ProcessWorker
-from limbo_tui.worker.protocol import DOWN, RUNNING
+from limbo_tui.worker.protocol import ELSEWHERE, RUNNING
 from limbo_tui.worker.thread import ThreadWorker
 
 
@@ -18,12 +20,12 @@ def test_a_second_worker_with_the_same_executor_id_stays_down(dbos_url: str) -> 
         assert first.state == RUNNING, first.detail
         second.start()
         # It would recover, and run again, what the first one is running.
-        assert second.state == DOWN
-        assert "run by another limbo-tui" in second.detail
+        assert second.state == ELSEWHERE
+        assert f"run by another limbo-tui (pid {os.getpid()})" in second.detail
         assert "executor_id" in second.detail
         first.crash()  # a crash keeps the claim: the same limbo-tui restarts it
         second.start()
-        assert second.state == DOWN
+        assert second.state == ELSEWHERE
         first.restart()
         assert first.state == RUNNING, first.detail
         first.stop()  # quitting releases it

@@ -151,7 +151,12 @@ class LiveInputs(_Base):
     def on_worker_polled(self, message: WorkerPolled) -> None:
         header = self.query_one(StatusHeader)
         header.worker_state, header.executor_id = message.state, message.executor_id
-        header.worker_detail = message.detail if message.state == "DOWN" else ""
+        shown = message.state in ("DOWN", "ELSEWHERE")
+        if message.state == "ELSEWHERE" and header.worker_state_said != "ELSEWHERE":
+            # The header's second line may be cut at 80 columns: say it once in full.
+            self.notify(message.detail, severity="warning", timeout=10)
+        header.worker_state_said = message.state
+        header.worker_detail = message.detail if shown else ""
         progress, limits = message.progress, message.limits
         now = self.clock()
         if message.state != self._timeline_worker_state:

@@ -156,6 +156,13 @@ class WorkflowActions(_Base):
         # `r` undoes it; cancel / resume (which change workflows for good) do ask.
         if not self._need_worker():
             return
+        if self.worker.state == "ELSEWHERE":
+            self.notify(
+                "this executor's worker runs in another limbo-tui: crash it there "
+                "(r here takes it over once that one quits)",
+                severity="warning",
+            )
+            return
         crashed = (
             "the worker is dead, as after a SIGKILL; its PENDING work waits for r "
             "(DBOS recovers it on restart)"

@@ -19,6 +19,7 @@ from limbo_tui.worker.actions import Actions
 from limbo_tui.worker.executor_claim import ExecutorClaim
 from limbo_tui.worker.protocol import (
     DOWN,
+    ELSEWHERE,
     NONE,
     RUNNING,
     STARTING,
@@ -99,7 +100,7 @@ class WorkerBase(ABC):
                 return
             problem = self._claim.acquire()
             if problem is not None:
-                self._set_state(DOWN, problem)
+                self._set_state(ELSEWHERE, problem)
                 return
             self._set_state(STARTING, self.starting_detail)
         self._launch(timeout)

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 
 import psycopg
 
 from limbo_tui.errors import one_line
 
 APPLICATION_NAME = "limbo-tui executor claim"
+
+
+def _application_name() -> str:
+    # The holder's process id travels in its session's name, so that a second limbo-tui
+    # can say which process runs the worker.
+    return f"{APPLICATION_NAME} pid={os.getpid()}"
 
 
 def lock_key(executor_id: str) -> int:
@@ -40,7 +47,10 @@ class ExecutorClaim:
             return None
         try:
             conn = psycopg.connect(
-                self._url, autocommit=True, application_name=APPLICATION_NAME, connect_timeout=10
+                self._url,
+                autocommit=True,
+                application_name=_application_name(),
+                connect_timeout=10,
             )
         except psycopg.Error as exc:
             return f"cannot claim executor id {self._executor_id!r}: {one_line(exc)}"
@@ -48,13 +58,35 @@ class ExecutorClaim:
             "SELECT pg_try_advisory_lock(%s)", (lock_key(self._executor_id),)
         ).fetchone()
         if not (row and row[0]):
+            holder = self._holder_pid(conn)
             conn.close()
+            who = f"another limbo-tui (pid {holder})" if holder else "another limbo-tui"
             return (
-                f"executor id {self._executor_id!r} is run by another limbo-tui on this "
+                f"executor id {self._executor_id!r} is run by {who} on this "
                 "database: set [worker] executor_id to run a second worker here"
             )
         self._conn = conn
         return None
+
+    def _holder_pid(self, conn: psycopg.Connection) -> str | None:
+        """The process id of the limbo-tui holding the claim, from its session's name."""
+        key = lock_key(self._executor_id)
+        # A bigint advisory key is stored as classid (high half) and objid (low half).
+        classid, objid = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
+        try:
+            row = conn.execute(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a "
+                "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                "AND l.classid = %s::oid AND l.objid = %s::oid AND l.objsubid = 1 "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = "
+                "current_database())",
+                (classid, objid),
+            ).fetchone()
+        except psycopg.Error:
+            return None
+        name = str(row[0]) if row and row[0] else ""
+        _, found, pid = name.partition(" pid=")
+        return pid if found and pid.isdigit() else None
 
     def release(self) -> None:
         conn, self._conn = self._conn, None

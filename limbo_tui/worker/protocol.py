@@ -16,10 +16,12 @@ if TYPE_CHECKING:
     from limbo_tui.settings import ExperimentSettings
     from limbo_tui.worker.actions import Actions
 
-WorkerState = Literal["STARTING", "RUNNING", "DOWN", "NONE"]
+WorkerState = Literal["STARTING", "RUNNING", "DOWN", "ELSEWHERE", "NONE"]
 STARTING: WorkerState = "STARTING"
 RUNNING: WorkerState = "RUNNING"
 DOWN: WorkerState = "DOWN"
+# The executor id's worker runs in another limbo-tui on this database: not ours to start.
+ELSEWHERE: WorkerState = "ELSEWHERE"
 # The state of `--worker none`: there is no embedded worker at all.
 NONE: WorkerState = "NONE"
 
