@@ -15,20 +15,21 @@ import json
 import os
 import threading
 import time
+import types
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from limbo_tui.errors import EXIT_USAGE, LimboError
-from limbo_tui.model import GroupTotal, Row, Step, StepRemoved, Totals, Workflow, WorkflowRemoved
+from limbo_tui.model import Row
 
 FORMAT = "limbo-tui recording"
 VERSION = 1
 
-_ROW_TYPES: dict[str, type[Any]] = {
-    cls.__name__: cls for cls in (Workflow, Step, WorkflowRemoved, StepRemoved, Totals)
-}
+# Every kind of row the feed can carry, by name: the model's Row union, whatever it holds.
+_ROW_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(Row)}
 
 
 def encode_row(row: Row) -> dict[str, Any]:
@@ -37,17 +38,34 @@ def encode_row(row: Row) -> dict[str, Any]:
     return out
 
 
+def _build(hint: Any, value: Any) -> Any:
+    """A JSON value back into the type a dataclass field declares (nested rows, tuples)."""
+    if value is None:
+        return None
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        hints = typing.get_type_hints(hint)
+        names = {f.name for f in dataclasses.fields(hint)}
+        # Fields a newer limbo-tui wrote are dropped; missing ones take their defaults.
+        return hint(**{k: _build(hints[k], v) for k, v in value.items() if k in names})
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is tuple and isinstance(value, list | tuple):
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_build(args[0], v) for v in value)
+        return tuple(_build(a, v) for a, v in zip(args, value, strict=False))
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            if arg is not type(None) and dataclasses.is_dataclass(arg) and isinstance(value, dict):
+                return _build(arg, value)
+    return value
+
+
 def decode_row(obj: dict[str, Any]) -> Row:
     kind = obj.get("type")
     cls = _ROW_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ValueError(f"unknown row type {kind!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    # Fields a newer limbo-tui wrote are dropped; missing ones take their defaults.
-    values = {k: v for k, v in obj.items() if k in names}
-    if cls is Totals:
-        values["groups"] = tuple(GroupTotal(**g) for g in values.get("groups", ()))
-    row: Row = cls(**values)
+    row: Row = _build(cls, {k: v for k, v in obj.items() if k != "type"})
     return row
 
 

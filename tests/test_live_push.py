@@ -1,4 +1,4 @@
-"""The monitor's offer of live push: the header, the `t` key, the consent dialog (what is
+"""The monitor's offer of live push: the header, the `P` key, the consent dialog (what is
 created, how to remove it, what it costs) and the install, on a real database."""
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ async def test_live_push_is_offered_asked_and_installed(dbos_url: str) -> None:
         await until(lambda: header.feed_state == "POLLING", 15, "the monitor to poll")
         line = str(header.render()).splitlines()[0]
         assert line.startswith("monitor │ worker none │ feed POLLING every 0.2-0.3 s")
-        assert "every 0.2-0.3 s 0.0 ev/s │ t: live push" in line
+        assert "every 0.2-0.3 s 0.0 ev/s │ P: live push" in line
         shown = {b.binding.action for b in app.screen.active_bindings.values() if b.binding.show}
         assert "live_push" in shown
         # Asked, then declined: nothing is written.
-        await pilot.press("t")
+        await pilot.press("P")
         await until(lambda: isinstance(app.screen, LivePushConsent), 5, "the consent dialog")
         text = str(app.screen.query_one("#question").render())
         assert "limbo-tui triggers uninstall" in text
@@ -48,12 +48,12 @@ async def test_live_push_is_offered_asked_and_installed(dbos_url: str) -> None:
         await pilot.pause()
         assert _traces(dbos_url)["triggers"] == 0
         # Asked, then confirmed: installed, and the feed goes LIVE via notify.
-        await pilot.press("t")
+        await pilot.press("P")
         await until(lambda: isinstance(app.screen, LivePushConsent), 5, "the consent dialog")
         await pilot.press("y")
         await until(lambda: header.feed_state == "LIVE", 15, "LIVE after the install")
         assert header.feed_source == "via notify" and not header.live_push_offer
-        assert "t: live push" not in str(header.render())
+        assert "P: live push" not in str(header.render())
     assert _traces(dbos_url) == {"schema": 1, "functions": 1, "triggers": 6}
 
 
@@ -70,7 +70,7 @@ async def test_read_only_header_footer_and_palette_offer_no_write(dbos_url: str)
             if k.mutating:
                 assert k.action not in shown, k.action
                 assert k.help.lower() not in titles, k.help
-        await pilot.press("t")
+        await pilot.press("P")
         await pilot.pause()
         assert not isinstance(app.screen, LivePushConsent)
     assert _traces(dbos_url)["triggers"] == 0

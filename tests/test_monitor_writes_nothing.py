@@ -96,7 +96,7 @@ def test_default_flags_write_nothing_until_live_push_is_confirmed(
             screen = term.wait_for(lambda s: "POLLING" in s, 60, "the TUI to poll")
             header = screen.splitlines()[0]
             assert header.strip().startswith("monitor │ worker NONE"), header
-            assert "t: live push" in header
+            assert "P: live push" in header
             parent = app.run_parent(k=2, n=2)
             term.wait_for(lambda s: "SUCCESS" in s, 30, "the run on screen")
             snap = subprocess.run(
@@ -118,7 +118,7 @@ def test_default_flags_write_nothing_until_live_push_is_confirmed(
                 assert [r[1] for r in queues] == ["limbo-feed-test"]
 
             # The user asks: now (and only now) limbo-tui writes, as the log shows.
-            term.keys("t")
+            term.keys("P")
             term.wait_for(lambda s: "limbo-tui triggers uninstall" in s, 10, "the consent")
             # A dialog hears only keys typed after its paint (screens/dialog.py), which
             # may come a moment after tmux shows it.

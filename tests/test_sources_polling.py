@@ -30,7 +30,7 @@ async def test_monitor_polls_every_change_of_a_dbos_run_without_snapshots(dbos_u
         try:
             assert rec.names() == ["POLLING"]
             state = rec.states[0]
-            assert state.offer and "t: live push" in state.detail
+            assert state.offer and "P: live push" in state.detail
             assert state.source == "every 0.1-0.4 s"
             parent = await _in_thread(lambda: app.run_parent(k=2, n=3))
             await _converges(rec, dbos_url)

@@ -93,3 +93,24 @@ def test_memory_is_bounded_per_workflow() -> None:
     events = tl.events(P)
     assert len(events) == MAX_EVENTS_PER_WORKFLOW
     assert events[-1].text.endswith(f"-> {MAX_EVENTS_PER_WORKFLOW * 2 - 1})")
+
+
+def test_every_row_kind_the_feed_carries_survives_a_recording() -> None:
+    import json
+    import typing
+
+    from limbo_tui.model import GroupTotal, Row, Totals
+    from limbo_tui.recording import decode_row, encode_row
+    from limbo_tui.registry import AppVersion, QueueSettings, Registry
+
+    rows: list[Row] = [
+        wf("PENDING", 2, T0, dedup_id="6/5"),
+        Step(P, 1, "child_workflow", child_workflow_id=f"{P}-1"),
+        WorkflowRemoved(P),
+        Totals(3, (GroupTotal("PENDING", "q", 2, T0, T0 + 1),), T0, exact=False),
+    ]
+    rows += [
+        typing.cast(Row, Registry(queues=(QueueSettings("q"),), versions=(AppVersion("v1", T0),)))
+    ]
+    for row in rows:
+        assert decode_row(json.loads(json.dumps(encode_row(row)))) == row

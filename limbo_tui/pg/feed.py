@@ -379,7 +379,7 @@ class LiveFeed:
             if self.settings.feed.triggers == "never":
                 return "monitor, [feed] triggers = never"
             self._offer = True
-            return "monitor, writes nothing (t: live push)"
+            return "monitor, writes nothing (P: live push)"
         try:
             await triggers.install(self._query, self.schema)
         except triggers.TriggersUnavailable as exc:

@@ -76,7 +76,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "live-push",
-        "t",
+        "P",
         "live_push",
         "Live push",
         "live push: install limbo-tui's NOTIFY triggers on this database (asks)",

@@ -1,4 +1,4 @@
-"""Live push on a monitored database: the `t` key, the consent dialog, the install.
+"""Live push on a monitored database: the `P` key, the consent dialog, the install.
 
 A mixin of LimboApp. Offered only when the feed says so (a monitor whose triggers are
 not installed, `[feed] triggers = "ask"`, not read-only); nothing is written before the

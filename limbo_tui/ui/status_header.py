@@ -11,7 +11,7 @@ from textual.widget import Widget
 from limbo_tui.terminal_text import safe_text
 
 # The key that switches on live push (bindings.KEYS "live-push"), named by the header.
-LIVE_PUSH_HINT = "t: live push"
+LIVE_PUSH_HINT = "P: live push"
 
 
 class StatusHeader(Widget):
