@@ -116,7 +116,12 @@ async def wait_for_text(page: Page, needles: tuple[str, ...], shots: Path, tries
     """Screenshot and read the page until every needle is on it; returns the last text."""
     text = ""
     for i in range(tries):
-        shot = await page.screenshot(shots / f"shot-{i}.png")
+        try:
+            shot = await page.screenshot(shots / f"shot-{i}.png")
+        except RuntimeError:
+            # A page still loading (or a loaded machine) can refuse a capture: try again.
+            await asyncio.sleep(1.0)
+            continue
         text = await asyncio.to_thread(ocr, shot)
         if all(n in text for n in needles):
             return text
