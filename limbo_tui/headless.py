@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from limbo_tui.backlog import partial_groups, totals_json, totals_line
+from limbo_tui.bounded_output import BoundedOutput, is_pipe_or_file
 from limbo_tui.diagnose import Diagnosis, diagnose
 from limbo_tui.errors import EXIT_LIMBO, EXIT_OK
 from limbo_tui.feeds import make_feed, read_snapshot
@@ -228,9 +229,13 @@ class Watcher:
     """Turns feed batches into JSON lines: workflow insert/update/delete, diagnosis
     appear/clear and feed state changes. Pure apart from writing to `out`."""
 
-    def __init__(self, settings: Settings, out: TextIO) -> None:
+    def __init__(
+        self, settings: Settings, out: TextIO, sink: Callable[[str], None] | None = None
+    ) -> None:
         self.settings = settings
         self.out = out
+        # Where lines go instead of `out` (run_watch: a BoundedOutput on a pipe).
+        self._sink = sink
         self.graph = WorkflowGraph().with_limits(known_limits(settings))
         self._shown: dict[str, dict[str, Any]] = {}
         self._diagnoses: dict[tuple[str, str], Diagnosis] = {}
@@ -239,8 +244,17 @@ class Watcher:
         self._first_batch = True
 
     def write(self, obj: dict[str, Any]) -> None:
+        if self._sink is not None:
+            self._sink(json.dumps(obj) + "\n")
+            return
         self.out.write(json.dumps(obj) + "\n")
         self.out.flush()
+
+    def forget(self) -> None:
+        """The reader missed lines: what follows the next snapshot is the whole picture."""
+        self._shown.clear()
+        self._diagnoses.clear()
+        self._feed_state = None
 
     def on_batch(self, batch: FeedBatch) -> None:
         events = self.timeline.observe(batch.rows, int(time.time() * 1000))
@@ -341,23 +355,70 @@ def run_watch(
 async def _watch(
     url: str, settings: Settings, out: TextIO, revive: Callable[[], None] | None
 ) -> int:
-    watcher = Watcher(settings, out)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    feed = make_feed(url, settings, watcher.on_batch, watcher.on_state, revive=revive)
+    # An unread pipe must never stall the loop (and with it the LISTEN connection, whose
+    # backend would hold the server's NOTIFY queue): lines go out without blocking; when
+    # the reader falls LIMIT_BYTES behind, the feed lets go of the database until the
+    # reader has caught up, then a `resync` line and the whole picture follow.
+    output: BoundedOutput | None = None
+    fd = _fileno(out)
+    restart = asyncio.Event()
+    if fd is not None and is_pipe_or_file(fd):
+        out.flush()
+        output = BoundedOutput(
+            fd,
+            loop,
+            on_overflow=lambda: restart.set(),
+            on_drained=lambda: restart.set(),
+        )
+    watcher = Watcher(settings, out, output.write_line if output is not None else None)
+
+    def new_feed() -> Any:
+        return make_feed(url, settings, watcher.on_batch, watcher.on_state, revive=revive)
+
+    feed: Any = new_feed()
+    running = True
     try:
         await feed.start()
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), DIAGNOSE_EVERY_S)
-            if not stop.is_set():
+            if restart.is_set() and output is not None:
+                restart.clear()
+                if output.overflowed and running:
+                    await feed.stop()
+                    running = False
+                elif not output.overflowed and not running:
+                    watcher.forget()
+                    watcher.write(
+                        {
+                            "type": "resync",
+                            "at": now_iso(),
+                            "detail": "the reader fell behind and lines were dropped; "
+                            "what follows is the whole picture",
+                        }
+                    )
+                    feed = new_feed()
+                    await feed.start()
+                    running = True
+            if not stop.is_set() and running:
                 watcher.rediagnose()
     finally:
         await feed.stop()
+        if output is not None:
+            output.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
     return EXIT_OK
+
+
+def _fileno(out: TextIO) -> int | None:
+    try:
+        return out.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None

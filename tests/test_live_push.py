@@ -4,6 +4,9 @@ created, how to remove it, what it costs) and the install, on a real database.""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
+
+import pytest
 
 from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.settings import FeedSettings, Settings, UISettings
@@ -74,3 +77,27 @@ async def test_read_only_header_footer_and_palette_offer_no_write(dbos_url: str)
         await pilot.pause()
         assert not isinstance(app.screen, LivePushConsent)
     assert _traces(dbos_url)["triggers"] == 0
+
+
+async def test_ctrl_z_lets_go_of_listen_before_the_process_stops(
+    dbos_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A suspended limbo-tui (SIGTSTP) must not hold the tail of the NOTIFY queue: the
+    feed unlistens before the stop and listens again (with a resync) on fg."""
+    listening_while_stopped: list[int] = []
+    app = _app(dbos_url, replace(SETTINGS, lab=True))
+
+    def stopped(_app: object) -> None:
+        feed: Any = app._feed
+        conn = feed._side
+        listening_while_stopped.append(len(conn._listeners))
+
+    monkeypatch.setattr("limbo_tui.ui.app.suspend_to_shell", lambda a: stopped(a))
+    async with app.run_test(size=(140, 30)) as pilot:
+        header = app.query_one(StatusHeader)
+        await until(lambda: header.feed_state == "LIVE", 15, "LIVE in the lab")
+        await pilot.press("ctrl+z")
+        await until(lambda: bool(listening_while_stopped), 5, "the suspend")
+        assert listening_while_stopped == [0]
+        feed: Any = app._feed
+        assert len(feed._side._listeners) == 1  # listening again after fg

@@ -410,8 +410,15 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         self.copy_to_clipboard(self.selected_id)
         self.notify(f"copied {self.selected_id}")
 
-    def action_suspend(self) -> None:
+    async def action_suspend(self) -> None:
+        # A stopped limbo-tui must hold nothing that grows on the server: the feed lets
+        # go of its NOTIFY subscription first (the queue's tail) and takes it back on fg.
+        feed: Any = self._feed
+        if feed is not None and hasattr(feed, "pause"):
+            await feed.pause()
         refused = suspend_to_shell(self)
+        if feed is not None and hasattr(feed, "resume"):
+            await feed.resume()
         if refused is not None:
             self.notify(refused, severity="warning")
 
