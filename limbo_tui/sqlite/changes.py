@@ -15,8 +15,9 @@ are the tables read, and only what can have changed:
   - step rows inserted since the last look (operation_outputs rowid).
 A deleted or edited finished row is caught by the feed's periodic full snapshot.
 
-Same shape as the PostgreSQL change sources (start / changes / prove / describe / close):
-the feed turns `Changes` into fetches.
+A ChangeSource like the PostgreSQL ones (pg/sources: start / changes / prove / describe
+/ close, and their `Changes`): the feed turns Changes into fetches. Its blocking reads run
+through `run`, the feed's one SQLite thread, which alone uses the connection.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from limbo_tui.pg.queries import LIVE_STATUSES, MAX_LIVE, Columns
+from limbo_tui.pg.sources import Changes, SourceFailed
 from limbo_tui.sqlite import inotify, reader
 
 # With inotify, still look this often (a missed event must not freeze the screen).
@@ -40,21 +43,14 @@ LOOKBACK_MS = 2_000
 MAX_RECENT = 20_000
 
 
-@dataclass
-class Changes:
-    workflows: set[str] = field(default_factory=set)
-    # Workflows whose every step row is fetched again.
-    all_steps: set[str] = field(default_factory=set)
-    resync: bool = False
-
-    def __bool__(self) -> bool:
-        return self.resync or bool(self.workflows or self.all_steps)
+Run = Callable[..., Awaitable[Any]]
 
 
 class SqliteChangeSource:
     kind = "sqlite"
 
-    def __init__(self, conn: sqlite3.Connection, cols: Columns, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, cols: Columns, path: Path, run: Run) -> None:
+        self._run = run
         self._conn = conn
         self._cols = cols
         self._path = path
@@ -68,8 +64,35 @@ class SqliteChangeSource:
         self._recent: dict[str, str] = {}
         self.commits_seen = 0
 
-    # All blocking calls run on the feed's one SQLite thread (see feed.py).
-    def start_blocking(self) -> None:
+    # -- ChangeSource ------------------------------------------------------------------
+    async def start(self) -> None:
+        """Marks before the snapshot, then the file watch (on the loop)."""
+        await self._run(self._start_blocking)
+        self._watch = inotify.open_watch(self._path, self._wake.set)
+
+    async def changes(self, timeout: float) -> Changes:
+        await self._wait(timeout)
+        found: Changes = await self._run(self._look_blocking)
+        return found
+
+    async def prove(self) -> None:
+        """A read of the file's change counter: the file is there and readable."""
+        try:
+            await self._run(self._data_version)
+        except sqlite3.Error as exc:
+            raise SourceFailed(f"cannot read {self._path}: {exc}") from None
+
+    def describe(self) -> str:
+        how = "inotify" if self._watch is not None else f"data_version every {FALLBACK_S:g} s"
+        return f"SQLITE via {how}"
+
+    async def close(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
+
+    # -- blocking parts, on the feed's SQLite thread --------------------------------------
+    def _start_blocking(self) -> None:
         """Marks before the snapshot: whatever commits after shows at the first look."""
         with reader.read(self._conn):
             self._version = self._data_version()
@@ -82,18 +105,14 @@ class SqliteChangeSource:
                 )
             self._live = self._live_lines()
 
-    def start_watching(self) -> None:
-        """On the loop: inotify when the platform has it."""
-        self._watch = inotify.open_watch(self._path, self._wake.set)
-
-    async def wait(self, timeout: float) -> None:
+    async def _wait(self, timeout: float) -> None:
         """Until the file may have changed (or `timeout`)."""
         step = SAFETY_S if self._watch is not None else FALLBACK_S
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), min(timeout, step))
         self._wake.clear()
 
-    def look_blocking(self) -> Changes:
+    def _look_blocking(self) -> Changes:
         """Changes since the last look; empty (and nothing read) without a commit."""
         with reader.read(self._conn):
             version = self._data_version()
@@ -102,15 +121,6 @@ class SqliteChangeSource:
             self._version = version
             self.commits_seen += 1
             return self._delta()
-
-    def describe(self) -> str:
-        how = "inotify" if self._watch is not None else f"data_version every {FALLBACK_S:g} s"
-        return f"SQLITE via {how}"
-
-    def close(self) -> None:
-        watch, self._watch = self._watch, None
-        if watch is not None:
-            watch.close()
 
     # -- reads -------------------------------------------------------------------------
     def _data_version(self) -> int:

@@ -24,9 +24,10 @@ from limbo_tui.errors import LimboError, one_line
 from limbo_tui.model import Row, Workflow, WorkflowRemoved
 from limbo_tui.pg.feed import BACKOFF_S, DOWN_AFTER_S, FeedBatch, FeedState, FeedStateName
 from limbo_tui.pg.queries import Columns
+from limbo_tui.pg.sources import Changes, SourceFailed
 from limbo_tui.settings import Settings
 from limbo_tui.sqlite import reader
-from limbo_tui.sqlite.changes import Changes, SqliteChangeSource
+from limbo_tui.sqlite.changes import SqliteChangeSource
 from limbo_tui.urls import sqlite_path
 
 # A full snapshot this often while commits happen (deleted or edited finished rows).
@@ -103,16 +104,16 @@ class SqliteFeed:
     async def _open(self) -> None:
         self._conn = await self._call(reader.connect, self.path)
         self._cols = await self._call(reader.probe, self._conn)
-        self._source = SqliteChangeSource(self._conn, self._cols, self.path)
-        await self._call(self._source.start_blocking)
-        self._source.start_watching()
+        self._source = SqliteChangeSource(self._conn, self._cols, self.path, self._call)
+        await self._source.start()
         await self._snapshot()
         self._set_state("LIVE", self._source.describe())
 
     async def _close(self) -> None:
         source, self._source = self._source, None
         if source is not None:
-            source.close()
+            with contextlib.suppress(Exception):
+                await source.close()
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
@@ -133,14 +134,13 @@ class SqliteFeed:
                 await self._follow()
             except asyncio.CancelledError:
                 raise
-            except (sqlite3.Error, OSError, LimboError) as exc:
+            except (sqlite3.Error, OSError, LimboError, SourceFailed) as exc:
                 await self._reopen(one_line(exc))
 
     async def _follow(self) -> None:
         assert self._source is not None
         while True:
-            await self._source.wait(FULL_RESYNC_S)
-            changes = await self._call(self._source.look_blocking)
+            changes = await self._source.changes(FULL_RESYNC_S)
             if not changes:
                 continue
             self._events.append(time.monotonic())
@@ -208,7 +208,8 @@ class SqliteFeed:
                 self._set_state("LIVE", self._state.detail, rate)
 
     def _set_state(self, state: FeedStateName, detail: str, rate: float = 0.0) -> None:
-        self._state = FeedState(state, detail, rate)
+        source = self._source.describe() if state == "LIVE" and self._source else ""
+        self._state = FeedState(state, detail, rate, source=source)
         try:
             self._on_state(self._state)
         except Exception as exc:

@@ -40,8 +40,6 @@ class StatusHeader(Widget):
         if self.executor_id and worker not in ("none", "NONE"):
             worker = f"{worker} {self.executor_id}"
         feed = self.feed_state
-        if self.feed_state == "LIVE" and self.feed_detail.startswith("SQLITE"):
-            feed = f"LIVE {self.feed_detail}"  # the SQLite feed watches the file itself
         if self.feed_state in ("LIVE", "POLLING"):
             if self.feed_source:
                 feed += f" {self.feed_source}"
