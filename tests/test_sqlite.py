@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -329,3 +331,30 @@ def test_actions_only_with_read_write_then_through_dbos_client(tmp_path: Path) -
         assert sent.ok, sent.message
     finally:
         actions.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_the_real_command_in_a_terminal_on_a_sqlite_file(tmp_path: Path) -> None:
+    """`limbo-tui` in the working directory of a DBOS app whose dbos-config.yaml names only
+    the app: it watches app.sqlite, says SQLITE, shows a new row live, quits cleanly."""
+    from tests.test_e2e_tmux import COMMAND, Terminal
+
+    _prepare(tmp_path)
+    (tmp_path / "dbos-config.yaml").write_text("name: app\n")
+    term = Terminal(f"limbo-sqlite-{os.getpid()}", 110, 30)
+    try:
+        env = {"TERM": "xterm-256color", "HOME": str(tmp_path), "PATH": clean_env()["PATH"]}
+        term.start(f"sh -c 'cd {tmp_path} && exec {COMMAND}'", env)
+        term.wait_for(lambda s: "feed LIVE SQLITE via" in s and "db SQLITE" in s, 60, "LIVE")
+        with sqlite3.connect(tmp_path / "app.sqlite") as conn:
+            conn.execute(
+                "INSERT INTO workflow_status (workflow_uuid, status, name) "
+                "VALUES ('sq-term', 'ENQUEUED', 'terminal_job')"
+            )
+        term.wait_for(lambda s: "terminal_job" in s, 30, "the new row on screen")
+        term.keys("q")
+        screen = term.wait_for(lambda s: "LIMBO-EXIT=" in s, 20, "limbo-tui to exit")
+        assert "LIMBO-EXIT=0" in screen
+    finally:
+        term.kill()
+    assert not (tmp_path / ".local" / "share" / "limbo-tui").exists(), "embedded started"
