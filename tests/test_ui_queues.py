@@ -215,3 +215,34 @@ async def test_the_open_queue_view_follows_the_feed() -> None:
         feeds[0].push([])
         await pilot.pause()
         assert q_one()[6] == "" and q_one()[2] == "0"
+
+
+async def test_hostile_queue_names_and_dedup_ids_reach_no_terminal_in_the_queue_view() -> None:
+    evil = "q\x1b]52;c;cHduZWQ=\x07\x1b[2J\u202eevil"
+    rows = [
+        Registry(release=DBOS_3, queues=(QueueSettings(evil, concurrency=1),)),
+        Workflow(
+            "h",
+            "PENDING",
+            queue=evil,
+            dedup_id="\x1b[31mred",
+            executor_id="a\x07",
+            created_at_ms=NOW_MS - 10 * MIN,
+            updated_at_ms=NOW_MS - 10 * MIN,
+        ),
+        Workflow("w", "ENQUEUED", queue=evil, created_at_ms=NOW_MS - MIN),
+    ]
+    app, feeds = make_app(actions=ActionsDouble())
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push(rows)
+        await pilot.pause()
+        await pilot.press("Q")
+        await pilot.pause()
+        assert isinstance(app.screen, QueueScreen)
+        table = app.screen.query_one("#queues")
+        cells = [str(c) for i in range(table.row_count) for c in table.get_row_at(i)]
+        detail = str(app.screen.query_one("#queue-detail").render())
+        text = "\n".join([*cells, detail])
+        assert "BLOCKED" in cells and "dedup" in detail
+        assert not any(ord(c) < 32 and c != "\n" for c in text) and "\x1b" not in text
+        assert "\u202e" not in text
