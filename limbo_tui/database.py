@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from limbo_tui.errors import LimboError, one_line
@@ -82,12 +83,13 @@ def open_database(settings: Settings) -> Iterator[Database]:
         say_before_screen(f"starting PostgreSQL in {server.data_dir}…")
     server.ensure_running(create=create)
     try:
-        release = settings.worker.dbos
-        url = server.ensure_database(embedded_database_name(settings), create=create)
+        chosen = worker_release(settings)
+        name = embedded_database_name(settings, chosen[0] if chosen else None)
+        url = server.ensure_database(name, create=create)
         if settings.read_only:
             pass
-        elif release is not None:
-            prepare_release_schema(url, settings.database.schema, release)
+        elif chosen is not None:
+            prepare_release_schema(url, settings.database.schema, *chosen)
         else:
             prepare_dbos_schema(url, settings.database.schema)
         yield Database(url, server)
@@ -105,24 +107,50 @@ def say_before_screen(text: str) -> None:
         print(f"limbo-tui: {text}", file=sys.stderr, flush=True)
 
 
-def embedded_database_name(settings: Settings) -> str:
-    """The embedded database: one per DBOS release the worker runs (`--dbos`), so that no
-    release ever migrates the tables another release wrote."""
-    release = settings.worker.dbos
+def worker_release(settings: Settings) -> tuple[str, Path] | None:
+    """(release, interpreter) of a process worker that does not run limbo-tui's own dbos:
+    the `--dbos` release (provisioned), or the dbos of `[worker] python` (asked)."""
+    worker = settings.worker
+    if worker.mode != "process":
+        return None
+    if worker.dbos is not None:
+        from limbo_tui.releases import ensure_release
+
+        return worker.dbos, ensure_release(worker.dbos)
+    if worker.python is not None:
+        from limbo_tui.worker.interpreter import worker_interpreter
+        from limbo_tui.worker.release_client import ReleaseActionError, call_helper
+
+        python = Path(worker_interpreter(settings).python)
+        try:
+            reply = call_helper(python, {"op": "version"}, timeout=60)
+        except ReleaseActionError as exc:
+            raise LimboError(
+                f"worker.python {worker.python!r} cannot run DBOS ({one_line(exc, 160)}): "
+                "point it at an interpreter whose environment has dbos"
+            ) from None
+        return str(reply.get("dbos")), python
+    return None
+
+
+def embedded_database_name(settings: Settings, release: str | None = None) -> str:
+    """The embedded database: one per DBOS release the worker runs (`--dbos`, or the dbos
+    of `[worker] python`), so that no release ever migrates the tables another wrote."""
+    release = release or settings.worker.dbos
     if release is None:
         return settings.embedded.database
     return f"{settings.embedded.database}_dbos_{release.replace('.', '_')}"
 
 
-def prepare_release_schema(url: str, schema: str, release: str) -> None:
+def prepare_release_schema(url: str, schema: str, release: str, python: Path | None = None) -> None:
     """Create the DBOS tables of `release` with that release's own migrations, run by
-    its own interpreter (releases.py), in the embedded database of that release."""
+    its own interpreter (releases.py, or the user's), in the database of that release."""
     import psycopg
 
     from limbo_tui.releases import ensure_release
     from limbo_tui.worker.release_client import ReleaseActionError, call_helper
 
-    python = ensure_release(release)
+    python = python or ensure_release(release)
     try:
         with psycopg.connect(url, autocommit=True) as lock:
             _take_migration_lock(lock)

@@ -53,6 +53,25 @@ def worker_interpreter(settings: Settings) -> Interpreter:
     return Interpreter(sys.executable)
 
 
+def foreign_release(settings: Settings) -> str | None:
+    """The dbos release of `[worker] python` (asked through the helper), if it is not
+    limbo-tui's own; None otherwise, or when it cannot tell."""
+    if not settings.worker.python:
+        return None
+    from limbo_tui.worker.release_client import (
+        ReleaseActionError,
+        call_helper,
+        installed_release,
+    )
+
+    try:
+        python = worker_interpreter(settings).python
+        release = str(call_helper(Path(python), {"op": "version"}, timeout=60).get("dbos"))
+    except (ConfigError, ReleaseActionError):
+        return None
+    return None if release == installed_release() else release
+
+
 def _package_path() -> dict[str, str]:
     package = Path(limbo_tui.__file__).resolve().parent
     digest = hashlib.sha256(str(package).encode()).hexdigest()[:16]

@@ -32,7 +32,7 @@ from limbo_tui.errors import LimboError
 from limbo_tui.settings import Settings
 from limbo_tui.worker import demo, progress
 from limbo_tui.worker.base import WorkerBase
-from limbo_tui.worker.interpreter import Interpreter, worker_interpreter
+from limbo_tui.worker.interpreter import Interpreter, foreign_release, worker_interpreter
 from limbo_tui.worker.protocol import (
     DOWN,
     RUNNING,
@@ -81,7 +81,9 @@ class ProcessWorker(WorkerBase):
         self._spawn_requests: queue.Queue[tuple[queue.Queue[Any], Interpreter] | None] = (
             queue.Queue()
         )
-        self._dbos_running: str | None = None
+        # The release of a foreign interpreter ([worker] python): asked now, for the
+        # header; a --dbos release is known from the settings.
+        self._dbos_running: str | None = foreign_release(settings)
         self._supervisor = threading.Thread(
             target=self._supervise, name="limbo-tui-worker-supervisor", daemon=True
         )
