@@ -358,3 +358,53 @@ def test_the_real_command_in_a_terminal_on_a_sqlite_file(tmp_path: Path) -> None
     finally:
         term.kill()
     assert not (tmp_path / ".local" / "share" / "limbo-tui").exists(), "embedded started"
+
+
+async def test_totals_stay_true_when_a_row_beyond_the_snapshot_is_dequeued(
+    tmp_path: Path,
+) -> None:
+    """A backlog larger than a snapshot loads (MAX_LIVE ENQUEUED rows and one more): the
+    oldest, never loaded, is dequeued. The graph cannot place it in the totals by itself;
+    the feed counts again, and the totals say 1 PENDING and MAX_LIVE ENQUEUED."""
+    from limbo_tui.pg.feed import FeedBatch
+    from limbo_tui.pg.queries import MAX_LIVE
+
+    path = _prepare(tmp_path)
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO workflow_status (workflow_uuid, status, name, queue_name, created_at) "
+            "VALUES (?, 'ENQUEUED', 'job', 'q', ?)",
+            [(f"b{i:06d}", 1_000 + i) for i in range(MAX_LIVE + 1)],
+        )
+    graph = WorkflowGraph()
+
+    def on_batch(batch: FeedBatch) -> None:
+        if batch.full:
+            graph.replace_all(batch.rows)
+        else:
+            graph.apply(batch.rows)
+
+    feed = make_feed(resolve(f"sqlite:///{path}", "t", {}), Settings(read_only=True), on_batch,
+                     lambda s: None)  # fmt: skip
+    await feed.start()
+    try:
+        assert "b000000" not in graph.workflows  # the oldest is beyond the snapshot
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "UPDATE workflow_status SET status = 'PENDING', executor_id = 'e1' "
+                "WHERE workflow_uuid = 'b000000'"
+            )
+
+        def true_totals() -> bool:
+            t = graph.totals
+            return (
+                t is not None
+                and t.exact
+                and t.unfinished("PENDING") == 1
+                and t.unfinished("ENQUEUED") == MAX_LIVE
+            )
+
+        await until(lambda: "b000000" in graph.workflows, 30, "the dequeued row")
+        await until(true_totals, 30, "the totals counted again")
+    finally:
+        await feed.stop()

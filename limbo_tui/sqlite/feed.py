@@ -20,8 +20,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from limbo_tui.backlog import needs_recount
 from limbo_tui.errors import LimboError, one_line
-from limbo_tui.model import Row, Workflow, WorkflowRemoved
+from limbo_tui.model import Row, Totals, Workflow, WorkflowRemoved
 from limbo_tui.pg.feed import BACKOFF_S, DOWN_AFTER_S, FeedBatch, FeedState, FeedStateName
 from limbo_tui.pg.queries import Columns
 from limbo_tui.pg.sources import Changes, SourceFailed
@@ -32,6 +33,8 @@ from limbo_tui.urls import sqlite_path
 
 # A full snapshot this often while commits happen (deleted or edited finished rows).
 FULL_RESYNC_S = 30.0
+# The totals are counted again at most this often (see _recount).
+RECOUNT_EVERY_S = 1.0
 T = TypeVar("T")
 
 
@@ -59,6 +62,11 @@ class SqliteFeed:
         self._known: set[str] = set()
         self._last_snapshot = 0.0
         self._events: list[float] = []
+        # The totals are counted again (at most once a second) after a batch held a row
+        # the graph cannot place by itself (backlog.needs_recount), as LiveFeed does.
+        self._counted_at_ms: int | None = None
+        self._recount_due = False
+        self._last_count = 0.0
 
     @property
     def state(self) -> FeedState | None:
@@ -125,7 +133,11 @@ class SqliteFeed:
             reader.snapshot, self._conn, self._cols, self.settings.feed.finished_families
         )
         self._known = {r.id for r in rows if isinstance(r, Workflow)}
-        self._last_snapshot = time.monotonic()
+        self._last_snapshot = self._last_count = time.monotonic()
+        self._counted_at_ms = next(
+            (r.counted_at_ms for r in rows if isinstance(r, Totals)), self._counted_at_ms
+        )
+        self._recount_due = False
         self._emit(FeedBatch(rows, full=True))
 
     async def _run(self) -> None:
@@ -142,12 +154,14 @@ class SqliteFeed:
         while True:
             changes = await self._source.changes(FULL_RESYNC_S)
             if not changes:
+                await self._recount()  # one that was due within the last second
                 continue
             self._events.append(time.monotonic())
             if changes.resync or time.monotonic() - self._last_snapshot > FULL_RESYNC_S:
                 await self._snapshot()
             else:
                 await self._fetch(changes)
+                await self._recount()
             self._report_rate()
 
     async def _fetch(self, changes: Changes) -> None:
@@ -168,11 +182,33 @@ class SqliteFeed:
             return rows
 
         rows = await self._call(read)
-        present = {r.id for r in rows if isinstance(r, Workflow)}
+        arrived = [r for r in rows if isinstance(r, Workflow)]
+        gone_unknown = sum(
+            1 for r in rows if isinstance(r, WorkflowRemoved) and r.id not in self._known
+        )
+        if needs_recount(self._counted_at_ms, arrived, gone_unknown, self._known):
+            self._recount_due = True
+        present = {r.id for r in arrived}
         self._known |= present
         self._known -= {r.id for r in rows if isinstance(r, WorkflowRemoved)}
         if rows:
             self._emit(FeedBatch(rows, full=False))
+
+    async def _recount(self) -> None:
+        if not self._recount_due or time.monotonic() - self._last_count < RECOUNT_EVERY_S:
+            return
+        assert self._conn is not None and self._cols is not None
+        conn, cols = self._conn, self._cols
+
+        def count() -> Totals:
+            with reader.read(conn):
+                return reader.live_totals(conn, cols)
+
+        totals = await self._call(count)
+        self._counted_at_ms = totals.counted_at_ms
+        self._recount_due = False
+        self._last_count = time.monotonic()
+        self._emit(FeedBatch([totals], full=False))
 
     async def _reopen(self, reason: str) -> None:
         await self._close()
