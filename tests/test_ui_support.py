@@ -218,3 +218,9 @@ def family_rows(prefix: str, created_ms: int, status: str = "SUCCESS", kids: int
         )
         rows.append(Step(prefix, k, "dbos_sub_workflow", child_workflow_id=cid))
     return rows
+
+
+def screen_lines(app: Any) -> list[str]:
+    """The text the terminal shows now, line by line (Textual's compositor is the one
+    place that knows it; this is the tests' only use of it)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

@@ -24,7 +24,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Tree
+from textual.widgets import Input, Tree
 
 from limbo_tui.backlog import totals_line
 from limbo_tui.diagnose import Diagnosis
@@ -47,6 +47,7 @@ from limbo_tui.ui.bindings import (
 from limbo_tui.ui.collaborators import ActionsLike, FeedFactory, FeedLike, WorkerLike
 from limbo_tui.ui.details_pane import DetailsPane, StepsTable
 from limbo_tui.ui.filter_input import FilterInput
+from limbo_tui.ui.key_footer import KeyFooter
 from limbo_tui.ui.limbo_bar import LimboBar
 from limbo_tui.ui.live_diagnoses import LiveDiagnoses
 from limbo_tui.ui.live_inputs import LiveInputs
@@ -162,7 +163,7 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
             yield DetailsPane(id="details")
         yield FilterInput(id="filter")
         yield LimboBar(id="limbo-bar")
-        yield Footer(compact=True)
+        yield KeyFooter(id="footer")
 
     def on_mount(self) -> None:
         header = self.query_one(StatusHeader)

@@ -22,10 +22,13 @@ class Key:
     priority: bool = False
     # Listed in the command palette (not for a second key of an action already there).
     palette: bool = True
+    # The footer's word for it (empty: the label in lower case); short, so that every key
+    # fits in two lines at 80 columns.
+    short: str = ""
 
 
 KEYS: tuple[Key, ...] = (
-    # Help and quit first: at 80 columns the end of the footer is cut off.
+    # Help and quit first: the footer reads in this order.
     Key("help", "question_mark", "help", "Help", "this help"),
     Key("quit", "q", "quit", "Quit", "quit"),
     # Textual only hints at ctrl+q on ctrl+c; a user's reflex is ctrl+c, so it quits.
@@ -38,10 +41,19 @@ KEYS: tuple[Key, ...] = (
         "suspend",
         "Suspend",
         "suspend to the shell (fg returns)",
+        short="susp",
         show=False,
         priority=True,
     ),
-    Key("enqueue", "e", "enqueue", "Enqueue", "enqueue the experiment with the defaults", True),
+    Key(
+        "enqueue",
+        "e",
+        "enqueue",
+        "Enqueue",
+        "enqueue the experiment with the defaults",
+        True,
+        short="enq",
+    ),
     Key("enqueue-form", "E", "enqueue_form", "Form", "enqueue the experiment with a form", True),
     Key("crash", "x", "crash", "Crash", "crash the embedded worker", True),
     Key("restart", "r", "restart", "Restart", "restart (recover) the embedded worker", True),
@@ -55,6 +67,7 @@ KEYS: tuple[Key, ...] = (
         "Fork onto",
         "fork the selected workflow onto the version live executors run",
         True,
+        short="fork+",
         show=False,
     ),
     Key(
@@ -73,6 +86,7 @@ KEYS: tuple[Key, ...] = (
         "Queues",
         "the queues: limits, counts, held dedup ids, blocked; enter filters to one",
         show=False,
+        short="queue",
     ),
     Key(
         "live-push",
@@ -81,13 +95,22 @@ KEYS: tuple[Key, ...] = (
         "Live push",
         "live push: install limbo-tui's NOTIFY triggers on this database (asks)",
         True,
+        short="push",
     ),
     Key(
-        "filter", "slash", "filter", "Filter", "filter by id, name, status or queue", priority=True
+        "filter",
+        "slash",
+        "filter",
+        "Filter",
+        "filter by id, name, status or queue",
+        priority=True,
+        short="find",
     ),
     Key("limbo-only", "l", "toggle_limbo_only", "Limbo", "show only workflows in limbo"),
     Key("pause", "p", "toggle_pause", "Pause", "pause / resume live updates"),
-    Key("copy-id", "y", "copy_id", "Copy id", "copy the selected workflow id (OSC 52)"),
+    Key(
+        "copy-id", "y", "copy_id", "Copy id", "copy the selected workflow id (OSC 52)", short="copy"
+    ),
     Key(
         "timeline",
         "t",
