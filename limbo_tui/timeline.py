@@ -12,6 +12,7 @@ time limbo-tui saw them, and say so (`observed`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ class TimelineEvent:
     text: str
     # True when at_ms is when limbo-tui saw it, not a time the database recorded.
     observed: bool = False
+    # A dispatch: recovery_attempts after it (DBOS's own counter).
+    attempts: int | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -55,6 +58,7 @@ class TimelineEvent:
             "kind": self.kind,
             "text": self.text,
             "observed": self.observed,
+            "attempts": self.attempts,
         }
 
 
@@ -159,6 +163,7 @@ class Timeline:
                     "dispatch",
                     _dispatch_text(old.recovery_attempts, wf.recovery_attempts),
                     observed,
+                    wf.recovery_attempts,
                 )
             )
         elif wf.recovery_attempts < old.recovery_attempts:
@@ -170,6 +175,7 @@ class Timeline:
                     f"recovery_attempts reset {old.recovery_attempts} -> "
                     f"{wf.recovery_attempts} (resumed)",
                     observed,
+                    wf.recovery_attempts,
                 )
             )
         if wf.status != old.status:
@@ -218,9 +224,7 @@ class Timeline:
         if wf is not None and wf.finished and wf.updated_at_ms is not None:
             end = wf.updated_at_ms
         worker = [w for w in self._worker if w.at_ms >= start and (end is None or w.at_ms <= end)]
-        merged = own + [
-            TimelineEvent(w.at_ms, workflow_id, w.kind, w.text, w.observed) for w in worker
-        ]
+        merged = own + [dataclasses.replace(w, workflow_id=workflow_id) for w in worker]
         # Stable: events of one instant keep the order they were seen in.
         return sorted(merged, key=lambda e: e.at_ms)
 

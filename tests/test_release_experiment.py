@@ -183,6 +183,18 @@ async def test_the_seed_on_dbos_28_reproduces_the_limbo_row_for_row(
 
             await _wait_for(app, pilot, diagnosed, "awaiting-dead-child and dedup-blocked")
             assert app.graph.workflows[child].status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+            # The timeline (`t`) tells the same story: every dispatch in order, up to the
+            # database's own counters, and the three crashes at the instants they happened.
+            for wid, attempts in ((parent, 2), (child, 4)):
+                story = app.timeline.events(wid)
+                counts = [e.attempts for e in story if e.kind == "dispatch"]
+                assert counts == sorted(counts) and counts[-1] == attempts, story
+                times = [e.at_ms for e in story]
+                assert times == sorted(times)
+            crashes = [e.text for e in app.timeline.events(child) if e.kind == "worker"]
+            assert [c for c in crashes if c.startswith("worker crashed")] == [
+                f"worker crashed (crash {n})" for n in (1, 2, 3)
+            ], crashes
 
             # The seed's second enqueue: rejected, the holder named (and a jump offered).
             await pilot.press("e")

@@ -391,7 +391,7 @@ async def test_t_shows_the_selected_workflows_timeline_with_dispatches_and_crash
         shown = str(app.query_one("#details-timeline").render())
         n = parent.recovery_attempts
         assert f"dispatch {n + 1} (recovery_attempts {n} -> {n + 1})" in shown
-        assert "worker DOWN" in shown and "(seen)" in shown
+        assert "worker crashed (crash 1)" in shown and "(seen)" in shown
         await pilot.press("t")
         await pilot.pause()
         assert "timeline" not in str(app.query_one("#details-timeline").render())

@@ -62,6 +62,7 @@ class WorkerDouble:
     limits: dict[str, int] = field(default_factory=dict)
     detail: str = ""
     log_path: str | None = None
+    crash_count: int = 0
     enqueue_result: EnqueueResult = field(
         default_factory=lambda: EnqueueResult(True, "enqueued", "new-wf")
     )
@@ -74,6 +75,7 @@ class WorkerDouble:
     def crash(self) -> None:
         self.calls.append(("crash", None))
         self.state = "DOWN"
+        self.crash_count += 1
         self.detail = "crashed on purpose (x); r restarts it"
 
     def restart(self) -> None:

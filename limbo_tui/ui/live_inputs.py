@@ -145,7 +145,8 @@ class LiveInputs(_Base):
         except Exception as exc:
             self.call_from_thread(self._report_problem, f"worker: {one_line(exc)}")
             return
-        self.post_message(WorkerPolled(state, executor, detail, progress, limits))
+        crashes = int(getattr(worker, "crash_count", 0) or 0)
+        self.post_message(WorkerPolled(state, executor, detail, progress, limits, crashes))
 
     @quiet_in_teardown
     def on_worker_polled(self, message: WorkerPolled) -> None:
@@ -159,9 +160,13 @@ class LiveInputs(_Base):
         header.worker_detail = message.detail if shown else ""
         progress, limits = message.progress, message.limits
         now = self.clock()
+        # The instants of a crash and a restart: DBOS records neither. A crash that was
+        # restarted between two polls is still told, from the worker's crash count.
+        for n in range(self._timeline_crashes + 1, message.crashes + 1):
+            self.timeline.worker_event(f"worker crashed (crash {n})", now)
+        self._timeline_crashes = max(self._timeline_crashes, message.crashes)
         if message.state != self._timeline_worker_state:
-            # The instants of a crash and a restart: DBOS records neither.
-            if self._timeline_worker_state is not None:
+            if self._timeline_worker_state is not None and message.state != "DOWN":
                 detail = f": {message.detail}" if message.detail else ""
                 self.timeline.worker_event(f"worker {message.state}{detail}", now)
             self._timeline_worker_state = message.state

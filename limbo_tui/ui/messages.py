@@ -49,6 +49,9 @@ class WorkerPolled(Message):
     progress: dict[str, Any]
     # workflow name -> max_recovery_attempts, fetched once the worker runs.
     limits: dict[str, int] | None = None
+    # How many times the worker crashed so far: a crash and restart between two polls
+    # still counts.
+    crashes: int = 0
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, WorkerPolled)
