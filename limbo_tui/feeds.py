@@ -10,6 +10,7 @@ from typing import Protocol
 from limbo_tui.model import Row
 from limbo_tui.pg.dbos_schema import SchemaVersion
 from limbo_tui.pg.feed import FeedBatch, FeedState
+from limbo_tui.server_clock import ServerClock
 from limbo_tui.settings import Settings
 from limbo_tui.urls import is_sqlite, sqlite_path
 
@@ -35,18 +36,32 @@ def make_feed(
     *,
     revive: Callable[[], None] | None = None,
     disk_problem: Callable[[], str | None] | None = None,
+    server_clock: ServerClock | None = None,
 ) -> Feed:
+    """server_clock: measured against the PostgreSQL server (a SQLite file's clock is
+    this host's, so its offset stays 0)."""
     if is_sqlite(url):
         from limbo_tui.sqlite.feed import SqliteFeed
 
         return SqliteFeed(url, settings, on_batch, on_state)
     from limbo_tui.pg.feed import LiveFeed
 
-    return LiveFeed(url, settings, on_batch, on_state, revive=revive, disk_problem=disk_problem)
+    return LiveFeed(
+        url,
+        settings,
+        on_batch,
+        on_state,
+        revive=revive,
+        disk_problem=disk_problem,
+        server_clock=server_clock,
+    )
 
 
-async def read_snapshot(url: str, settings: Settings) -> list[Row]:
-    """The bounded snapshot of the feed, once (for `snapshot`)."""
+async def read_snapshot(
+    url: str, settings: Settings, server_clock: ServerClock | None = None
+) -> list[Row]:
+    """The bounded snapshot of the feed, once (for `snapshot`); measures server_clock on
+    the same connection."""
     if is_sqlite(url):
         from limbo_tui.sqlite import reader
 
@@ -64,7 +79,10 @@ async def read_snapshot(url: str, settings: Settings) -> list[Row]:
     schema = settings.database.schema
     conn = await connect_checked(url, schema)
     try:
-        return await queries.snapshot(conn, schema, settings.feed.finished_families)
+        rows = await queries.snapshot(conn, schema, settings.feed.finished_families)
+        if server_clock is not None:
+            await server_clock.measure(conn)
+        return rows
     finally:
         await close_quietly(conn)
 

@@ -29,6 +29,7 @@ from limbo_tui.limits import known_limits
 from limbo_tui.model import Workflow, WorkflowGraph
 from limbo_tui.pg.feed import FeedBatch, FeedState
 from limbo_tui.queues import queue_views
+from limbo_tui.server_clock import ServerClock
 from limbo_tui.settings import LimboSettings, Settings
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.timeline import Timeline, TimelineEvent
@@ -201,9 +202,11 @@ def _line(graph: WorkflowGraph, wf: Workflow, parent: str | None, flag: str | No
 
 
 # -- snapshot --------------------------------------------------------------------------
-async def load_graph(url: str, settings: Settings) -> WorkflowGraph:
+async def load_graph(
+    url: str, settings: Settings, server_clock: ServerClock | None = None
+) -> WorkflowGraph:
     validate_schema_name(settings.database.schema)
-    rows = await read_snapshot(url, settings)
+    rows = await read_snapshot(url, settings, server_clock)
     graph = WorkflowGraph().with_limits(known_limits(settings))
     graph.replace_all(rows)
     return graph
@@ -211,8 +214,10 @@ async def load_graph(url: str, settings: Settings) -> WorkflowGraph:
 
 def run_snapshot(url: str, settings: Settings, as_json: bool) -> int:
     """Print the tree and diagnoses once; 3 when anything is in limbo, else 0."""
-    graph = asyncio.run(load_graph(url, settings))
-    taken = int(time.time() * 1000)
+    # The clock the diagnoses read is the server's (another host's may be minutes off).
+    clock = ServerClock()
+    graph = asyncio.run(load_graph(url, settings, clock))
+    taken = clock.now_ms()
     diagnoses = diagnose(graph, taken, settings.limbo)
     out = sys.stdout
     if as_json:
@@ -230,12 +235,18 @@ class Watcher:
     appear/clear and feed state changes. Pure apart from writing to `out`."""
 
     def __init__(
-        self, settings: Settings, out: TextIO, sink: Callable[[str], None] | None = None
+        self,
+        settings: Settings,
+        out: TextIO,
+        sink: Callable[[str], None] | None = None,
+        server_clock: ServerClock | None = None,
     ) -> None:
         self.settings = settings
         self.out = out
         # Where lines go instead of `out` (run_watch: a BoundedOutput on a pipe).
         self._sink = sink
+        # Diagnoses read the server's clock; the feed keeps measuring it.
+        self.server_clock = server_clock or ServerClock()
         self.graph = WorkflowGraph().with_limits(known_limits(settings))
         self._shown: dict[str, dict[str, Any]] = {}
         self._diagnoses: dict[tuple[str, str], Diagnosis] = {}
@@ -257,7 +268,7 @@ class Watcher:
         self._feed_state = None
 
     def on_batch(self, batch: FeedBatch) -> None:
-        events = self.timeline.observe(batch.rows, int(time.time() * 1000))
+        events = self.timeline.observe(batch.rows, self.server_clock.now_ms())
         if self._first_batch:
             # The first snapshot is where the story starts, not a change: its workflows
             # are its insert lines.
@@ -304,7 +315,7 @@ class Watcher:
         return ((wf.created_at_ms or 0) if wf else 0, wid)
 
     def rediagnose(self) -> None:
-        now = int(time.time() * 1000)
+        now = self.server_clock.now_ms()
         current = {
             (d.workflow_id, d.kind): d for d in diagnose(self.graph, now, self.settings.limbo)
         }
@@ -378,7 +389,14 @@ async def _watch(
     watcher = Watcher(settings, out, output.write_line if output is not None else None)
 
     def new_feed() -> Any:
-        return make_feed(url, settings, watcher.on_batch, watcher.on_state, revive=revive)
+        return make_feed(
+            url,
+            settings,
+            watcher.on_batch,
+            watcher.on_state,
+            revive=revive,
+            server_clock=watcher.server_clock,
+        )
 
     feed: Any = new_feed()
     running = True

@@ -10,6 +10,7 @@ from limbo_tui.database import Database
 from limbo_tui.hangup import HangupGuard
 from limbo_tui.pg.dbos_schema import SchemaVersion
 from limbo_tui.recording import Recorder
+from limbo_tui.server_clock import ServerClock
 from limbo_tui.settings import Settings
 from limbo_tui.urls import is_sqlite
 
@@ -46,8 +47,10 @@ def build_app(
     *,
     recorder: Recorder | None = None,
     log_path: Path | None = None,
+    server_clock: ServerClock | None = None,
 ) -> tuple[LimboApp, Worker]:
-    """The app with its real parts (not started): what run_tui runs, and tests drive."""
+    """The app with its real parts (not started): what run_tui runs, and tests drive.
+    Its clock is the database server's, measured by the feed."""
     from limbo_tui.ui.app import LimboApp
     from limbo_tui.worker import create_worker
 
@@ -65,6 +68,7 @@ def build_app(
     # The app's loop runs on the main thread, which the embedded server's life is tied to.
     revive = database.revive if database.embedded else None
     disk_problem = database.disk_problem if database.embedded else None
+    clock = server_clock or ServerClock()
     app = LimboApp(
         settings,
         header_database(database, schema, worker),
@@ -75,9 +79,11 @@ def build_app(
             on_state,
             revive=revive,
             disk_problem=disk_problem,
+            server_clock=clock,
         ),
         worker=worker,
         actions=worker.actions,
+        clock=clock.now_ms,
     )
     return app, worker
 

@@ -45,6 +45,7 @@ from limbo_tui.pg.recount import Recount
 from limbo_tui.pg.sources import Changes, ChangeSource, SourceFailed
 from limbo_tui.pg.sources.notify import NotifySource, parse_payload
 from limbo_tui.pg.sources.polling import DeltaPoller
+from limbo_tui.server_clock import ServerClock
 from limbo_tui.settings import Settings
 
 __all__ = ["FeedBatch", "FeedState", "LiveFeed", "parse_payload"]
@@ -135,8 +136,11 @@ class LiveFeed:
         *,
         revive: Callable[[], None] | None = None,
         disk_problem: Callable[[], str | None] | None = None,
+        server_clock: ServerClock | None = None,
     ) -> None:
         self.url = url
+        # Measured at each snapshot and now and then at a heartbeat (server_clock.py).
+        self._server_clock = server_clock
         # Called (on this loop's thread) before each reconnect attempt: the embedded
         # default passes "start the private server again if it is gone", so that a
         # second limbo-tui outlives the one that started the shared server.
@@ -392,6 +396,8 @@ class LiveFeed:
             queries.snapshot(self._query, self.schema, self.settings.feed.finished_families),
             QUERY_TIMEOUT_S * 4,
         )
+        if self._server_clock is not None:
+            await asyncio.wait_for(self._server_clock.measure(self._query), QUERY_TIMEOUT_S)
         self._known = {r.id for r in rows if isinstance(r, Workflow)}
         self._last_snapshot = time.monotonic()
         self._recount.saw_snapshot(rows)
@@ -509,6 +515,11 @@ class LiveFeed:
             return
         except CONNECTION_ERRORS as exc:
             raise _ConnectionLost(f"heartbeat failed: {one_line(exc)}") from None
+        if self._server_clock is not None and self._server_clock.due():
+            try:
+                await asyncio.wait_for(self._server_clock.measure(self._query), timeout)
+            except CONNECTION_ERRORS as exc:
+                raise _ConnectionLost(f"heartbeat failed: {one_line(exc)}") from None
         if self._source.kind != "notify":
             return
         try:
