@@ -270,3 +270,32 @@ def test_the_header_names_the_schema_and_its_releases(old_url: str, dbos_url: st
             assert line.endswith(label), line
         finally:
             worker.stop()
+
+
+def test_dbos_release_out_of_reach_stops_the_command_in_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from conftest import _make_shared_tmp
+
+    data_dir = _make_shared_tmp("limbo-tui-offline-") / "pg"
+    config = tmp_path / "limbo-tui.toml"
+    config.write_text(f'[embedded]\ndata_dir = "{data_dir}"\n', encoding="utf-8")
+    env = {
+        **os.environ,
+        releases.ENV_CACHE: str(tmp_path / "cache"),
+        "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
+        "UV_OFFLINE": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "limbo_tui", "--config", str(config), "--worker", "process",
+         "--dbos", "2.9.0", "snapshot"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("limbo-tui: cannot install dbos 2.9.0 into limbo-tui's cache")
+    assert "package registry cannot be reached" in lines[0]
+    assert "uv pip install --python" in lines[0] and "dbos==2.9.0" in lines[0]

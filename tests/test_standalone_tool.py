@@ -89,6 +89,12 @@ def test_uv_tool_install_runs_the_projects_own_dbos_and_leaves_it_alone(
     assert "dbos schema 7 (2.8-2.10)" in screen
     worker_log = (data_dir.parent / "worker-process.log").read_text(encoding="utf-8")
     assert "Initializing DBOS (v2.8.0)" in worker_log
+    # e enqueues through the project's own dbos too (no uv on PATH here: nothing could be
+    # provisioned), and the 2.8 worker runs it up to the crash point.
+    terminal.keys("e")
+    terminal.wait_for(lambda s: "limbo_demo.parent" in s, 60, "the experiment on screen")
+    terminal.wait_for(lambda s: "worker DOWN" in s, 60, "the crash point")
+    assert not (home / ".cache" / "limbo-tui" / "dbos").exists()
     terminal.keys("q")
     terminal.wait_for(lambda s: "LIMBO-EXIT=0" in s, 30, "a clean exit")
 

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from limbo_tui.errors import LimboError, one_line
@@ -121,10 +122,17 @@ class _InProcessBackend:
         from dbos._error import DBOSQueueDeduplicatedError
 
         try:
-            handle = self.client().enqueue(options, workflow_input)  # type: ignore[arg-type]
+            workflow_id: str = (
+                self.client()
+                .enqueue(
+                    options,  # type: ignore[arg-type]
+                    workflow_input,
+                )
+                .get_workflow_id()
+            )
         except DBOSQueueDeduplicatedError as exc:
             raise Deduplicated(one_line(exc)) from None
-        return handle.get_workflow_id()
+        return workflow_id
 
 
 class Actions:
@@ -137,16 +145,34 @@ class Actions:
         self._lock = threading.Lock()
         self._release: ActionRelease | None = None
         self._backend: Backend | None = None
+        self._asked = False
+        self._user_release: str | None = None
+        self._user_python: Path | None = None
         self._sqlite = is_sqlite(url)
         # SQLite keeps DBOS's tables in its one schema, "main".
         self._table_schema = "main" if self._sqlite else self._schema
 
     # -- which DBOS acts ---------------------------------------------------------------
+    def _preferred_release(self) -> str | None:
+        """The release the user runs: `[worker] dbos`, or the dbos of `[worker] python`
+        (whose interpreter then acts, so no release needs installing)."""
+        worker = self._settings.worker
+        if worker.dbos is not None:
+            return worker.dbos
+        if worker.python is not None and worker.mode == "process" and not self._asked:
+            from limbo_tui.worker.interpreter import foreign_release, worker_interpreter
+
+            self._asked = True
+            self._user_release = foreign_release(self._settings)
+            if self._user_release is not None:
+                self._user_python = Path(worker_interpreter(self._settings).python)
+        return self._user_release
+
     def know_schema(self, schema: SchemaVersion) -> None:
         """The schema version, when the caller has read it already (launch's preflight)."""
         with self._lock:
             if self._release is None:
-                self._release = choose_release(schema, self._settings.worker.dbos)
+                self._release = choose_release(schema, self._preferred_release())
 
     def action_release(self) -> ActionRelease:
         """The release that acts on this database (its schema version is read once).
@@ -161,7 +187,7 @@ class Actions:
                 from limbo_tui.pg.dbos_schema import read_schema_version
 
                 schema = read_schema_version(self._url, self._schema)
-                release = choose_release(schema, self._settings.worker.dbos)
+                release = choose_release(schema, self._preferred_release())
                 if release is None:
                     raise LimboError(
                         f"{schema.label} is not one limbo-tui can act on; use the dbos "
@@ -184,8 +210,9 @@ class Actions:
                 if release.in_process:
                     self._backend = _InProcessBackend(self._url, self._schema, release.release)
                 else:
+                    own = self._user_python if release.release == self._user_release else None
                     self._backend = HelperBackend(
-                        release.release, self._url, self._schema, APP_NAME
+                        release.release, self._url, self._schema, APP_NAME, python=own
                     )
             return self._backend
 
@@ -213,18 +240,18 @@ class Actions:
         return text
 
     # -- reads used to explain results ------------------------------------------------
-    def _query(self, query: sql.Composable, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _query(self, query: sql.Composed, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self._sqlite:
             from limbo_tui.sqlite import reader
             from limbo_tui.urls import sqlite_path
 
-            conn = reader.connect(sqlite_path(self._url))
+            lite = reader.connect(sqlite_path(self._url))
             try:
                 return [
-                    tuple(r) for r in conn.execute(query.as_string().replace("%s", "?"), params)
+                    tuple(r) for r in lite.execute(query.as_string().replace("%s", "?"), params)
                 ]
             finally:
-                conn.close()
+                lite.close()
         # psycopg is imported on first use: a `--worker none` start-up never needs it.
         import psycopg
 

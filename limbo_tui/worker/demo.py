@@ -166,9 +166,8 @@ _decorated_lock = threading.Lock()
 
 def _run_step(max_attempts: int, child_index: int, step_index: int, params: dict[str, Any]) -> str:
     if hasattr(DBOS, "run_step"):
-        result: str = DBOS.run_step(
-            _step_options(max_attempts), _demo_step, child_index, step_index, params
-        )
+        options: Any = _step_options(max_attempts)  # a StepOptions dict
+        result: str = DBOS.run_step(options, _demo_step, child_index, step_index, params)
         return result
     with _decorated_lock:
         step = _decorated_steps.get(max_attempts)

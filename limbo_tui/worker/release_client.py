@@ -90,14 +90,18 @@ def dbos_cli_command(release: str, url: str, schema: str, verb: str, *args: str)
 class HelperBackend:
     """Actions through release_helper.py in the interpreter of one release."""
 
-    def __init__(self, release: str, url: str, schema: str, app_name: str) -> None:
+    def __init__(
+        self, release: str, url: str, schema: str, app_name: str, python: Path | None = None
+    ) -> None:
         self.release = release
         self._url = url
         self._schema = schema
         self._app_name = app_name
+        # The user's own interpreter ([worker] python) when it holds this release.
+        self._python = python
 
     def _call(self, op: str, **arguments: Any) -> dict[str, Any]:
-        python = releases.ensure_release(self.release)
+        python = self._python or releases.ensure_release(self.release)
         request = {
             "url": sqlalchemy_url(self._url),
             "schema": self._schema,
