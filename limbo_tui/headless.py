@@ -167,9 +167,9 @@ def text_lines(graph: WorkflowGraph, diagnoses: list[Diagnosis], url: str) -> li
         lines.append("")
         lines.append(f"diagnoses ({len(diagnoses)}):")
         for d in diagnoses:
-            wf = graph.workflows.get(d.workflow_id)
+            subject = graph.workflows.get(d.workflow_id)
             who = short_id(d.workflow_id, graph.parent_of(d.workflow_id))
-            name = f" {wf.name}" if wf and wf.name else ""
+            name = f" {subject.name}" if subject and subject.name else ""
             lines.append(
                 f"  {d.severity.upper():7} {d.kind} {safe_text(who)}{safe_text(name)}: "
                 f"{safe_text(d.reason)}"

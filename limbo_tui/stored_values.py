@@ -200,6 +200,9 @@ class _Opaque:
     """
 
     __slots__ = ("_args", "_state", "_target")
+    _args: tuple[Any, ...]
+    _state: Any
+    _target: _Opaque | None
     qualname = "?"
 
     def __new__(cls, *args: Any, **kwargs: Any) -> _Opaque:
@@ -288,9 +291,9 @@ def _pickle_summary(data: bytes) -> str:
             elif op.name == "MEMOIZE":
                 memo[len(memo)] = pushed[-1] if pushed else None
             elif op.name in ("BINPUT", "LONG_BINPUT", "PUT"):
-                memo[int(arg)] = pushed[-1] if pushed else None
+                memo[int(str(arg))] = pushed[-1] if pushed else None
             elif op.name in ("BINGET", "LONG_BINGET", "GET"):
-                pushed.append(memo.get(int(arg)))
+                pushed.append(memo.get(int(str(arg))))
     except Exception:
         pass  # truncated or malformed: report what was read before the damage
     if not names and not texts:

@@ -2,7 +2,8 @@
 
 A newcomer's session of the seed experiment: `e` fills the tree, `x` crashes the worker
 (DOWN, rows PENDING), `r` restarts it and the recovery counters climb, until DBOS
-dead-letters the workflows; `q` quits in under 2 s and leaves no postgres behind.
+dead-letters the workflows; `q` quits and leaves no postgres behind. (How fast it quits
+is a figure of bench/, not a bound here: a loaded machine would fail it.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import pytest
 
 from tests.conftest import _make_shared_tmp
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+    pytest.mark.slow,
+]
 
 COMMAND = Path(sys.executable).parent / "limbo-tui"
 
@@ -145,10 +149,8 @@ def test_seed_experiment_in_a_real_terminal(terminal: Terminal, tmp_path: Path) 
     assert "rec 4/2" in screen  # dead-lettered once a dispatch found attempts > max + 1
 
     assert _postgres_pids_for(data_dir), "the embedded server should run while limbo-tui does"
-    started = time.monotonic()
     terminal.keys("q")
-    screen = terminal.wait_for(lambda s: "LIMBO-EXIT=" in s, 10, "limbo-tui to exit")
-    assert time.monotonic() - started < 2.0
+    screen = terminal.wait_for(lambda s: "LIMBO-EXIT=" in s, 60, "limbo-tui to exit")
     assert "LIMBO-EXIT=0" in screen
     deadline = time.monotonic() + 5
     while _postgres_pids_for(data_dir) and time.monotonic() < deadline:

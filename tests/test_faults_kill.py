@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from limbo_tui.database import prepare_dbos_schema
 from limbo_tui.pg import triggers
@@ -25,6 +26,9 @@ from limbo_tui.worker.actions import Actions
 from limbo_tui.worker.protocol import ExperimentParams
 from tests.conftest import _make_shared_tmp
 from tests.faults_support import PtyRun, clean_env, limbo_cmd, postgres_pids, wait
+
+# Long fault tests: `-m "not slow"` leaves them out of a quick run.
+pytestmark = pytest.mark.slow
 
 KILLS = 20
 EXPERIMENT = ExperimentSettings(

@@ -13,6 +13,7 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
+import pytest
 
 from limbo_tui.settings import (
     ExperimentSettings,
@@ -23,6 +24,9 @@ from limbo_tui.settings import (
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.worker.protocol import ExperimentParams
 from tests.faults_support import converges, live_app, until
+
+# Long fault tests: `-m "not slow"` leaves them out of a quick run.
+pytestmark = pytest.mark.slow
 
 EXPERIMENTS = 50
 CRASHES = 10

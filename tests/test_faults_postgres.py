@@ -35,6 +35,9 @@ from tests.conftest import _make_shared_tmp
 from tests.faults_support import clean_env, converges, limbo_cmd, live_app, until
 from tests.tcp_proxy import TcpProxy
 
+# Long fault tests: `-m "not slow"` leaves them out of a quick run.
+pytestmark = pytest.mark.slow
+
 TEMPLATE = "faults_dbos_template"
 EXPERIMENT = ExperimentSettings(
     children=2,

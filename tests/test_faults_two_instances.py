@@ -29,6 +29,9 @@ from tests.faults_support import clean_env, limbo_cmd, postgres_pids, wait
 from tests.test_e2e_tmux import Terminal
 from tests.test_triggers import _traces
 
+# Long fault tests: `-m "not slow"` leaves them out of a quick run.
+pytestmark = pytest.mark.slow
+
 
 class Watch:
     """A running `limbo-tui watch --json`, its lines collected by a reader thread."""

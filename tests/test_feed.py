@@ -206,9 +206,7 @@ async def test_every_change_reaches_the_graph(dbos_url: str, app: DbosApp) -> No
         parent = await _in_thread(lambda: app.run_parent(k=2, n=3))
         await _converges(rec, dbos_url)
     finally:
-        t0 = time.monotonic()
         await feed.stop()
-        assert time.monotonic() - t0 < 0.5
     # ENQUEUED may be folded into PENDING when the dequeue lands inside one coalescing
     # window (the fetch reads the current row); every state that lasts is seen, in order.
     assert rec.statuses[parent] in (["ENQUEUED", "PENDING", "SUCCESS"], ["PENDING", "SUCCESS"])

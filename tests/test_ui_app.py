@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from test_ui_support import NOW_MS, PARENT, family_rows, make_app, seed_rows
 
-from limbo_tui.model import Workflow
+from limbo_tui.model import Step, Workflow
 from limbo_tui.ui.details_pane import DetailsPane
 from limbo_tui.ui.limbo_bar import LimboBar
 from limbo_tui.ui.status_header import StatusHeader
@@ -182,11 +182,16 @@ async def test_feed_errors_are_shown_not_fatal() -> None:
         header = app.query_one(StatusHeader)
         assert header.feed_state == "RECONNECTING"
         assert "connection lost" in str(header.render())
-        feeds[0].push(["not a row", None])
+        # A row the graph cannot take (an unhashable step number) fails the batch.
+        feeds[0].push([Step(PARENT, [1], "broken")])  # type: ignore[arg-type]
+        await pilot.pause()
+        assert "could not apply a feed batch" in str(header.render())
         feeds[0].on_state(State("POLLING", "", 1.5, source="every 0.2-2 s"))
+        feeds[0].push(seed_rows())
         await pilot.pause()
         assert "POLLING every 0.2-2 s 1.5 ev/s" in str(header.render())
         assert app.is_running
+        assert PARENT in app.query_one(WorkflowTree).shown_ids()  # the next batch lands
 
 
 async def test_a_feed_that_fails_to_start_leaves_the_app_running() -> None:

@@ -28,6 +28,9 @@ SMALL = ExperimentSettings(
     step_delay_ms=600,
 )
 MAX_EXCEEDED = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+# A step that runs while the worker is stopped: so long that a stop which waited for it
+# cannot pass for a quick one, even on a loaded machine.
+STEP_AT_STOP_MS = 30_000
 
 
 def small_settings(

@@ -29,7 +29,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from limbo_tui.pg.queries import LIVE_STATUSES, MAX_LIVE, Columns
+from limbo_tui.model import LIVE_STATUSES
+from limbo_tui.pg.queries import MAX_LIVE, Columns
 from limbo_tui.pg.sources import Changes, SourceFailed
 from limbo_tui.sqlite import inotify, reader
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from limbo_tui.errors import DatabaseError
-from limbo_tui.model import GroupTotal, Row, Step, Totals, Workflow
+from limbo_tui.model import LIVE_STATUSES, GroupTotal, Row, Step, Totals, Workflow
 from limbo_tui.pg import queries
 from limbo_tui.pg.dbos_registry import _QUEUE_COLUMNS, MAX_QUEUES, MAX_VERSIONS
-from limbo_tui.pg.queries import LIVE_STATUSES, MAX_FAMILY, MAX_LIVE, Columns
+from limbo_tui.pg.queries import MAX_FAMILY, MAX_LIVE, Columns
 from limbo_tui.registry import DBOS_3, AppVersion, QueueSettings, Registry
 
 # How long a read waits for a writer's lock before giving up (and trying again later).

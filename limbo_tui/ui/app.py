@@ -17,10 +17,11 @@ import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -44,7 +45,7 @@ from limbo_tui.ui.bindings import (
     app_bindings,
     display_key,
 )
-from limbo_tui.ui.collaborators import ActionsLike, FeedFactory, FeedLike, WorkerLike
+from limbo_tui.ui.collaborators import FeedFactory, FeedLike
 from limbo_tui.ui.details_pane import DetailsPane, StepsTable
 from limbo_tui.ui.filter_input import FilterInput
 from limbo_tui.ui.key_footer import KeyFooter
@@ -63,6 +64,7 @@ from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_actions import WorkflowActions, one_line
 from limbo_tui.ui.workflow_lines import TreeFacts, visible_ids
 from limbo_tui.ui.workflow_tree import WorkflowTree, is_workflow_key
+from limbo_tui.worker import protocol as worker_protocol
 
 WORKER_POLL_S = 0.5
 AGE_TICK_S = 1.0
@@ -75,7 +77,7 @@ def wall_clock_ms() -> int:
 class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "limbo-tui"
-    BINDINGS = app_bindings()
+    BINDINGS: ClassVar[list[BindingType]] = [*app_bindings()]
 
     def __init__(
         self,
@@ -83,8 +85,8 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         database: str,
         *,
         feed_factory: FeedFactory | None = None,
-        worker: WorkerLike | None = None,
-        actions: ActionsLike | None = None,
+        worker: worker_protocol.Worker | None = None,
+        actions: worker_protocol.WorkflowActions | None = None,
         clock: Callable[[], int] = wall_clock_ms,
         start_worker: bool = True,
     ) -> None:
@@ -287,6 +289,7 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         self._facts = TreeFacts(limbo, warning, dict(self._progress), shown)
         return self._facts
 
+    @quiet_in_teardown
     def _show_details(self) -> None:
         wid = self.selected_id
         pane = self.query_one(DetailsPane)
@@ -456,7 +459,7 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         what = key.help if key else action
         self.notify(f"read-only: '{what}' is off (started with --read-only)", severity="warning")
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for k in KEYS:
             if not k.palette:

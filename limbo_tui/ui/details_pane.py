@@ -73,6 +73,9 @@ def _executor_text(executor: str | None, fleet: Fleet, now_ms: int) -> str:
     return f"{executor} (silent, last write {age_text(now_ms - silent.last_write_ms)} ago)"
 
 
+STEP_COLUMNS = ("#", "step", "state", "took", "child")
+
+
 class StepsTable(DataTable[str]):
     """Steps of the selected workflow; enter on a child call jumps to the child."""
 
@@ -89,7 +92,7 @@ class StepsTable(DataTable[str]):
         self._shown: tuple[str | None, str | None, list[Step]] | None = None
 
     def on_mount(self) -> None:
-        self.add_columns("#", "step", "state", "took", "child")
+        self._set_columns([])
 
     def show(self, graph: WorkflowGraph, workflow_id: str | None) -> None:
         """Replace the rows, keeping the cursor on the same function id."""
@@ -131,10 +134,20 @@ class StepsTable(DataTable[str]):
                     (str(wait.function_id), "DBOS.recv / get_event", "waiting", until, ""),
                 )
             )
+        self._set_columns([cells for _, cells in rows])
         for _, cells in sorted(rows):
             self.add_row(*cells, key=cells[0])
         if keep is not None and keep in self.rows:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
+
+    def _set_columns(self, rows: list[tuple[str, ...]]) -> None:
+        """Columns as wide as their widest cell, set here: DataTable would measure them
+        when it is next idle, which a busy app may reach only after a frame has shown
+        them squeezed to their headers."""
+        self.clear(columns=True)
+        for i, header in enumerate(STEP_COLUMNS):
+            width = max([cell_len(header), *(cell_len(cells[i]) for cells in rows)])
+            self.add_column(header, width=width)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         child = self._child_of_row.get(str(event.row_key.value))

@@ -26,8 +26,7 @@ def quiet_in_teardown(
 ) -> Callable[Concatenate[Owner, P], R | None]:
     """Decorate an App method that touches widgets from a timer, a message or a feed."""
 
-    @functools.wraps(method)
-    def guarded(self: Owner, *args: P.args, **kwargs: P.kwargs) -> R | None:
+    def guarded(self: Owner, /, *args: P.args, **kwargs: P.kwargs) -> R | None:
         try:
             return method(self, *args, **kwargs)
         except NoMatches:
@@ -35,4 +34,6 @@ def quiet_in_teardown(
                 raise
             return None
 
+    # Not @functools.wraps: its typed result would hide the signature kept here.
+    functools.update_wrapper(guarded, method)
     return guarded

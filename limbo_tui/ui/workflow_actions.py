@@ -42,6 +42,8 @@ def one_line(exc: BaseException | str) -> str:
 
 
 class WorkflowActions(_Base):
+    follow_id: str | None
+
     # -- plumbing ----------------------------------------------------------------------
     def run_blocking(
         self, title: str, call: Callable[[], Any], *, quiet: bool = False, done: str = "done"

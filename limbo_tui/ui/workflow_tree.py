@@ -462,11 +462,11 @@ class WorkflowTree(Tree[str]):
                 self._drop(node)
         fresh: set[str] = set()
         for wid in desired:
-            node = self._node_by_id.get(wid)
-            if node is not None and node.parent is not parent:
-                self._drop(node)  # moved to another parent
-                node = None
-            if node is None:
+            existing = self._node_by_id.get(wid)
+            if existing is not None and existing.parent is not parent:
+                self._drop(existing)  # moved to another parent
+                existing = None
+            if existing is None:
                 self._node_by_id[wid] = self._new_node(parent, wid)
                 fresh.add(wid)
         if fresh or [n.data for n in parent.children] != desired:

@@ -166,7 +166,8 @@ _decorated_lock = threading.Lock()
 
 def _run_step(max_attempts: int, child_index: int, step_index: int, params: dict[str, Any]) -> str:
     if hasattr(DBOS, "run_step"):
-        options: Any = _step_options(max_attempts)  # a StepOptions dict
+        # A plain dict: DBOS 2.x, which also runs this module, has no StepOptions type.
+        options: Any = _step_options(max_attempts)
         result: str = DBOS.run_step(options, _demo_step, child_index, step_index, params)
         return result
     with _decorated_lock:

@@ -143,6 +143,23 @@ class ActionResult:
 StateListener = Callable[[WorkerState, str], None]
 
 
+class WorkflowActions(Protocol):
+    """What the UI asks of worker/actions.py's Actions: each returns a result with `ok` and
+    a one-line message; they work on any workflow, with the worker down or with none."""
+
+    def cancel(self, workflow_id: str, children: bool = False) -> ActionResult: ...
+
+    def resume(self, workflow_id: str) -> ActionResult: ...
+
+    def fork(
+        self, workflow_id: str, start_step: int, application_version: str | None = None
+    ) -> ActionResult: ...
+
+    def send(self, workflow_id: str, topic: str | None, message: str) -> ActionResult: ...
+
+    def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult: ...
+
+
 class Worker(Protocol):
     """What the UI needs from an embedded worker (or from its absence)."""
 
