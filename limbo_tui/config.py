@@ -169,7 +169,7 @@ def load_settings(overrides: Overrides, env: Mapping[str, str] | None = None) ->
             )
         worker = dataclasses.replace(
             worker,
-            mode=overrides.worker,  # type: ignore[arg-type]
+            mode=overrides.worker,
             mode_source="--worker",
         )
     if overrides.dbos is not None:

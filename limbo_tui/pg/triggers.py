@@ -160,7 +160,7 @@ async def status(conn: asyncpg.Connection, schema: str) -> TriggerStatus:
     rows = await conn.fetch(_STATUS_SQL, schema, list(TABLES))
     if not rows:
         return TriggerStatus("not-installed", f"no limbo-tui triggers on schema {schema}", channel)
-    versions = {version_number(r["fn_comment"]) for r in rows} - {None}
+    versions = {v for r in rows if (v := version_number(r["fn_comment"])) is not None}
     found = max(versions) if versions else None
     if found is not None and found != VERSION_NUMBER:
         # Another build's triggers (older or newer): they were replaced, not removed.
@@ -217,7 +217,7 @@ WaitReport = Callable[[str], None]
 
 async def lock_holder(conn: asyncpg.Connection, schema: str) -> int | None:
     """A session holding a lock on a DBOS table that our DDL must wait for (the oldest)."""
-    return await conn.fetchval(
+    pid: int | None = await conn.fetchval(
         """
         SELECT l.pid FROM pg_locks l
         LEFT JOIN pg_stat_activity a ON a.pid = l.pid
@@ -228,6 +228,7 @@ async def lock_holder(conn: asyncpg.Connection, schema: str) -> int | None:
         """,
         schema,
     )
+    return pid
 
 
 async def run_ddl(

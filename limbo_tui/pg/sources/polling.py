@@ -26,8 +26,9 @@ import time
 
 import asyncpg
 
+from limbo_tui.model import LIVE_STATUSES
 from limbo_tui.pg import queries
-from limbo_tui.pg.queries import LIVE_STATUSES, MAX_LIVE
+from limbo_tui.pg.queries import MAX_LIVE
 from limbo_tui.pg.sources import Changes, SourceFailed
 
 # How far behind the newest created_at / completed_at a poll looks again.
