@@ -123,7 +123,7 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         # Every workflow's story for this session; `t` shows the selected one's.
         self.timeline = Timeline()
         self.show_timeline = False
-        self._timeline_worker_state: str | None = None
+        self._timeline_worker_state = ""
         self._timeline_crashes = 0
         # A workflow to select as soon as the feed brings it (after enqueue / fork).
         self.follow_id: str | None = None

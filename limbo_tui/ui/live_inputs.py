@@ -166,7 +166,7 @@ class LiveInputs(_Base):
             self.timeline.worker_event(f"worker crashed (crash {n})", now)
         self._timeline_crashes = max(self._timeline_crashes, message.crashes)
         if message.state != self._timeline_worker_state:
-            if self._timeline_worker_state is not None and message.state != "DOWN":
+            if self._timeline_worker_state and message.state != "DOWN":
                 detail = f": {message.detail}" if message.detail else ""
                 self.timeline.worker_event(f"worker {message.state}{detail}", now)
             self._timeline_worker_state = message.state
