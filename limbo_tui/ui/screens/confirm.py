@@ -12,7 +12,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Static
 
 from limbo_tui.terminal_text import safe_text
@@ -48,12 +48,14 @@ class ConfirmScreen(Dialog[Confirmed | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text(self._question), id="question")
+            # A long question (live push's consent) scrolls; the choices stay in sight.
+            with VerticalScroll(id="dialog-body"):
+                yield Static(Text(self._question), id="question")
             if self._option is not None:
-                yield Checkbox(self._option, self._option_default, id="option")
+                yield Checkbox(self._option, self._option_default, id="option", compact=True)
             with Horizontal(id="buttons"):
-                yield Button(f"{self._yes} (y)", id="yes", variant="warning")
-                yield Button(f"{self._no} (n)", id="no")
+                yield Button(f"{self._yes} (y)", id="yes", variant="warning", compact=True)
+                yield Button(f"{self._no} (n)", id="no", compact=True)
 
     def on_mount(self) -> None:
         # query, not query_one: a dialog dismissed in the same instant has no widgets left.

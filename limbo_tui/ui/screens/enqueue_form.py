@@ -1,5 +1,8 @@
 """The experiment form (E): how many children and steps, where it crashes, which dedup
-id. Enter in any field submits; escape closes; values are checked before submitting."""
+id. Enter in any field submits; escape closes; values are checked before submitting.
+
+Compact fields (one row each), so that the whole form, its error line just below the
+fields and its buttons fit a 60x15 terminal; a bad value's field takes the focus."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from limbo_tui.settings import ExperimentSettings
@@ -27,6 +30,12 @@ class ExperimentForm:
     dedup_id: str
 
 
+class BadField(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class EnqueueFormScreen(Dialog[ExperimentForm | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss_none", "Close", id="form-close")
@@ -39,26 +48,29 @@ class EnqueueFormScreen(Dialog[ExperimentForm | None]):
 
     def compose(self) -> ComposeResult:
         d = self._defaults
-        with Vertical(id="dialog"):
+        with VerticalScroll(id="dialog"):
             yield Static(Text("Enqueue the experiment"), id="question")
             with Grid(id="form"):
                 yield Label("children")
-                yield Input(str(d.children), id="children", type="integer")
+                yield Input(str(d.children), id="children", type="integer", compact=True)
                 yield Label("steps")
-                yield Input(str(d.steps), id="steps", type="integer")
+                yield Input(str(d.steps), id="steps", type="integer", compact=True)
                 yield Label("crash child")
-                yield Input(str(d.crash_child), id="crash_child", type="integer")
+                yield Input(str(d.crash_child), id="crash_child", type="integer", compact=True)
                 yield Label("crash step")
-                yield Input(str(d.crash_step), id="crash_step", type="integer")
+                yield Input(str(d.crash_step), id="crash_step", type="integer", compact=True)
                 yield Label("dedup id")
                 yield Input(
-                    self._dedup_default, id="dedup_id", placeholder="children/steps; - for none"
+                    self._dedup_default,
+                    id="dedup_id",
+                    placeholder="children/steps; - for none",
+                    compact=True,
                 )
-            yield Checkbox("crash at that point", d.crash_enabled, id="crash_enabled")
+            yield Checkbox("crash at that point", d.crash_enabled, id="crash_enabled", compact=True)
             yield Static("", id="form-error")
             with Horizontal(id="buttons"):
-                yield Button("Enqueue (enter)", id="yes", variant="primary")
-                yield Button("Close (esc)", id="no")
+                yield Button("Enqueue (enter)", id="yes", variant="primary", compact=True)
+                yield Button("Close (esc)", id="no", compact=True)
 
     def on_mount(self) -> None:
         # query, not query_one: a dialog dismissed in the same instant has no widgets left.
@@ -81,9 +93,9 @@ class EnqueueFormScreen(Dialog[ExperimentForm | None]):
         try:
             value = int(raw)
         except ValueError:
-            raise ValueError(f"{field.replace('_', ' ')}: a whole number, please") from None
+            raise BadField(field, f"{field.replace('_', ' ')}: a whole number, please") from None
         if not low <= value <= high:
-            raise ValueError(f"{field.replace('_', ' ')}: between {low} and {high}")
+            raise BadField(field, f"{field.replace('_', ' ')}: between {low} and {high}")
         return value
 
     def _submit(self) -> None:
@@ -98,8 +110,11 @@ class EnqueueFormScreen(Dialog[ExperimentForm | None]):
                 crash_step=self._number("crash_step", 0, steps - 1),
                 dedup_id=self.query_one("#dedup_id", Input).value.strip(),
             )
-        except ValueError as exc:
+        except BadField as exc:
             self.query_one("#form-error", Static).update(Text(str(exc)))
+            bad = self.query_one(f"#{exc.field}", Input)
+            bad.focus()
+            self.query_one("#form-error").scroll_visible(animate=False)
             return
         self.dismiss(form)
 

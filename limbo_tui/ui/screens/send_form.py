@@ -12,7 +12,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Static
 
 from limbo_tui.terminal_text import safe_text
@@ -36,21 +36,21 @@ class SendFormScreen(Dialog[Message | None]):
         self._wait = safe_text(wait_text, multiline=True)
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with VerticalScroll(id="dialog"):
             yield Static(Text(f"Send a message to {self._label}?"), id="question")
             yield Static(Text(self._wait), classes="hint")
             with Grid(id="form"):
                 yield Label("topic")
-                yield Input(placeholder="empty: the default topic", id="send-topic")
+                yield Input(placeholder="empty: the default topic", id="send-topic", compact=True)
                 yield Label("message")
-                yield Input(placeholder="the text recv returns", id="send-message")
+                yield Input(placeholder="the text recv returns", id="send-message", compact=True)
             yield Static(
                 Text("An awaited event (get_event) can only be set by its workflow."),
                 classes="hint",
             )
             with Horizontal(id="buttons"):
-                yield Button("Send", id="send", variant="warning")
-                yield Button("Close", id="close")
+                yield Button("Send", id="send", variant="warning", compact=True)
+                yield Button("Close", id="close", compact=True)
 
     def on_mount(self) -> None:
         for field in self.query("#send-topic"):

@@ -55,7 +55,8 @@ class WorkerLogScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="log-dialog"):
             yield Static(
-                Text(f"worker log  {safe_text(str(self._path))}  (escape closes)"),
+                # The key first: a long path is cut at the right, never the way out.
+                Text(f"worker log (escape closes): {safe_text(str(self._path))}"),
                 id="log-title",
             )
             yield RichLog(id="log-lines", max_lines=MAX_LINES, wrap=False, markup=False)
