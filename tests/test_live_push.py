@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from limbo_tui.pg import triggers
 from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.settings import FeedSettings, Settings, UISettings
 from limbo_tui.ui.app import LimboApp
@@ -46,7 +47,7 @@ async def test_live_push_is_offered_asked_and_installed(dbos_url: str) -> None:
         text = str(app.screen.query_one("#question").render())
         assert "limbo-tui triggers uninstall" in text
         assert "schema limbo_tui" in text and "dbos.workflow_status" in text
-        assert "0.2-0.3 of its commit rate" in text
+        assert f"kept {triggers.NOTIFY_RATIO_8:g} of its commit rate" in text
         await pilot.press("n")
         await pilot.pause()
         assert _traces(dbos_url)["triggers"] == 0

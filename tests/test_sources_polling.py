@@ -127,3 +127,26 @@ async def test_read_only_monitor_never_offers_live_push(dbos_url: str) -> None:
         assert "live push" not in rec.states[0].detail
     finally:
         await feed.stop()
+
+
+async def test_triggers_never_offers_nothing_and_auto_installs(dbos_url: str) -> None:
+    never = replace(MONITOR, feed=replace(MONITOR.feed, triggers="never"))
+    rec = Recorder()
+    feed = LiveFeed(dbos_url, never, rec.on_batch, rec.on_state)
+    await feed.start()
+    await feed.stop()
+    assert rec.names() == ["POLLING"] and not rec.states[0].offer
+    assert "[feed] triggers = never" in rec.states[0].detail
+    assert _traces(dbos_url)["triggers"] == 0
+    auto = replace(MONITOR, feed=replace(MONITOR.feed, triggers="auto"))
+    rec = Recorder()
+    feed = LiveFeed(dbos_url, auto, rec.on_batch, rec.on_state)
+    await feed.start()
+    await feed.stop()
+    assert rec.names() == ["LIVE"] and rec.states[0].source == "via notify"
+    # Installed now: a monitor with the default "ask" uses them at once.
+    rec = Recorder()
+    feed = LiveFeed(dbos_url, MONITOR, rec.on_batch, rec.on_state)
+    await feed.start()
+    await feed.stop()
+    assert rec.names() == ["LIVE"]

@@ -47,12 +47,15 @@ TRIGGERS = ("limbo_tui_notify_ins", "limbo_tui_notify_upd", "limbo_tui_notify_de
 TABLES = ("workflow_status", "operation_outputs")
 # The triggers send nothing once the server's NOTIFY queue is this full.
 QUEUE_LIMIT = 0.05
-# What live push costs the application, as measured by `python -m bench sources`
-# (8 writers, fsync and synchronous_commit on): quoted by the consent dialog.
+# What live push costs the application, as measured by `python -m bench.sources` (pgbench
+# single-row UPDATEs of workflow_status, 8 clients, fsync and synchronous_commit on; see
+# BENCHMARKS.md): the share of its commit rate the application kept. Quoted by the dialog.
+NOTIFY_RATIO_8 = 0.06
 NOTIFY_COST = (
     "each committing transaction that notifies takes a server-wide lock through its WAL "
     "flush: measured here with 8 concurrent writers and durable commits, the application "
-    "kept about 0.2-0.3 of its commit rate (delta polling: no cost)"
+    f"kept {NOTIFY_RATIO_8:g} of its commit rate (bench.sources; delta polling writes "
+    "nothing and adds no lock)"
 )
 # The queue rows and application versions limbo-tui's worker registers (worker APP_NAME).
 APP_NAME = "limbo-tui"
