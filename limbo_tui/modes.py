@@ -10,6 +10,7 @@ even those.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from limbo_tui.settings import Settings
 
@@ -21,6 +22,18 @@ def for_database(settings: Settings, embedded: bool) -> Settings:
     if not lab and worker.mode_source == "default":
         worker = dataclasses.replace(worker, mode="none")
     return dataclasses.replace(settings, lab=lab, worker=worker)
+
+
+# "c: cancel it ..., or u: resume it": a key letter at the start of each proposal.
+_KEY_PREFIX = re.compile(r"(^|, or |; |\. )[A-Za-z]: ")
+
+
+def offered_action(action: str, read_only: bool) -> str:
+    """A diagnosis's proposal as the screen may offer it: read-only offers no write key,
+    only what would fix it (for someone who may write)."""
+    if not read_only or not action:
+        return action
+    return "read-only, so no key here; what would fix it: " + _KEY_PREFIX.sub(r"\1", action)
 
 
 def mode_label(settings: Settings) -> str:

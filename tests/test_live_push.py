@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import psycopg
 import pytest
 
 from limbo_tui.pg import triggers
@@ -77,6 +78,28 @@ async def test_read_only_header_footer_and_palette_offer_no_write(dbos_url: str)
         await pilot.press("P")
         await pilot.pause()
         assert not isinstance(app.screen, LivePushConsent)
+        # A workflow in limbo: its diagnosis says what would fix it, with no write key.
+        with psycopg.connect(dbos_url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO dbos.workflow_status (workflow_uuid, status, name) VALUES "
+                "('par', 'PENDING', 'parent')"
+            )
+            conn.execute(
+                "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, "
+                "parent_workflow_id) VALUES ('par-1', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', "
+                "'child', 'par')"
+            )
+            conn.execute(
+                "INSERT INTO dbos.operation_outputs (workflow_uuid, function_id, function_name,"
+                " child_workflow_id) VALUES ('par', 1, 'child', 'par-1')"
+            )
+        await until(lambda: any(d.workflow_id == "par" for d in app.diagnoses), 15, "limbo")
+        app.jump_to("par")
+        await pilot.pause()
+        shown = str(app.query_one("#details-diagnoses").render())
+        assert "awaiting-dead-child" in shown
+        assert "what would fix it: cancel it" in shown
+        assert "c: " not in shown and "u: " not in shown
     assert _traces(dbos_url)["triggers"] == 0
 
 

@@ -176,6 +176,7 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         self.query_one(FilterInput).display = False
         if self.worker is not None and not self.settings.read_only:
             self.query_one(DetailsPane).empty_hint = "Press e to enqueue the experiment."
+        self.query_one(DetailsPane).read_only = self.settings.read_only
         self.query_one(WorkflowTree).focus()
         self.set_interval(AGE_TICK_S, self._tick)
         if self._feed_factory is not None:

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Static
 
 from limbo_tui.fleet import Fleet
 from limbo_tui.model import PENDING, SLEEP_STEP, WAIT_STEPS, Step, WorkflowGraph
+from limbo_tui.modes import offered_action
 from limbo_tui.stored_values import describe
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.timeline import TimelineEvent
@@ -181,6 +182,8 @@ class DetailsPane(Vertical):
 
     # What to do when there is nothing to show; the app sets it (it knows the worker).
     empty_hint = "Waiting for the first workflow to appear in the database."
+    # --read-only: the proposals name no write key (modes.offered_action).
+    read_only = False
     # Which executors are live or silent; the app sets it with each repaint's diagnoses.
     fleet = Fleet()
 
@@ -242,7 +245,7 @@ class DetailsPane(Vertical):
         self._put(
             status, f"{status_style.glyph(wf.status)} {safe_text(wf.status)}  {safe_text(wf.name)}"
         )
-        self._put(diag, self._diagnoses_text(diagnoses))
+        self._put(diag, self._diagnoses_text(diagnoses, self.read_only))
         self._put(fields, self._fields_text(graph, workflow_id, progress, now_ms, self.fleet))
         self._put(data, self._data_text(wf))
 
@@ -265,14 +268,14 @@ class DetailsPane(Vertical):
         static.update(text, layout=not same_height)
 
     @staticmethod
-    def _diagnoses_text(diagnoses: Sequence[Any]) -> Text:
+    def _diagnoses_text(diagnoses: Sequence[Any], read_only: bool = False) -> Text:
         text = Text()
         for d in diagnoses:
             mark = status_style.LIMBO_MARK if d.severity == "limbo" else d.severity.upper()
             text.append(f"{mark} {d.kind}\n", style="bold")
             text.append(f"{safe_text(d.reason)}\n")
             if d.action:
-                text.append(f"→ {safe_text(d.action)}\n")
+                text.append(f"→ {safe_text(offered_action(d.action, read_only))}\n")
         return text
 
     @staticmethod
