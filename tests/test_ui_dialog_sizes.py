@@ -9,13 +9,11 @@ from typing import Any
 import pytest
 from test_ui_support import NOW_MS, WorkerDouble, make_app, screen_lines
 
-from limbo_tui.model import Step
-from limbo_tui.queues import QueueView
+from limbo_tui.model import Step, Workflow
 from limbo_tui.ui.screens.confirm import ConfirmScreen
 from limbo_tui.ui.screens.fork_picker import ForkStepScreen
 from limbo_tui.ui.screens.help import HelpScreen
 from limbo_tui.ui.screens.live_push import LivePushConsent
-from limbo_tui.ui.screens.queue_view import QueueScreen
 from limbo_tui.ui.screens.send_form import SendFormScreen
 from limbo_tui.ui.screens.worker_log import WorkerLogScreen
 
@@ -41,18 +39,16 @@ def many_steps() -> list[Step]:
     return [Step(WF, n, f"step_{n}", started_at_ms=NOW_MS) for n in range(1, 31)]
 
 
-def queue_views() -> list[QueueView]:
+def queued_rows() -> list[Workflow]:
+    """Twelve queues with work waiting: more rows than a 60x15 dialog holds."""
     return [
-        QueueView(
-            name=f"queue-{n}",
-            settings=None,
-            pending=1,
-            enqueued=2,
-            oldest_wait_ms=5_000,
-            held=(),
-            blocked=None,
-            pending_by_executor=(("worker", 1),),
-            enqueued_by_executor=(),
+        Workflow(
+            id=f"{WF}-{n}",
+            status="ENQUEUED",
+            name="job",
+            queue=f"queue-{n:02d}",
+            created_at_ms=NOW_MS - 5_000,
+            updated_at_ms=NOW_MS - 5_000,
         )
         for n in range(12)
     ]
@@ -100,7 +96,6 @@ def dialogs() -> list[tuple[str, Any, list[str]]]:
             ["topic", "message", "Send", "Close"],
         ),
         ("help", lambda: HelpScreen(False), ["limbo-tui help", "escape closes"]),
-        ("queues", lambda: QueueScreen(queue_views(), NOW_MS), ["Queues", "queue-0"]),
     ]
 
 
@@ -114,12 +109,35 @@ async def test_each_dialog_fits_with_its_choices_on_screen(
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         app.push_screen(make())
-        await pilot.pause()
-        await pilot.pause()
+        # A table fills in after its first paint: wait for the screen to settle.
+        for _ in range(20):
+            await pilot.pause(0.05)
+            shown = visible(app)
+            if all(word in shown for word in words):
+                break
         assert_inside(app, size)
-        shown = visible(app)
         for word in words:
             assert word in shown, (word, shown)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_queue_view_fits_and_scrolls(size: tuple[int, int]) -> None:
+    app, feeds = make_app(worker=WorkerDouble())
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        feeds[0].push(queued_rows(), full=True)
+        await pilot.pause()
+        await pilot.press("Q")
+        for _ in range(20):
+            await pilot.pause(0.05)
+            if "queue-00" in visible(app):
+                break
+        assert_inside(app, size)
+        shown = visible(app)
+        assert "Queues (enter" in shown and "queue-00" in shown, shown
+        await pilot.press(*["down"] * 11)
+        await pilot.pause()
+        assert "queue-11" in visible(app)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -132,8 +150,10 @@ async def test_worker_log_names_its_path_at_every_size(
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         app.push_screen(WorkerLogScreen(log))
-        for _ in range(5):
-            await pilot.pause(0.1)
+        for _ in range(20):
+            await pilot.pause(0.05)
+            shown = visible(app)
+            if "Recovering 2 workflows" in shown:
+                break
         assert_inside(app, size)
-        shown = visible(app)
         assert "Recovering 2 workflows" in shown and "escape closes" in shown
