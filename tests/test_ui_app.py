@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from test_ui_support import NOW_MS, PARENT, family_rows, make_app, seed_rows
+from test_ui_support import (
+    NOW_MS,
+    PARENT,
+    WorkerDouble,
+    family_rows,
+    make_app,
+    screen_lines,
+    seed_rows,
+)
 
 from limbo_tui.model import Step, Workflow
 from limbo_tui.ui.details_pane import DetailsPane
@@ -334,3 +342,16 @@ async def test_a_new_selection_shows_its_details_from_the_top() -> None:
         await pilot.press("j")
         await pilot.pause()
         assert scroll.scroll_y == 0
+
+
+async def test_first_frame_says_loading_until_the_first_snapshot() -> None:
+    app, feeds = make_app(worker=WorkerDouble())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        shown = "\n".join(screen_lines(app))
+        assert "Loading workflows" in shown and "No workflows yet" not in shown
+        feeds[0].push([], full=True)
+        await pilot.pause()
+        await pilot.pause()
+        shown = "\n".join(screen_lines(app))
+        assert "No workflows yet" in shown and "Loading" not in shown

@@ -61,8 +61,7 @@ def snapshot_app(rows: list[Any], worker: Any = None) -> Any:
 
     async def run_before(pilot: Any) -> None:
         await pilot.pause()
-        if rows:
-            feeds[0].push(rows, full=True)
+        feeds[0].push(rows, full=True)
         await settle(pilot)
 
     return app, run_before

@@ -180,6 +180,7 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         self.query_one(WorkflowTree).focus()
         self.set_interval(AGE_TICK_S, self._tick)
         if self._feed_factory is not None:
+            self.query_one(DetailsPane).loading = True
             self._start_feed()
         else:
             header.feed_state = "DOWN"

@@ -182,6 +182,9 @@ class DetailsPane(Vertical):
 
     # What to do when there is nothing to show; the app sets it (it knows the worker).
     empty_hint = "Waiting for the first workflow to appear in the database."
+    # True until the feed's first snapshot is applied: an empty graph then means "not read
+    # yet", not "no workflows" (a database of 300 must not first say "No workflows yet").
+    loading = False
     # --read-only: the proposals name no write key (modes.offered_action).
     read_only = False
     # Which executors are live or silent; the app sets it with each repaint's diagnoses.
@@ -229,6 +232,12 @@ class DetailsPane(Vertical):
         if workflow_id != self._shown_id:
             self._shown_id = workflow_id
             self.query_one("#details-scroll", VerticalScroll).scroll_home(animate=False)
+        if workflow_id is None and self.loading and not graph.workflows:
+            self._put(status, "Loading workflows…")
+            self._put(diag, "")
+            self._put(fields, "Reading the database's first snapshot.")
+            self._put(data, "")
+            return
         if workflow_id is None:
             empty = not graph.workflows
             self._put(status, "No workflows yet." if empty else "No workflow selected.")

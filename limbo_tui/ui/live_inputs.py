@@ -14,6 +14,7 @@ from textual import work
 
 from limbo_tui.limits import known_limits
 from limbo_tui.model import Step, StepRemoved, Workflow, WorkflowRemoved
+from limbo_tui.ui.details_pane import DetailsPane
 from limbo_tui.ui.messages import FeedStateChanged, GraphChanged, WorkerPolled
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.teardown import quiet_in_teardown
@@ -69,6 +70,7 @@ class LiveInputs(_Base):
             if batch.full:
                 changed = self.graph.replace_all(batch.rows)
                 self._pending_everything = True
+                self.query_one(DetailsPane).loading = False
             else:
                 changed = self.graph.apply(batch.rows)
         except Exception as exc:  # a bad row must not end the app
