@@ -36,6 +36,8 @@ class QueueView:
     # executor id ("" unknown) -> count, most first.
     pending_by_executor: tuple[tuple[str, int], ...]
     enqueued_by_executor: tuple[tuple[str, int], ...]
+    # app version ("" any) -> count: which workers can dequeue the waiting work.
+    enqueued_by_version: tuple[tuple[str, int], ...]
     pending: int
     enqueued: int
     # The oldest ENQUEUED workflow's wait so far (since its last update), when known.
@@ -78,6 +80,7 @@ class QueueView:
             "enqueued": self.enqueued,
             "pending_by_executor": dict(self.pending_by_executor),
             "enqueued_by_executor": dict(self.enqueued_by_executor),
+            "enqueued_by_version": dict(self.enqueued_by_version),
             "oldest_wait_ms": self.oldest_wait_ms,
             "dedup_held": [
                 {"dedup_id": h.dedup_id, "holder": h.holder, "status": h.status, "age_ms": h.age_ms}
@@ -103,6 +106,7 @@ def _view(
     waiting = index.waiting(name)
     pending_by = Counter(graph.workflows[w].executor_id or "" for w in holding)
     enqueued_by = Counter(graph.workflows[w].executor_id or "" for w in waiting)
+    by_version = Counter(graph.workflows[w].app_version or "" for w in waiting)
     oldest: int | None = None
     for wid in waiting:
         wf = graph.workflows[wid]
@@ -138,6 +142,7 @@ def _view(
         settings=graph.registry.queue(name),
         pending_by_executor=tuple(pending_by.most_common()),
         enqueued_by_executor=tuple(enqueued_by.most_common()),
+        enqueued_by_version=tuple(by_version.most_common()),
         pending=pending,
         enqueued=enqueued,
         oldest_wait_ms=oldest,

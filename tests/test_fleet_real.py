@@ -219,6 +219,7 @@ def test_a_concurrency_1_queue_held_by_a_dead_executor_is_blocked_until_cancelle
     assert q_one["registered"] and q_one["concurrency"] == 1 and q_one["blocked"]
     assert q_one["blocked_by"] == [holder] and q_one["pending_by_executor"] == {"a": 1}
     assert q_one["enqueued"] == 3 and q_one["oldest_wait_ms"] > 0
+    assert q_one["enqueued_by_version"] == {"v1": 3}
     assert doc["release"] == "3.4"
     executors = {e["id"]: e for e in doc["executors"]}
     assert not executors["a"]["live"] and executors["b"]["live"]

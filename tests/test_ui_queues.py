@@ -116,6 +116,7 @@ async def test_Q_shows_the_blocked_queue_and_enter_filters_the_tree_to_it() -> N
         assert "BLOCKED: 1 of 1 slots held by 0ae65423" in detail and "3 waiting" in detail
         assert "dedup job-1 held by 0ae65423 (PENDING, 10m)" in detail
         assert "PENDING by executor: a 1" in detail
+        assert "ENQUEUED by executor: - 3; by version: - 3" in detail
         await pilot.press("enter")
         await pilot.pause()
         assert not isinstance(app.screen, QueueScreen)

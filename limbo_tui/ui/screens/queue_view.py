@@ -23,6 +23,7 @@ from limbo_tui.ui.workflow_lines import age_text, short_id
 
 
 def _counts(by: Sequence[tuple[str, int]]) -> str:
+    # "-": no executor (or version) named, e.g. work enqueued by a client for any version.
     shown = [f"{safe_text(e or '-', 24)} {n}" for e, n in by[:4]]
     more = len(by) - 4
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "") if shown else "none"
@@ -33,7 +34,8 @@ def detail_text(view: QueueView, now_ms: int) -> str:
     lines = [
         f"{safe_text(view.name, 60)}: {view.limits_text}",
         f"PENDING by executor: {_counts(view.pending_by_executor)}",
-        f"ENQUEUED by executor: {_counts(view.enqueued_by_executor)}",
+        f"ENQUEUED by executor: {_counts(view.enqueued_by_executor)}; by version: "
+        f"{_counts(view.enqueued_by_version)}",
     ]
     if view.blocked is not None:
         holders = ", ".join(short_id(h) for h in view.blocked.holders[:3])
