@@ -1,7 +1,8 @@
 """The keys a terminal user types by reflex, in a real terminal (tmux) with a real shell:
 `c y` typed in one burst never cancels (the dialog ignores keys typed before it was
 shown), ctrl+z suspends the job to the shell and `fg` brings the whole screen back, and
-ctrl+c quits with status 0.
+ctrl+c quits with status 0. And a hostile status shown in the cancel dialog does not
+retitle the terminal.
 
 The real `limbo-tui` command, on a real database, from an interactive bash (job control).
 """
@@ -94,6 +95,11 @@ def _app_state(tty: str) -> str | None:
     return None
 
 
+def _monitor_up(screen: str) -> bool:
+    # LIVE via notify, or POLLING where the triggers are not installed (monitor mode).
+    return ("feed LIVE" in screen or "feed POLLING" in screen) and "victim" in screen
+
+
 def _status(url: str) -> str:
     with psycopg.connect(url) as conn:
         row = conn.execute(
@@ -113,7 +119,7 @@ def test_reflex_keys_in_a_real_terminal(shell: Shell, dbos_url: str) -> None:
     shell.wait_for(lambda s: "shell$" in s, 20, "the shell")
     shell.type(f"{COMMAND} --worker none --db-url '{dbos_url}'")
     shell.keys("Enter")
-    shell.wait_for(lambda s: "feed LIVE" in s and "victim" in s, 60, "the monitor")
+    shell.wait_for(_monitor_up, 60, "the monitor")
 
     # `c y` in one burst: the dialog opens, the y typed ahead of it is ignored.
     shell.type("cy")
@@ -132,9 +138,11 @@ def test_reflex_keys_in_a_real_terminal(shell: Shell, dbos_url: str) -> None:
     shell.type("fg")
     shell.keys("Enter")
     screen = shell.wait_for(
-        lambda s: s.lstrip().startswith("worker NONE") and "victim" in s, 15, "the monitor back"
+        lambda s: "worker NONE" in (s.splitlines() or [""])[0] and "victim" in s,
+        15,
+        "the monitor back",
     )
-    assert "feed LIVE" in screen.splitlines()[0]
+    assert "feed " in screen.splitlines()[0]
     assert _app_state(tty) in ("S", "R")
 
     # ctrl+c quits cleanly.
@@ -147,3 +155,29 @@ def test_reflex_keys_in_a_real_terminal(shell: Shell, dbos_url: str) -> None:
     assert "Traceback" not in screen
     assert _app_state(tty) is None
     assert _status(dbos_url) == "ENQUEUED"
+
+
+def test_a_hostile_status_in_the_cancel_dialog_does_not_retitle_the_terminal(
+    shell: Shell, dbos_url: str
+) -> None:
+    with psycopg.connect(dbos_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status, name) "
+            "VALUES (%s, %s, 'victim')",
+            (WID, "PENDING\x1b]2;pwned-title\x07\x1b]0;pwned-title\x07"),
+        )
+    shell.wait_for(lambda s: "shell$" in s, 20, "the shell")
+    before = shell.tmux("display", "-p", "-t", "keys", "#{pane_title}").strip()
+    shell.type(f"{COMMAND} --worker none --db-url '{dbos_url}'")
+    shell.keys("Enter")
+    shell.wait_for(_monitor_up, 60, "the monitor")
+    shell.type("c")
+    shell.wait_for(lambda s: "Cancel victim" in s, 10, "the cancel dialog")
+    time.sleep(0.5)
+    title = shell.tmux("display", "-p", "-t", "keys", "#{pane_title}").strip()
+    assert "pwned" not in title, title
+    assert title == before
+    shell.type("n")
+    shell.wait_for(lambda s: "Cancel victim" not in s, 10, "the dialog to close")
+    shell.type("q")
+    shell.wait_for(lambda s: s.rstrip().endswith("shell$"), 20, "limbo-tui to quit")
