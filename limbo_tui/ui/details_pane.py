@@ -271,9 +271,10 @@ class DetailsPane(Vertical):
         if old == text:
             return
         self._texts[key] = text
-        width = static.content_region.width
-        rows = _rows(text, width)
-        same_height = old is not None and rows is not None and rows == _rows(old, width)
+        # Compared with the rows the Static has now, not with what the old text would take:
+        # a text first shown before the pane had its final width keeps that height.
+        rows = _rows(text, static.content_region.width)
+        same_height = old is not None and rows is not None and rows == static.content_region.height
         static.update(text, layout=not same_height)
 
     @staticmethod
