@@ -341,7 +341,8 @@ def startup(url: str, runs: int) -> dict[str, Any]:
     with LoadSampler() as load:
         for i in range(runs + 1):
             with _tui(url) as term:
-                ff = term.wait_for(lambda s: s.line(0).lstrip().startswith("worker"), 60)
+                # The header's first line is drawn (it names the worker).
+                ff = term.wait_for(lambda s: " worker " in f" {s.line(0)} ", 60)
                 lv = term.wait_for(lambda s: "LIVE" in s.line(0), 60)
                 if i == 0:
                     continue  # the warm-up: the server's caches, the OS's page cache
@@ -403,18 +404,28 @@ def backlog_figures(url: str, enqueued: int, idle_s: float) -> dict[str, Any]:
         out["rss_mb"] = rss_mb(term.pid)
         # `/` then the text at once, as a fast typist would: every key must arrive.
         needle = "needle"
-        sent = term.send(b"/" + needle.encode())
+
+        def tree_lines(s: Screen) -> list[str]:
+            # The tree's column only (the details pane on the right may name anything).
+            return [t for ln in s.lines[2:-3] if (t := ln.split("▏", 1)[0].strip())]
 
         def filtered(s: Screen) -> bool:
-            # The tree's column only (the details pane on the right may name anything).
-            tree = [ln.split("▏", 1)[0] for ln in s.lines[2:-3]]
-            return any("needle_workflow" in ln for ln in tree) and not any(
-                "bulk_job" in ln for ln in tree
+            # Only the match is left (a summarized backlog line would not name it).
+            lines = tree_lines(s)
+            return (
+                bool(lines)
+                and all(needle in ln for ln in lines)
+                and any("needle_workflow" in ln for ln in lines)
             )
 
+        if filtered(term.snapshot()):
+            raise RuntimeError("the screen looks filtered before the filter was typed")
+        sent = term.send(b"/" + needle.encode())
         done = term.wait_for(filtered, 60)
         out["filter_ms"] = round((done - sent) / 1e6, 1) if done else None
-        out["filter_text_whole"] = any(needle in ln for ln in term.snapshot().lines[-4:])
+        # Every typed key reached the filter line (none was taken as a command).
+        whole = term.wait_for(lambda s: any(needle in ln for ln in s.lines[-5:]), 10)
+        out["filter_text_whole"] = whole is not None
     out["load"] = load.summary()
     log(f"backlog {enqueued:,}: {out}")
     return out
