@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.faults_support import COMMAND
+from tests.faults_support import COMMAND, ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -109,7 +109,8 @@ def _status(url: str) -> str:
     return str(row[0])
 
 
-def test_reflex_keys_in_a_real_terminal(shell: Shell, dbos_url: str) -> None:
+@pytest.mark.parametrize("launcher", ["limbo-tui", "uv run limbo-tui"])
+def test_reflex_keys_in_a_real_terminal(shell: Shell, dbos_url: str, launcher: str) -> None:
     with psycopg.connect(dbos_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, queue_name) "
@@ -117,7 +118,14 @@ def test_reflex_keys_in_a_real_terminal(shell: Shell, dbos_url: str) -> None:
             (WID,),
         )
     shell.wait_for(lambda s: "shell$" in s, 20, "the shell")
-    shell.type(f"{COMMAND} --worker none --db-url '{dbos_url}'")
+    if launcher == "uv run limbo-tui":
+        # The README's command: uv waits for limbo-tui, so ctrl+z must stop uv too.
+        uv = shutil.which("uv")
+        assert uv is not None
+        command = f"{uv} run --quiet --project {ROOT} limbo-tui"
+    else:
+        command = str(COMMAND)
+    shell.type(f"{command} --worker none --db-url '{dbos_url}'")
     shell.keys("Enter")
     shell.wait_for(_monitor_up, 60, "the monitor")
 
