@@ -395,3 +395,25 @@ async def test_t_shows_the_selected_workflows_timeline_with_dispatches_and_crash
         await pilot.press("t")
         await pilot.pause()
         assert "timeline" not in str(app.query_one("#details-timeline").render())
+
+
+async def test_the_focused_pane_has_a_doubled_frame_and_tab_only_stops_on_panes() -> None:
+    from test_ui_support import screen_lines
+
+    app, feeds = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push(seed_rows(), full=True)
+        await pilot.pause()
+        panes = [app.query_one("#tree"), app.query_one("#details-scroll"), app.query_one("#steps")]
+
+        def frames() -> list[bool]:
+            lines = screen_lines(app)
+            return ["═" in lines[p.region.y][p.region.x : p.region.right] for p in panes]
+
+        assert frames() == [True, False, False]
+        for expected in ([False, True, False], [False, False, True], [True, False, False]):
+            await pilot.press("tab")
+            await pilot.pause()
+            # Every stop is a pane with its frame: no Tab lands on something unseen.
+            assert app.focused in panes
+            assert frames() == expected

@@ -141,7 +141,7 @@ WIDGET_KEYS: tuple[tuple[str, str], ...] = (
     ("g/G", "first / last line (home / end)"),
     ("←/→", "fold, or go to the parent / unfold, or go to the first child"),
     ("-/+", "fold every family / unfold every family"),
-    ("tab", "move between the tree and the steps table"),
+    ("tab", "move between the tree, the details and the steps (the focused frame is ═)"),
     ("ctrl+p", "command palette: every action by name"),
     ("escape", "back out: close a dialog, else clear the filter, else leave limbo only"),
 )

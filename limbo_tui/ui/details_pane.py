@@ -87,6 +87,7 @@ class StepsTable(DataTable[str]):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.border_title = "steps"
         self._child_of_row: dict[str, str] = {}
         # What the rows show now: a live workflow is shown again on every repaint, and
         # rebuilding an unchanged table costs a layout of the whole screen.
@@ -198,7 +199,10 @@ class DetailsPane(Vertical):
         self._shown_id: str | None = None
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="details-scroll"):
+        # A Tab stop (its keys scroll the details), so it has a frame line as the others.
+        scroll = VerticalScroll(id="details-scroll")
+        scroll.border_title = "details"
+        with scroll:
             yield Static(id="details-status")
             yield Static(id="details-diagnoses")
             yield Static(id="details-timeline")

@@ -83,6 +83,8 @@ class WorkflowTree(Tree[str]):
 
     def __init__(self, clock: Callable[[], int], *, id: str | None = None) -> None:
         super().__init__("workflows", id=id)
+        # The pane's name in its top frame line (app.tcss draws the focused pane's frame).
+        self.border_title = "workflows"
         self.show_root = False
         self.guide_depth = 3
         self.auto_expand = True
