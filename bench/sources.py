@@ -9,6 +9,8 @@ For each source (none, delta polling, logical decoding, NOTIFY triggers) a real
   - pgbench runs single-row UPDATEs of dbos.workflow_status (what a DBOS step does) from
     1, 8 and 32 clients: the application's throughput, as a ratio to "none" measured in
     alternating phases of the same run;
+  - a real DBOS 3.x application (its own process, 8 threads of two-step workflows) does
+    the same: workflows per second;
   - commit -> output latency: a row is committed at a known moment and its line read from
     watch's stdout (p50 / p99);
   - server time: CPU seconds per second spent by limbo-tui's own backends (/proc of the
@@ -188,6 +190,60 @@ def pgbench(url: str, clients: int, seconds: float, script: Path) -> float:
     return float(match.group(1))
 
 
+def dbos_phase(url: str, seconds: float, threads: int) -> float:
+    """In a child process: DBOS workflows per second from `threads` threads."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.sources", "--dbos-phase", url, str(seconds), str(threads)],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"DBOS phase: {out.stderr.strip()[-300:]}")
+    return float(json.loads(lines[-1])["per_s"])
+
+
+def _dbos_app(url: str, seconds: float, threads: int) -> None:
+    import logging
+
+    from dbos import DBOS
+
+    from limbo_tui.urls import sqlalchemy_url
+
+    logging.getLogger("dbos").setLevel(logging.WARNING)
+
+    @DBOS.step()
+    def add_one(x: int) -> int:
+        return x + 1
+
+    @DBOS.workflow()
+    def small(x: int) -> int:
+        return add_one(add_one(x))
+
+    DBOS(config={"name": "bench-sources", "system_database_url": sqlalchemy_url(url)})
+    DBOS.launch()
+    try:
+        small(0)  # warm
+        done = [0] * threads
+        stop_at = time.perf_counter() + seconds
+
+        def loop(k: int) -> None:
+            while time.perf_counter() < stop_at:
+                small(k)
+                done[k] += 1
+
+        t0 = time.perf_counter()
+        workers = [threading.Thread(target=loop, args=(k,)) for k in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        print(json.dumps({"per_s": sum(done) / (time.perf_counter() - t0)}), flush=True)
+    finally:
+        DBOS.destroy()
+
+
 def latency(url: str, watch: Watch, n: int) -> dict[str, float]:
     committed: dict[str, float] = {}
     with psycopg.connect(url, autocommit=True) as conn:
@@ -228,6 +284,7 @@ def run(quick: bool) -> dict[str, Any]:
     with server() as srv:
         url = prepare(srv)
         tps: dict[str, dict[int, list[float]]] = {s: {w: [] for w in WRITERS} for s in SOURCES}
+        dbos_rates: dict[str, list[float]] = {s: [] for s in SOURCES}
         for r in range(rounds):
             order = SOURCES if r % 2 == 0 else tuple(reversed(SOURCES))
             for source in order:
@@ -251,6 +308,7 @@ def run(quick: bool) -> dict[str, Any]:
                             info["load_cpu_s_per_s"] = round(
                                 (cpu_s(pids) - c0) / (time.monotonic() - t0), 4
                             )
+                    dbos_rates[source].append(dbos_phase(url, seconds, 8))
                     if watch is not None:
                         info["latency"] = latency(url, watch, 20 if quick else 60)
                 finally:
@@ -263,6 +321,8 @@ def run(quick: bool) -> dict[str, Any]:
         for source in SOURCES:
             info = out["sources"].setdefault(source, {})
             info["tps"] = {str(w): round(sum(v) / len(v), 1) for w, v in tps[source].items()}
+            info["dbos_wf_per_s"] = round(sum(dbos_rates[source]) / len(dbos_rates[source]), 1)
+            info["dbos_ratio"] = round(sum(dbos_rates[source]) / sum(dbos_rates["none"]), 3)
             base = out["sources"]["none"]["tps"] if source != "none" else None
             if base:
                 info["ratio"] = {
@@ -273,9 +333,10 @@ def run(quick: bool) -> dict[str, Any]:
 
 def table(res: dict[str, Any]) -> str:
     lines = [
-        "| source | tps 1 / 8 / 32 writers | ratio to none (1 / 8 / 32) | commit -> output "
-        "p50 / p99 | limbo-tui backends, CPU s/s idle / under 8 writers |",
-        "| --- | --- | --- | --- | --- |",
+        "| source | tps 1 / 8 / 32 writers | ratio to none (1 / 8 / 32) | DBOS workflows/s "
+        "(ratio) | commit -> output p50 / p99 | limbo-tui backends, CPU s/s idle / under 8 "
+        "writers |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for source in SOURCES:
         info = res["sources"].get(source, {})
@@ -285,6 +346,7 @@ def table(res: dict[str, Any]) -> str:
         lines.append(
             f"| {source} | {' / '.join(str(t.get(str(w), '-')) for w in WRITERS)} | "
             f"{' / '.join(str(ratio.get(str(w), '1')) for w in WRITERS)} | "
+            f"{info.get('dbos_wf_per_s', '-')} ({info.get('dbos_ratio', '-')}) | "
             + (f"{lat['p50_ms']} / {lat['p99_ms']} ms" if lat else "-")
             + f" | {info.get('idle_cpu_s_per_s', '-')} / {info.get('load_cpu_s_per_s', '-')} |"
         )
@@ -295,7 +357,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.sources", description=__doc__)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument(
+        "--dbos-phase", nargs=3, metavar=("URL", "SECONDS", "THREADS"), help=argparse.SUPPRESS
+    )
     args = p.parse_args(argv)
+    if args.dbos_phase:
+        url, seconds, threads = args.dbos_phase
+        _dbos_app(url, float(seconds), int(threads))
+        return 0
     res = run(args.quick)
     res["machine"] = machine()
     print(table(res), flush=True)
