@@ -417,3 +417,27 @@ async def test_the_focused_pane_has_a_doubled_frame_and_tab_only_stops_on_panes(
             # Every stop is a pane with its frame: no Tab lands on something unseen.
             assert app.focused in panes
             assert frames() == expected
+
+
+async def test_fork_picker_opens_on_the_failed_step_marked_without_colour() -> None:
+    from test_ui_support import screen_lines
+
+    from limbo_tui.model import Step
+
+    steps = [
+        Step(PARENT, 1, "fetch", completed_at_ms=1),
+        Step(PARENT, 2, "charge", failed=True, completed_at_ms=2),
+        Step(PARENT, 3, "mail", completed_at_ms=3),
+    ]
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.push_screen(ForkStepScreen("demo", steps))
+        await pilot.pause()
+        await pilot.pause()
+        marked = [line for line in screen_lines(app) if "▶" in line]
+        assert len(marked) == 1 and "step 2: charge (failed)" in marked[0], marked
+        await pilot.press("down")
+        await pilot.pause()
+        marked = [line for line in screen_lines(app) if "▶" in line]
+        assert len(marked) == 1 and "step 3: mail" in marked[0], marked

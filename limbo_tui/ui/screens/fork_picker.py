@@ -1,5 +1,9 @@
 """Pick the step a fork starts from: the steps before it are copied, it and the rest run
-again. Lists the workflow's recorded steps plus "the next step" after the last one."""
+again. Lists the workflow's recorded steps plus "the next step" after the last one.
+
+It opens on the step the details name first as the trouble: the first failed step, else
+the next one (the step that never completed: the usual way out of a crash loop). The
+highlighted line carries a ▶, so the choice reads without colour."""
 
 from __future__ import annotations
 
@@ -28,20 +32,26 @@ class ForkStepScreen(Dialog[int | None]):
         self._label = safe_text(workflow_label)
         self._steps = list(steps)
 
-    def compose(self) -> ComposeResult:
-        options = [
-            Option(
-                Text(
-                    f"step {s.function_id}: {safe_text(s.name)}" + (" (failed)" if s.failed else "")
-                ),
-                id=str(s.function_id),
-            )
+    def _texts(self) -> dict[str, str]:
+        """Option id -> its words (without the mark)."""
+        texts = {
+            str(s.function_id): f"step {s.function_id}: {safe_text(s.name)}"
+            + (" (failed)" if s.failed else "")
             for s in self._steps
-        ]
+        }
         following = (self._steps[-1].function_id + 1) if self._steps else 1
-        options.append(
-            Option(Text(f"step {following}: the next, not yet recorded"), id=str(following))
-        )
+        texts[str(following)] = f"step {following}: the next, not yet recorded"
+        return texts
+
+    def preselected(self) -> int:
+        """The index of the option to open on."""
+        for index, step in enumerate(self._steps):
+            if step.failed:
+                return index
+        return len(self._steps)
+
+    def compose(self) -> ComposeResult:
+        options = [Option(Text(f"  {text}"), id=oid) for oid, text in self._texts().items()]
         with Vertical(id="dialog"):
             yield Static(Text(f"Fork {self._label} starting from which step?"), id="question")
             yield OptionList(*options, id="steps-to-fork")
@@ -51,8 +61,14 @@ class ForkStepScreen(Dialog[int | None]):
         # query, not query_one: a dialog dismissed in the same instant has no widgets left.
         for picker in self.query(OptionList):
             picker.focus()
-            # Forking from the step that never completed is the usual way out of a crash loop.
-            picker.highlighted = picker.option_count - 1
+            picker.highlighted = self.preselected()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        picker = event.option_list
+        for oid, text in self._texts().items():
+            mark = "▶ " if oid == event.option.id else "  "
+            picker.replace_option_prompt(oid, Text(mark + text))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
