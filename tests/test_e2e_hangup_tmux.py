@@ -19,7 +19,10 @@ import pytest
 
 from tests.faults_support import COMMAND, wait
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+    pytest.mark.slow,
+]
 
 # Generous: a liveness bound (the process must end at all), not a measure of speed.
 EXIT_TIMEOUT_S = 60

@@ -22,7 +22,10 @@ import pytest
 
 from tests.faults_support import COMMAND, ROOT
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+    pytest.mark.slow,
+]
 
 WID = "reflex-victim-1"
 
