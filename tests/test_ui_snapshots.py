@@ -4,8 +4,10 @@ and the worker is an in-memory double. Update with `pytest --snapshot-update`.""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from test_ui_support import NOW_MS, PARENT, WorkerDouble, make_app, seed_rows
 
 from limbo_tui.model import Step, Workflow
@@ -129,3 +131,22 @@ def test_snapshot_help_screen(snap_compare: Any) -> None:
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_help)
+
+
+README_IMAGE = Path(__file__).parent.parent / "docs" / "limbo-tui.svg"
+LIMBO_SNAPSHOT = (
+    Path(__file__).parent
+    / "__snapshots__"
+    / "test_ui_snapshots"
+    / "test_snapshot_limbo_seed_state.raw"
+)
+
+
+def test_readme_image_is_the_limbo_snapshot(request: pytest.FixtureRequest) -> None:
+    """The README's picture is the limbo snapshot itself: refreshed with it, never stale."""
+    stored = LIMBO_SNAPSHOT.read_text()
+    if request.config.getoption("--snapshot-update"):
+        README_IMAGE.write_text(stored)
+    assert README_IMAGE.read_text() == stored, (
+        "run pytest tests/test_ui_snapshots.py --snapshot-update"
+    )
