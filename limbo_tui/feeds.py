@@ -87,6 +87,32 @@ async def read_snapshot(
         await close_quietly(conn)
 
 
+async def existing_ids(url: str, settings: Settings, ids: list[str]) -> set[str]:
+    """Which of these workflow ids still have a row (one read; for `watch` after a resync)."""
+    if is_sqlite(url):
+        from limbo_tui.sqlite import reader
+
+        def read() -> set[str]:
+            conn = reader.connect(sqlite_path(url))
+            try:
+                marks = ", ".join("?" for _ in ids)
+                sql = f"SELECT workflow_uuid FROM workflow_status WHERE workflow_uuid IN ({marks})"
+                return {row[0] for row in conn.execute(sql, ids)}
+            finally:
+                conn.close()
+
+        return await asyncio.to_thread(read)
+    from limbo_tui.pg import queries
+    from limbo_tui.pg.connect import close_quietly, connect_checked
+
+    schema = settings.database.schema
+    conn = await connect_checked(url, schema)
+    try:
+        return {wf.id for wf in await queries.fetch_workflows(conn, schema, ids)}
+    finally:
+        await close_quietly(conn)
+
+
 def preflight(url: str, schema: str) -> SchemaVersion:
     """Fail before the screen opens, as one line, when the database cannot be used; the
     database's DBOS schema version otherwise."""

@@ -15,17 +15,18 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from limbo_tui.backlog import partial_groups, totals_json, totals_line
 from limbo_tui.bounded_output import BoundedOutput, is_pipe_or_file
-from limbo_tui.diagnose import Diagnosis, diagnose
+from limbo_tui.diagnose import Diagnosis, diagnose, ordered
 from limbo_tui.errors import EXIT_LIMBO, EXIT_OK
-from limbo_tui.feeds import make_feed, read_snapshot
+from limbo_tui.feeds import existing_ids, make_feed, read_snapshot
 from limbo_tui.fleet import FleetIndex
 from limbo_tui.limits import known_limits
+from limbo_tui.live_diagnoses import LiveDiagnoses
 from limbo_tui.model import Workflow, WorkflowGraph
 from limbo_tui.pg.feed import FeedBatch, FeedState
 from limbo_tui.queues import queue_views
@@ -249,7 +250,13 @@ class Watcher:
         self.server_clock = server_clock or ServerClock()
         self.graph = WorkflowGraph().with_limits(known_limits(settings))
         self._shown: dict[str, dict[str, Any]] = {}
+        # Kept as the TUI keeps them: a batch re-diagnoses only what it can reach.
+        self._live = LiveDiagnoses()
         self._diagnoses: dict[tuple[str, str], Diagnosis] = {}
+        # Asked which of these ids still have a row (a resync's snapshot is bounded:
+        # a workflow outside it may exist, and only a row that is gone is a delete).
+        self.still_there: Callable[[list[str]], Awaitable[set[str]]] | None = None
+        self._checks: set[asyncio.Task[None]] = set()
         self._feed_state: str | None = None
         self.timeline = Timeline()
         self._first_batch = True
@@ -265,6 +272,7 @@ class Watcher:
         """The reader missed lines: what follows the next snapshot is the whole picture."""
         self._shown.clear()
         self._diagnoses.clear()
+        self._live = LiveDiagnoses()
         self._feed_state = None
 
     def on_batch(self, batch: FeedBatch) -> None:
@@ -275,11 +283,17 @@ class Watcher:
             self._first_batch = False
             events = []
         if batch.full:
-            # Everything shown before is checked too: what vanished is a delete.
-            self._emit_workflows(self.graph.replace_all(batch.rows) | set(self._shown))
+            changed = self.graph.replace_all(batch.rows)
+            # Shown before, not in this snapshot: gone, or only out of its bounds. Those
+            # stay as last shown until a check of their rows says which.
+            vanished = sorted(w for w in self._shown if w not in self.graph.workflows)
+            self._emit_workflows(changed - set(vanished))
+            self._check_vanished(vanished)
+            self._rediagnose(None)
         else:
-            self._emit_workflows(self.graph.apply(batch.rows))
-        self.rediagnose()
+            changed = self.graph.apply(batch.rows)
+            self._emit_workflows(changed)
+            self._rediagnose(changed)
         # After the rows they explain: a reader has the workflow before its story.
         self._emit_timeline(events)
 
@@ -314,29 +328,65 @@ class Watcher:
         wf = self.graph.workflows.get(wid)
         return ((wf.created_at_ms or 0) if wf else 0, wid)
 
-    def rediagnose(self) -> None:
-        now = self.server_clock.now_ms()
-        current = {
-            (d.workflow_id, d.kind): d for d in diagnose(self.graph, now, self.settings.limbo)
-        }
+    def _check_vanished(self, ids: list[str]) -> None:
+        if not ids or self.still_there is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._confirm_gone(ids, self.still_there))
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _confirm_gone(
+        self, ids: list[str], still_there: Callable[[list[str]], Awaitable[set[str]]]
+    ) -> None:
+        try:
+            there = await still_there(ids)
+        except Exception:
+            return  # unknown: a workflow is never called deleted on a guess
         at = now_iso()
-        for key, d in self._diagnoses.items():
-            if key not in current:
-                self.write(
-                    {"type": "diagnosis", "op": "clear", "at": at, "diagnosis": diagnosis_json(d)}
-                )
-        for key, d in current.items():
-            old = self._diagnoses.get(key)
-            if old == d:
+        for wid in ids:
+            old = self._shown.get(wid)
+            if wid in there or wid in self.graph.workflows or old is None:
                 continue
-            if old is not None:  # same kind, new wording: clear the old line first
-                self.write(
-                    {"type": "diagnosis", "op": "clear", "at": at, "diagnosis": diagnosis_json(old)}
-                )
+            del self._shown[wid]
+            self.write({"type": "workflow", "op": "delete", "at": at, "workflow": old})
+
+    def rediagnose(self) -> None:
+        """Time passed: what the clock can change is diagnosed again."""
+        self._rediagnose(set(), tick=True)
+
+    def _rediagnose(self, changed: set[str] | None, *, tick: bool = False) -> None:
+        """Bring the diagnoses up to date (None: everything) and write what differs."""
+        now = self.server_clock.now_ms()
+        live, limbo, none = self._live, self.settings.limbo, frozenset[str]()
+        if changed is None:
+            redone = live.redo_all(self.graph, now, limbo, none)
+        elif tick:
+            redone = live.after_tick(self.graph, now, limbo, none)
+        else:
+            redone = live.after_change(self.graph, changed, now, limbo, none)
+        clears: list[Diagnosis] = []
+        appears: list[Diagnosis] = []
+        for wid in redone:
+            current = {d.kind: d for d in live.of(wid)}
+            for kind in {k for w, k in self._diagnoses if w == wid} - set(current):
+                clears.append(self._diagnoses.pop((wid, kind)))
+            for kind, d in current.items():
+                old = self._diagnoses.get((wid, kind))
+                if old == d:
+                    continue
+                if old is not None:  # same kind, new wording: clear the old line first
+                    clears.append(old)
+                appears.append(d)
+                self._diagnoses[(wid, kind)] = d
+        at = now_iso()
+        for d in ordered(self.graph, clears):
+            self.write(
+                {"type": "diagnosis", "op": "clear", "at": at, "diagnosis": diagnosis_json(d)}
+            )
+        for d in ordered(self.graph, appears):
             self.write(
                 {"type": "diagnosis", "op": "appear", "at": at, "diagnosis": diagnosis_json(d)}
             )
-        self._diagnoses = current
 
 
 def run_watch(
@@ -387,6 +437,11 @@ async def _watch(
             on_drained=lambda: restart.set(),
         )
     watcher = Watcher(settings, out, output.write_line if output is not None else None)
+
+    async def still_there(ids: list[str]) -> set[str]:
+        return await existing_ids(url, settings, ids)
+
+    watcher.still_there = still_there
 
     def new_feed() -> Any:
         return make_feed(

@@ -26,10 +26,10 @@ from limbo_tui.diagnose import (
     summary,
 )
 from limbo_tui.fleet import fleet_of
+from limbo_tui.live_diagnoses import LiveDiagnoses
 from limbo_tui.model import GET_RESULT_STEP, Row, Step, Workflow, WorkflowGraph
 from limbo_tui.registry import DBOS_2_8, DBOS_3, QueueSettings, Registry
 from limbo_tui.settings import LimboSettings
-from limbo_tui.ui.live_diagnoses import LiveDiagnoses
 from limbo_tui.waits import SLEEP_STEP
 
 FAST = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

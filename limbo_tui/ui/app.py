@@ -30,6 +30,7 @@ from textual.widgets import Input, Tree
 from limbo_tui.backlog import totals_line
 from limbo_tui.diagnose import Diagnosis
 from limbo_tui.limits import known_limits
+from limbo_tui.live_diagnoses import LiveDiagnoses
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.modes import mode_label
 from limbo_tui.queues import QueueView, queue_views
@@ -50,7 +51,6 @@ from limbo_tui.ui.details_pane import DetailsPane, StepsTable
 from limbo_tui.ui.filter_input import FilterInput
 from limbo_tui.ui.key_footer import KeyFooter
 from limbo_tui.ui.limbo_bar import LimboBar
-from limbo_tui.ui.live_diagnoses import LiveDiagnoses
 from limbo_tui.ui.live_inputs import LiveInputs
 from limbo_tui.ui.live_push import LivePush
 from limbo_tui.ui.messages import GraphChanged

@@ -1,4 +1,4 @@
-"""The app's diagnoses, kept per workflow and brought up to date piecewise.
+"""Diagnoses kept per workflow and brought up to date piecewise (the TUI and `watch`).
 
 Diagnosing a graph of ~14k workflows costs ~30 ms: far too much for every repaint. The
 rules are local (diagnose.depends_on says what a change can reach) and only unfinished
