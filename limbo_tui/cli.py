@@ -12,6 +12,7 @@ from limbo_tui import __version__
 from limbo_tui.config import Overrides, load_settings
 from limbo_tui.errors import EXIT_USAGE, LimboError
 from limbo_tui.settings import WORKER_MODES
+from limbo_tui.terminal_text import safe_text
 from limbo_tui.urls import is_sqlite
 
 DESCRIPTION = (
@@ -170,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args, raw)
     except LimboError as exc:
-        print(f"limbo-tui: {exc.message}", file=sys.stderr)
+        print(f"limbo-tui: {safe_text(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

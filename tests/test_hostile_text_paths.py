@@ -8,15 +8,25 @@ and the real actions (DBOSClient), driven by Pilot.
 
 from __future__ import annotations
 
+import subprocess
+
 import psycopg
 import pytest
 
 from limbo_tui.headless import run_snapshot
+from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.settings import FeedSettings, Settings, UISettings
 from limbo_tui.ui.screens.confirm import ConfirmScreen
 from limbo_tui.ui.screens.fork_picker import ForkStepScreen
 from limbo_tui.ui.workflow_tree import WorkflowTree
-from tests.faults_support import control_chars, live_app, screen_lines, until
+from tests.faults_support import (
+    clean_env,
+    control_chars,
+    limbo_cmd,
+    live_app,
+    screen_lines,
+    until,
+)
 
 SETTINGS = Settings(
     feed=FeedSettings(poll_interval_s=0.2, heartbeat_s=2.0, coalesce_ms=10),
@@ -108,3 +118,17 @@ async def test_y_refuses_an_id_with_control_characters_and_says_so(dbos_url: str
         await pilot.press("y")
         await pilot.pause(0.1)
         assert app.clipboard == "plain-id-1"  # a normal id is still copied
+
+
+def test_an_error_line_quoting_the_server_is_sanitised(pg_server: EmbeddedServer) -> None:
+    """The server's own message quotes what it was given (here a database name with an
+    OSC title sequence): the one-line error on stderr carries no control character."""
+    url = pg_server.url("postgres").replace("/postgres?", "/no%1B%5D0%3Bpwned%07db?", 1)
+    assert "%1B" in url
+    proc = subprocess.run(
+        limbo_cmd("snapshot", "--db-url", url),
+        capture_output=True, text=True, env=clean_env(), timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("limbo-tui: ") and proc.stderr.count("\n") == 1
+    assert not control_chars(proc.stderr.rstrip("\n")), repr(proc.stderr)
