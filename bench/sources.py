@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,7 @@ def server() -> Iterator[EmbeddedServer]:
     finally:
         embedded.find_binaries = original  # type: ignore[assignment]
         srv.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def prepare(srv: EmbeddedServer) -> str:
@@ -281,6 +283,16 @@ def run(quick: bool) -> dict[str, Any]:
         "UPDATE dbos.workflow_status SET updated_at = updated_at + 1 "
         "WHERE workflow_uuid = 'w' || :id;\n"
     )
+    try:
+        _measure(out, tmp, script, seconds, rounds, quick)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _measure(
+    out: dict[str, Any], tmp: Path, script: Path, seconds: float, rounds: int, quick: bool
+) -> None:
     with server() as srv:
         url = prepare(srv)
         tps: dict[str, dict[int, list[float]]] = {s: {w: [] for w in WRITERS} for s in SOURCES}
@@ -328,7 +340,6 @@ def run(quick: bool) -> dict[str, Any]:
                 info["ratio"] = {
                     str(w): round(sum(tps[source][w]) / sum(tps["none"][w]), 3) for w in WRITERS
                 }
-    return out
 
 
 def table(res: dict[str, Any]) -> str:
