@@ -23,6 +23,7 @@ from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Input, Tree
@@ -63,7 +64,7 @@ from limbo_tui.ui.suspend import suspend_to_shell
 from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_actions import WorkflowActions, one_line
 from limbo_tui.ui.workflow_lines import TreeFacts, visible_ids
-from limbo_tui.ui.workflow_tree import WorkflowTree, is_workflow_key
+from limbo_tui.ui.workflow_tree import WorkflowTree
 from limbo_tui.worker import protocol as worker_protocol
 
 WORKER_POLL_S = 0.5
@@ -119,7 +120,9 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         self.filter_text = ""
         self._queues_shown_at = 0.0
         self.limbo_only = False
-        self.selected_id: str | None = None
+        # The workflow the details pane shows; the selection itself is the tree's
+        # highlighted row (selected_id), defined there once.
+        self._details_for: str | None = None
         # Every workflow's story for this session; `t` shows the selected one's.
         self.timeline = Timeline()
         self.show_timeline = False
@@ -248,7 +251,8 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         bar = self.query_one(LimboBar)
         bar.summary = self._diagnoses.summary.text
         bar.in_limbo = len(facts.limbo_ids)
-        if everything or view or self.selected_id in changed or self.selected_id is None:
+        selected = self.selected_id
+        if everything or view or selected in changed or selected != self._details_for:
             self._show_details()
         self._refresh_queue_view(now)
 
@@ -291,9 +295,20 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         self._facts = TreeFacts(limbo, warning, dict(self._progress), shown)
         return self._facts
 
+    @property
+    def selected_id(self) -> str | None:
+        """The selected workflow: the highlighted row of the tree, so always a row the
+        user sees, or None (an empty or filtered-out tree, a backlog summary line).
+        Every action, `y` and the details pane read it from here."""
+        try:
+            return self.query_one(WorkflowTree).selected_id
+        except NoMatches:
+            return None
+
     @quiet_in_teardown
     def _show_details(self) -> None:
         wid = self.selected_id
+        self._details_for = wid
         pane = self.query_one(DetailsPane)
         pane.fleet = self._diagnoses.fleet
         pane.show(
@@ -322,10 +337,7 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
 
     # -- selection ---------------------------------------------------------------------
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
-        # A summarized backlog's line is no workflow: nothing to act on.
-        data = event.node.data if is_workflow_key(event.node.data) else None
-        if data != self.selected_id:
-            self.selected_id = data
+        if self.selected_id != self._details_for:
             self._show_details()
 
     def on_steps_table_jump_to(self, message: StepsTable.JumpTo) -> None:
@@ -404,7 +416,7 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
 
     def action_copy_id(self) -> None:
         if self.selected_id is None:
-            self.notify("select a workflow first", severity="warning")
+            self.notify("nothing selected: move to a workflow to copy its id", severity="warning")
             return
         if not is_terminal_safe(self.selected_id):
             # A pasted id must not carry a newline or an escape into a shell or a terminal.

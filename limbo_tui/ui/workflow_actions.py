@@ -117,9 +117,13 @@ class WorkflowActions(_Base):
         if self.actions is None:
             self.notify(f"cannot {verb}: no actions available", severity="warning")
             return None
-        wf = self.graph.get(self.selected_id) if self.selected_id else None
+        wid = self.selected_id
+        if wid is None:
+            self.notify(f"nothing selected: move to a workflow to {verb} it", severity="warning")
+            return None
+        wf = self.graph.get(wid)
         if wf is None:
-            self.notify(f"select a loaded workflow to {verb}", severity="warning")
+            self.notify(f"{short_id(wid)} is not loaded: cannot {verb} it", severity="warning")
         return wf
 
     # -- the experiment and the worker -------------------------------------------------
