@@ -102,7 +102,8 @@ async def test_a_full_embedded_disk_shows_in_the_header(small_disk: Path) -> Non
             assert "MB free for the embedded database" in text
             # and an 80-column terminal shows it first thing, as painted
             header = app.query_one(StatusHeader)
-            assert header.render_line(0).text.startswith("⚠ DISK FULL │ worker")
+            # (before the mode word and the worker: the first thing on the top line)
+            assert header.render_line(0).text.startswith("⚠ DISK FULL │ ")
             ballast.unlink()
             text = await _header_says(app, "disk full", present=False)
             assert "disk full" not in text

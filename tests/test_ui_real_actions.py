@@ -39,7 +39,14 @@ async def test_a_failed_action_is_one_plain_notification_and_the_app_lives_on(
                     break
                 await asyncio.sleep(0.05)
             await pilot.pause()
-            await pilot.press("c", "y")
+            await pilot.press("c")
+            # The dialog ignores keys typed before it was shown: answer once it is.
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if type(app.screen).__name__ == "ConfirmScreen":
+                    break
+            await pilot.pause(0.5)
+            await pilot.press("y")
             messages: list[str] = []
             for _ in range(200):
                 await pilot.pause()
