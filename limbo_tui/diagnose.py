@@ -394,8 +394,8 @@ def _diagnose_one(
                 fate = f"it can be recovered {times} before DBOS dead-letters it"
             add(
                 NEAR_MAX_RECOVERY,
-                f"It has been dispatched {attempts} times with max_recovery_attempts "
-                f"{maximum}: {fate}.",
+                f"It is on dispatch {attempts} of {maximum + 1} (max_recovery_attempts "
+                f"{maximum} + the first run): {fate}.",
                 "u: resume it (resets its recovery attempts to 0), or f: fork it from a step",
             )
 

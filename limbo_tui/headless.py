@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from limbo_tui.backlog import partial_groups, totals_json, totals_line
 from limbo_tui.bounded_output import BoundedOutput, is_pipe_or_file
 from limbo_tui.diagnose import Diagnosis, diagnose, ordered
+from limbo_tui.dispatch_count import dispatch_text
 from limbo_tui.errors import EXIT_LIMBO, EXIT_OK
 from limbo_tui.feeds import existing_ids, make_feed, read_snapshot
 from limbo_tui.fleet import FleetIndex
@@ -191,7 +192,7 @@ def _line(graph: WorkflowGraph, wf: Workflow, parent: str | None, flag: str | No
         ("!! " if flag == LIMBO else "") + safe_text(wf.status, 40),
         safe_text(wf.name or "?", 60),
         safe_text(short_id(wf.id, parent)),
-        f"rec {wf.recovery_attempts}/{max_rec if max_rec is not None else '?'}",
+        dispatch_text(wf.recovery_attempts, max_rec, wf.status, short=True),
         f"steps {counts.steps_completed}"
         + (f" ({counts.steps_failed} failed)" if counts.steps_failed else ""),
     ]

@@ -1,7 +1,7 @@
 """max_recovery_attempts that limbo-tui knows without asking DBOS (which does not store it).
 
 The demo's workflow names live here, not in worker/demo.py, so that the headless commands
-and a `--worker none` session can show `rec 2/2` without importing DBOS.
+and a `--worker none` session can show `disp 2/3` without importing DBOS.
 """
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ def test_seed_experiment_in_a_real_terminal(terminal: Terminal, tmp_path: Path) 
     terminal.keys("x")
     screen = terminal.wait_for(lambda s: "worker DOWN" in s, 20, "the crash")
     assert "PENDING" in screen
-    assert "rec 1/2" in screen  # the parent's first dispatch
+    assert "disp 1/3" in screen  # the parent's first dispatch
 
     # Restart until DBOS gives up on the workflows, as in the seed.
     restarts = 0
@@ -141,12 +141,12 @@ def test_seed_experiment_in_a_real_terminal(terminal: Terminal, tmp_path: Path) 
             restarts += 1
             terminal.wait_for(lambda s: "worker DOWN" not in s, 30, "the restart")
             if restarts == 1:
-                terminal.wait_for(lambda s: "rec 2/2" in s, 20, "the counter to climb")
+                terminal.wait_for(lambda s: "disp 2/3" in s, 20, "the counter to climb")
         time.sleep(0.2)
     else:
         raise AssertionError(f"the workflows were never dead-lettered; screen:\n{screen}")
     assert restarts >= 3
-    assert "rec 4/2" in screen  # dead-lettered once a dispatch found attempts > max + 1
+    assert "disp 4/3 refused" in screen  # dead-lettered: the dispatch found attempts > max + 1
 
     assert _postgres_pids_for(data_dir), "the embedded server should run while limbo-tui does"
     terminal.keys("q")

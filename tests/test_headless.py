@@ -95,7 +95,7 @@ def test_snapshot_text_tree(db_url: str, capsys: pytest.CaptureFixture[str]) -> 
     lines = out.splitlines()
     parent_line = next(i for i, line in enumerate(lines) if "dbos_workflow" in line)
     assert lines[parent_line].startswith("!! PENDING")
-    assert "fe5f923f" in lines[parent_line] and "rec 2/?" in lines[parent_line]
+    assert "fe5f923f" in lines[parent_line] and "disp 2/?" in lines[parent_line]
     assert "dedup 6/5" in lines[parent_line]
     child = lines[parent_line + 1]
     assert child.startswith("  MAX_RECOVERY_ATTEMPTS_EXCEEDED  child_workflow  fe5f923f-1")

@@ -57,8 +57,8 @@ def test_a_recorded_session_replays_as_timeline_and_tree(
     )
     terminal.wait_for(lambda s: "seed_parent" in s and "ENQUEUED" in s, 60, "the workflow")
     for status, attempts, shown in (
-        ("PENDING", 1, "rec 1/"),
-        ("PENDING", 2, "rec 2/"),
+        ("PENDING", 1, "disp 1/"),
+        ("PENDING", 2, "disp 2/"),
         ("MAX_RECOVERY_ATTEMPTS_EXCEEDED", 3, "DEAD"),
     ):
         _write(dbos_url, status, attempts)

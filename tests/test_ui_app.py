@@ -42,7 +42,7 @@ async def test_seed_state_shows_limbo_parent_and_dead_child() -> None:
         assert tree.shown_ids() == [PARENT, f"{PARENT}-1"]
         parent_line = str(tree.node_for(PARENT).label)
         assert "PENDING" in parent_line and "‼ LIMBO" in parent_line
-        assert "rec 2/2" in parent_line
+        assert "disp 2/3" in parent_line
         child_line = str(tree.node_for(f"{PARENT}-1").label)
         assert "DEAD" in child_line and "…-1" in child_line and "steps 3" in child_line
         assert "in limbo" in str(app.query_one(LimboBar).render())
@@ -101,7 +101,7 @@ async def test_selection_survives_a_burst_of_500_updates() -> None:
         assert tree.cursor_node is tree.node_for(f"{PARENT}-1")
         assert tree.node_for("old-05").is_expanded
         assert tree.cursor_line - tree.scroll_offset.y == offset_before
-        assert "rec 502/" in str(tree.node_for(f"{PARENT}-1").label)
+        assert "disp 502/" in str(tree.node_for(f"{PARENT}-1").label)
         assert len(tree.shown_ids()) > 500
 
 

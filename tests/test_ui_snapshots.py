@@ -134,19 +134,18 @@ def test_snapshot_help_screen(snap_compare: Any) -> None:
 
 
 README_IMAGE = Path(__file__).parent.parent / "docs" / "limbo-tui.svg"
-LIMBO_SNAPSHOT = (
-    Path(__file__).parent
-    / "__snapshots__"
-    / "test_ui_snapshots"
-    / "test_snapshot_limbo_seed_state.raw"
-)
 
 
-def test_readme_image_is_the_limbo_snapshot(request: pytest.FixtureRequest) -> None:
-    """The README's picture is the limbo snapshot itself: refreshed with it, never stale."""
-    stored = LIMBO_SNAPSHOT.read_text()
+async def test_readme_image_is_todays_limbo_screen(request: pytest.FixtureRequest) -> None:
+    """The README's picture is the seed's limbo as the app draws it today: rewritten by
+    --snapshot-update with the snapshots, and failing the suite when it is stale."""
+    app, run_before = snapshot_app(seed_rows())
+    async with app.run_test(size=SIZE) as pilot:
+        await run_before(pilot)
+        await settle(pilot)
+        picture = app.export_screenshot(title="limbo-tui")
     if request.config.getoption("--snapshot-update"):
-        README_IMAGE.write_text(stored)
-    assert README_IMAGE.read_text() == stored, (
-        "run pytest tests/test_ui_snapshots.py --snapshot-update"
+        README_IMAGE.write_text(picture)
+    assert README_IMAGE.read_text() == picture, (
+        "docs/limbo-tui.svg is stale: run pytest tests/test_ui_snapshots.py --snapshot-update"
     )

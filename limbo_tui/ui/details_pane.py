@@ -15,6 +15,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from limbo_tui.dispatch_count import dispatch_text
 from limbo_tui.fleet import Fleet
 from limbo_tui.model import PENDING, SLEEP_STEP, WAIT_STEPS, Step, WorkflowGraph
 from limbo_tui.modes import offered_action
@@ -307,7 +308,7 @@ class DetailsPane(Vertical):
             ("dedup id", wf.dedup_id or "-"),
             ("executor", _executor_text(wf.executor_id, fleet, now_ms)),
             ("version", wf.app_version or "-"),
-            ("recovery", f"{wf.recovery_attempts}/{'?' if maximum is None else maximum}"),
+            ("recovery", dispatch_text(wf.recovery_attempts, maximum, wf.status, short=False)),
             ("steps", f"{counts.steps_completed} done, {counts.steps_failed} failed"),
             ("live step", progress_text(progress) or "-"),
             ("parent", graph.parent_of(wid) or "-"),

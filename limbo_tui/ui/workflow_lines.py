@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from limbo_tui.backlog import PAGE, RootGroup
+from limbo_tui.dispatch_count import dispatch_text
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.ui import status_style
@@ -89,7 +90,7 @@ def line_parts(graph: WorkflowGraph, workflow_id: str, facts: TreeFacts) -> list
     # status, id and attempts are what a reader scans for.
     parts.append((f" {short_id(workflow_id, parent)}", status_style.DIM_CLASS))
     maximum = graph.max_recovery_attempts(workflow_id)
-    parts.append((f" rec {wf.recovery_attempts}/{'?' if maximum is None else maximum}", ""))
+    parts.append((" " + dispatch_text(wf.recovery_attempts, maximum, wf.status, short=True), ""))
     counts = graph.step_counts(workflow_id)
     steps = f" steps {counts.steps_completed}"
     if counts.steps_failed:

@@ -28,7 +28,12 @@ def help_text(read_only: bool) -> Text:
         full = f" ({status})" if word != status else ""
         text.append(f" {glyph} {word}{full}\n")
     text.append(f" {status_style.LIMBO_MARK}  waits for something that will never come\n")
-    text.append(" rec a/max  recovery attempts / the workflow's maximum (? unknown)\n")
+    text.append(
+        " disp a/n  dispatch a of at most n: DBOS counts each run of a workflow (the first,\n"
+        "           then each recovery) and allows n = its max_recovery_attempts + 1 (? while\n"
+        "           unknown); the dispatch past n is refused: DBOS dead-letters it\n"
+        "           (MAX_RECOVERY_ATTEMPTS_EXCEEDED), shown as 'disp 4/3 refused'\n"
+    )
     return text
 
 
