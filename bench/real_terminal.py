@@ -47,6 +47,7 @@ HOT_ROWS = 32
 REC = re.compile(r"\b(h\d{7})\b.*?\brec (\d+)/")
 DONE = re.compile(r"\bSUCCESS\b.*?\b(d\d{7})\b")
 ENQUEUED_TOTAL = re.compile(r"([\d,]+) ENQUEUED")
+TREE_LINE = re.compile(r"\brec \d+/|\bon queue\b")
 
 
 def _python(*args: str) -> list[str]:
@@ -406,8 +407,10 @@ def backlog_figures(url: str, enqueued: int, idle_s: float) -> dict[str, Any]:
         needle = "needle"
 
         def tree_lines(s: Screen) -> list[str]:
-            # The tree's column only (the details pane on the right may name anything).
-            return [t for ln in s.lines[2:-3] if (t := ln.split("▏", 1)[0].strip())]
+            # The tree's lines (a workflow's `rec N/`, a backlog's `on queue`), in the tree's
+            # column only: not its frame, nor the details pane on the right.
+            left = [ln.split("▏", 1)[0] for ln in s.lines[2:-3]]
+            return [t.strip() for t in left if TREE_LINE.search(t)]
 
         def filtered(s: Screen) -> bool:
             # Only the match is left (a summarized backlog line would not name it).
@@ -423,6 +426,8 @@ def backlog_figures(url: str, enqueued: int, idle_s: float) -> dict[str, Any]:
         sent = term.send(b"/" + needle.encode())
         done = term.wait_for(filtered, 60)
         out["filter_ms"] = round((done - sent) / 1e6, 1) if done else None
+        if done is None:
+            out["filter_tree_after_60_s"] = tree_lines(term.snapshot())[:8]
         # Every typed key reached the filter line (none was taken as a command).
         whole = term.wait_for(lambda s: any(needle in ln for ln in s.lines[-5:]), 10)
         out["filter_text_whole"] = whole is not None
