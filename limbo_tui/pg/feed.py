@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -120,6 +120,33 @@ class _Rate:
 
     def value(self) -> float:
         return self._value * math.exp(-(time.monotonic() - self._at) / self.tau)
+
+
+async def reopen_with_backoff(
+    reason: str,
+    *,
+    open_session: Callable[[], Awaitable[None]],
+    close: Callable[[], Awaitable[None]],
+    set_state: Callable[[FeedStateName, str], None],
+    retry_on: tuple[type[Exception], ...] = (Exception,),
+) -> None:
+    """Try to open a session again until one opens, saying RECONNECTING (DOWN after
+    DOWN_AFTER_S) with the last reason and the attempt; one loop for every feed."""
+    lost_at = time.monotonic()
+    attempt = 0
+    while True:
+        state: FeedStateName = (
+            "DOWN" if time.monotonic() - lost_at >= DOWN_AFTER_S else "RECONNECTING"
+        )
+        set_state(state, f"{reason}; attempt {attempt + 1}")
+        await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+        attempt += 1
+        try:
+            await open_session()
+            return
+        except retry_on as exc:
+            reason = one_line(exc)
+            await close()
 
 
 def _count(changes: Changes) -> int:
@@ -583,26 +610,19 @@ class LiveFeed:
 
     async def _reconnect(self, reason: str) -> None:
         await self._close(timeout=0.2)
-        lost_at = time.monotonic()
-        attempt = 0
-        while True:
-            state: FeedStateName = (
-                "DOWN" if time.monotonic() - lost_at >= DOWN_AFTER_S else "RECONNECTING"
-            )
-            self._set_state(state, f"{reason}; attempt {attempt + 1}")
-            await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
-            attempt += 1
-            try:
-                if self._revive is not None:
-                    self._revive()
-                await self._open()
-                await self._begin_session()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                reason = one_line(exc)
-                await self._close(timeout=0.2)
+
+        async def open_session() -> None:
+            if self._revive is not None:
+                self._revive()
+            await self._open()
+            await self._begin_session()
+
+        await reopen_with_backoff(
+            reason,
+            open_session=open_session,
+            close=lambda: self._close(timeout=0.2),
+            set_state=self._set_state,
+        )
 
     # -- reporting ---------------------------------------------------------------------
     def _emit(self, batch: FeedBatch) -> None:

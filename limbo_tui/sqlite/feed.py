@@ -23,7 +23,7 @@ from typing import TypeVar
 from limbo_tui.backlog import needs_recount
 from limbo_tui.errors import LimboError, one_line
 from limbo_tui.model import Row, Totals, Workflow, WorkflowRemoved
-from limbo_tui.pg.feed import BACKOFF_S, DOWN_AFTER_S, FeedBatch, FeedState, FeedStateName
+from limbo_tui.pg.feed import FeedBatch, FeedState, FeedStateName, reopen_with_backoff
 from limbo_tui.pg.queries import Columns
 from limbo_tui.pg.sources import Changes, SourceFailed
 from limbo_tui.settings import Settings
@@ -212,21 +212,13 @@ class SqliteFeed:
 
     async def _reopen(self, reason: str) -> None:
         await self._close()
-        lost_at = time.monotonic()
-        attempt = 0
-        while True:
-            state: FeedStateName = (
-                "DOWN" if time.monotonic() - lost_at >= DOWN_AFTER_S else "RECONNECTING"
-            )
-            self._set_state(state, f"{reason}; attempt {attempt + 1}")
-            await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
-            attempt += 1
-            try:
-                await self._open()
-                return
-            except (sqlite3.Error, OSError, LimboError) as exc:
-                reason = one_line(exc)
-                await self._close()
+        await reopen_with_backoff(
+            reason,
+            open_session=self._open,
+            close=self._close,
+            set_state=self._set_state,
+            retry_on=(sqlite3.Error, OSError, LimboError),
+        )
 
     # -- output ------------------------------------------------------------------------
     def _emit(self, batch: FeedBatch) -> None:
