@@ -11,6 +11,8 @@ The snapshot reads it in its own transaction, so a resync brings a new queue or 
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import asyncpg
 
 from limbo_tui.pg.dbos_schema import read_with_asyncpg
@@ -39,6 +41,32 @@ _QUEUE_COLUMNS = (
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+class _Row(Protocol):
+    def __getitem__(self, key: str) -> Any: ...
+
+
+def queue_fields(present: set[str]) -> str:
+    """The queue settings to select, for PostgreSQL and SQLite alike: a column this DBOS
+    release does not have reads as NULL."""
+    return ", ".join(
+        f"{_q(col)} AS {alias}" if col in present else f"NULL AS {alias}"
+        for col, alias in _QUEUE_COLUMNS
+    )
+
+
+def queue_settings(r: _Row) -> QueueSettings:
+    """One row selected with queue_fields (an asyncpg Record or a sqlite3.Row)."""
+    return QueueSettings(
+        name=r["name"],
+        concurrency=r["concurrency"],
+        worker_concurrency=r["worker_concurrency"],
+        rate_limit_max=r["rate_limit_max"],
+        rate_limit_period_s=r["rate_limit_period_s"],
+        priority_enabled=bool(r["priority_enabled"]),
+        partitioned=bool(r["partitioned"]),
+    )
 
 
 async def read_registry(conn: asyncpg.Connection, schema: str) -> Registry:
@@ -72,25 +100,12 @@ async def read_registry(conn: asyncpg.Connection, schema: str) -> Registry:
         )
     queues: list[QueueSettings] = []
     if has_queues:
-        fields = ", ".join(
-            f"{_q(col)} AS {alias}" if col in queue_cols else f"NULL AS {alias}"
-            for col, alias in _QUEUE_COLUMNS
-        )
+        fields = queue_fields(queue_cols)
         for r in await conn.fetch(
             f"SELECT name, {fields} FROM {_q(schema)}.queues ORDER BY name LIMIT $1",
             MAX_QUEUES,
         ):
-            queues.append(
-                QueueSettings(
-                    name=r["name"],
-                    concurrency=r["concurrency"],
-                    worker_concurrency=r["worker_concurrency"],
-                    rate_limit_max=r["rate_limit_max"],
-                    rate_limit_period_s=r["rate_limit_period_s"],
-                    priority_enabled=bool(r["priority_enabled"]),
-                    partitioned=bool(r["partitioned"]),
-                )
-            )
+            queues.append(queue_settings(r))
     versions: list[AppVersion] = []
     if has_versions:
         for r in await conn.fetch(

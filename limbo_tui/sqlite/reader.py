@@ -23,7 +23,7 @@ from urllib.parse import quote
 from limbo_tui.errors import DatabaseError
 from limbo_tui.model import LIVE_STATUSES, GroupTotal, Row, Step, Totals, Workflow
 from limbo_tui.pg import queries
-from limbo_tui.pg.dbos_registry import _QUEUE_COLUMNS, MAX_QUEUES, MAX_VERSIONS
+from limbo_tui.pg.dbos_registry import MAX_QUEUES, MAX_VERSIONS, queue_fields, queue_settings
 from limbo_tui.pg.queries import MAX_FAMILY, MAX_LIVE, Columns
 from limbo_tui.registry import DBOS_3, AppVersion, QueueSettings, Registry
 
@@ -209,24 +209,11 @@ def read_registry(conn: sqlite3.Connection) -> Registry:
     has_versions = {"version_name", "version_timestamp"} <= version_cols
     queues: list[QueueSettings] = []
     if has_queues:
-        fields = ", ".join(
-            f'"{col}" AS {alias}' if col in queue_cols else f"NULL AS {alias}"
-            for col, alias in _QUEUE_COLUMNS
-        )
+        fields = queue_fields(queue_cols)
         for r in conn.execute(
             f"SELECT name, {fields} FROM queues ORDER BY name LIMIT ?", (MAX_QUEUES,)
         ):
-            queues.append(
-                QueueSettings(
-                    name=r["name"],
-                    concurrency=r["concurrency"],
-                    worker_concurrency=r["worker_concurrency"],
-                    rate_limit_max=r["rate_limit_max"],
-                    rate_limit_period_s=r["rate_limit_period_s"],
-                    priority_enabled=bool(r["priority_enabled"]),
-                    partitioned=bool(r["partitioned"]),
-                )
-            )
+            queues.append(queue_settings(r))
     versions: list[AppVersion] = []
     if has_versions:
         for r in conn.execute(
