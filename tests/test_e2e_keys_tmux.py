@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.faults_support import COMMAND, ROOT
+from tests.tmux_support import Terminal
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
@@ -30,11 +30,11 @@ pytestmark = [
 WID = "reflex-victim-1"
 
 
-class Shell:
+class Shell(Terminal):
     """An interactive bash in a tmux pane of its own server (a unique -L socket)."""
 
     def __init__(self, home: Path) -> None:
-        self.socket = f"limbo-keys-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        super().__init__(f"limbo-keys-{os.getpid()}-{uuid.uuid4().hex[:8]}", 100, 30, "keys")
         env = {"TERM": "xterm-256color", "HOME": str(home), "PS1": "shell$ "}
         env |= {k: os.environ[k] for k in ("PATH", "LANG") if k in os.environ}
         exports = " ".join(f"{k}='{v}'" for k, v in env.items())
@@ -43,36 +43,12 @@ class Shell:
             f"env -i {exports} bash --norc --noprofile -i",
         )  # fmt: skip
 
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=20
-        ).stdout
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-J", "-t", "keys")
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", "keys", *keys)
-
     def type(self, text: str) -> None:
         """Literal text in one write to the terminal: what a fast typist's burst is."""
         self.tmux("send-keys", "-t", "keys", "-l", text)
 
     def tty(self) -> str:
         return self.tmux("display", "-p", "-t", "keys", "#{pane_tty}").strip()
-
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float, what: str) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if predicate(screen):
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; screen was:\n{screen}")
-
-    def kill(self) -> None:
-        self.tmux("kill-server")
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import uuid
 from pathlib import Path
 
 from tests.conftest import _make_shared_tmp
-from tests.test_e2e_tmux import COMMAND, Terminal
+from tests.test_e2e_tmux import COMMAND
+from tests.tmux_support import Terminal
 
 
 def test_the_embedded_start_is_announced_before_the_screen(tmp_path: Path) -> None:

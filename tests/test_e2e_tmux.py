@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import _make_shared_tmp
+from tests.tmux_support import Terminal
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
@@ -27,52 +27,6 @@ pytestmark = [
 ]
 
 COMMAND = Path(sys.executable).parent / "limbo-tui"
-
-
-class Terminal:
-    def __init__(self, socket: str, width: int, height: int) -> None:
-        self.socket = socket
-        self.width = width
-        self.height = height
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=20
-        ).stdout
-
-    def start(self, command: str, env: dict[str, str]) -> None:
-        exports = " ".join(f"{k}={v}" for k, v in env.items())
-        self.tmux(
-            "new-session",
-            "-d",
-            "-s",
-            "e2e",
-            "-x",
-            str(self.width),
-            "-y",
-            str(self.height),
-            f"env {exports} {command}; echo LIMBO-EXIT=$?; sleep 120",
-        )
-
-    def screen(self) -> str:
-        # -J joins lines the terminal wrapped, so one long line reads as one.
-        return self.tmux("capture-pane", "-p", "-J", "-t", "e2e")
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", "e2e", *keys)
-
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float, what: str) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if predicate(screen):
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; screen was:\n{screen}")
-
-    def kill(self) -> None:
-        self.tmux("kill-server")
 
 
 def _postgres_pids_for(data_dir: Path) -> list[int]:

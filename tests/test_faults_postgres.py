@@ -352,7 +352,7 @@ def test_password_never_on_screen_nor_in_logs(
 ) -> None:
     """The real TUI on a password-protected database: header, screen, worker log and
     `snapshot --json` show the URL masked."""
-    from tests.test_e2e_tmux import Terminal
+    from tests.tmux_support import Terminal
 
     url = f"postgresql://pwuser:{PASSWORD}@127.0.0.1:{tcp_server.port}/{remote_db}"
     env = {

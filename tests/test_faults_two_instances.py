@@ -26,8 +26,8 @@ import pytest
 
 from tests.conftest import _make_shared_tmp
 from tests.faults_support import clean_env, limbo_cmd, postgres_pids, wait
-from tests.test_e2e_tmux import Terminal
 from tests.test_triggers import _traces
+from tests.tmux_support import Terminal
 
 # Long fault tests: `-m "not slow"` leaves them out of a quick run.
 pytestmark = pytest.mark.slow

@@ -22,9 +22,9 @@ from psycopg import sql
 
 from limbo_tui.pg.embedded import EmbeddedServer
 from tests.faults_support import clean_env, limbo_cmd
-from tests.test_e2e_tmux import Terminal
 from tests.test_feed import DbosApp
 from tests.test_triggers import _traces
+from tests.tmux_support import Terminal
 
 _ENTRY = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[\d+\] ")
 # What a write looks like in the statement log (our SQL has these words only in writes).

@@ -17,7 +17,8 @@ import pytest
 
 from limbo_tui.model import Workflow
 from limbo_tui.recording import Recorder, read_recording
-from tests.test_e2e_tmux import COMMAND, Terminal
+from tests.test_e2e_tmux import COMMAND
+from tests.tmux_support import Terminal
 
 WID = "5eed0000-aaaa-4bbb-8ccc-000000000001"
 

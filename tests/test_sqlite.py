@@ -337,7 +337,8 @@ def test_actions_only_with_read_write_then_through_dbos_client(tmp_path: Path) -
 def test_the_real_command_in_a_terminal_on_a_sqlite_file(tmp_path: Path) -> None:
     """`limbo-tui` in the working directory of a DBOS app whose dbos-config.yaml names only
     the app: it watches app.sqlite, says SQLITE, shows a new row live, quits cleanly."""
-    from tests.test_e2e_tmux import COMMAND, Terminal
+    from tests.test_e2e_tmux import COMMAND
+    from tests.tmux_support import Terminal
 
     _prepare(tmp_path)
     (tmp_path / "dbos-config.yaml").write_text("name: app\n")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _make_shared_tmp
-from tests.test_e2e_tmux import Terminal
+from tests.tmux_support import Terminal
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None or shutil.which("uv") is None,

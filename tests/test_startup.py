@@ -29,7 +29,8 @@ from limbo_tui.ui.app import LimboApp
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.urls import asyncpg_dsn, database_name
 from tests import pgbouncer
-from tests.test_e2e_tmux import COMMAND, Terminal
+from tests.test_e2e_tmux import COMMAND
+from tests.tmux_support import Terminal
 
 HEAVY_MODULES = ("dbos", "sqlalchemy", "psycopg")
 
