@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from limbo_tui import model
 from limbo_tui.fleet import BlockedQueue, Fleet, SilentExecutor, fleet_of, makes_no_progress
-from limbo_tui.model import Workflow, WorkflowGraph
+from limbo_tui.model import Workflow, WorkflowGraph, short_id
 from limbo_tui.registry import DbosRelease
 from limbo_tui.settings import LimboSettings
 from limbo_tui.terminal_text import safe_text
@@ -563,7 +563,7 @@ def _holders(graph: WorkflowGraph, blocked: BlockedQueue, fleet: Fleet, now_ms: 
             last = graph.last_progress_ms(hid)
             idle = f"no progress for {_duration(now_ms - last)}" if last else "no progress"
             why = f"executor {_text(ex)}, {idle}" if ex else idle
-        parts.append(f"{_text(_short(hid))} ({why})")
+        parts.append(f"{_text(short_id(hid))} ({why})")
     more = len(blocked.holders) - 2
     return ", ".join(parts) + (f" and {more} more" if more > 0 else "")
 
@@ -582,10 +582,6 @@ def _live_text(fleet: Fleet) -> str:
     shown = [f"{_text(e)} on {_text(fleet.live[e])}" if fleet.live[e] else _text(e) for e in names]
     more = len(shown) - 3
     return ", ".join(shown[:3]) + (f" and {more} more" if more > 0 else "")
-
-
-def _short(workflow_id: str) -> str:
-    return workflow_id[:8] if len(workflow_id) > 12 else workflow_id
 
 
 def _clock(ms: int | None) -> str:

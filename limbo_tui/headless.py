@@ -28,7 +28,7 @@ from limbo_tui.feeds import existing_ids, make_feed, read_snapshot
 from limbo_tui.fleet import FleetIndex
 from limbo_tui.limits import known_limits
 from limbo_tui.live_diagnoses import LiveDiagnoses
-from limbo_tui.model import Workflow, WorkflowGraph
+from limbo_tui.model import Workflow, WorkflowGraph, short_id
 from limbo_tui.pg.feed import FeedBatch, FeedState
 from limbo_tui.queues import queue_views
 from limbo_tui.server_clock import ServerClock
@@ -138,13 +138,6 @@ def exit_status(diagnoses: Iterable[Diagnosis]) -> int:
 
 
 # -- text rendering ------------------------------------------------------------------
-def short_id(wid: str, parent: str | None = None) -> str:
-    """8 characters of a uuid; a default child id `<parent>-N` keeps its `-N`."""
-    if parent and wid.startswith(parent) and len(wid) > len(parent):
-        return short_id(parent) + wid[len(parent) :][:12]
-    return wid if len(wid) <= 12 else wid[:8]
-
-
 def text_lines(graph: WorkflowGraph, diagnoses: list[Diagnosis], url: str) -> list[str]:
     flagged: dict[str, str] = {}
     for d in diagnoses:

@@ -55,6 +55,16 @@ def _created_after(wf: Workflow, ms: int | None) -> bool:
     return ms is not None and wf.created_at_ms is not None and wf.created_at_ms > ms
 
 
+def short_id(workflow_id: str, parent_id: str | None = None, *, under_parent: bool = False) -> str:
+    """The one short form of an id: a uuid's first 8 characters (ids of up to 12 are kept
+    whole). DBOS names a child `<parent id>-<n>`: its short form keeps the `-<n>`, after
+    the parent's short id, or after "…" where it is shown under its parent (the tree)."""
+    if parent_id and workflow_id.startswith(parent_id) and len(workflow_id) > len(parent_id):
+        tail = workflow_id[len(parent_id) :][:12]
+        return ("…" if under_parent else short_id(parent_id)) + tail
+    return workflow_id if len(workflow_id) <= 12 else workflow_id[:8]
+
+
 def is_finished(status: str | None) -> bool:
     return status in FINISHED_STATUSES
 

@@ -269,3 +269,14 @@ def test_same_rows_in_other_orders_give_equal_graphs() -> None:
     second.apply(reversed(rows))
     assert first == second
     assert first.children(P) == ["a", "b"]
+
+
+def test_short_id_is_one_algorithm_with_two_forms_for_children() -> None:
+    from limbo_tui.model import short_id
+
+    parent = "fe5f923f-1531-4c06-af78-f4e8f9b5b9c4"
+    assert short_id(parent) == "fe5f923f"
+    assert short_id("my-job-42") == "my-job-42"  # 12 or fewer: whole
+    assert short_id(f"{parent}-3", parent) == "fe5f923f-3"
+    assert short_id(f"{parent}-3", parent, under_parent=True) == "…-3"
+    assert short_id(f"{parent}-3") == "fe5f923f"  # no parent known: a plain uuid prefix

@@ -13,6 +13,7 @@ from typing import Any
 from limbo_tui.backlog import PAGE, RootGroup
 from limbo_tui.dispatch_count import dispatch_text
 from limbo_tui.model import WorkflowGraph
+from limbo_tui.model import short_id as model_short_id
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.ui import status_style
 
@@ -34,10 +35,8 @@ class TreeFacts:
 
 
 def short_id(workflow_id: str, parent_id: str | None = None) -> str:
-    """A short id that still tells siblings apart: DBOS names a child `<parent id>-<n>`."""
-    if parent_id and workflow_id.startswith(parent_id) and len(workflow_id) > len(parent_id):
-        return "…" + safe_text(workflow_id[len(parent_id) :])[:12]
-    return safe_text(workflow_id)[:8]
+    """model.short_id as the tree shows it (a child under its parent), made safe."""
+    return safe_text(model_short_id(workflow_id, parent_id, under_parent=True))
 
 
 def age_text(ms: int | None) -> str:

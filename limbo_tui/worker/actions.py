@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from limbo_tui.errors import LimboError, one_line
 from limbo_tui.limits import DEMO_PARENT as PARENT_NAME
+from limbo_tui.model import short_id
 from limbo_tui.settings import Settings
 from limbo_tui.urls import is_sqlite, sqlalchemy_url
 from limbo_tui.worker.protocol import APP_NAME, ActionResult, EnqueueResult, ExperimentParams
@@ -61,10 +62,6 @@ def _on_event_loop_thread() -> bool:
 
 def _failure(verb: str, exc: BaseException) -> str:
     return f"{verb} failed: {one_line(exc, 200)}"
-
-
-def _short(workflow_id: str) -> str:
-    return workflow_id[:8] if len(workflow_id) > 12 else workflow_id
 
 
 class _InProcessBackend:
@@ -362,7 +359,7 @@ class Actions:
                 return ActionResult(False, f"no workflow {workflow_id}", workflow_id)
             if finished_refusal is not None and before in _FINAL:
                 return ActionResult(
-                    False, f"{_short(workflow_id)} is {before}: {finished_refusal}", workflow_id
+                    False, f"{short_id(workflow_id)} is {before}: {finished_refusal}", workflow_id
                 )
             return before, call(self._get_backend())
         except Exception as exc:
@@ -393,7 +390,7 @@ class Actions:
         what = " and its children" if children else ""
         return ActionResult(
             True,
-            f"cancelled {_short(workflow_id)}{what} (was {done[0]}): "
+            f"cancelled {short_id(workflow_id)}{what} (was {done[0]}): "
             f"{self.state_text(workflow_id)}",
             workflow_id,
         )
@@ -410,7 +407,7 @@ class Actions:
             return done
         return ActionResult(
             True,
-            f"resumed {_short(workflow_id)} (was {done[0]}): {self.state_text(workflow_id)}; "
+            f"resumed {short_id(workflow_id)} (was {done[0]}): {self.state_text(workflow_id)}; "
             "recovery attempts reset to 0, any live executor of its version takes it",
             workflow_id,
         )
@@ -435,7 +432,7 @@ class Actions:
         onto = f" onto version {application_version}" if application_version else ""
         return ActionResult(
             True,
-            f"forked {_short(workflow_id)} from step {start_step}{onto} as {new_id}: "
+            f"forked {short_id(workflow_id)} from step {start_step}{onto} as {new_id}: "
             f"{self.state_text(new_id)}",
             new_id,
         )
@@ -454,7 +451,7 @@ class Actions:
         on = f"topic {topic!r}" if topic else "the default topic"
         return ActionResult(
             True,
-            f"sent {message!r} to {_short(workflow_id)} on {on}: {self.state_text(workflow_id)} "
+            f"sent {message!r} to {short_id(workflow_id)} on {on}: {self.state_text(workflow_id)} "
             "(a recv on another topic leaves it unread)",
             workflow_id,
         )
