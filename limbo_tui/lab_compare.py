@@ -35,7 +35,7 @@ FamilyRow = tuple[str, str, int, "str | None", "str | None"]
 DEAD = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
 _FINISHED = frozenset({"SUCCESS", "ERROR", "CANCELLED", DEAD})
 # A launch that neither crashes nor changes a row for this long has settled.
-QUIET_S = 4.0
+QUIET_S = 6.0
 ROUND_TIMEOUT_S = 90.0
 DEFAULT_ROUNDS = 7
 _RECOVERY_LINE = re.compile(r"Recovering (\d+) workflows|No workflows to recover")
@@ -215,18 +215,21 @@ def run_release(
 
 
 def _settle(worker: ProcessWorker, url: str, schema: str, parent: str) -> bool:
-    """Wait until this launch crashed (True) or stopped moving (False)."""
+    """Wait until this launch crashed (True) or stopped moving (False). The quiet time
+    counts from when the worker is up: a slow start is not a settled launch."""
     crashes = worker.crash_count
     deadline = time.monotonic() + ROUND_TIMEOUT_S
     last = _family_rows(url, schema, parent)
-    quiet_since = time.monotonic()
+    quiet_since: float | None = None
     while time.monotonic() < deadline:
         time.sleep(0.25)
         if worker.crash_count > crashes:
             time.sleep(0.5)  # what the dead process committed is all there is
             return True
+        if worker.state != "RUNNING":
+            continue
         now = _family_rows(url, schema, parent)
-        if now != last:
+        if quiet_since is None or now != last:
             last, quiet_since = now, time.monotonic()
         elif time.monotonic() - quiet_since >= QUIET_S:
             return False

@@ -84,7 +84,7 @@ def _recovery_lines(log: Path) -> list[str]:
 async def _restart_until_crash(app: Any, pilot: Any, crashes: int) -> None:
     """`r`, then wait for the worker to crash at the crash point again (crash #crashes)."""
     await pilot.press("r")
-    await until(lambda: app.worker.crash_count == crashes, 60, f"crash {crashes}")
+    await until(lambda: app.worker.crash_count == crashes, 120, f"crash {crashes}")
 
 
 async def _enqueue_succeeds(app: Any, pilot: Any, url: str) -> None:
@@ -134,10 +134,10 @@ async def test_the_seed_on_dbos_28_reproduces_the_limbo_row_for_row(
         async with app.run_test(size=(120, 36), notifications=True) as pilot:
             header = app.query_one(StatusHeader)
             assert "dbos schema 7 (2.8-2.10) │ worker dbos 2.8.0" in header.database
-            await until(lambda: worker.state == "RUNNING", 60, "the 2.8 worker")
+            await until(lambda: worker.state == "RUNNING", 120, "the 2.8 worker")
             await pilot.press("e")
             # Launch 1: dequeued and started, the child crashes the worker at its step 3.
-            await until(lambda: worker.crash_count == 1, 60, "the first crash")
+            await until(lambda: worker.crash_count == 1, 120, "the first crash")
             assert _family(url) == {
                 "parent": ("PENDING", "example-queue", "6/5", 1),
                 "child": ("PENDING", None, None, 1),
@@ -163,7 +163,7 @@ async def test_the_seed_on_dbos_28_reproduces_the_limbo_row_for_row(
                         "child": ("MAX_RECOVERY_ATTEMPTS_EXCEEDED", None, None, 4),
                     }
                 ),
-                60,
+                120,
                 "the seed's limbo",
             )
             assert worker.state == "RUNNING"
@@ -214,7 +214,7 @@ async def test_the_seed_on_dbos_28_reproduces_the_limbo_row_for_row(
             assert isinstance(app.screen, ConfirmScreen)
             assert not app.screen.query("#option")
             await pilot.press("y")
-            await until(lambda: _family(url)["parent"][0] == "CANCELLED", 60, "the cancel")
+            await until(lambda: _family(url)["parent"][0] == "CANCELLED", 120, "the cancel")
             assert _family(url)["parent"] == ("CANCELLED", None, None, 2)
             await _enqueue_succeeds(app, pilot, url)
     finally:
@@ -234,9 +234,9 @@ async def test_the_seed_on_dbos_34_dead_letters_parent_and_child_together(
         async with app.run_test(size=(120, 36), notifications=True) as pilot:
             header = app.query_one(StatusHeader)
             assert "dbos schema 125 (3.4) │ worker dbos 3.4.0" in header.database
-            await until(lambda: worker.state == "RUNNING", 60, "the 3.4 worker")
+            await until(lambda: worker.state == "RUNNING", 120, "the 3.4 worker")
             await pilot.press("e")
-            await until(lambda: worker.crash_count == 1, 60, "the first crash")
+            await until(lambda: worker.crash_count == 1, 120, "the first crash")
             assert _family(url) == {
                 "parent": ("PENDING", "example-queue", "6/5", 1),
                 "child": ("PENDING", None, None, 1),
@@ -250,7 +250,7 @@ async def test_the_seed_on_dbos_34_dead_letters_parent_and_child_together(
                 lambda: {k: v[0] for k, v in _family(url).items()}
                 == {"parent": "MAX_RECOVERY_ATTEMPTS_EXCEEDED",
                     "child": "MAX_RECOVERY_ATTEMPTS_EXCEEDED"},
-                60,
+                120,
                 "both dead-lettered",
             )  # fmt: skip
             assert _family(url)["parent"][2] is None
