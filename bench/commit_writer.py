@@ -5,7 +5,7 @@
 
 - `update`: each change is one single-row UPDATE of a hot row (status cycles ENQUEUED ->
   PENDING -> SUCCESS, recovery_attempts = the change's global sequence number, shown on
-  screen as `rec N/?`, so every change is told apart on the screen and in `watch`), in its
+  screen as `disp N/?`, so every change is told apart on the screen and in `watch`), in its
   own transaction, with DBOS's default durability (synchronous_commit on).
 - `dbos`: each workflow is what DBOS writes for a workflow of two steps, as separate
   transactions: the status row inserted PENDING, one operation_outputs row per step, the

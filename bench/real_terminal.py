@@ -44,10 +44,11 @@ COLUMNS, ROWS = 200, 50
 # Hot rows on screen; a multiple of every writer count so that one row is always written
 # by the same process (its changes then commit in sequence order).
 HOT_ROWS = 32
-REC = re.compile(r"\b(h\d{7})\b.*?\brec (\d+)/")
+# The line's dispatch counter (recovery_attempts): `disp N/?` (once `rec N/?`).
+REC = re.compile(r"\b(h\d{7})\b.*?\b(?:disp|rec) (\d+)/")
 DONE = re.compile(r"\bSUCCESS\b.*?\b(d\d{7})\b")
 ENQUEUED_TOTAL = re.compile(r"([\d,]+) ENQUEUED")
-TREE_LINE = re.compile(r"\brec \d+/|\bon queue\b")
+TREE_LINE = re.compile(r"\b(?:disp|rec) \d+/|\bon queue\b")
 
 
 def _python(*args: str) -> list[str]:
