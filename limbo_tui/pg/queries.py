@@ -463,18 +463,17 @@ async def snapshot(
     return rows
 
 
-async def probe_changes(conn: asyncpg.Connection, schema: str) -> str:
-    """A digest that changes whenever the snapshot would (see module docstring)."""
-    cols = await probe(conn, schema)
-    ws, oo = _t(cols, "workflow_status"), _t(cols, "operation_outputs")
+def version_line_sql(cols: Columns) -> str:
+    """A workflow row's narrow "version" line (status, updated_at, recovery attempts,
+    executor, queue, deduplication id) as SQL: it moves whenever the row would show
+    differently. The poller and probe_changes compare the same line."""
     w = cols.workflow
 
     def c(name: str) -> str:
         return f"coalesce({_q(name)}::text, '')" if name in w else "''"
 
-    fields = " || '|' || ".join(
+    return " || '|' || ".join(
         [
-            "workflow_uuid",
             c("status"),
             c("updated_at"),
             c("recovery_attempts"),
@@ -483,6 +482,14 @@ async def probe_changes(conn: asyncpg.Connection, schema: str) -> str:
             c("deduplication_id"),
         ]
     )
+
+
+async def probe_changes(conn: asyncpg.Connection, schema: str) -> str:
+    """A digest that changes whenever the snapshot would (see module docstring)."""
+    cols = await probe(conn, schema)
+    ws, oo = _t(cols, "workflow_status"), _t(cols, "operation_outputs")
+    w = cols.workflow
+    fields = f"workflow_uuid || '|' || {version_line_sql(cols)}"
     branches = " UNION ALL ".join(
         f"(SELECT workflow_uuid, {fields} AS line FROM {ws} WHERE status = '{s}' LIMIT {MAX_LIVE})"
         for s in LIVE_STATUSES

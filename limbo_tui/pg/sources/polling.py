@@ -38,28 +38,10 @@ LOOKBACK_MS = 2_000
 MAX_RECENT = 20_000
 
 
-def _line_sql(cols: queries.Columns) -> str:
-    w = cols.workflow
-
-    def c(name: str) -> str:
-        return f"coalesce({queries._q(name)}::text, '')" if name in w else "''"
-
-    return " || '|' || ".join(
-        [
-            c("status"),
-            c("updated_at"),
-            c("recovery_attempts"),
-            c("executor_id"),
-            c("queue_name"),
-            c("deduplication_id"),
-        ]
-    )
-
-
 def poll_sql(cols: queries.Columns) -> str:
     """$1: ids live at the last poll; $2: created_at mark; $3: completed_at mark."""
     ws, oo = queries._t(cols, "workflow_status"), queries._t(cols, "operation_outputs")
-    line = _line_sql(cols)
+    line = queries.version_line_sql(cols)
     live = " UNION ALL ".join(
         f"(SELECT workflow_uuid, {line} AS line FROM {ws} WHERE status = '{s}' LIMIT {MAX_LIVE})"
         for s in LIVE_STATUSES
