@@ -14,6 +14,8 @@ back to delta polling, which needs nothing but SELECT.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -64,3 +66,16 @@ class ChangeSource(Protocol):
         """The header's words for this source now, e.g. 'via notify'."""
 
     async def close(self) -> None: ...
+
+
+async def wait_for_turn(next_at: float, timeout: float) -> bool:
+    """A source that reads on a schedule: sleep until its next read (monotonic next_at)
+    and say True, or, when that is further off than timeout, sleep timeout and say False
+    (the caller returns no changes)."""
+    wait = next_at - time.monotonic()
+    if wait > timeout:
+        await asyncio.sleep(max(0.0, timeout))
+        return False
+    if wait > 0:
+        await asyncio.sleep(wait)
+    return True

@@ -17,14 +17,13 @@ and its confirmed position follows the server's WAL.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 import time
 
 import asyncpg
 
-from limbo_tui.pg.sources import Changes, SourceFailed
+from limbo_tui.pg.sources import Changes, SourceFailed, wait_for_turn
 
 # Changes read per call; a full batch means more wait and is read at once.
 MAX_CHANGES = 5_000
@@ -136,12 +135,8 @@ class LogicalSource:
         await self.prove()
 
     async def changes(self, timeout: float) -> Changes:
-        wait = self._next_at - time.monotonic()
-        if wait > timeout:
-            await asyncio.sleep(max(0.0, timeout))
+        if not await wait_for_turn(self._next_at, timeout):
             return Changes()
-        if wait > 0:
-            await asyncio.sleep(wait)
         rows = await self._conn.fetch(
             "SELECT data FROM pg_logical_slot_get_changes($1, NULL, $2, "
             "'skip-empty-xacts', '1', 'include-xids', '0')",

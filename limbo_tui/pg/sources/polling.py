@@ -21,7 +21,6 @@ when idle.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import asyncpg
@@ -29,7 +28,7 @@ import asyncpg
 from limbo_tui.model import LIVE_STATUSES
 from limbo_tui.pg import queries
 from limbo_tui.pg.queries import MAX_LIVE
-from limbo_tui.pg.sources import Changes, SourceFailed
+from limbo_tui.pg.sources import Changes, SourceFailed, wait_for_turn
 
 # How far behind the newest created_at / completed_at a poll looks again.
 LOOKBACK_MS = 2_000
@@ -121,12 +120,8 @@ class DeltaPoller:
         self._next_at = time.monotonic() + self.interval_s
 
     async def changes(self, timeout: float) -> Changes:
-        wait = self._next_at - time.monotonic()
-        if wait > timeout:
-            await asyncio.sleep(max(0.0, timeout))
+        if not await wait_for_turn(self._next_at, timeout):
             return Changes()
-        if wait > 0:
-            await asyncio.sleep(wait)
         found = await self._poll()
         # Adaptive: quick while things move, backing off (doubling) when idle.
         if found:
