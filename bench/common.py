@@ -213,6 +213,16 @@ def run_child(args: Sequence[str], timeout: float) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within timeout; always reaped."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 # -- machine ------------------------------------------------------------------------------
 
 

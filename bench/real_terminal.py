@@ -36,7 +36,7 @@ from typing import Any
 import psycopg
 
 from bench.commit_writer import HOT_NAME, dbos_id, hot_id
-from bench.common import REPO, BenchServer, child_env, dist, log, set_triggers
+from bench.common import REPO, BenchServer, child_env, dist, log, set_triggers, stop_process
 from bench.synthetic import populate
 from bench.terminal import LoadSampler, PtyTerminal, Screen, cpu_seconds, rss_mb
 
@@ -144,12 +144,7 @@ class Watch:
                 self.done.setdefault(wid, t)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
 
 @dataclass

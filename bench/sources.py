@@ -36,7 +36,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import SCHEMA, log, machine, percentile, shared_tmp
+from bench.common import SCHEMA, log, machine, percentile, shared_tmp, stop_process
 from limbo_tui.pg import binaries, embedded
 from limbo_tui.pg.embedded import EmbeddedServer
 
@@ -137,12 +137,7 @@ class Watch:
                 self.arrivals.setdefault(wf["id"], now)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
 
 def limbo_backends(url: str) -> list[int]:
