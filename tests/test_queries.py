@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from limbo_tui.errors import DatabaseError
-from limbo_tui.model import Step, Workflow, WorkflowGraph
+from limbo_tui.model import FINISHED_STATUSES, Step, Workflow, WorkflowGraph
 from limbo_tui.pg import queries
 from limbo_tui.pg.connect import check_dbos_schema, connect, connect_checked
 from tests import dbos28
@@ -182,7 +182,7 @@ async def test_reads_use_indexes(db_url: str, dbos_url: str, shape: str) -> None
             await conn.fetch(
                 f"EXPLAIN SELECT workflow_uuid FROM {ws} WHERE status = ANY($1::text[]) "
                 "ORDER BY created_at DESC LIMIT 10",
-                list(queries.FINISHED),
+                sorted(FINISHED_STATUSES),
             ),
             await conn.fetch("EXPLAIN " + queries._family_sql(cols), ["x"], 10),
         ]

@@ -43,11 +43,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from limbo_tui.model import (
-    CANCELLED,
-    ERROR,
     LIVE_STATUSES,
-    MAX_RECOVERY_ATTEMPTS_EXCEEDED,
-    SUCCESS,
     GroupTotal,
     Row,
     Step,
@@ -58,7 +54,6 @@ from limbo_tui.pg.connect import jit_off_in_transaction
 from limbo_tui.pg.dbos_registry import read_registry
 from limbo_tui.urls import validate_schema_name
 
-FINISHED: tuple[str, ...] = (SUCCESS, ERROR, CANCELLED, MAX_RECOVERY_ATTEMPTS_EXCEEDED)
 # A bound on the rows of each live status one snapshot loads: a backlog of a million
 # ENQUEUED rows is loaded by its newest part (and counted whole by live_totals) rather
 # than stalling the monitor or filling its memory.
@@ -124,11 +119,6 @@ async def probe(conn: asyncpg.Connection, schema: str) -> Columns:
     )
     per_conn[schema] = cols
     return cols
-
-
-def forget(conn: asyncpg.Connection) -> None:
-    """Drop the cached probe (e.g. after DBOS migrated the schema under us)."""
-    _probe_cache.pop(conn, None)
 
 
 def _q(name: str) -> str:

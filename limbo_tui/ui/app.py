@@ -102,7 +102,6 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         self._start_worker = start_worker
         self.graph = WorkflowGraph().with_limits(known_limits(settings))
         self._diagnoses = LiveDiagnoses()
-        self._facts = TreeFacts()
         self._progress: dict[str, Any] = {}
         self._worker_limits_loaded = False
         # Changes applied to the graph but not yet on screen.
@@ -292,8 +291,7 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
             if self.limbo_only:
                 matches &= limbo
             shown = visible_ids(self.graph, matches)
-        self._facts = TreeFacts(limbo, warning, dict(self._progress), shown)
-        return self._facts
+        return TreeFacts(limbo, warning, dict(self._progress), shown)
 
     @property
     def selected_id(self) -> str | None:

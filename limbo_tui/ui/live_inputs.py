@@ -78,7 +78,7 @@ class LiveInputs(_Base):
         # The app keeps every pending id itself, so a message replaced by a newer one
         # (can_replace) loses nothing: a burst costs one repaint.
         self._pending |= changed
-        self.post_message(GraphChanged(frozenset(changed)))
+        self.post_message(GraphChanged())
 
     def _on_feed_state(self, state: Any) -> None:
         values = (

@@ -4,7 +4,7 @@ Dataclass messages: Textual's Message.__init__ runs on its own (via __post_init_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
@@ -12,13 +12,11 @@ from textual.message import Message
 
 @dataclass
 class GraphChanged(Message):
-    """Rows were applied to the graph (ids: the ones this batch changed).
+    """Rows were applied to the graph.
 
     The app accumulates the pending ids itself and repaints from that set, so a storm
     of batches may collapse into the newest message (can_replace) without losing any.
     """
-
-    ids: frozenset[str] = field(default_factory=frozenset)
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, GraphChanged)
