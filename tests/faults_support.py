@@ -147,6 +147,15 @@ async def converges(graph: Callable[[], WorkflowGraph], url: str, timeout: float
         ) from None
 
 
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (an ended child not yet reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def postgres_pids(data_dir: Path) -> list[int]:
     """Live (non-zombie) postgres processes whose command line names data_dir."""
     pids = []

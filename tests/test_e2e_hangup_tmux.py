@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults_support import COMMAND, wait
+from tests.faults_support import COMMAND, alive, wait
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
@@ -48,14 +48,6 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def _limbo_pid(url: str) -> int | None:
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -65,7 +57,7 @@ def _limbo_pid(url: str) -> int | None:
         except OSError:
             continue
         args = [a.decode(errors="replace") for a in cmdline]
-        if str(COMMAND) in args and url in args and _alive(int(proc.name)):
+        if str(COMMAND) in args and url in args and alive(int(proc.name)):
             return int(proc.name)
     return None
 
@@ -116,13 +108,13 @@ def test_the_tui_ends_with_its_terminal(
             _tmux(socket, "kill-server")
 
         try:
-            wait(lambda: not _alive(pid), EXIT_TIMEOUT_S, f"limbo-tui to end after {how}")
+            wait(lambda: not alive(pid), EXIT_TIMEOUT_S, f"limbo-tui to end after {how}")
         except AssertionError:
             for p in family:
-                if _alive(p):
+                if alive(p):
                     os.kill(p, signal.SIGKILL)
             raise
-        wait(lambda: not any(_alive(p) for p in family), 20, "its worker to end")
+        wait(lambda: not any(alive(p) for p in family), 20, "its worker to end")
         if how == "SIGTERM" or "ignores" in how:  # the shell lived on to write the status
             wait(status.exists, 10, "the exit status")
             assert status.read_text().strip() in ("0", "143" if how == "SIGTERM" else "129")

@@ -9,15 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults_support import PtyRun, wait
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+from tests.faults_support import PtyRun, alive, wait
 
 
 def test_pty_run_kills_the_command_and_its_children_when_wait_times_out(tmp_path: Path) -> None:
@@ -34,4 +26,4 @@ def test_pty_run_kills_the_command_and_its_children_when_wait_times_out(tmp_path
     parent, child = (int(p) for p in pids.read_text().split())
     with pytest.raises(subprocess.TimeoutExpired):
         run.wait(0.5)
-    wait(lambda: not _alive(parent) and not _alive(child), 10, "both processes to be killed")
+    wait(lambda: not alive(parent) and not alive(child), 10, "both processes to be killed")
