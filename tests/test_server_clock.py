@@ -11,8 +11,11 @@ by launch.build_app, with its host clock read 6 minutes ahead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -77,8 +80,8 @@ def test_watch_with_the_client_6_minutes_ahead(dbos_url: str) -> None:
     _write(dbos_url)
     proc = subprocess.Popen(
         _ahead("watch", "--json", "--worker", "none", "--db-url", dbos_url),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
-        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_env(),
+        stdin=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     lines: list[dict[str, object]] = []
     try:
@@ -102,8 +105,14 @@ def test_watch_with_the_client_6_minutes_ahead(dbos_url: str) -> None:
             if seen_idle_at is not None and time.monotonic() - seen_idle_at > 3:
                 break
     finally:
-        proc.terminate()
-        proc.wait(30)
+        # faketime runs limbo-tui as its child: end the whole session, not just faketime.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
     appeared = [
         d["diagnosis"] for d in lines if d.get("type") == "diagnosis" and d.get("op") == "appear"
     ]
