@@ -193,7 +193,7 @@ Row = Workflow | Step | WorkflowRemoved | StepRemoved | Totals | Registry
 
 
 @dataclass
-class Family:
+class StepCounts:
     """Counters derived from a workflow's steps (computed on demand by the graph)."""
 
     steps_completed: int = 0
@@ -330,8 +330,8 @@ class WorkflowGraph:
     def steps_of(self, workflow_id: str) -> list[Step]:
         return [s for _, s in sorted(self.steps.get(workflow_id, {}).items())]
 
-    def step_counts(self, workflow_id: str) -> Family:
-        fam = Family()
+    def step_counts(self, workflow_id: str) -> StepCounts:
+        fam = StepCounts()
         for step in self.steps.get(workflow_id, {}).values():
             if step.is_get_result or step.is_child_call or step.name in WAIT_STEPS:
                 continue

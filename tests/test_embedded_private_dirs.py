@@ -21,7 +21,7 @@ import pytest
 
 from limbo_tui.errors import LimboError
 from limbo_tui.pg.embedded import EmbeddedServer
-from limbo_tui.worker import launch
+from limbo_tui.worker import dbos_launch
 from tests.conftest import _make_shared_tmp
 
 IS_ROOT = os.geteuid() == 0
@@ -133,14 +133,14 @@ def test_the_worker_log_is_not_world_readable(tmp_path: Path) -> None:
     log_path = tmp_path / "worker-thread.log"
     log_path.write_text("an older limbo-tui made this 0644\n")
     log_path.chmod(0o644)
-    launch.route_dbos_logs(log_path)
+    dbos_launch.route_dbos_logs(log_path)
     logging.getLogger("dbos").info("a workflow's error text")
     for handler in logging.getLogger("dbos").handlers:
         handler.flush()
     assert "a workflow's error text" in log_path.read_text()
     assert stat.S_IMODE(log_path.stat().st_mode) == 0o600
     fresh = tmp_path / "fresh.log"
-    launch.route_dbos_logs(fresh)
+    dbos_launch.route_dbos_logs(fresh)
     logging.getLogger("dbos").info("line")
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
 
@@ -158,11 +158,11 @@ def test_a_planted_fallback_log_directory_is_refused(
     planted = shared_tmp / f"limbo-tui-{os.getuid()}"
     _plant_dir(planted)
     with pytest.raises(LimboError) as err:
-        launch.default_log_path("thread")
+        dbos_launch.default_log_path("thread")
     assert f"refusing the worker log directory {planted}" in str(err.value)
     planted.rmdir()
     # made by limbo-tui itself: private
-    path = launch.default_log_path("thread")
+    path = dbos_launch.default_log_path("thread")
     assert path.parent == planted
     assert stat.S_IMODE(planted.stat().st_mode) == 0o700
 
@@ -213,7 +213,7 @@ def test_an_older_0755_log_directory_of_ours_is_tightened_not_abandoned(
     older = tmp_path / "limbo-tui"
     older.mkdir()
     older.chmod(0o755)  # what an older limbo-tui made (mkdir with the usual umask)
-    assert launch.default_log_path("thread") == older / "worker-thread.log"
+    assert dbos_launch.default_log_path("thread") == older / "worker-thread.log"
     assert stat.S_IMODE(older.stat().st_mode) == 0o700
 
 

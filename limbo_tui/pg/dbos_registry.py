@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from limbo_tui.pg.dbos_schema import read_with_asyncpg
+from limbo_tui.pg.sql_text import quote_ident
 from limbo_tui.registry import (
     AppVersion,
     QueueSettings,
@@ -39,10 +40,6 @@ _QUEUE_COLUMNS = (
 )
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 class _Row(Protocol):
     def __getitem__(self, key: str) -> Any: ...
 
@@ -51,7 +48,7 @@ def queue_fields(present: set[str]) -> str:
     """The queue settings to select, for PostgreSQL and SQLite alike: a column this DBOS
     release does not have reads as NULL."""
     return ", ".join(
-        f"{_q(col)} AS {alias}" if col in present else f"NULL AS {alias}"
+        f"{quote_ident(col)} AS {alias}" if col in present else f"NULL AS {alias}"
         for col, alias in _QUEUE_COLUMNS
     )
 
@@ -102,15 +99,15 @@ async def read_registry(conn: asyncpg.Connection, schema: str) -> Registry:
     if has_queues:
         fields = queue_fields(queue_cols)
         for r in await conn.fetch(
-            f"SELECT name, {fields} FROM {_q(schema)}.queues ORDER BY name LIMIT $1",
+            f"SELECT name, {fields} FROM {quote_ident(schema)}.queues ORDER BY name LIMIT $1",
             MAX_QUEUES,
         ):
             queues.append(queue_settings(r))
     versions: list[AppVersion] = []
     if has_versions:
         for r in await conn.fetch(
-            f"SELECT version_name, version_timestamp FROM {_q(schema)}.application_versions "
-            "ORDER BY version_timestamp DESC LIMIT $1",
+            "SELECT version_name, version_timestamp FROM "
+            f"{quote_ident(schema)}.application_versions ORDER BY version_timestamp DESC LIMIT $1",
             MAX_VERSIONS,
         ):
             versions.append(AppVersion(r["version_name"], int(r["version_timestamp"] or 0)))

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from limbo_tui.pg.sql_text import quote_ident
+
 if TYPE_CHECKING:
     import asyncpg
     import psycopg
@@ -108,8 +110,7 @@ _EXISTS = (
 
 
 def _version_query(schema: str) -> str:
-    quoted = '"' + schema.replace('"', '""') + '"'
-    return f"SELECT max(version) FROM {quoted}.dbos_migrations"
+    return f"SELECT max(version) FROM {quote_ident(schema)}.dbos_migrations"
 
 
 def read_schema_version(url: str, schema: str) -> SchemaVersion:

@@ -52,6 +52,7 @@ from limbo_tui.model import (
 )
 from limbo_tui.pg.connect import jit_off_in_transaction
 from limbo_tui.pg.dbos_registry import read_registry
+from limbo_tui.pg.sql_text import quote_ident
 from limbo_tui.urls import validate_schema_name
 
 # A bound on the rows of each live status one snapshot loads: a backlog of a million
@@ -121,12 +122,8 @@ async def probe(conn: asyncpg.Connection, schema: str) -> Columns:
     return cols
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _t(cols: Columns, table: str) -> str:
-    return f"{_q(cols.schema)}.{_q(table)}"
+    return f"{quote_ident(cols.schema)}.{quote_ident(table)}"
 
 
 def _ws_select(cols: Columns) -> str:
@@ -134,7 +131,7 @@ def _ws_select(cols: Columns) -> str:
     w = cols.workflow
 
     def col(name: str, alias: str) -> str:
-        return f"ws.{_q(name)} AS {alias}" if name in w else f"NULL AS {alias}"
+        return f"ws.{quote_ident(name)} AS {alias}" if name in w else f"NULL AS {alias}"
 
     inline = {n: f"ws.{n}" if n in w else "NULL" for n in ("inputs", "output", "error")}
     joins = ""
@@ -183,7 +180,7 @@ def _oo_select(cols: Columns) -> str:
     s = cols.steps
 
     def col(name: str, alias: str) -> str:
-        return f"o.{_q(name)} AS {alias}" if name in s else f"NULL AS {alias}"
+        return f"o.{quote_ident(name)} AS {alias}" if name in s else f"NULL AS {alias}"
 
     fields = [
         "o.workflow_uuid AS workflow_id",
@@ -460,7 +457,7 @@ def version_line_sql(cols: Columns) -> str:
     w = cols.workflow
 
     def c(name: str) -> str:
-        return f"coalesce({_q(name)}::text, '')" if name in w else "''"
+        return f"coalesce({quote_ident(name)}::text, '')" if name in w else "''"
 
     return " || '|' || ".join(
         [

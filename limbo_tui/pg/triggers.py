@@ -32,6 +32,7 @@ import asyncpg
 
 from limbo_tui.errors import DatabaseError
 from limbo_tui.pg.connect import close_quietly, connect_checked
+from limbo_tui.pg.sql_text import quote_ident, quote_literal
 from limbo_tui.urls import database_name, validate_schema_name
 
 # Bump when triggers.sql changes in a way an old install must be replaced for.
@@ -113,21 +114,13 @@ def channel_name(schema: str) -> str:
     return f"limbo_tui_{schema[:40]}_{digest}"
 
 
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def render_install_sql(schema: str) -> str:
     """triggers.sql with the schema, channel and version filled in (all quoted)."""
     validate_schema_name(schema)
     sql = _SQL_PATH.read_text(encoding="utf-8")
     return (
-        sql.replace("__DBOS_SCHEMA__", _quote_ident(schema))
-        .replace("__CHANNEL__", _quote_literal(channel_name(schema)))
+        sql.replace("__DBOS_SCHEMA__", quote_ident(schema))
+        .replace("__CHANNEL__", quote_literal(channel_name(schema)))
         .replace("__VERSION__", VERSION.replace("'", "''"))
         .replace("__QUEUE_LIMIT__", repr(float(QUEUE_LIMIT)))
     )
@@ -328,7 +321,7 @@ async def uninstall(
     and the queue rows and application versions its worker registered. Returns what was
     removed (empty: there was nothing)."""
     validate_schema_name(schema)
-    q = _quote_ident(schema)
+    q = quote_ident(schema)
     removed: list[str] = []
 
     async def body() -> None:
@@ -345,7 +338,7 @@ async def uninstall(
             )
             for r in present:
                 await conn.execute(
-                    f"DROP TRIGGER IF EXISTS {_quote_ident(r[0])} ON {q}.{_quote_ident(table)}"
+                    f"DROP TRIGGER IF EXISTS {quote_ident(r[0])} ON {q}.{quote_ident(table)}"
                 )
             if present:
                 removed.append(f"{len(present)} triggers on {schema}.{table}")
@@ -380,7 +373,7 @@ async def uninstall(
             )
             if owned:
                 status_text = await conn.execute(
-                    f"DELETE FROM {q}.{_quote_ident(table)} WHERE application_name = $1",
+                    f"DELETE FROM {q}.{quote_ident(table)} WHERE application_name = $1",
                     APP_NAME,
                 )
                 count = int(status_text.rsplit(" ", 1)[-1])

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from limbo_tui.settings import Settings
-from limbo_tui.worker import launch, progress
+from limbo_tui.worker import dbos_launch, progress
 from limbo_tui.worker.actions import Actions
 from limbo_tui.worker.executor_claim import ExecutorClaim
 from limbo_tui.worker.protocol import (
@@ -50,7 +50,7 @@ class WorkerBase(ABC):
     ) -> None:
         self._url = url
         self._settings = settings
-        self._log_path = Path(log_path) if log_path else launch.default_log_path(self.kind)
+        self._log_path = Path(log_path) if log_path else dbos_launch.default_log_path(self.kind)
         self._on_state = on_state
         self._actions = Actions(url, settings)
         self._board = progress.StepProgressBoard()

@@ -97,7 +97,7 @@ def main() -> NoReturn:
 
     from dbos import DBOS
 
-    from limbo_tui.worker import demo, launch, progress
+    from limbo_tui.worker import dbos_launch, demo, progress
 
     class _ReportingCrashHost(demo.ProcessCrashHost):
         def crash(self, reason: str) -> NoReturn:
@@ -107,14 +107,14 @@ def main() -> NoReturn:
     try:
         settings = _settings_from(request.get("settings", {}))
         if log_path:
-            launch.route_dbos_logs(Path(log_path))
-        launch.prepare(settings)
-        launch.declare_experiment_queue(settings)
+            dbos_launch.route_dbos_logs(Path(log_path))
+        dbos_launch.prepare(settings)
+        dbos_launch.declare_experiment_queue(settings)
         progress.set_sink(lambda event: channel.send(progress.to_wire(event)))
         demo.set_crash_host(_ReportingCrashHost())
-        DBOS(config=launch.dbos_config(request["url"], settings))  # type: ignore[arg-type]
+        DBOS(config=dbos_launch.dbos_config(request["url"], settings))  # type: ignore[arg-type]
         DBOS.launch()
-        problem = launch.register_experiment_queue(settings)
+        problem = dbos_launch.register_experiment_queue(settings)
     except Exception as exc:
         traceback.print_exc()
         channel.send({"type": "failed", "message": one_line(exc)})

@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 from limbo_tui.errors import one_line
 from limbo_tui.settings import Settings
-from limbo_tui.worker import demo, launch, progress
+from limbo_tui.worker import dbos_launch, demo, progress
 from limbo_tui.worker.base import WorkerBase
 from limbo_tui.worker.crash_guard import CrashGuard, WorkerKilled, install_quiet_excepthook
 from limbo_tui.worker.protocol import (
@@ -147,9 +147,9 @@ class ThreadWorker(WorkerBase):
         from dbos import DBOS
 
         self._set_state(STARTING, "launching DBOS")
-        launch.route_dbos_logs(self._log_path)
+        dbos_launch.route_dbos_logs(self._log_path)
         try:
-            launch.prepare(self._settings)
+            dbos_launch.prepare(self._settings)
         except Exception as exc:
             self._set_state(DOWN, one_line(exc))
             return
@@ -160,7 +160,7 @@ class ThreadWorker(WorkerBase):
         demo.set_crash_host(_GuardedCrashHost(self, guard))
         try:
             DBOS.destroy()  # a leftover instance (e.g. of a test) would be reused
-            dbos = DBOS(config=launch.dbos_config(self._url, self._settings, guard.engine))  # type: ignore[arg-type]
+            dbos = DBOS(config=dbos_launch.dbos_config(self._url, self._settings, guard.engine))  # type: ignore[arg-type]
             DBOS.launch()
         except Exception as exc:
             with contextlib.suppress(BaseException):
@@ -170,7 +170,7 @@ class ThreadWorker(WorkerBase):
             return
         self._guard = guard
         self._dbos = dbos
-        problem = launch.register_experiment_queue(self._settings)
+        problem = dbos_launch.register_experiment_queue(self._settings)
         self._set_state(
             RUNNING,
             problem or f"executor {self.executor_id}, version {self.app_version}, pid-local thread",
