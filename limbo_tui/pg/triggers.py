@@ -51,7 +51,7 @@ QUEUE_LIMIT = 0.05
 # What live push costs the application, as measured by `python -m bench.sources` (pgbench
 # single-row UPDATEs of workflow_status, 8 clients, fsync and synchronous_commit on; see
 # BENCHMARKS.md): the share of its commit rate the application kept. Quoted by the dialog.
-NOTIFY_RATIO_8 = 0.08
+NOTIFY_RATIO_8 = 0.22
 NOTIFY_COST = (
     "each committing transaction that notifies takes a server-wide lock through its WAL "
     "flush: measured here with 8 concurrent writers and durable commits, the application "
