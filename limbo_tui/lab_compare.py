@@ -6,7 +6,7 @@ seed's: enqueue, the worker dies by SIGKILL at the crash point, restart, and aga
 the family is finished (or a number of rounds). After each launch settles (a crash, or
 nothing moving for a while) the family's rows, the launch's recovery line and the
 diagnoses in limbo are taken down; the first time a child is dead, a second enqueue with
-the same dedup id shows whether the id is still held. Then the two timelines are printed
+the same dedup id shows whether the id is still held. Then the two runs are printed
 round by round with the first point where they part: "does upgrading fix my limbo?".
 """
 
@@ -64,7 +64,10 @@ class Moment:
 
 
 @dataclass
-class Timeline:
+class ReleaseRun:
+    """The seed experiment's launches on one release, as observed (not timeline.Timeline:
+    that is a workflow's story from its rows)."""
+
     release: str
     moments: list[Moment] = field(default_factory=list)
 
@@ -150,7 +153,7 @@ def run_release(
     settings: Settings,
     rounds: int = DEFAULT_ROUNDS,
     progress: Callable[[str], None] | None = None,
-) -> Timeline:
+) -> ReleaseRun:
     """The seed experiment on one release, observed after every launch."""
     from limbo_tui.database import prepare_release_schema
     from limbo_tui.worker.process import ProcessWorker
@@ -168,7 +171,7 @@ def run_release(
     )
     log = server.data_dir.parent / f"compare-dbos-{release}.log"
     log.unlink(missing_ok=True)
-    timeline = Timeline(release)
+    run = ReleaseRun(release)
     with _fresh_database(server, release) as url:
         say(f"dbos {release}: preparing its database with its own migrations")
         prepare_release_schema(url, schema, release)
@@ -205,13 +208,13 @@ def run_release(
                 if not probed and any(r[1] == DEAD for r in rows):
                     probed = True
                     moment = replace(moment, enqueue=_probe_enqueue(worker, params, parent))
-                timeline.moments.append(moment)
+                run.moments.append(moment)
                 if all(r[1] in _FINISHED for r in rows if r[0] == parent):
                     break
                 worker.restart()
         finally:
             worker.stop()
-    return timeline
+    return run
 
 
 def _settle(worker: ProcessWorker, url: str, schema: str, parent: str) -> bool:
@@ -252,8 +255,8 @@ def _probe_enqueue(worker: ProcessWorker, params: ExperimentParams, parent: str)
     return f"second enqueue with {dedup}: rejected ({result.message})"
 
 
-def first_difference(a: Timeline, b: Timeline) -> int | None:
-    """The index of the first moment where the two timelines part, if any."""
+def first_difference(a: ReleaseRun, b: ReleaseRun) -> int | None:
+    """The index of the first moment where the two runs part, if any."""
     for index in range(max(len(a.moments), len(b.moments))):
         if index >= len(a.moments) or index >= len(b.moments):
             return index
@@ -262,12 +265,12 @@ def first_difference(a: Timeline, b: Timeline) -> int | None:
     return None
 
 
-def first_limbo(timeline: Timeline) -> Moment | None:
-    return next((m for m in timeline.moments if m.limbo), None)
+def first_limbo(run: ReleaseRun) -> Moment | None:
+    return next((m for m in run.moments if m.limbo), None)
 
 
-def render(a: Timeline, b: Timeline) -> str:
-    """Both timelines, round by round, then where they part, and where each is in limbo."""
+def render(a: ReleaseRun, b: ReleaseRun) -> str:
+    """Both runs, launch by launch, then where they part, and where each is in limbo."""
     longest = max((len(line) for m in a.moments for line in m.lines()), default=20)
     width = min(max(longest, len(a.release) + 5), 72)
     out: list[str] = [f"{'dbos ' + a.release:<{width}} │ dbos {b.release}"]
@@ -295,12 +298,12 @@ def render(a: Timeline, b: Timeline) -> str:
         out.append(f"first difference: {label}")
         out.append(f"  dbos {a.release}: " + ("; ".join(left.lines()) if left else "finished"))
         out.append(f"  dbos {b.release}: " + ("; ".join(right.lines()) if right else "finished"))
-    for timeline in (a, b):
-        limbo = first_limbo(timeline)
+    for run in (a, b):
+        limbo = first_limbo(run)
         where = (
             f"in limbo from {limbo.label} ({', '.join(limbo.limbo)})" if limbo else "never in limbo"
         )
-        out.append(f"dbos {timeline.release}: {where}")
+        out.append(f"dbos {run.release}: {where}")
     return "\n".join(out)
 
 
@@ -326,8 +329,8 @@ def run_compare(
         def say(text: str) -> None:
             print(f"limbo-tui: {text}", file=sys.stderr, flush=True)
 
-        timelines = [run_release(server, r, settings, rounds, say) for r in (first, second)]
+        runs = [run_release(server, r, settings, rounds, say) for r in (first, second)]
     finally:
         server.stop()
-    print(render(timelines[0], timelines[1]), file=out)
+    print(render(runs[0], runs[1]), file=out)
     return 0

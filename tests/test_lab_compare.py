@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import _make_shared_tmp
 
-from limbo_tui.lab_compare import Moment, Timeline, first_difference, render
+from limbo_tui.lab_compare import Moment, ReleaseRun, first_difference, render
 
 
 def test_compare_prints_both_timelines_and_where_they_part(tmp_path: Path) -> None:
@@ -60,10 +60,10 @@ def _moment(label: str, *rows: str) -> Moment:
 
 
 def test_the_same_timelines_have_no_difference_and_say_so() -> None:
-    a = Timeline("2.30.0", [_moment("launch 1 (enqueue)", "parent SUCCESS rec 1")])
-    b = Timeline("3.4.0", [_moment("launch 1 (enqueue)", "parent SUCCESS rec 1")])
+    a = ReleaseRun("2.30.0", [_moment("launch 1 (enqueue)", "parent SUCCESS rec 1")])
+    b = ReleaseRun("3.4.0", [_moment("launch 1 (enqueue)", "parent SUCCESS rec 1")])
     assert first_difference(a, b) is None
     assert "behave the same on the seed experiment" in render(a, b)
-    c = Timeline("3.4.0", [*b.moments, _moment("restart 1", "parent SUCCESS rec 1")])
+    c = ReleaseRun("3.4.0", [*b.moments, _moment("restart 1", "parent SUCCESS rec 1")])
     assert first_difference(a, c) == 1
     assert "first difference: restart 1" in render(a, c)
