@@ -227,7 +227,7 @@ def depends_on(graph: WorkflowGraph, changed: Iterable[str]) -> set[str]:
 # orphaned, unserved-version, queue-blocked, the waits, awaiting-dead-child (grace
 # period, stuck children) and dedup-blocked for PENDING; stuck-enqueued and
 # unserved-version for ENQUEUED. Every other rule reads rows and steps only.
-_CLOCK_STATUSES = frozenset({model.PENDING, model.ENQUEUED})
+_CLOCK_STATUSES = model.NEEDS_EXECUTOR_STATUSES
 
 
 def ticking_ids(graph: WorkflowGraph) -> list[str]:

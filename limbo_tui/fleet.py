@@ -26,9 +26,6 @@ from limbo_tui import model
 from limbo_tui.model import SLEEP_STEP, Workflow, WorkflowGraph
 from limbo_tui.settings import LimboSettings
 
-# Rows of these statuses were written for the version they name, not by their executor.
-_ASKED_FOR = frozenset({model.ENQUEUED, model.DELAYED})
-
 
 @dataclass(frozen=True)
 class SilentExecutor:
@@ -287,7 +284,7 @@ def _oldest_first(graph: WorkflowGraph, ids: Iterable[str]) -> tuple[str, ...]:
 
 def _seen_of(graph: WorkflowGraph, wid: str, wf: Workflow) -> _Seen:
     status = wf.status if isinstance(wf.status, str) else ""
-    ran = None if status in _ASKED_FOR else (wf.app_version or "")
+    ran = None if status in model.QUEUED_STATUSES else (wf.app_version or "")
     executor = wf.executor_id or None
     return _Seen(
         executor=executor,

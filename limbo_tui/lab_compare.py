@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from limbo_tui import releases
+from limbo_tui import model, releases
 from limbo_tui.errors import LimboError
 from limbo_tui.settings import Settings
 
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 FamilyRow = tuple[str, str, int, "str | None", "str | None"]
 
-DEAD = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
-_FINISHED = frozenset({"SUCCESS", "ERROR", "CANCELLED", DEAD})
+DEAD = model.MAX_RECOVERY_ATTEMPTS_EXCEEDED
+_FINISHED = model.FINISHED_STATUSES
 # A launch that neither crashes nor changes a row for this long has settled.
 QUIET_S = 6.0
 ROUND_TIMEOUT_S = 90.0

@@ -32,15 +32,23 @@ STATUSES: tuple[str, ...] = (
     CANCELLED,
     MAX_RECOVERY_ATTEMPTS_EXCEEDED,
 )
+# The status groups: every module asks these (and is_finished) rather than listing
+# statuses of its own.
 # Unfinished work, in the order totals name it (the snapshot loads all of these).
 LIVE_STATUSES: tuple[str, ...] = (PENDING, ENQUEUED, DELAYED)
-FINISHED_STATUSES: frozenset[str] = frozenset(
-    {SUCCESS, ERROR, CANCELLED, MAX_RECOVERY_ATTEMPTS_EXCEEDED}
-)
+FINISHED_STATUSES: frozenset[str] = frozenset(STATUSES) - frozenset(LIVE_STATUSES)
 # A child in one of these states will never answer its parent.
 DEAD_STATUSES: frozenset[str] = frozenset({ERROR, CANCELLED, MAX_RECOVERY_ATTEMPTS_EXCEEDED})
 # DBOS keeps a workflow's deduplication id reserved while it is in one of these states.
 DEDUP_HOLDING_STATUSES: frozenset[str] = frozenset({PENDING, ENQUEUED, DELAYED})
+# Not dequeued yet: such a row names the version it asks for, not one an executor ran.
+QUEUED_STATUSES: frozenset[str] = frozenset({ENQUEUED, DELAYED})
+# Work an executor should be moving now: running or recovering it (PENDING), dequeuing
+# it (ENQUEUED); a DELAYED one waits for its own time first. Only these can be late.
+NEEDS_EXECUTOR_STATUSES: frozenset[str] = frozenset({PENDING, ENQUEUED})
+# Completed with an output or an error: DBOS neither cancels nor resumes these (it does
+# resume CANCELLED and MAX_RECOVERY_ATTEMPTS_EXCEEDED ones); fork makes a new workflow.
+COMPLETED_STATUSES: frozenset[str] = frozenset({SUCCESS, ERROR})
 
 # DBOS writes this step row when a parent waits for a child's result.
 GET_RESULT_STEP = "DBOS.getResult"

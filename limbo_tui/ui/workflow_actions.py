@@ -12,7 +12,7 @@ from textual import work
 
 from limbo_tui import errors
 from limbo_tui.diagnose import fork_target
-from limbo_tui.model import ERROR, PENDING, SUCCESS
+from limbo_tui.model import COMPLETED_STATUSES, PENDING
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.ui.messages import ActionFinished
 from limbo_tui.ui.screens.confirm import Confirmed, ConfirmScreen
@@ -207,7 +207,7 @@ class WorkflowActions(_Base):
         wf = self._need_selection("cancel")
         if wf is None:
             return
-        if wf.status in (SUCCESS, ERROR):
+        if wf.status in COMPLETED_STATUSES:
             self.notify(f"{short_id(wf.id)} is already {wf.status}", severity="warning")
             return
         kids = self.graph.children(wf.id)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from limbo_tui.errors import LimboError, one_line
 from limbo_tui.limits import DEMO_PARENT as PARENT_NAME
-from limbo_tui.model import short_id
+from limbo_tui.model import COMPLETED_STATUSES, ENQUEUED, PENDING, short_id
 from limbo_tui.settings import Settings
 from limbo_tui.urls import is_sqlite, sqlalchemy_url
 from limbo_tui.worker.protocol import APP_NAME, ActionResult, EnqueueResult, ExperimentParams
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 READ_ONLY_MESSAGE = "read-only mode: {what} refused (start limbo-tui without --read-only)"
-# Statuses after which DBOS refuses (or ignores) cancel and resume.
-_FINAL = ("SUCCESS", "ERROR")
 
 
 def _on_event_loop_thread() -> bool:
@@ -357,7 +355,7 @@ class Actions:
             before = self.status_of(workflow_id)
             if before is None:
                 return ActionResult(False, f"no workflow {workflow_id}", workflow_id)
-            if finished_refusal is not None and before in _FINAL:
+            if finished_refusal is not None and before in COMPLETED_STATUSES:
                 return ActionResult(
                     False, f"{short_id(workflow_id)} is {before}: {finished_refusal}", workflow_id
                 )
@@ -473,8 +471,8 @@ class Actions:
         if not rows:
             return "no longer in the database"
         status, queue, executor = rows[0]
-        if status == "ENQUEUED" and queue:
+        if status == ENQUEUED and queue:
             return f"now ENQUEUED on {queue}"
-        if status == "PENDING" and executor:
+        if status == PENDING and executor:
             return f"now PENDING on executor {executor}"
         return f"now {status}"
