@@ -32,7 +32,7 @@ def _rows(in_database: int = 500_000) -> list[object]:
 
 
 def _lines(tree: WorkflowTree) -> list[str]:
-    return [str(line.node.label) for line in tree._tree_lines]
+    return [str(node.label) for node in tree.visible_nodes()]
 
 
 async def test_a_large_backlog_is_one_line_with_its_counts_and_opens_by_pages() -> None:

@@ -31,6 +31,7 @@ from textual.widgets.tree import TreeNode
 from limbo_tui.backlog import GROUP_MIN, PAGE, RootGroup, group_roots
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.ui import status_style
+from limbo_tui.ui.bulk_tree import BulkTree
 from limbo_tui.ui.workflow_lines import (
     Part,
     TreeFacts,
@@ -64,7 +65,7 @@ STYLED_CLASSES: tuple[str, ...] = (
 )
 
 
-class WorkflowTree(Tree[str]):
+class WorkflowTree(BulkTree):
     """Tree of workflow ids (node.data); labels come from workflow_lines.line_parts."""
 
     COMPONENT_CLASSES = Tree.COMPONENT_CLASSES | set(STYLED_CLASSES)
@@ -115,7 +116,7 @@ class WorkflowTree(Tree[str]):
 
     def shown_ids(self) -> list[str]:
         """Ids on visible lines, top to bottom (tests and the palette use it)."""
-        return [line.node.data for line in self._tree_lines if line.node.data is not None]
+        return [node.data for node in self.visible_nodes() if node.data is not None]
 
     # -- updating ----------------------------------------------------------------------
     def sync(
@@ -164,8 +165,7 @@ class WorkflowTree(Tree[str]):
     def tick(self) -> None:
         """Repaint the visible lines so that ages move on; no rebuild of the tree."""
         self.now_ms = self._clock()
-        self._line_cache.clear()
-        self.refresh()
+        self.repaint_lines()
 
     def select_workflow(self, workflow_id: str) -> bool:
         """Move the cursor to a workflow, expanding its ancestors; False if not shown."""
@@ -474,8 +474,7 @@ class WorkflowTree(Tree[str]):
         if fresh or [n.data for n in parent.children] != desired:
             # Tree has no "move node" API; reordering the child list keeps each subtree
             # (and its expansion) intact, where remove + add would lose it.
-            parent._children[:] = [self._node_by_id[w] for w in desired]
-            self._invalidate()
+            self.set_children(parent, [self._node_by_id[w] for w in desired])
         created |= fresh
         for wid in desired:
             if wid in visiting:
@@ -500,7 +499,7 @@ class WorkflowTree(Tree[str]):
         is set (and the tree invalidated) once per parent.
         """
         # allow_expand is set by _reconcile, which looks at every fresh node's children.
-        return self._add_node(
+        return self.make_node(
             parent, self._line_label(workflow_id), workflow_id, self._default_expanded(workflow_id)
         )
 
