@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from limbo_tui.terminal_text import safe_text
+
 # Exit statuses shared by every subcommand (DESIGN.md, command-line contract).
 EXIT_OK = 0
 EXIT_UNREACHABLE = 1
@@ -41,11 +43,12 @@ _PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
 def one_line(error: BaseException | str, limit: int = 300) -> str:
-    """An error as one short line for a header, a notification or a status detail.
+    """An error as one short line for a header, a notification, a status detail or stderr.
 
     Drivers append the SQL statement, its parameters and a help link on further lines
     (SQLAlchemy wraps the driver's error in `.orig`): only the first line of the cause is
-    kept. A password in a URL is masked.
+    kept. A password in a URL is masked. The text may quote the database (a name, a
+    stored error), so it is made terminal-safe here, for every caller.
     """
     if isinstance(error, BaseException):
         cause = getattr(error, "orig", None) or error
@@ -57,5 +60,5 @@ def one_line(error: BaseException | str, limit: int = 300) -> str:
             text = f"{name}: {lines[0]}" if lines else name
     else:
         text = error
-    text = _PASSWORD_IN_URL.sub(r"\1***@", " ".join(text.split()))
+    text = _PASSWORD_IN_URL.sub(r"\1***@", safe_text(" ".join(text.split())))
     return text if len(text) <= limit else text[: limit - 1] + "…"

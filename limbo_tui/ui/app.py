@@ -30,6 +30,7 @@ from textual.widgets import Input, Tree
 
 from limbo_tui.backlog import totals_line
 from limbo_tui.diagnose import Diagnosis
+from limbo_tui.errors import one_line
 from limbo_tui.limits import known_limits
 from limbo_tui.live_diagnoses import LiveDiagnoses
 from limbo_tui.model import WorkflowGraph
@@ -62,7 +63,7 @@ from limbo_tui.ui.screens.worker_log import WorkerLogScreen
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.suspend import suspend_to_shell
 from limbo_tui.ui.teardown import quiet_in_teardown
-from limbo_tui.ui.workflow_actions import WorkflowActions, one_line
+from limbo_tui.ui.workflow_actions import WorkflowActions
 from limbo_tui.ui.workflow_lines import TreeFacts, visible_ids
 from limbo_tui.ui.workflow_tree import WorkflowTree
 from limbo_tui.worker import protocol as worker_protocol

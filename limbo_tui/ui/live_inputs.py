@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
+from limbo_tui.errors import one_line
 from limbo_tui.limits import known_limits
 from limbo_tui.model import Step, StepRemoved, Workflow, WorkflowRemoved
 from limbo_tui.ui.details_pane import DetailsPane
 from limbo_tui.ui.messages import FeedStateChanged, GraphChanged, WorkerPolled
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.teardown import quiet_in_teardown
-from limbo_tui.ui.workflow_actions import one_line
 
 if TYPE_CHECKING:
     from limbo_tui.ui.app import LimboApp

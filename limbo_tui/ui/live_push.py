@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
+from limbo_tui.errors import one_line
 from limbo_tui.ui.screens.confirm import Confirmed
 from limbo_tui.ui.screens.live_push import LivePushConsent
 from limbo_tui.ui.status_header import StatusHeader
-from limbo_tui.ui.workflow_actions import one_line
 
 if TYPE_CHECKING:
     from limbo_tui.ui.app import LimboApp

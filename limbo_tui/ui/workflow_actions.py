@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
-from limbo_tui import errors
 from limbo_tui.diagnose import fork_target
+from limbo_tui.errors import one_line
 from limbo_tui.model import COMPLETED_STATUSES, PENDING
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.ui.messages import ActionFinished
@@ -34,11 +34,6 @@ else:
     _Base = object
 
 WORKER_LIFECYCLE = frozenset({"start the worker", "crash worker", "restart worker"})
-
-
-def one_line(exc: BaseException | str) -> str:
-    """An error as one safe line: no control characters, no password from a URL."""
-    return safe_text(errors.one_line(exc))
 
 
 class WorkflowActions(_Base):

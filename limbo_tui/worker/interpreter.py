@@ -9,8 +9,8 @@ Three choices, from settings.worker:
 A foreign interpreter gets limbo-tui's `limbo_tui` package, and nothing else of
 limbo-tui's environment, through PYTHONPATH: a directory holding only a link to the
 package. Its own dbos, sqlalchemy and psycopg are the ones imported. The worker code that
-runs there (process_main, launch, demo, progress, settings, errors) needs nothing but
-the standard library and dbos.
+runs there (process_main, dbos_launch, demo, progress, settings, errors, terminal_text)
+needs nothing but the standard library and dbos.
 """
 
 from __future__ import annotations
