@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 
 from limbo_tui import model
 from limbo_tui.fleet import BlockedQueue, Fleet, SilentExecutor, fleet_of, makes_no_progress
@@ -26,6 +25,7 @@ from limbo_tui.model import Workflow, WorkflowGraph, short_id
 from limbo_tui.registry import DbosRelease
 from limbo_tui.settings import LimboSettings
 from limbo_tui.terminal_text import safe_text
+from limbo_tui.time_text import span_text, stamp_text
 from limbo_tui.waits import MESSAGE, SLEEP, Wait, current_wait
 
 # -- the vocabulary (stable names: the JSON output and scripts depend on them) -----------
@@ -332,7 +332,7 @@ def _diagnose_one(
         why = (
             "which is in limbo"
             if dead_children
-            else f"which has made no progress for {_duration(stalled_for or 0)}"
+            else f"which has made no progress for {span_text(stalled_for or 0)}"
         )
         where = f" on queue {_text(wf.queue)}" if wf.queue else ""
         add(
@@ -357,12 +357,12 @@ def _diagnose_one(
         add(
             STALLED,
             f"PENDING with no step completed and no status change for "
-            f"{_duration(stalled_for or 0)} (threshold {_duration(limbo.stalled_after_s * 1000)}).",
+            f"{span_text(stalled_for or 0)} (threshold {span_text(limbo.stalled_after_s * 1000)}).",
             f"u: resume it to rerun it from its last completed step, or c: cancel it{frees}",
         )
 
     if wait is not None and not orphaned:
-        until = f"until {_clock(wait.deadline_ms)}" if wait.deadline_ms else "with no deadline"
+        until = f"until {stamp_text(wait.deadline_ms)}" if wait.deadline_ms else "with no deadline"
         if wait.kind == MESSAGE:
             add(
                 AWAITING_MESSAGE,
@@ -415,8 +415,8 @@ def _diagnose_one(
             live = f" (live: {served})" if served else ", and no executor is active"
             add(
                 STUCK_ENQUEUED,
-                f"ENQUEUED on {queue} for {_duration(now_ms - since)} (threshold "
-                f"{_duration(limbo.enqueued_after_s * 1000)}): no worker has dequeued it"
+                f"ENQUEUED on {queue} for {span_text(now_ms - since)} (threshold "
+                f"{span_text(limbo.enqueued_after_s * 1000)}): no worker has dequeued it"
                 f"{live}.",
                 f"start (or restart) a worker that serves {queue}, or c: cancel it{frees}",
             )
@@ -501,7 +501,7 @@ def _orphaned_reason(
     if silent.down:
         head = f"Its executor {ex} is down"
     else:
-        since = f"since {_clock(silent.last_write_ms)}" if silent.last_write_ms else "at all"
+        since = f"since {stamp_text(silent.last_write_ms)}" if silent.last_write_ms else "at all"
         others = _live_text(fleet)
         verb = "is" if len(fleet.live) == 1 else "are"
         head = f"Executor {ex} has written nothing {since}" + (
@@ -558,10 +558,10 @@ def _holders(graph: WorkflowGraph, blocked: BlockedQueue, fleet: Fleet, now_ms: 
         if silent is not None and silent.down:
             why = f"executor {_text(ex)}, down"
         elif silent is not None and silent.last_write_ms:
-            why = f"executor {_text(ex)}, silent since {_clock(silent.last_write_ms)}"
+            why = f"executor {_text(ex)}, silent since {stamp_text(silent.last_write_ms)}"
         else:
             last = graph.last_progress_ms(hid)
-            idle = f"no progress for {_duration(now_ms - last)}" if last else "no progress"
+            idle = f"no progress for {span_text(now_ms - last)}" if last else "no progress"
             why = f"executor {_text(ex)}, {idle}" if ex else idle
         parts.append(f"{_text(short_id(hid))} ({why})")
     more = len(blocked.holders) - 2
@@ -582,15 +582,6 @@ def _live_text(fleet: Fleet) -> str:
     shown = [f"{_text(e)} on {_text(fleet.live[e])}" if fleet.live[e] else _text(e) for e in names]
     more = len(shown) - 3
     return ", ".join(shown[:3]) + (f" and {more} more" if more > 0 else "")
-
-
-def _clock(ms: int | None) -> str:
-    if ms is None:
-        return "an unknown time"
-    try:
-        return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    except (OverflowError, OSError, ValueError):
-        return f"epoch ms {ms}"
 
 
 def _just_finished(child: Workflow, now_ms: int) -> bool:
@@ -617,18 +608,3 @@ def _awaiting_reason(dead: list[tuple[str, str]], release: DbosRelease) -> str:
 
 def _text(value: object) -> str:
     return safe_text(value, _TEXT_LIMIT)
-
-
-def _duration(ms: float) -> str:
-    """45s, 12m, 3h 5m, 2d 4h: the precision a person needs for "how long stuck"."""
-    s = max(int(ms // 1000), 0)
-    if s < 60:
-        return f"{s}s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m}m"
-    h, m = divmod(m, 60)
-    if h < 24:
-        return f"{h}h {m}m" if m else f"{h}h"
-    d, h = divmod(h, 24)
-    return f"{d}d {h}h" if h else f"{d}d"

@@ -16,7 +16,6 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from limbo_tui.backlog import partial_groups, totals_json, totals_line
@@ -34,6 +33,7 @@ from limbo_tui.queues import queue_views
 from limbo_tui.server_clock import ServerClock
 from limbo_tui.settings import LimboSettings, Settings
 from limbo_tui.terminal_text import safe_text
+from limbo_tui.time_text import iso
 from limbo_tui.timeline import Timeline, TimelineEvent
 from limbo_tui.urls import mask, validate_schema_name
 
@@ -41,14 +41,6 @@ JSON_VERSION = 1
 LIMBO = "limbo"
 # How often watch re-evaluates time-based diagnoses (stalled, stuck-enqueued) by itself.
 DIAGNOSE_EVERY_S = 1.0
-
-
-def iso(ms: int | None) -> str | None:
-    """Epoch milliseconds -> ISO 8601 in UTC with milliseconds, e.g. 2026-02-05T21:22:25.905Z."""
-    if ms is None:
-        return None
-    stamp = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
 
 
 def now_iso() -> str:

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from limbo_tui.errors import EXIT_USAGE, LimboError
 from limbo_tui.recording import RecordedBatch, RecordedWorkerEvent, Recording, read_recording
 from limbo_tui.terminal_text import safe_text
+from limbo_tui.time_text import time_of_day_text
 from limbo_tui.timeline import Timeline, TimelineEvent
 
 
@@ -87,13 +88,9 @@ def timelines(recording: Recording) -> Timeline:
     return timeline
 
 
-def _clock(ms: int) -> str:
-    return time.strftime("%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
-
-
 def event_line(event: TimelineEvent) -> str:
     seen = " (seen)" if event.observed else ""
-    return f"  {_clock(event.at_ms)}  {event.kind:<12} {safe_text(event.text)}{seen}"
+    return f"  {time_of_day_text(event.at_ms)}  {event.kind:<12} {safe_text(event.text)}{seen}"
 
 
 def print_timelines(recording: Recording, out: TextIO) -> None:

@@ -3,9 +3,7 @@ of its inputs / output / error, and its steps table."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from rich.cells import cell_len
@@ -21,9 +19,10 @@ from limbo_tui.model import PENDING, SLEEP_STEP, WAIT_STEPS, Step, WorkflowGraph
 from limbo_tui.modes import offered_action
 from limbo_tui.stored_values import describe
 from limbo_tui.terminal_text import safe_text
+from limbo_tui.time_text import age_text, duration_text, stamp_text, time_of_day_text, until_text
 from limbo_tui.timeline import TimelineEvent
 from limbo_tui.ui import status_style
-from limbo_tui.ui.workflow_lines import age_text, duration_text, progress_text, short_id
+from limbo_tui.ui.workflow_lines import progress_text, short_id
 from limbo_tui.waits import MESSAGE, Wait, current_wait
 
 # How much of a stored input / output / error the pane shows.
@@ -33,19 +32,8 @@ DATA_LIMIT = 2000
 def when(ms: int | None, now_ms: int) -> str:
     if ms is None:
         return "-"
-    stamp = datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    return f"{stamp} ({age_text(now_ms - ms)} ago)"
-
-
-def _until(deadline_ms: int | None, since_ms: int | None) -> str:
-    """The deadline, short enough for the "took" column: the time of day when it falls
-    within a day of the wait's start, else the date."""
-    if deadline_ms is None:
-        return "no deadline"
-    at = datetime.fromtimestamp(deadline_ms / 1000, tz=UTC)
-    if since_ms is not None and 0 <= deadline_ms - since_ms < 86_400_000:
-        return at.strftime("→%H:%M:%SZ")
-    return at.strftime("→%Y-%m-%d")
+    ago = age_text(now_ms - ms)
+    return f"{stamp_text(ms)} ({ago} ago)" if ago else stamp_text(ms)
 
 
 def _wait_state(step: Step, wait: Wait | None) -> tuple[str, str]:
@@ -53,7 +41,7 @@ def _wait_state(step: Step, wait: Wait | None) -> tuple[str, str]:
     if step.name == SLEEP_STEP:
         if wait is not None and wait.sleep_function_id == step.function_id:
             what = "timeout" if wait.kind == MESSAGE else "sleeping"
-            return what, _until(wait.deadline_ms, step.started_at_ms)
+            return what, until_text(wait.deadline_ms, step.started_at_ms)
         return "timer", "-"
     return "received", duration_text(step.duration_ms)
 
@@ -130,7 +118,7 @@ class StepsTable(DataTable[str]):
             rows.append((step.function_id, (key, safe_text(step.name)[:28], state, took, child)))
         if wait is not None and wait.kind == MESSAGE:
             sleep = graph.steps.get(workflow_id, {}).get(wait.sleep_function_id)
-            until = _until(wait.deadline_ms, sleep.started_at_ms if sleep else None)
+            until = until_text(wait.deadline_ms, sleep.started_at_ms if sleep else None)
             rows.append(
                 (
                     wait.function_id,
@@ -168,8 +156,7 @@ def _timeline_text(events: Sequence[TimelineEvent] | None) -> Text:
         text.append("nothing seen yet\n")
     for e in events:
         seen = " (seen)" if e.observed else ""
-        clock = time.strftime("%H:%M:%S", time.gmtime(e.at_ms / 1000)) + f".{e.at_ms % 1000:03d}"
-        text.append(f"{clock} ", style="dim")
+        text.append(f"{time_of_day_text(e.at_ms)} ", style="dim")
         text.append(f"{e.kind:<12} ", style="bold" if e.kind in _LOUD else "")
         text.append(f"{safe_text(e.text)}{seen}\n")
     return text

@@ -15,6 +15,7 @@ from limbo_tui.dispatch_count import dispatch_text
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.model import short_id as model_short_id
 from limbo_tui.terminal_text import safe_text
+from limbo_tui.time_text import age_text
 from limbo_tui.ui import status_style
 
 Part = tuple[str, str]  # (text, style class or "")
@@ -37,27 +38,6 @@ class TreeFacts:
 def short_id(workflow_id: str, parent_id: str | None = None) -> str:
     """model.short_id as the tree shows it (a child under its parent), made safe."""
     return safe_text(model_short_id(workflow_id, parent_id, under_parent=True))
-
-
-def age_text(ms: int | None) -> str:
-    if ms is None or ms < 0:
-        return ""
-    s = ms // 1000
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d"
-
-
-def duration_text(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    if ms < 1000:
-        return f"{ms}ms"
-    return f"{ms / 1000:.1f}s" if ms < 60_000 else age_text(ms)
 
 
 def progress_text(progress: Any) -> str:

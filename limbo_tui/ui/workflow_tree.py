@@ -30,12 +30,12 @@ from textual.widgets.tree import TreeNode
 
 from limbo_tui.backlog import GROUP_MIN, PAGE, RootGroup, group_roots
 from limbo_tui.model import WorkflowGraph
+from limbo_tui.time_text import age_text
 from limbo_tui.ui import status_style
 from limbo_tui.ui.bulk_tree import BulkTree
 from limbo_tui.ui.workflow_lines import (
     Part,
     TreeFacts,
-    age_text,
     group_parts,
     line_parts,
     more_children_parts,

@@ -19,7 +19,8 @@ from textual.widgets import DataTable, Static
 
 from limbo_tui.queues import QueueView
 from limbo_tui.terminal_text import safe_text
-from limbo_tui.ui.workflow_lines import age_text, short_id
+from limbo_tui.time_text import age_text
+from limbo_tui.ui.workflow_lines import short_id
 
 
 def _counts(by: Sequence[tuple[str, int]]) -> str:
