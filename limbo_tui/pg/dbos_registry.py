@@ -11,10 +11,12 @@ The snapshot reads it in its own transaction, so a resync brings a new queue or 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Protocol
 
 import asyncpg
 
+from limbo_tui.pg.catalog import table_columns
 from limbo_tui.pg.dbos_schema import read_with_asyncpg
 from limbo_tui.pg.sql_text import quote_ident
 from limbo_tui.registry import (
@@ -24,7 +26,6 @@ from limbo_tui.registry import (
     release_from_schema,
     release_of,
 )
-from limbo_tui.urls import validate_schema_name
 
 # Bounds on rows read: a registry of thousands of queues is summarised, not loaded.
 MAX_QUEUES = 1_000
@@ -44,7 +45,7 @@ class _Row(Protocol):
     def __getitem__(self, key: str) -> Any: ...
 
 
-def queue_fields(present: set[str]) -> str:
+def queue_fields(present: Collection[str]) -> str:
     """The queue settings to select, for PostgreSQL and SQLite alike: a column this DBOS
     release does not have reads as NULL."""
     return ", ".join(
@@ -67,23 +68,11 @@ def queue_settings(r: _Row) -> QueueSettings:
 
 
 async def read_registry(conn: asyncpg.Connection, schema: str) -> Registry:
-    validate_schema_name(schema)
-    rows = await conn.fetch(
-        """
-        SELECT c.relname AS table_name, a.attname AS column_name
-        FROM pg_attribute a
-        JOIN pg_class c ON c.oid = a.attrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND a.attnum > 0 AND NOT a.attisdropped
-          AND c.relname IN ('queues', 'application_versions', 'workflow_status')
-        """,
-        schema,
+    columns = await table_columns(
+        conn, schema, ("queues", "application_versions", "workflow_status")
     )
-    columns: dict[str, set[str]] = {}
-    for r in rows:
-        columns.setdefault(r["table_name"], set()).add(r["column_name"])
-    queue_cols = columns.get("queues", set())
-    version_cols = columns.get("application_versions", set())
+    queue_cols = columns.get("queues", frozenset())
+    version_cols = columns.get("application_versions", frozenset())
     has_queues = "name" in queue_cols
     has_versions = {"version_name", "version_timestamp"} <= version_cols
     schema_version = await read_with_asyncpg(conn, schema)
@@ -92,7 +81,7 @@ async def read_registry(conn: asyncpg.Connection, schema: str) -> Registry:
         release = release_of(schema_version.releases, first)
     else:
         release = release_from_schema(
-            has_parent_column="parent_workflow_id" in columns.get("workflow_status", set()),
+            has_parent_column="parent_workflow_id" in columns.get("workflow_status", ()),
             has_version_registry=has_versions,
         )
     queues: list[QueueSettings] = []

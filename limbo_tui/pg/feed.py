@@ -33,7 +33,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import asyncpg
 
@@ -101,12 +101,15 @@ class FeedState:
     offer: bool = False
 
 
+T = TypeVar("T")
+
+
 class _ConnectionLost(Exception):
     """Internal: leave the session and reconnect."""
 
 
-class _Rate:
-    """Exponentially decaying events-per-second estimate."""
+class EventRate:
+    """Exponentially decaying events-per-second estimate (both feeds' header rate)."""
 
     def __init__(self, tau: float = RATE_TAU_S) -> None:
         self.tau = tau
@@ -120,6 +123,22 @@ class _Rate:
 
     def value(self) -> float:
         return self._value * math.exp(-(time.monotonic() - self._at) / self.tau)
+
+    def shown(self) -> float:
+        """As the header shows it: to a tenth, and 0 below that."""
+        rate = round(self.value(), 1)
+        return rate if rate >= 0.1 else 0.0
+
+
+def deliver(callback: Callable[[T], None], value: T, what: str) -> None:
+    """Hand a feed's consumer a batch or a state: a consumer that raises must not end the
+    feed, so its error goes to the loop's exception handler."""
+    try:
+        callback(value)
+    except Exception as exc:
+        asyncio.get_running_loop().call_exception_handler(
+            {"message": f"{what} callback failed", "exception": exc}
+        )
 
 
 async def reopen_with_backoff(
@@ -186,7 +205,7 @@ class LiveFeed:
         self._source: ChangeSource | None = None
         self._task: asyncio.Task[None] | None = None
         self._lost: str | None = None
-        self._rate = _Rate()
+        self._rate = EventRate()
         self._known: set[str] = set()
         self._state: FeedState | None = None
         self._last_rate_report = 0.0
@@ -626,34 +645,20 @@ class LiveFeed:
 
     # -- reporting ---------------------------------------------------------------------
     def _emit(self, batch: FeedBatch) -> None:
-        try:
-            self._on_batch(batch)
-        except Exception as exc:  # a broken consumer must not kill the feed
-            asyncio.get_running_loop().call_exception_handler(
-                {"message": "LiveFeed on_batch callback failed", "exception": exc}
-            )
+        deliver(self._on_batch, batch, "LiveFeed on_batch")
 
     def _set_state(self, state: FeedStateName, detail: str) -> None:
         live = state in ("LIVE", "POLLING") and self._source is not None
         self._state = FeedState(
             state,
             detail,
-            self._rounded_rate(),
+            self._rate.shown(),
             self._alarm,
             source=self._source.describe() if live and self._source else "",
             offer=self._offer and state == "POLLING",
         )
         self._last_rate_report = time.monotonic()
-        try:
-            self._on_state(self._state)
-        except Exception as exc:
-            asyncio.get_running_loop().call_exception_handler(
-                {"message": "LiveFeed on_state callback failed", "exception": exc}
-            )
-
-    def _rounded_rate(self) -> float:
-        rate = round(self._rate.value(), 1)
-        return rate if rate >= 0.1 else 0.0
+        deliver(self._on_state, self._state, "LiveFeed on_state")
 
     def _report_rate(self) -> None:
         """Re-announce the current state when events/s, the alarm or the source's words
@@ -664,7 +669,7 @@ class LiveFeed:
             self._alarm = self._disk_problem() or ""
         words = self._source.describe() if self._source is not None else ""
         if (
-            self._rounded_rate() != self._state.events_per_s
+            self._rate.shown() != self._state.events_per_s
             or self._alarm != self._state.alarm
             or words != self._state.source
         ):

@@ -50,6 +50,7 @@ from limbo_tui.model import (
     Totals,
     Workflow,
 )
+from limbo_tui.pg.catalog import table_columns
 from limbo_tui.pg.connect import jit_off_in_transaction
 from limbo_tui.pg.dbos_registry import read_registry
 from limbo_tui.pg.sql_text import quote_ident
@@ -96,27 +97,15 @@ async def probe(conn: asyncpg.Connection, schema: str) -> Columns:
     cached = per_conn.get(schema)
     if cached is not None:
         return cached
-    rows = await conn.fetch(
-        """
-        SELECT c.relname AS table_name, a.attname AS column_name
-        FROM pg_attribute a
-        JOIN pg_class c ON c.oid = a.attrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND a.attnum > 0 AND NOT a.attisdropped
-          AND c.relname IN ('workflow_status', 'operation_outputs',
-                            'workflow_input', 'workflow_output')
-        """,
-        schema,
+    by_table = await table_columns(
+        conn, schema, ("workflow_status", "operation_outputs", "workflow_input", "workflow_output")
     )
-    by_table: dict[str, set[str]] = {}
-    for r in rows:
-        by_table.setdefault(r["table_name"], set()).add(r["column_name"])
     cols = Columns(
         schema=schema,
-        workflow=frozenset(by_table.get("workflow_status", ())),
-        steps=frozenset(by_table.get("operation_outputs", ())),
+        workflow=by_table.get("workflow_status", frozenset()),
+        steps=by_table.get("operation_outputs", frozenset()),
         input_table="inputs" in by_table.get("workflow_input", ()),
-        output_table={"output", "error"} <= by_table.get("workflow_output", set()),
+        output_table={"output", "error"} <= by_table.get("workflow_output", frozenset()),
     )
     per_conn[schema] = cols
     return cols

@@ -23,7 +23,14 @@ from typing import TypeVar
 from limbo_tui.backlog import needs_recount
 from limbo_tui.errors import LimboError, one_line
 from limbo_tui.model import Row, Totals, Workflow, WorkflowRemoved
-from limbo_tui.pg.feed import FeedBatch, FeedState, FeedStateName, reopen_with_backoff
+from limbo_tui.pg.feed import (
+    EventRate,
+    FeedBatch,
+    FeedState,
+    FeedStateName,
+    deliver,
+    reopen_with_backoff,
+)
 from limbo_tui.pg.queries import Columns
 from limbo_tui.pg.sources import Changes, SourceFailed
 from limbo_tui.settings import Settings
@@ -61,7 +68,7 @@ class SqliteFeed:
         self._state: FeedState | None = None
         self._known: set[str] = set()
         self._last_snapshot = 0.0
-        self._events: list[float] = []
+        self._rate = EventRate()
         # The totals are counted again (at most once a second) after a batch held a row
         # the graph cannot place by itself (backlog.needs_recount), as LiveFeed does.
         self._counted_at_ms: int | None = None
@@ -77,9 +84,7 @@ class SqliteFeed:
         return "sqlite" if self._source is not None else None
 
     def events_per_s(self) -> float:
-        now = time.monotonic()
-        self._events = [t for t in self._events if now - t < 5.0]
-        return len(self._events) / 5.0
+        return self._rate.value()
 
     async def start(self) -> None:
         try:
@@ -156,7 +161,7 @@ class SqliteFeed:
             if not changes:
                 await self._recount()  # one that was due within the last second
                 continue
-            self._events.append(time.monotonic())
+            self._rate.add()
             if changes.resync or time.monotonic() - self._last_snapshot > FULL_RESYNC_S:
                 await self._snapshot()
             else:
@@ -222,25 +227,15 @@ class SqliteFeed:
 
     # -- output ------------------------------------------------------------------------
     def _emit(self, batch: FeedBatch) -> None:
-        try:
-            self._on_batch(batch)
-        except Exception as exc:
-            asyncio.get_running_loop().call_exception_handler(
-                {"message": "SqliteFeed on_batch callback failed", "exception": exc}
-            )
+        deliver(self._on_batch, batch, "SqliteFeed on_batch")
 
     def _report_rate(self) -> None:
         if self._state is not None and self._state.state == "LIVE":
-            rate = round(self.events_per_s(), 1)
+            rate = self._rate.shown()
             if rate != self._state.events_per_s:
                 self._set_state("LIVE", self._state.detail, rate)
 
     def _set_state(self, state: FeedStateName, detail: str, rate: float = 0.0) -> None:
         source = self._source.describe() if state == "LIVE" and self._source else ""
         self._state = FeedState(state, detail, rate, source=source)
-        try:
-            self._on_state(self._state)
-        except Exception as exc:
-            asyncio.get_running_loop().call_exception_handler(
-                {"message": "SqliteFeed on_state callback failed", "exception": exc}
-            )
+        deliver(self._on_state, self._state, "SqliteFeed on_state")
