@@ -218,11 +218,11 @@ def _dispatch(args: argparse.Namespace, raw: Sequence[str]) -> int:
     with open_database(settings) as database:
         settings = for_database(settings, database.embedded)
         if command == "snapshot":
-            from limbo_tui.headless import run_snapshot
+            from limbo_tui.scripting import run_snapshot
 
             return run_snapshot(database.url, settings, as_json=args.json)
         if command == "watch":
-            from limbo_tui.headless import run_watch
+            from limbo_tui.scripting import run_watch
 
             return run_watch(
                 database.url, settings, revive=database.revive if database.embedded else None

@@ -169,7 +169,7 @@ def prepare_dbos_schema(url: str, schema: str) -> None:
     """Create DBOS's system tables in the private database, exactly as DBOS would.
 
     Only ever run on the embedded server, which limbo-tui owns: it lets `--worker none`
-    and the headless commands watch a fresh private database before any worker ran.
+    and the scripting commands watch a fresh private database before any worker ran.
     """
     import psycopg
     import sqlalchemy as sa

@@ -1,6 +1,6 @@
 """max_recovery_attempts that limbo-tui knows without asking DBOS (which does not store it).
 
-The demo's workflow names live here, not in worker/demo.py, so that the headless commands
+The demo's workflow names live here, not in worker/demo.py, so that the scripting commands
 and a `--worker none` session can show `disp 2/3` without importing DBOS.
 """
 

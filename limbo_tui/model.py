@@ -2,7 +2,7 @@
 
 Rows come in from the database (pg/queries.py builds them) and are applied to a
 WorkflowGraph, which keeps the parent/child tree, the steps of each workflow and their
-counters. diagnose.py reads the graph; the UI and the headless output render it.
+counters. diagnose.py reads the graph; the UI and the scripting commands render it.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ import pytest
 
 from limbo_tui.backlog import totals_line
 from limbo_tui.config import Overrides, load_settings
-from limbo_tui.headless import run_snapshot
 from limbo_tui.model import GroupTotal, Totals, Workflow, WorkflowGraph, WorkflowRemoved
 from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.pg.queries import MAX_LIVE
+from limbo_tui.scripting import run_snapshot
 from limbo_tui.ui.app import LimboApp
 from limbo_tui.ui.status_header import StatusHeader
 

@@ -22,8 +22,8 @@ import psycopg
 import pytest
 from rich.cells import cell_len
 
-from limbo_tui.headless import Watcher, run_snapshot
 from limbo_tui.pg.feed import LiveFeed
+from limbo_tui.scripting import Watcher, run_snapshot
 from limbo_tui.settings import FeedSettings, Settings, UISettings
 from limbo_tui.ui.app import LimboApp
 from limbo_tui.ui.status_header import StatusHeader

@@ -25,8 +25,8 @@ from test_worker_support import wait_for
 
 from limbo_tui import diagnose as dg
 from limbo_tui.diagnose import Diagnosis, diagnose
-from limbo_tui.headless import load_graph, snapshot_json
 from limbo_tui.model import WorkflowGraph
+from limbo_tui.scripting import load_graph, snapshot_json
 from limbo_tui.settings import LimboSettings, Settings
 from limbo_tui.urls import sqlalchemy_url
 from limbo_tui.waits import MESSAGE, current_wait

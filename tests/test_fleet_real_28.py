@@ -20,8 +20,8 @@ from test_worker_support import wait_for
 
 from limbo_tui import diagnose as dg
 from limbo_tui.diagnose import diagnose
-from limbo_tui.headless import snapshot_json
 from limbo_tui.pg.embedded import EmbeddedServer
+from limbo_tui.scripting import snapshot_json
 from limbo_tui.waits import MESSAGE, current_wait
 
 OLD = "2.8.0"

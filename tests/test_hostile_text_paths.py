@@ -13,8 +13,8 @@ import subprocess
 import psycopg
 import pytest
 
-from limbo_tui.headless import run_snapshot
 from limbo_tui.pg.embedded import EmbeddedServer
+from limbo_tui.scripting import run_snapshot
 from limbo_tui.settings import FeedSettings, Settings, UISettings
 from limbo_tui.ui.screens.confirm import ConfirmScreen
 from limbo_tui.ui.screens.fork_picker import ForkStepScreen

@@ -14,8 +14,8 @@ from typing import Any
 import psycopg
 
 from limbo_tui.feeds import existing_ids
-from limbo_tui.headless import Watcher
 from limbo_tui.pg.feed import LiveFeed
+from limbo_tui.scripting import Watcher
 from limbo_tui.settings import FeedSettings, Settings
 
 FINISHED_KEPT = 3

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
+    from limbo_tui.pg.dbos_schema import SchemaVersion
     from limbo_tui.settings import ExperimentSettings
-    from limbo_tui.worker.actions import Actions
 
 WorkerState = Literal["STARTING", "RUNNING", "DOWN", "ELSEWHERE", "NONE"]
 STARTING: WorkerState = "STARTING"
@@ -159,6 +159,14 @@ class WorkflowActions(Protocol):
 
     def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult: ...
 
+    def can_cancel_children(self) -> bool:
+        """Whether cancel can take the children too (DBOS 2.24+)."""
+        ...
+
+    def know_schema(self, schema: SchemaVersion) -> None:
+        """The database's schema version, read already (it says which release acts)."""
+        ...
+
 
 class Worker(Protocol):
     """What the UI needs from an embedded worker (or from its absence)."""
@@ -192,4 +200,4 @@ class Worker(Protocol):
     def max_recovery_attempts(self) -> dict[str, int]: ...
 
     @property
-    def actions(self) -> Actions: ...
+    def actions(self) -> WorkflowActions: ...

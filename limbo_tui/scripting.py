@@ -1,4 +1,6 @@
-"""`limbo-tui snapshot` and `limbo-tui watch --json`: the tree and diagnoses for scripts.
+"""The scripting commands, `limbo-tui snapshot` and `limbo-tui watch --json`: the tree and
+diagnoses for scripts, from the TUI's own MonitorState (one copy of the rules and of the
+incremental diagnosis).
 
 Both only read: no trigger install when settings.read_only (then watch polls), never a
 write of any other kind. Errors are raised as LimboError for cli.main to print (exit 1
@@ -20,21 +22,21 @@ from typing import Any, TextIO
 
 from limbo_tui.backlog import partial_groups, totals_json, totals_line
 from limbo_tui.bounded_output import BoundedOutput, is_pipe_or_file
-from limbo_tui.diagnose import Diagnosis, diagnose, ordered
+from limbo_tui.diagnose import Diagnosis, ordered
 from limbo_tui.dispatch_count import dispatch_text
 from limbo_tui.errors import EXIT_LIMBO, EXIT_OK
 from limbo_tui.feeds import existing_ids, make_feed, read_snapshot
 from limbo_tui.fleet import FleetIndex
 from limbo_tui.limits import known_limits
-from limbo_tui.live_diagnoses import LiveDiagnoses
 from limbo_tui.model import Workflow, WorkflowGraph, short_id
+from limbo_tui.monitor_state import FeedFacts, Frame, MonitorState
 from limbo_tui.pg.feed import FeedBatch, FeedState
 from limbo_tui.queues import queue_views
 from limbo_tui.server_clock import ServerClock
 from limbo_tui.settings import LimboSettings, Settings
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.time_text import iso
-from limbo_tui.timeline import Timeline, TimelineEvent
+from limbo_tui.timeline import TimelineEvent
 from limbo_tui.urls import mask, validate_schema_name
 
 JSON_VERSION = 1
@@ -203,9 +205,14 @@ def run_snapshot(url: str, settings: Settings, as_json: bool) -> int:
     """Print the tree and diagnoses once; 3 when anything is in limbo, else 0."""
     # The clock the diagnoses read is the server's (another host's may be minutes off).
     clock = ServerClock()
-    graph = asyncio.run(load_graph(url, settings, clock))
-    taken = clock.now_ms()
-    diagnoses = diagnose(graph, taken, settings.limbo)
+    validate_schema_name(settings.database.schema)
+    rows = asyncio.run(read_snapshot(url, settings, clock))
+    # The TUI's own state, given one snapshot: the same limits, rules and diagnoses.
+    state = MonitorState(settings, clock=clock.now_ms)
+    state.apply(FeedBatch(rows, full=True))
+    frame = state.frame()
+    _warn(frame.new_problems)
+    graph, taken, diagnoses = frame.graph, frame.now_ms, state.diagnoses
     out = sys.stdout
     if as_json:
         doc = snapshot_json(graph, diagnoses, url, taken, settings.limbo)
@@ -216,10 +223,17 @@ def run_snapshot(url: str, settings: Settings, as_json: bool) -> int:
     return exit_status(diagnoses)
 
 
+def _warn(problems: Iterable[str]) -> None:
+    """A batch that could not be applied, a rule that failed: said on stderr, once."""
+    for problem in problems:
+        print(f"limbo-tui: {safe_text(problem)}", file=sys.stderr, flush=True)
+
+
 # -- watch -----------------------------------------------------------------------------
 class Watcher:
     """Turns feed batches into JSON lines: workflow insert/update/delete, diagnosis
-    appear/clear and feed state changes. Pure apart from writing to `out`."""
+    appear/clear and feed state changes, from the TUI's MonitorState (a batch
+    re-diagnoses only what it can reach). Pure apart from writing to `out`."""
 
     def __init__(
         self,
@@ -234,18 +248,20 @@ class Watcher:
         self._sink = sink
         # Diagnoses read the server's clock; the feed keeps measuring it.
         self.server_clock = server_clock or ServerClock()
-        self.graph = WorkflowGraph().with_limits(known_limits(settings))
+        self.state = MonitorState(settings, clock=self.server_clock.now_ms)
+        # What the reader was told: each workflow's last line, each diagnosis.
         self._shown: dict[str, dict[str, Any]] = {}
-        # Kept as the TUI keeps them: a batch re-diagnoses only what it can reach.
-        self._live = LiveDiagnoses()
         self._diagnoses: dict[tuple[str, str], Diagnosis] = {}
         # Asked which of these ids still have a row (a resync's snapshot is bounded:
         # a workflow outside it may exist, and only a row that is gone is a delete).
         self.still_there: Callable[[list[str]], Awaitable[set[str]]] | None = None
         self._checks: set[asyncio.Task[None]] = set()
         self._feed_state: str | None = None
-        self.timeline = Timeline()
         self._first_batch = True
+
+    @property
+    def graph(self) -> WorkflowGraph:
+        return self.state.graph
 
     def write(self, obj: dict[str, Any]) -> None:
         if self._sink is not None:
@@ -258,28 +274,27 @@ class Watcher:
         """The reader missed lines: what follows the next snapshot is the whole picture."""
         self._shown.clear()
         self._diagnoses.clear()
-        self._live = LiveDiagnoses()
         self._feed_state = None
 
     def on_batch(self, batch: FeedBatch) -> None:
-        events = self.timeline.observe(batch.rows, self.server_clock.now_ms())
+        events = self.state.apply(batch)
         if self._first_batch:
             # The first snapshot is where the story starts, not a change: its workflows
             # are its insert lines.
             self._first_batch = False
             events = []
+        frame = self.state.frame()
+        _warn(frame.new_problems)
+        graph = frame.graph
         if batch.full:
-            changed = self.graph.replace_all(batch.rows)
             # Shown before, not in this snapshot: gone, or only out of its bounds. Those
             # stay as last shown until a check of their rows says which.
-            vanished = sorted(w for w in self._shown if w not in self.graph.workflows)
-            self._emit_workflows(changed - set(vanished))
+            vanished = sorted(w for w in self._shown if w not in graph.workflows)
+            self._emit_workflows((set(graph.workflows) | frame.changed) - set(vanished))
             self._check_vanished(vanished)
-            self._rediagnose(None)
         else:
-            changed = self.graph.apply(batch.rows)
-            self._emit_workflows(changed)
-            self._rediagnose(changed)
+            self._emit_workflows(frame.changed)
+        self._emit_diagnoses(frame)
         # After the rows they explain: a reader has the workflow before its story.
         self._emit_timeline(events)
 
@@ -289,6 +304,7 @@ class Watcher:
             self.write(line)
 
     def on_state(self, state: FeedState) -> None:
+        self.state.feed_changed(FeedFacts.of(state))
         if state.state == self._feed_state:
             return  # events/s updates are for the screen, not for scripts
         self._feed_state = state.state
@@ -338,23 +354,26 @@ class Watcher:
 
     def rediagnose(self) -> None:
         """Time passed: what the clock can change is diagnosed again."""
-        self._rediagnose(set(), tick=True)
+        self.state.tick(self.server_clock.now_ms())
+        frame = self.state.frame()
+        _warn(frame.new_problems)
+        self._emit_diagnoses(frame)
 
-    def _rediagnose(self, changed: set[str] | None, *, tick: bool = False) -> None:
-        """Bring the diagnoses up to date (None: everything) and write what differs."""
-        now = self.server_clock.now_ms()
-        live, limbo, none = self._live, self.settings.limbo, frozenset[str]()
-        if changed is None:
-            redone = live.redo_all(self.graph, now, limbo, none)
-        elif tick:
-            redone = live.after_tick(self.graph, now, limbo, none)
+    def _emit_diagnoses(self, frame: Frame) -> None:
+        """Write what differs from what the reader was told: after a new snapshot every
+        workflow is compared (the reader may have missed lines), else the rediagnosed."""
+        if frame.rebuild:
+            ids = set(frame.graph.workflows) | {w for w, _ in self._diagnoses}
         else:
-            redone = live.after_change(self.graph, changed, now, limbo, none)
+            ids = set(frame.diagnosed)
         clears: list[Diagnosis] = []
         appears: list[Diagnosis] = []
-        for wid in redone:
-            current = {d.kind: d for d in live.of(wid)}
-            for kind in {k for w, k in self._diagnoses if w == wid} - set(current):
+        told: dict[str, set[str]] = {}
+        for wid, kind in self._diagnoses:
+            told.setdefault(wid, set()).add(kind)
+        for wid in ids:
+            current = {d.kind: d for d in self.state.diagnoses_of(wid)}
+            for kind in told.get(wid, set()) - set(current):
                 clears.append(self._diagnoses.pop((wid, kind)))
             for kind, d in current.items():
                 old = self._diagnoses.get((wid, kind))
@@ -365,11 +384,11 @@ class Watcher:
                 appears.append(d)
                 self._diagnoses[(wid, kind)] = d
         at = now_iso()
-        for d in ordered(self.graph, clears):
+        for d in ordered(frame.graph, clears):
             self.write(
                 {"type": "diagnosis", "op": "clear", "at": at, "diagnosis": diagnosis_json(d)}
             )
-        for d in ordered(self.graph, appears):
+        for d in ordered(frame.graph, appears):
             self.write(
                 {"type": "diagnosis", "op": "appear", "at": at, "diagnosis": diagnosis_json(d)}
             )

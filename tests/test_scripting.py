@@ -19,9 +19,9 @@ import psycopg
 import pytest
 
 from limbo_tui.errors import DatabaseError
-from limbo_tui.headless import Watcher, run_snapshot
 from limbo_tui.model import Step, Workflow, WorkflowRemoved, short_id
 from limbo_tui.pg.feed import FeedBatch, FeedState
+from limbo_tui.scripting import Watcher, run_snapshot
 from limbo_tui.settings import DatabaseSettings, Settings
 from tests import dbos28
 
