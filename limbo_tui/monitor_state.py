@@ -33,7 +33,6 @@ from limbo_tui.model import Row, Step, StepRemoved, Workflow, WorkflowGraph, Wor
 from limbo_tui.queues import QueueView, queue_views
 from limbo_tui.search import SearchIndex
 from limbo_tui.settings import Settings
-from limbo_tui.terminal_text import safe_text
 from limbo_tui.timeline import Timeline, TimelineEvent
 from limbo_tui.ui import status_style
 from limbo_tui.ui.workflow_lines import TreeFacts, visible_ids
@@ -256,7 +255,7 @@ class MonitorState:
                 self._search.update(self.graph, changed)
                 self._undiagnosed |= changed
         except Exception as exc:  # a bad row must not end the monitor
-            self.report(f"could not apply a feed batch: {_one_line(exc)}")
+            self.report(f"could not apply a feed batch: {errors.one_line(exc)}")
             return []
         self._shown_stale = True
         return events
@@ -439,7 +438,7 @@ class MonitorState:
                 self.graph, now_ms, self.settings.limbo, self._down_executors()
             )
         except Exception as exc:
-            self.report(f"diagnose failed: {_one_line(exc)}")
+            self.report(f"diagnose failed: {errors.one_line(exc)}")
             return
         self._down_diagnosed = self._down_executors()
         self._took(redone)
@@ -532,7 +531,7 @@ class MonitorState:
                 else:
                     redone = self._diagnoses.after_change(self.graph, changed, now, limbo, down)
             except Exception as exc:
-                self.report(f"diagnose failed: {_one_line(exc)}")
+                self.report(f"diagnose failed: {errors.one_line(exc)}")
                 redone = set()
             self._down_diagnosed = down
             self._took(redone)
@@ -561,7 +560,3 @@ class MonitorState:
         if view.limbo_only:
             matches &= self._diagnoses.limbo_ids
         return visible_ids(self.graph, matches)
-
-
-def _one_line(exc: BaseException) -> str:
-    return safe_text(errors.one_line(exc))
