@@ -18,7 +18,7 @@ from typing import Any
 from bench import report
 from bench.common import REPO, BenchServer, bench_server, log, machine
 
-ALL = ("startup", "scale", "idle", "latency", "throughput", "app_cost", "terminal")
+ALL = ("startup", "scale", "idle", "latency", "throughput", "app_cost", "terminal", "sources")
 RESULTS = REPO / "bench" / "results.json"
 MARKDOWN = REPO / "BENCHMARKS.md"
 ANALYSIS = REPO / "bench" / "analysis.md"
@@ -45,7 +45,12 @@ def run(quick: bool, only: set[str]) -> dict[str, Any]:
         from bench import startup
 
         _guard(results, "startup", lambda: startup.run(quick))
-    rest = only - {"startup"}
+    if "sources" in only:
+        # On a PostgreSQL 18 server of its own (wal_level = logical, durable commits).
+        from bench import sources
+
+        _guard(results, "sources", lambda: sources.run(quick))
+    rest = only - {"startup", "sources"}
     if rest:
         with bench_server() as bs:
             _run_on_server(bs, results, quick, rest)

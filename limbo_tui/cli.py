@@ -217,6 +217,11 @@ def _dispatch(args: argparse.Namespace, raw: Sequence[str]) -> int:
 
     with open_database(settings) as database:
         settings = for_database(settings, database.embedded)
+        if command not in ("snapshot", "triggers"):
+            # watch and the TUI run on beside the application: a monitor yields the CPU.
+            from limbo_tui.priority import yield_cpu
+
+            yield_cpu(settings)
         if command == "snapshot":
             from limbo_tui.scripting import run_snapshot
 

@@ -50,6 +50,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "feed.poll_min_interval_s": (0.05, 3600),
     "feed.heartbeat_s": (1, 3600),
     "feed.coalesce_ms": (0, 5000),
+    "feed.nice": (0, 19),
     "ui.refresh_hz": (0.5, 60),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {

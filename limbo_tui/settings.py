@@ -97,6 +97,9 @@ class FeedSettings:
     triggers: TriggerPolicy = "ask"
     heartbeat_s: float = 15.0
     coalesce_ms: int = 10
+    # On a user's database (a monitor) limbo-tui lowers its own CPU priority by this
+    # (os.nice), so that it never takes CPU the application needs; 0 keeps it.
+    nice: int = 10
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ if str(REPO) not in sys.path:  # bench/ is a top-level package beside limbo_tui/
 from bench.__main__ import ALL  # noqa: E402
 from bench.report import FIGURES  # noqa: E402
 
-GROUPS = ("startup", "scale,idle", "latency", "throughput", "app_cost")
+GROUPS = ("startup", "scale,idle", "latency", "throughput", "app_cost", "sources")
 
 
 def test_the_groups_cover_every_benchmark() -> None:

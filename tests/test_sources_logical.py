@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -51,6 +52,29 @@ def logical_url(logical_server: EmbeddedServer) -> str:
     with psycopg.connect(logical_server.url("postgres"), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE limbo_test_dbos_template')
     return logical_server.url(name)
+
+
+def _watch_logical(url: str, tmp_path: Path) -> subprocess.Popen[str]:
+    config = tmp_path / "config.toml"
+    config.write_text('[feed]\nsource = "logical"\nheartbeat_s = 1\n')
+    return subprocess.Popen(
+        limbo_cmd("watch", "--json", "--config", str(config), "--db-url", url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(),
+    )
+
+
+def _next_feed_line(proc: subprocess.Popen[str]) -> dict[str, str]:
+    assert proc.stdout is not None
+    while True:
+        line = proc.stdout.readline()
+        assert line, "watch ended"
+        doc = json.loads(line)
+        if doc["type"] == "feed":
+            return doc
 
 
 def _slots(url: str) -> list[str]:
@@ -111,6 +135,102 @@ def test_kill_9_leaves_no_slot_behind(logical_url: str, tmp_path: Path) -> None:
     while _slots(logical_url) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _slots(logical_url) == []
+
+
+@contextmanager
+def _keep_wal(server: EmbeddedServer, size: str) -> Iterator[None]:
+    """max_slot_wal_keep_size = size on this worker's logical server, for one test."""
+    admin = server.url("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"ALTER SYSTEM SET max_slot_wal_keep_size = '{size}'")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        yield
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '256MB'")
+            conn.execute("SELECT pg_reload_conf()")
+
+
+def _slot_rows(url: str) -> list[tuple[str, str, int]]:
+    with psycopg.connect(url) as conn:
+        return [
+            (r[0], r[1], int(r[2] or 0))
+            for r in conn.execute(
+                "SELECT slot_name, wal_status, "
+                "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
+                "FROM pg_replication_slots"
+            )
+        ]
+
+
+def test_a_stalled_logical_watch_never_grows_the_wal_past_its_bound(
+    logical_server: EmbeddedServer, logical_url: str, tmp_path: Path
+) -> None:
+    """SIGSTOP of `watch` on a slot: the application's writes all succeed, the server
+    invalidates the slot at max_slot_wal_keep_size instead of keeping WAL for it, and after
+    SIGCONT watch says so in one line, opens a new slot and follows the writes again."""
+    with _keep_wal(logical_server, "16MB"):
+        proc = _watch_logical(logical_url, tmp_path)
+        try:
+            live = _next_feed_line(proc)
+            assert live["state"] == "LIVE", live
+            assert live["detail"].startswith("via logical, slot retains "), live
+            assert live["detail"].endswith(" of 16.0 MB"), live  # the bound, in the header
+            [(slot, _status, _retained)] = _slot_rows(logical_url)
+            proc.send_signal(signal.SIGSTOP)
+            committed = 0
+            with psycopg.connect(logical_url, autocommit=True) as conn:
+                conn.execute(
+                    "INSERT INTO dbos.workflow_status (workflow_uuid, status, name) "
+                    "VALUES ('stall', 'PENDING', 'writer')"
+                )
+                # ~64 kB of incompressible output per commit, until the server has let go
+                # of the stopped reader's slot (a checkpoint invalidates it).
+                for _ in range(40):
+                    for _ in range(100):
+                        conn.execute(
+                            "UPDATE dbos.workflow_status SET output = (SELECT encode(decode("
+                            "string_agg(md5(random()::text), ''), 'hex'), 'base64') "
+                            "FROM generate_series(1, 1500)), updated_at = updated_at + 1 "
+                            "WHERE workflow_uuid = 'stall'"
+                        )
+                        committed += 1
+                    conn.execute("CHECKPOINT")
+                    rows = _slot_rows(logical_url)
+                    if not rows:
+                        break
+                    # While it lasts, the slot holds no more than its bound and a segment.
+                    assert all(r[2] <= 40 * 1024 * 1024 for r in rows), rows
+                assert _slot_rows(logical_url) == [], "the stopped reader's slot outlived its bound"
+            assert committed >= 100  # every one of them committed while watch was stopped
+            proc.send_signal(signal.SIGCONT)
+            lost = _next_feed_line(proc)
+            assert lost["state"] == "RECONNECTING", lost
+            assert f"logical slot {slot} was invalidated by the server" in lost["detail"], lost
+            assert "passed max_slot_wal_keep_size (16.0 MB)" in lost["detail"], lost
+            assert "\n" not in lost["detail"]
+            again = _next_feed_line(proc)
+            assert again["state"] == "LIVE", again
+            assert [name for name, _, _ in _slot_rows(logical_url)] != [slot]
+            assert len(_slot_rows(logical_url)) == 1  # a new slot, not the old one
+            # And it follows the writes again.
+            with psycopg.connect(logical_url, autocommit=True) as conn:
+                conn.execute(
+                    "INSERT INTO dbos.workflow_status (workflow_uuid, status, name) "
+                    "VALUES ('after-stall', 'ENQUEUED', 'writer')"
+                )
+            assert proc.stdout is not None
+            while True:
+                line = proc.stdout.readline()
+                assert line, "watch ended"
+                wf = json.loads(line).get("workflow") or {}
+                if wf.get("id") == "after-stall":
+                    break
+        finally:
+            proc.send_signal(signal.SIGCONT)
+            proc.kill()
+            proc.wait()
 
 
 async def test_without_wal_level_logical_it_polls_and_says_why(dbos_url: str) -> None:

@@ -3,6 +3,7 @@ every change of a real DBOS run, on the 3.x and the 2.8 schema."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 
@@ -11,7 +12,7 @@ import psycopg
 from limbo_tui.pg import queries
 from limbo_tui.pg.connect import connect
 from limbo_tui.pg.feed import LiveFeed
-from limbo_tui.pg.sources.polling import DeltaPoller, poll_sql
+from limbo_tui.pg.sources.polling import DUTY, DeltaPoller, poll_sql
 from limbo_tui.settings import FeedSettings, Settings
 from tests import dbos28
 from tests.test_feed import DbosApp, Recorder, _converges, _in_thread, _wait_for, _write
@@ -113,7 +114,31 @@ async def test_interval_backs_off_when_idle_and_tightens_on_change(dbos_url: str
             "INSERT INTO dbos.workflow_status (workflow_uuid, status) VALUES ('n', 'ENQUEUED')",
         )
         got = await poller.changes(1.0)
-        assert got.workflows == {"n"} and poller.interval_s == 0.05
+        assert got.workflows == {"n"}
+        # Back to the quick interval, unless the poll itself took more than a tenth of it.
+        assert poller.interval_s == min(max(0.05, DUTY * poller.last_cost_s), 0.4)
+    finally:
+        await conn.close()
+
+
+async def test_a_costly_round_spaces_the_polls_out(dbos_url: str) -> None:
+    """When handling what a poll found takes long (a busy host, a niced limbo-tui), the
+    next poll waits ten times that, not the quick interval: limbo-tui's share stays small."""
+    conn = await connect(dbos_url)
+    try:
+        poller = DeltaPoller(conn, "dbos", min_interval_s=0.05, max_interval_s=5.0)
+        await poller.start()
+        for wid in ("a", "b"):
+            _write(
+                dbos_url,
+                "INSERT INTO dbos.workflow_status (workflow_uuid, status) "
+                f"VALUES ('{wid}', 'ENQUEUED')",
+            )
+            got = await poller.changes(6.0)
+            assert got.workflows == {wid}
+            await asyncio.sleep(0.2)  # the feed's fetch and hand-over of what was found
+        assert poller.last_cost_s >= 0.2
+        assert poller.interval_s >= 2.0
     finally:
         await conn.close()
 

@@ -465,7 +465,20 @@ class LiveFeed:
                 # Connection trouble above all, but also a SQL error after DBOS migrated
                 # the schema under us: a fresh session re-probes the columns. A monitor
                 # keeps trying (and says why) rather than dying silently.
-                await self._reconnect(self._lost or one_line(exc))
+                await self._reconnect(await self._explain_loss(self._lost or one_line(exc)))
+
+    async def _explain_loss(self, reason: str) -> str:
+        """A source whose own session ended while the query connection lives may know why
+        (a logical slot invalidated by the server); else the reason stays as it is."""
+        explain = getattr(self._source, "explain_loss", None)
+        query = self._query
+        if explain is None or query is None or query.is_closed():
+            return reason
+        try:
+            said = await asyncio.wait_for(explain(query), 2.0)
+        except Exception:
+            return reason  # the server itself is gone: the connection's reason says it
+        return said or reason
 
     async def _loop(self) -> None:
         heartbeat = self.settings.feed.heartbeat_s

@@ -16,7 +16,11 @@ more than LOOKBACK_MS after it stamped created_at, a deleted or edited finished 
 are caught by the feed's periodic full resync (FULL_RESYNC_S).
 
 The interval adapts: `min_interval_s` while changes flow, doubling to `max_interval_s`
-when idle.
+when idle. While changes flow it is also at least DUTY times what the last round cost
+(the poll, and the feed's fetch and hand-over of what it found, measured as wall time):
+on a host whose CPU the application needs (and with limbo-tui niced, see
+priority.py), a round takes longer, so limbo-tui polls less often instead of taking
+more of the server and the CPU.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ LOOKBACK_MS = 2_000
 # At most this many recently created / completed rows per poll (a burst beyond it is a
 # resync: one bounded snapshot instead of an unbounded delta).
 MAX_RECENT = 20_000
+# While changes flow, the next poll waits at least DUTY x the last round's wall time.
+DUTY = 10
 
 
 def poll_sql(cols: queries.Columns) -> str:
@@ -103,6 +109,12 @@ class DeltaPoller:
         self._created_mark = 0
         self._completed_mark = 0
         self._next_at = 0.0
+        # When changes() last returned something: the feed's work on it runs until the
+        # next call, and counts towards the round's cost.
+        self._returned_at: float | None = None
+        self._handled_s = 0.0
+        # What the last round cost (its poll and the feed's work on the one before), s.
+        self.last_cost_s = 0.0
         self._last_poll_ok: float | None = None
         self._sql = ""
         self.polls = 0
@@ -120,15 +132,25 @@ class DeltaPoller:
         self._next_at = time.monotonic() + self.interval_s
 
     async def changes(self, timeout: float) -> Changes:
+        if self._returned_at is not None:
+            # The feed's work on the last poll's changes ran from then until this call.
+            self._handled_s = time.monotonic() - self._returned_at
+            self._returned_at = None
         if not await wait_for_turn(self._next_at, timeout):
             return Changes()
+        began = time.monotonic()
         found = await self._poll()
+        now = time.monotonic()
+        cost, self._handled_s = (now - began) + self._handled_s, 0.0
+        self.last_cost_s = cost
         # Adaptive: quick while things move, backing off (doubling) when idle.
         if found:
-            self.interval_s = self.min_interval_s
+            self.interval_s = min(max(self.min_interval_s, DUTY * cost), self.max_interval_s)
         else:
             self.interval_s = min(self.interval_s * 2, self.max_interval_s)
-        self._next_at = time.monotonic() + self.interval_s
+        self._next_at = now + self.interval_s
+        if found:
+            self._returned_at = now
         return found
 
     async def prove(self) -> None:
