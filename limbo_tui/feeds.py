@@ -4,8 +4,8 @@ the one-off snapshot and the preflight check for a database URL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from limbo_tui.model import Row
 from limbo_tui.pg.dbos_schema import SchemaVersion
@@ -13,6 +13,13 @@ from limbo_tui.pg.feed import FeedBatch, FeedState
 from limbo_tui.server_clock import ServerClock
 from limbo_tui.settings import Settings
 from limbo_tui.urls import is_sqlite, sqlite_path
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    import asyncpg
+
+T = TypeVar("T")
 
 
 class Feed(Protocol):
@@ -57,60 +64,75 @@ def make_feed(
     )
 
 
+async def _read_sqlite(url: str, read: Callable[[sqlite3.Connection], T]) -> T:
+    """One read of a SQLite file on a connection of its own, off the event loop."""
+    from limbo_tui.sqlite import reader
+
+    def run() -> T:
+        conn = reader.connect(sqlite_path(url))
+        try:
+            return read(conn)
+        finally:
+            conn.close()
+
+    return await asyncio.to_thread(run)
+
+
+async def _read_pg(url: str, schema: str, read: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """One read of a PostgreSQL database on a connection of its own (checked for the
+    DBOS schema), closed whatever happens."""
+    from limbo_tui.pg.connect import close_quietly, connect_checked
+
+    conn = await connect_checked(url, schema)
+    try:
+        return await read(conn)
+    finally:
+        await close_quietly(conn)
+
+
 async def read_snapshot(
     url: str, settings: Settings, server_clock: ServerClock | None = None
 ) -> list[Row]:
     """The bounded snapshot of the feed, once (for `snapshot`); measures server_clock on
     the same connection."""
+    families = settings.feed.finished_families
     if is_sqlite(url):
         from limbo_tui.sqlite import reader
 
-        def read() -> list[Row]:
-            conn = reader.connect(sqlite_path(url))
-            try:
-                return reader.snapshot(conn, reader.probe(conn), settings.feed.finished_families)
-            finally:
-                conn.close()
-
-        return await asyncio.to_thread(read)
+        return await _read_sqlite(
+            url, lambda conn: reader.snapshot(conn, reader.probe(conn), families)
+        )
     from limbo_tui.pg import queries
-    from limbo_tui.pg.connect import close_quietly, connect_checked
 
     schema = settings.database.schema
-    conn = await connect_checked(url, schema)
-    try:
-        rows = await queries.snapshot(conn, schema, settings.feed.finished_families)
+
+    async def read(conn: asyncpg.Connection) -> list[Row]:
+        rows = await queries.snapshot(conn, schema, families)
         if server_clock is not None:
             await server_clock.measure(conn)
         return rows
-    finally:
-        await close_quietly(conn)
+
+    return await _read_pg(url, schema, read)
 
 
 async def existing_ids(url: str, settings: Settings, ids: list[str]) -> set[str]:
     """Which of these workflow ids still have a row (one read; for `watch` after a resync)."""
     if is_sqlite(url):
-        from limbo_tui.sqlite import reader
 
-        def read() -> set[str]:
-            conn = reader.connect(sqlite_path(url))
-            try:
-                marks = ", ".join("?" for _ in ids)
-                sql = f"SELECT workflow_uuid FROM workflow_status WHERE workflow_uuid IN ({marks})"
-                return {row[0] for row in conn.execute(sql, ids)}
-            finally:
-                conn.close()
+        def read_file(conn: sqlite3.Connection) -> set[str]:
+            marks = ", ".join("?" for _ in ids)
+            sql = f"SELECT workflow_uuid FROM workflow_status WHERE workflow_uuid IN ({marks})"
+            return {row[0] for row in conn.execute(sql, ids)}
 
-        return await asyncio.to_thread(read)
+        return await _read_sqlite(url, read_file)
     from limbo_tui.pg import queries
-    from limbo_tui.pg.connect import close_quietly, connect_checked
 
     schema = settings.database.schema
-    conn = await connect_checked(url, schema)
-    try:
+
+    async def read(conn: asyncpg.Connection) -> set[str]:
         return {wf.id for wf in await queries.fetch_workflows(conn, schema, ids)}
-    finally:
-        await close_quietly(conn)
+
+    return await _read_pg(url, schema, read)
 
 
 def preflight(url: str, schema: str) -> SchemaVersion:
@@ -123,14 +145,6 @@ def preflight(url: str, schema: str) -> SchemaVersion:
         # SQLite's migrations are numbered apart from PostgreSQL's, which the schema table
         # maps to releases: no version is claimed (and SQLite is read-only anyway).
         return SchemaVersion(None)
-    from limbo_tui.pg.connect import close_quietly, connect_checked
     from limbo_tui.pg.dbos_schema import read_with_asyncpg
 
-    async def check() -> SchemaVersion:
-        conn = await connect_checked(url, schema)
-        try:
-            return await read_with_asyncpg(conn, schema)
-        finally:
-            await close_quietly(conn)
-
-    return asyncio.run(check())
+    return asyncio.run(_read_pg(url, schema, lambda conn: read_with_asyncpg(conn, schema)))

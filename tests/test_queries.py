@@ -59,6 +59,36 @@ async def test_dbos34_coalesces_side_tables_and_inline(dbos_url: str) -> None:
         await conn.close()
 
 
+async def test_reads_larger_than_a_batch_return_every_row_once(
+    dbos_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries, "BATCH", 2)
+    _exec(
+        dbos_url,
+        "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, created_at, updated_at)"
+        " SELECT 'w' || i, 'SUCCESS', 'n', i, i FROM generate_series(1, 5) AS i",
+        "INSERT INTO dbos.operation_outputs (workflow_uuid, function_id, function_name) "
+        "SELECT 'w' || i, f, 's' FROM generate_series(1, 5) AS i, generate_series(1, 2) AS f",
+    )
+    ids = ["w1", "w2", "w1", "w3", "w4", "w5", "nope"]
+    conn = await _conn(dbos_url)
+    try:
+        wfs = await queries.fetch_workflows(conn, "dbos", ids)
+        assert sorted(w.id for w in wfs) == ["w1", "w2", "w3", "w4", "w5"]
+        steps = await queries.fetch_steps(conn, "dbos", ids)
+        assert len(steps) == 10
+        keys = [("w1", 1), ("w1", 1), ("w2", 2), ("w3", 1), ("w5", 2), ("w5", 9)]
+        keyed = await queries.fetch_step_keys(conn, "dbos", keys)
+        assert sorted((s.workflow_id, s.function_id) for s in keyed) == [
+            ("w1", 1),
+            ("w2", 2),
+            ("w3", 1),
+            ("w5", 2),
+        ]
+    finally:
+        await conn.close()
+
+
 async def test_dbos28_limbo_seed(db_url: str) -> None:
     dbos28.create_schema(db_url)
     seed = dbos28.seed_limbo(db_url)

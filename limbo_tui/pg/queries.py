@@ -37,8 +37,9 @@ from __future__ import annotations
 
 import hashlib
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 
@@ -64,6 +65,8 @@ MAX_LIVE = 20_000
 MAX_FAMILY = 50_000
 # Ids per `= ANY($1)` query: keeps parameters and result sets moderate.
 BATCH = 5_000
+K = TypeVar("K")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -229,9 +232,21 @@ def step_from_record(r: asyncpg.Record) -> Step:
     )
 
 
-def _batches(items: Sequence[str]) -> Iterable[list[str]]:
-    for i in range(0, len(items), BATCH):
-        yield list(items[i : i + BATCH])
+async def _fetch_batched(
+    conn: asyncpg.Connection,
+    sql: str,
+    keys: Iterable[K],
+    params: Callable[[list[K]], tuple[object, ...]],
+    make: Callable[[asyncpg.Record], R],
+) -> list[R]:
+    """`sql` run for BATCH distinct keys at a time (`params` turns a batch into its
+    arguments), each row made into a model row."""
+    wanted = list(dict.fromkeys(keys))
+    out: list[R] = []
+    for i in range(0, len(wanted), BATCH):
+        rows = await conn.fetch(sql, *params(wanted[i : i + BATCH]))
+        out.extend(make(r) for r in rows)
+    return out
 
 
 async def fetch_workflows(
@@ -239,12 +254,8 @@ async def fetch_workflows(
 ) -> list[Workflow]:
     """The workflows among `ids` that exist (missing ids are simply absent)."""
     cols = await probe(conn, schema)
-    wanted = list(dict.fromkeys(ids))
-    out: list[Workflow] = []
     sql = f"{_ws_select(cols)} WHERE ws.workflow_uuid = ANY($1::text[])"
-    for chunk in _batches(wanted):
-        out.extend(workflow_from_record(r) for r in await conn.fetch(sql, chunk))
-    return out
+    return await _fetch_batched(conn, sql, ids, lambda chunk: (chunk,), workflow_from_record)
 
 
 async def fetch_steps(
@@ -252,12 +263,8 @@ async def fetch_steps(
 ) -> list[Step]:
     """Every step row of the given workflows, in function id order."""
     cols = await probe(conn, schema)
-    wanted = list(dict.fromkeys(workflow_ids))
-    out: list[Step] = []
     sql = f"{_oo_select(cols)} WHERE o.workflow_uuid = ANY($1::text[]) ORDER BY 1, 2"
-    for chunk in _batches(wanted):
-        out.extend(step_from_record(r) for r in await conn.fetch(sql, chunk))
-    return out
+    return await _fetch_batched(conn, sql, workflow_ids, lambda chunk: (chunk,), step_from_record)
 
 
 async def fetch_step_keys(
@@ -265,17 +272,15 @@ async def fetch_step_keys(
 ) -> list[Step]:
     """The step rows named by (workflow id, function id); missing keys are absent."""
     cols = await probe(conn, schema)
-    wanted = list(dict.fromkeys(keys))
-    out: list[Step] = []
     sql = (
         f"{_oo_select(cols)} JOIN unnest($1::text[], $2::int[]) AS k(wid, fid) "
         "ON o.workflow_uuid = k.wid AND o.function_id = k.fid"
     )
-    for i in range(0, len(wanted), BATCH):
-        chunk = wanted[i : i + BATCH]
-        rows = await conn.fetch(sql, [k[0] for k in chunk], [k[1] for k in chunk])
-        out.extend(step_from_record(r) for r in rows)
-    return out
+
+    def params(chunk: list[tuple[str, int]]) -> tuple[object, ...]:
+        return [k[0] for k in chunk], [k[1] for k in chunk]
+
+    return await _fetch_batched(conn, sql, keys, params, step_from_record)
 
 
 async def live_ids(conn: asyncpg.Connection, schema: str, limit: int = MAX_LIVE) -> list[str]:
