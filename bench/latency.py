@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.common import BenchServer, dist, log, spread
 from bench.live import Monitor, match, write
-from bench.synthetic import populate
+from bench.synthetic import populate_hot
 
 RATES = (1, 100, 1000)
 HOT_ROWS = 1000
@@ -25,9 +25,7 @@ VISIBLE_ROWS = 25
 def run(bs: BenchServer, quick: bool) -> dict[str, Any]:
     db = bs.fresh_database("latency")
     url = bs.url(db)
-    data = populate(
-        url, 2_000 if quick else 10_000, live_nodes=500 if quick else 2_500, hot=HOT_ROWS
-    )
+    data = populate_hot(url, quick, HOT_ROWS)
     reps = 1 if quick else 3
     seconds = {1: 2.5, 100: 1.5, 1000: 1.5} if quick else {1: 12, 100: 6, 1000: 6}
     base = int(time.time() * 1000)

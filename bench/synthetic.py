@@ -329,3 +329,9 @@ def populate(
         "database_mb": round(int(size[0]) / 1e6, 1) if size else None,
         "load_s": round(time.perf_counter() - t0, 2),
     }
+
+
+def populate_hot(url: str, quick: bool, hot: int) -> dict[str, object]:
+    """The database of the latency and throughput runs: 10,000 workflows (2,000 when
+    quick), a quarter of them in live families, and `hot` lone ENQUEUED roots to change."""
+    return populate(url, 2_000 if quick else 10_000, live_nodes=500 if quick else 2_500, hot=hot)

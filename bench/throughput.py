@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.common import BenchServer, dist, log
 from bench.live import Monitor, cpu_percent, match, write
-from bench.synthetic import populate
+from bench.synthetic import populate_hot
 
 HOT_ROWS = 5000
 MAX_LAG_MS = 500.0
@@ -24,9 +24,7 @@ MAX_LAG_MS = 500.0
 def run(bs: BenchServer, quick: bool) -> dict[str, Any]:
     db = bs.fresh_database("throughput")
     url = bs.url(db)
-    data = populate(
-        url, 2_000 if quick else 10_000, live_nodes=500 if quick else 2_500, hot=HOT_ROWS
-    )
+    data = populate_hot(url, quick, HOT_ROWS)
     rates = (500, 2_000) if quick else (1_000, 2_000, 5_000, 10_000, 20_000)
     seconds = 1.2 if quick else 5.0
     out: dict[str, Any] = {"database": data, "hot_rows": HOT_ROWS, "modes": {}}

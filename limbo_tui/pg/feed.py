@@ -130,6 +130,14 @@ class EventRate:
         return rate if rate >= 0.1 else 0.0
 
 
+async def cancel_task(task: asyncio.Task[None] | None, wait_s: float = 0.3) -> None:
+    """End a feed's loop: cancel it and give it `wait_s` to unwind (its errors are over)."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, wait_s)
+
+
 def deliver(callback: Callable[[T], None], value: T, what: str) -> None:
     """Hand a feed's consumer a batch or a state: a consumer that raises must not end the
     feed, so its error goes to the loop's exception handler."""
@@ -252,10 +260,7 @@ class LiveFeed:
     async def stop(self) -> None:
         """Fast and clean: cancel the loop, close every connection (< 0.5 s)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, 0.3)
+        await cancel_task(task)
         await self._close(timeout=0.1)
 
     def events_per_s(self) -> float:

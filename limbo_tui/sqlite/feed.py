@@ -28,6 +28,7 @@ from limbo_tui.pg.feed import (
     FeedBatch,
     FeedState,
     FeedStateName,
+    cancel_task,
     deliver,
     reopen_with_backoff,
 )
@@ -97,10 +98,7 @@ class SqliteFeed:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, 0.3)
+        await cancel_task(task)
         await self._close()
         self._pool.shutdown(wait=False)
 
