@@ -39,6 +39,7 @@ from bench.commit_writer import HOT_NAME, dbos_id, hot_id
 from bench.common import REPO, BenchServer, child_env, dist, log, set_triggers, stop_process
 from bench.synthetic import populate
 from bench.terminal import LoadSampler, PtyTerminal, Screen, cpu_seconds, rss_mb
+from limbo_tui.model import short_id
 
 COLUMNS, ROWS = 200, 50
 # Hot rows on screen; a multiple of every writer count so that one row is always written
@@ -276,8 +277,8 @@ def latency_runs(
         sends = w["sends"]
         if mode == "dbos":
             by_id = {dbos_id(s): s for s in sends}
-            # The screen shows the 8-character short id.
-            by_short = {k[:8]: s for k, s in by_id.items()}
+            # The screen shows each id's short form.
+            by_short = {short_id(k): s for k, s in by_id.items()}
             watch_seen = {by_id[k]: t for k, t in watch.done.items() if k in by_id}
             screen_seen = {by_short[k]: t for k, t in screen.done.items() if k in by_short}
             floor_seen = floor_times("dbos", sends, events)
