@@ -20,12 +20,20 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from limbo_tui import model
-from limbo_tui.fleet import BlockedQueue, Fleet, SilentExecutor, fleet_of, makes_no_progress
+from limbo_tui.fleet import (
+    BlockedQueue,
+    Fleet,
+    NextChange,
+    SilentExecutor,
+    first_ms_past,
+    fleet_of,
+    makes_no_progress,
+)
 from limbo_tui.model import Workflow, WorkflowGraph, short_id
 from limbo_tui.registry import DbosRelease
 from limbo_tui.settings import LimboSettings
 from limbo_tui.terminal_text import safe_text
-from limbo_tui.time_text import span_text, stamp_text
+from limbo_tui.time_text import span_changes_after, span_text, stamp_text
 from limbo_tui.waits import MESSAGE, SLEEP, Wait, current_wait
 
 # -- the vocabulary (stable names: the JSON output and scripts depend on them) -----------
@@ -174,18 +182,33 @@ def diagnose_ids(
     limbo: LimboSettings,
     down_executors: frozenset[str] = frozenset(),
     fleet: Fleet | None = None,
+    next_change: dict[str, int] | None = None,
 ) -> list[Diagnosis]:
     """The diagnoses of these workflows only, exactly those diagnose() finds for them:
     grouped by workflow in the order given, each workflow's by severity then KINDS.
     Ids not loaded have none. A live monitor re-diagnoses only what changed (see
-    depends_on) instead of the whole graph, and passes the fleet it keeps (FleetIndex)."""
+    depends_on) instead of the whole graph, and passes the fleet it keeps (FleetIndex).
+
+    Given `next_change`, it also sets, for each workflow whose diagnoses the clock alone
+    can change, the first instant (epoch ms, > now_ms) at which they may differ while the
+    graph, the fleet, the down executors and the limits stay as they are: a threshold
+    passing (stalled, the answer grace, a wait's deadline, the enqueued age) or a duration
+    in a sentence ("for 12m") moving on. It may be early, never late: a live monitor
+    re-diagnoses each workflow at that instant instead of every second."""
     if fleet is None:
         fleet = fleet_of(graph, now_ms, limbo, down_executors)
     found: list[Diagnosis] = []
     for wid in ids:
         wf = graph.workflows.get(wid)
-        if wf is not None:
-            found += _diagnose_one(graph, wid, wf, now_ms, limbo, down_executors, fleet)
+        if wf is None:
+            continue
+        if next_change is None:
+            found += _diagnose_one(graph, wid, wf, now_ms, limbo, down_executors, fleet, None)
+            continue
+        due = NextChange(now_ms)
+        found += _diagnose_one(graph, wid, wf, now_ms, limbo, down_executors, fleet, due)
+        if due.at_ms is not None:
+            next_change[wid] = due.at_ms
     return found
 
 
@@ -238,13 +261,36 @@ def ticking_ids(graph: WorkflowGraph) -> list[str]:
 
 def fleet_scope(graph: WorkflowGraph, old: Fleet, new: Fleet) -> set[str]:
     """The workflows whose diagnoses may differ because the Fleet went from old to new:
-    every unfinished one when executors changed, else those on the queues that did."""
-    if not old.same_executors(new):
-        return set(ticking_ids(graph))
+    those on a queue whose blockage changed; those of an executor that went silent, came
+    back or wrote while silent, and the work of blocked queues (a holder's executor is in
+    their sentences); and when the live executors changed, every ENQUEUED workflow and
+    every PENDING one of a silent executor (their sentences list the live executors, and
+    unserved-version reads their versions)."""
     queues = old.changed_queues(new)
-    if not queues:
+    names = set(old.silent) | set(new.silent) | set(old.live) | set(new.live)
+    executors = {
+        ex
+        for ex in names
+        if old.silent.get(ex) != new.silent.get(ex) or old.live.get(ex) != new.live.get(ex)
+    }
+    if not queues and not executors:
         return set()
-    return {wid for wid in ticking_ids(graph) if graph.workflows[wid].queue in queues}
+    live_changed = old.live != new.live
+    if executors:
+        queues |= set(old.blocked_queues) | set(new.blocked_queues)
+    silent = set(old.silent) | set(new.silent)
+    out: set[str] = set()
+    for wid, wf in graph.workflows.items():
+        if wf.status not in _CLOCK_STATUSES:
+            continue
+        ex = wf.executor_id or ""
+        if (
+            wf.queue in queues
+            or ex in executors
+            or (live_changed and (wf.status == model.ENQUEUED or ex in silent))
+        ):
+            out.add(wid)
+    return out
 
 
 def _diagnose_one(
@@ -255,8 +301,12 @@ def _diagnose_one(
     limbo: LimboSettings,
     down_executors: frozenset[str],
     fleet: Fleet,
+    due: NextChange | None,
 ) -> list[Diagnosis]:
+    """`due`, when given, learns every instant at which what the clock decides here flips
+    (see diagnose_ids); each one is noted beside the comparison it undoes."""
     status = wf.status if isinstance(wf.status, str) else ""
+    stalled_ms = limbo.stalled_after_s * 1000
     release = graph.registry.release
     out: list[Diagnosis] = []
 
@@ -274,20 +324,34 @@ def _diagnose_one(
             child = graph.get(child_id)
             if child is None:
                 continue  # not loaded: nothing is known about it
-            if child.status in model.DEAD_STATUSES and not (
-                release.fails_waiting_parent and _just_finished(child, now_ms)
-            ):
+            dead = child.status in model.DEAD_STATUSES
+            if dead and release.fails_waiting_parent and due is not None:
+                updated = child.updated_at_ms
+                if updated is not None:
+                    due.at(updated)
+                    due.at(updated + ANSWER_GRACE_MS)
+            if dead and not (release.fails_waiting_parent and _just_finished(child, now_ms)):
                 dead_children.append((child_id, str(child.status)))
             elif not model.is_finished(child.status) and not makes_no_progress(
                 graph, child_id, child, now_ms, limbo, down_executors
             ):
                 live_child = True
+                child_last = graph.last_progress_ms(child_id) if due is not None else None
+                if due is not None and child_last is not None:
+                    due.at(first_ms_past(child_last, stalled_ms))
         last = graph.last_progress_ms(wid)
-        if last is not None and now_ms - last > limbo.stalled_after_s * 1000:
-            stalled_for = now_ms - last
+        if last is not None:
+            if now_ms - last > stalled_ms:
+                stalled_for = now_ms - last
+                if due is not None:
+                    due.at(last + span_changes_after(stalled_for))
+            elif due is not None:
+                due.at(first_ms_past(last, stalled_ms))
         found = current_wait(graph, wid)
         if found is not None and found.waiting_at(now_ms):
             wait = found
+            if due is not None and found.deadline_ms is not None:
+                due.at(found.deadline_ms)
 
     dedup = _text(wf.dedup_id) if wf.dedup_id else None
     holds_dedup = dedup is not None and status in model.DEDUP_HOLDING_STATUSES
@@ -308,6 +372,21 @@ def _diagnose_one(
     )
     unserved = _unserved_version(wf, status, fleet, orphaned, now_ms, limbo)
     blocked = _blocked_queue_of(wid, wf, status, fleet)
+    if status == model.ENQUEUED and due is not None:
+        # The enqueued age: stuck-enqueued and unserved-version, then its "for 12m".
+        since = wf.updated_at_ms if wf.updated_at_ms is not None else wf.created_at_ms
+        if since is not None:
+            enqueued_ms = limbo.enqueued_after_s * 1000
+            if now_ms - since > enqueued_ms:
+                due.at(since + span_changes_after(now_ms - since))
+            else:
+                due.at(first_ms_past(since, enqueued_ms))
+    if blocked is not None and due is not None:
+        # The holders' "no progress for 3m" in this workflow's sentence.
+        for hid in blocked.holders[:2]:
+            held_since = graph.last_progress_ms(hid)
+            if held_since:
+                due.at(held_since + span_changes_after(now_ms - held_since))
 
     if dead_children and not resolved_on_recovery:
         add(

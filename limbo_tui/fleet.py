@@ -18,6 +18,7 @@ the live ones with their version, the blocked queues with holders and waiting co
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -65,6 +66,27 @@ class Fleet:
 
     def same_executors(self, other: Fleet) -> bool:
         return self.silent == other.silent and self.live == other.live
+
+
+def first_ms_past(since_ms: int, threshold_ms: float) -> int:
+    """The first instant (whole ms) at which `now - since_ms > threshold_ms` holds: the
+    rules compare ages with a strict `>` against thresholds in float seconds."""
+    return since_ms + math.floor(threshold_ms) + 1
+
+
+class NextChange:
+    """The earliest instant after `now_ms` among those noted: when something the clock
+    decides may flip. Instants at or before now are past and ignored."""
+
+    __slots__ = ("at_ms", "now_ms")
+
+    def __init__(self, now_ms: int) -> None:
+        self.now_ms = now_ms
+        self.at_ms: int | None = None
+
+    def at(self, instant_ms: int) -> None:
+        if instant_ms > self.now_ms and (self.at_ms is None or instant_ms < self.at_ms):
+            self.at_ms = instant_ms
 
 
 def last_write_ms(graph: WorkflowGraph, workflow_id: str) -> int | None:
@@ -264,6 +286,52 @@ class FleetIndex:
                     order = _oldest_first(graph, ids)
                     blocked[q.name] = BlockedQueue(slots, order, waiting, True)
         return Fleet(silent, live, blocked)
+
+    def next_change_ms(
+        self,
+        graph: WorkflowGraph,
+        now_ms: int,
+        limbo: LimboSettings,
+        down_executors: frozenset[str] = frozenset(),
+    ) -> int | None:
+        """The first instant after now_ms at which fleet() may give another Fleet by the
+        clock alone (the graph and the down executors as they are): a live executor going
+        silent, or the last holder of a queue's slots ceasing to make progress. Neither
+        flips back with time. None: never."""
+        due = NextChange(now_ms)
+        quiet_ms = _silent_after_ms(limbo)
+        for ex, (write, _version) in self.executors().items():
+            if ex not in down_executors and write is not None:
+                due.at(first_ms_past(write, quiet_ms))
+        for q in graph.registry.queues:
+            holding = self._holding.get(q.name)
+            if not holding or not self._waiting.get(q.name):
+                continue
+            # Blocked once every holder (of a live executor, for a per-worker limit) is
+            # stuck: at the latest of their instants, unless one never will be.
+            per_worker = q.concurrency is None or q.concurrency <= 0
+            latest: int | None = None
+            for h in holding:
+                wf = graph.workflows[h]
+                if wf.executor_id and wf.executor_id in down_executors:
+                    continue
+                last = graph.last_progress_ms(h)
+                if last is None:
+                    if per_worker:
+                        continue
+                    latest = None
+                    break
+                stuck_at = first_ms_past(last, limbo.stalled_after_s * 1000)
+                if stuck_at <= now_ms:
+                    continue
+                if per_worker:
+                    # Any executor's group may be the last to get stuck.
+                    due.at(stuck_at)
+                elif latest is None or stuck_at > latest:
+                    latest = stuck_at
+            if latest is not None:
+                due.at(latest)
+        return due.at_ms
 
 
 def _all_stuck(

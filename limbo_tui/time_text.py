@@ -6,7 +6,8 @@ database can be anything: one no calendar holds is written as its number, never 
 
 - age_text: how long ago, compact for a column ("45s", "4m05s", "12m", "3h05m", "2d").
 - duration_text: how long a step took ("80ms", "2.5s", then as age_text).
-- span_text: how long, in a sentence ("45s", "12m", "3h 5m", "2d 4h").
+- span_text: how long, in a sentence ("45s", "12m", "3h 5m", "2d 4h"); span_changes_after
+  says when it next reads otherwise.
 - stamp_text: a moment in a sentence or a field ("2026-02-05 21:22:25Z").
 - time_of_day_text: a moment of a timeline, to the millisecond ("21:22:25.905Z").
 - until_text: a deadline beside its start ("→21:22:25Z" within a day, else "→2026-02-06").
@@ -65,6 +66,17 @@ def span_text(ms: float) -> str:
         return f"{h}h {m}m" if m else f"{h}h"
     d, h = divmod(h, 24)
     return f"{d}d {h}h" if h else f"{d}d"
+
+
+def span_changes_after(ms: int) -> int:
+    """The first span after `ms` that span_text writes otherwise: when a "for 12m" in a
+    sentence moves on (a live monitor schedules its next look for then)."""
+    s = max(ms // 1000, 0)
+    if s < 60:
+        return (s + 1) * 1000
+    if s < 86400:
+        return (s // 60 + 1) * 60_000
+    return (s // 3600 + 1) * 3_600_000
 
 
 def stamp_text(ms: int) -> str:

@@ -1,25 +1,32 @@
 """Re-diagnosing only what changed gives what a full diagnose() gives.
 
 The app keeps diagnoses per workflow (LiveDiagnoses): on a repaint it re-diagnoses the
-workflows that the pending changes can reach, once a second the unfinished ones (the
-clock and the down executors only matter to those). After any history of batches,
-repaints and ticks, what the user sees (every diagnosis, the limbo and warning marks,
-the limbo bar's counts) must be what diagnosing the whole graph would say.
+workflows that the pending changes can reach; as time passes, only those whose scheduled
+instant came (a threshold passing, a duration in a sentence moving on) and, when the
+Fleet's own instant came (an executor going silent), what the Fleet reaches. After any
+history of batches, repaints and ticks, what the user sees (every diagnosis, the limbo
+and warning marks, the limbo bar's counts) must be what diagnosing the whole graph would
+say, and a tick diagnoses only the workflows whose instant came.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_graph_fuzz import IDS, removals
 from test_graph_fuzz import rows_strategy as any_rows
 
+from limbo_tui import diagnose as diagnose_module
+from limbo_tui import live_diagnoses as live_module
 from limbo_tui import model
 from limbo_tui.diagnose import (
     LIMBO,
     WARNING,
+    Diagnosis,
     by_workflow,
     diagnose,
     diagnose_ids,
@@ -130,6 +137,13 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class ToNextInstant:
+    """The clock lands on the next scheduled instant, or just before it (the boundary)."""
+
+    offset_ms: int
+
+
+@dataclass(frozen=True)
 class NewLimits:
     limits: dict[str, int]
 
@@ -139,6 +153,8 @@ operations = st.lists(
         st.builds(Repaint, st.lists(rows_strategy, min_size=1, max_size=3)),
         st.builds(Repaint, st.lists(rows_strategy, min_size=1, max_size=3)),
         st.builds(Tick, st.integers(0, 1_500_000), executors),
+        st.builds(Tick, st.integers(0, 10_000), st.just(frozenset[str]())),
+        st.builds(ToNextInstant, st.sampled_from([-1, 0, 0])),
         st.builds(NewLimits, st.dictionaries(st.just("parent_wf"), st.integers(0, 4))),
     ),
     max_size=12,
@@ -162,6 +178,14 @@ def assert_same_as_full(
     assert live.limbo_ids == {d.workflow_id for d in full if d.severity == LIMBO}
     assert live.warning_ids == {d.workflow_id for d in full if d.severity == WARNING}
     assert live.summary == summary(full)
+    # Nothing the clock alone changes comes before the next scheduled instant: a full
+    # diagnosis anywhere before it says what the held one says now.
+    at = live.next_change_ms()
+    assert at is None or at > now
+    last = at - 1 if at is not None else now + 10_000_000
+    for t in {now + 1, (now + last) // 2, last}:
+        if now < t <= last:
+            assert diagnose(g, t, limbo, down) == full, f"changed at {t} before {at}"
 
 
 @FAST
@@ -174,7 +198,7 @@ def assert_same_as_full(
 )
 def test_incremental_diagnoses_equal_a_full_diagnose_after_any_history(
     start: list[Row],
-    ops: list[Repaint | Tick | NewLimits],
+    ops: list[Repaint | Tick | ToNextInstant | NewLimits],
     now: int,
     down: frozenset[str],
     limbo: LimboSettings,
@@ -193,6 +217,12 @@ def test_incremental_diagnoses_equal_a_full_diagnose_after_any_history(
             live.after_change(g, changed, now, limbo, down)
         elif isinstance(op, Tick):
             now, down = now + op.advance_ms, op.down
+            live.after_tick(g, now, limbo, down)
+        elif isinstance(op, ToNextInstant):
+            at = live.next_change_ms()
+            if at is not None:
+                assert at > now
+                now = max(now, at + op.offset_ms)
             live.after_tick(g, now, limbo, down)
         else:
             g.with_limits(op.limits)
@@ -300,3 +330,110 @@ def test_a_new_waiter_on_a_blocked_queue_updates_the_holders_sentence() -> None:
     changed = g.apply([Workflow("w2", "ENQUEUED", queue="q_one", created_at_ms=119_000)])
     assert live.after_change(g, changed, 120_000, LONG, frozenset()) >= {"holder", "w2"}
     assert "2 waiting" in live.of("holder")[0].reason
+
+
+class DiagnosedIds:
+    """Which workflows the rules ran on, and whether anything walked every workflow."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.ids: list[str] = []
+        self.walks = 0
+        one = diagnose_module._diagnose_one
+        ticking = live_module.ticking_ids
+
+        def counted_one(graph: WorkflowGraph, wid: str, *rest: Any) -> list[Diagnosis]:
+            self.ids.append(wid)
+            return one(graph, wid, *rest)
+
+        def counted_ticking(graph: WorkflowGraph) -> list[str]:
+            self.walks += 1
+            return ticking(graph)
+
+        monkeypatch.setattr(diagnose_module, "_diagnose_one", counted_one)
+        monkeypatch.setattr(live_module, "ticking_ids", counted_ticking)
+
+    def take(self) -> list[str]:
+        ids, self.ids = self.ids, []
+        return ids
+
+
+STALLED_60 = LimboSettings(stalled_after_s=60, enqueued_after_s=600, near_max_margin=0)
+
+
+def test_a_tick_diagnoses_only_the_workflows_whose_instant_came(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 300 PENDING workflows whose last progress is a second apart: in the first 30 s one
+    # a second passes the stalled threshold, and each second the "for Nm" of about five
+    # moves on; the others' diagnoses cannot change, and a tick must not look at them.
+    n, start = 300, 330_000
+    g = WorkflowGraph()
+    g.apply(
+        [Workflow(f"w{i}", "PENDING", created_at_ms=0, updated_at_ms=i * 1_000) for i in range(n)]
+    )
+    live = LiveDiagnoses()
+    live.redo_all(g, start, STALLED_60, frozenset())
+    counted = DiagnosedIds(monkeypatch)
+    before = by_workflow(diagnose(g, start, STALLED_60))
+    touched: set[str] = set()
+    for now in range(start + 1_000, start + 71_000, 1_000):
+        counted.take()  # the full diagnosis below runs the same rules
+        changed = live.after_tick(g, now, STALLED_60, frozenset())
+        ids = counted.take()
+        full = by_workflow(diagnose(g, now, STALLED_60))
+        differ = {w for w in set(full) | set(before) if full.get(w) != before.get(w)}
+        # Exactly the workflows whose diagnoses moved on this second, each once.
+        assert sorted(ids) == sorted(differ) == sorted(changed)
+        assert 0 < len(ids) <= 20
+        touched |= differ
+        before = full
+    assert counted.walks == 0  # nothing walked every workflow
+    # Over 70 s every one of them got stalled or its minute moved on.
+    assert touched == {f"w{i}" for i in range(n)}
+
+
+def test_an_executor_going_silent_redoes_its_workflows_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ex-1 last wrote at 20 s, ex-2 at 50 s: ex-1 goes silent at 80 s (stalled after 60 s),
+    # which turns its stalled workflows into orphans; ex-2's stay as they are.
+    g = WorkflowGraph()
+    g.apply([Workflow(f"a{i}", "PENDING", executor_id="ex-1", updated_at_ms=0) for i in range(50)])
+    g.apply([Workflow("a-done", "SUCCESS", executor_id="ex-1", updated_at_ms=20_000)])
+    g.apply(
+        [Workflow(f"b{i}", "PENDING", executor_id="ex-2", updated_at_ms=50_000) for i in range(50)]
+    )
+    live = LiveDiagnoses()
+    live.redo_all(g, 79_000, STALLED_60, frozenset())
+    assert {d.kind for i in range(50) for d in live.of(f"a{i}")} == {"stalled"}
+    counted = DiagnosedIds(monkeypatch)
+    assert live.next_change_ms() == 80_001
+    assert live.after_tick(g, 80_000, STALLED_60, frozenset()) == set()
+    assert counted.take() == []
+    changed = live.after_tick(g, 80_001, STALLED_60, frozenset())
+    assert changed == {f"a{i}" for i in range(50)}
+    assert set(counted.take()) == changed
+    assert {d.kind for i in range(50) for d in live.of(f"a{i}")} == {"orphaned"}
+    assert all(live.of(f"b{i}") == [] for i in range(50))
+    assert live.ordered(g) == diagnose(g, 80_001, STALLED_60)
+
+
+def test_a_late_step_of_a_blocked_queues_holder_updates_the_waiters_sentence() -> None:
+    # The holder stays stuck (its step is old), so the Fleet is equal; only its idle time,
+    # named in the waiter's sentence, changed.
+    registry = Registry(queues=(QueueSettings("q_one", concurrency=1),))
+    g = WorkflowGraph()
+    g.apply(
+        [
+            registry,
+            Workflow("holder", "PENDING", queue="q_one", updated_at_ms=0),
+            Workflow("w1", "ENQUEUED", queue="q_one", created_at_ms=100_000),
+        ]
+    )
+    live = LiveDiagnoses()
+    live.redo_all(g, 400_000, LONG, frozenset())
+    assert "(holder (no progress))" in live.of("w1")[0].reason
+    changed = g.apply([Step("holder", 1, "step", completed_at_ms=200_000)])
+    assert live.after_change(g, changed, 400_000, LONG, frozenset()) >= {"w1"}
+    assert "(holder (no progress for 3m))" in live.of("w1")[0].reason
+    assert live.ordered(g) == diagnose(g, 400_000, LONG)

@@ -13,6 +13,7 @@ from limbo_tui.time_text import (
     age_text,
     duration_text,
     iso,
+    span_changes_after,
     span_text,
     stamp_text,
     time_of_day_text,
@@ -100,3 +101,13 @@ def test_no_other_module_formats_times_itself() -> None:
         if making.search(line)
     ]
     assert elsewhere == []
+
+
+@pytest.mark.parametrize("ms", [0, 999, 1_000, 59_999, 60_000, 3_599_999, 86_399_999, 90_061_000])
+def test_span_changes_after_is_the_next_span_that_reads_otherwise(ms: int) -> None:
+    # A live monitor re-diagnoses a "stalled for 12m" only then: never later, never
+    # while the sentence would read the same.
+    nxt = span_changes_after(ms)
+    assert nxt > ms
+    assert span_text(nxt - 1) == span_text(ms)
+    assert span_text(nxt) != span_text(ms)
