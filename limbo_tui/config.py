@@ -21,7 +21,13 @@ import platformdirs
 
 from limbo_tui import dbos_config, releases
 from limbo_tui.errors import ConfigError
-from limbo_tui.settings import FEED_SOURCES, TRIGGER_POLICIES, WORKER_MODES, Settings
+from limbo_tui.settings import (
+    EXPERIMENT_BOUNDS,
+    FEED_SOURCES,
+    TRIGGER_POLICIES,
+    WORKER_MODES,
+    Settings,
+)
 from limbo_tui.urls import NAMING_ENV, is_sqlite, resolve, validate_schema_name
 
 ENV_URL_VARS = ("LIMBO_TUI_DB_URL", "DBOS_SYSTEM_DATABASE_URL")
@@ -33,14 +39,7 @@ PYPROJECT_TABLE = "limbo-tui"
 
 # Inclusive bounds for numbers, so absurd values are refused before anything runs.
 _BOUNDS: dict[str, tuple[float, float]] = {
-    "experiment.children": (1, 100),
-    "experiment.steps": (1, 100),
-    "experiment.crash_child": (0, 99),
-    "experiment.crash_step": (0, 99),
-    "experiment.max_recovery_attempts": (0, 1000),
-    "experiment.child_max_recovery_attempts": (0, 1000),
-    "experiment.step_max_attempts": (1, 100),
-    "experiment.step_delay_ms": (0, 60_000),
+    **{f"experiment.{name}": bounds for name, bounds in EXPERIMENT_BOUNDS.items()},
     "worker.auto_restart_s": (0, 3600),
     "limbo.stalled_after_s": (1, 30 * 86400),
     "limbo.enqueued_after_s": (1, 30 * 86400),

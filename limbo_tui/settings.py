@@ -71,6 +71,27 @@ class ExperimentSettings:
     queue: str = "example-queue"
 
 
+# The experiment's numbers as a config file, the E form and an enqueue all accept them
+# (inclusive). A crash point must also lie inside its experiment's children and steps.
+EXPERIMENT_BOUNDS: dict[str, tuple[int, int]] = {
+    "children": (1, 100),
+    "steps": (1, 100),
+    "crash_child": (0, 99),
+    "crash_step": (0, 99),
+    "max_recovery_attempts": (0, 1000),
+    "child_max_recovery_attempts": (0, 1000),
+    "step_max_attempts": (1, 100),
+    "step_delay_ms": (0, 60_000),
+}
+
+
+def out_of_bounds(name: str, value: int) -> str | None:
+    """Why `value` cannot be the experiment's `name`, as one line ("children: between 1
+    and 100"); None when it can."""
+    low, high = EXPERIMENT_BOUNDS[name]
+    return None if low <= value <= high else f"{name.replace('_', ' ')}: between {low} and {high}"
+
+
 @dataclass(frozen=True)
 class LimboSettings:
     # PENDING with no progress for this long is `stalled`.

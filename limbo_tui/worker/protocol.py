@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from limbo_tui.settings import ExperimentSettings, out_of_bounds
+
 if TYPE_CHECKING:
     from limbo_tui.pg.dbos_schema import SchemaVersion
-    from limbo_tui.settings import ExperimentSettings
 
 WorkerState = Literal["STARTING", "RUNNING", "DOWN", "ELSEWHERE", "NONE"]
 STARTING: WorkerState = "STARTING"
@@ -28,6 +29,8 @@ NONE: WorkerState = "NONE"
 # The DBOS application name of limbo-tui's worker. DBOS 3.x records it on queues and
 # workflows; queues are owned by one application, so it must never change.
 APP_NAME = "limbo-tui"
+
+_DEFAULTS = ExperimentSettings()
 
 
 @dataclass(frozen=True)
@@ -53,15 +56,16 @@ class ExperimentParams:
     the other, each with `steps` steps; the step (crash_child, crash_step) crashes the
     worker every time it is reached (None: no crash point)."""
 
-    children: int = 6
-    steps: int = 5
-    crash_child: int | None = 0
-    crash_step: int = 3
-    step_delay_ms: int = 300
-    step_max_attempts: int = 3
+    # The defaults are the settings' (settings.py holds them).
+    children: int = _DEFAULTS.children
+    steps: int = _DEFAULTS.steps
+    crash_child: int | None = _DEFAULTS.crash_child
+    crash_step: int = _DEFAULTS.crash_step
+    step_delay_ms: int = _DEFAULTS.step_delay_ms
+    step_max_attempts: int = _DEFAULTS.step_max_attempts
     # Probability that one attempt of a step raises a (retried) error; 0 = never.
     step_fail_rate: float = 0.0
-    queue: str = "example-queue"
+    queue: str = _DEFAULTS.queue
     # None: the seed's default "<children>/<steps>"; "" enqueues with no dedup id.
     dedup_id: str | None = None
 
@@ -91,12 +95,10 @@ class ExperimentParams:
 
     def validate(self) -> str | None:
         """A one-line reason why these parameters cannot run, or None."""
-        if self.children < 1 or self.steps < 1:
-            return "children and steps must be at least 1"
-        if self.step_max_attempts < 1:
-            return "step max attempts must be at least 1"
-        if self.step_delay_ms < 0:
-            return "step delay must not be negative"
+        for name in ("children", "steps", "step_max_attempts", "step_delay_ms"):
+            problem = out_of_bounds(name, getattr(self, name))
+            if problem is not None:
+                return problem
         if not 0.0 <= self.step_fail_rate < 1.0:
             return "step fail rate must be in [0, 1)"
         if self.crash_child is not None and not (

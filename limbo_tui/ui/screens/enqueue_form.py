@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from limbo_tui.settings import ExperimentSettings
+from limbo_tui.settings import ExperimentSettings, out_of_bounds
 from limbo_tui.ui.screens.dialog import Dialog
 
 
@@ -88,20 +88,25 @@ class EnqueueFormScreen(Dialog[ExperimentForm | None]):
         else:
             self.dismiss(None)
 
-    def _number(self, field: str, low: int, high: int) -> int:
+    def _number(self, field: str, low: int | None = None, high: int | None = None) -> int:
+        """The field's whole number, within the experiment's bounds (settings.py) and, for
+        a crash point, within `low`..`high` (the children and steps asked for)."""
         raw = self.query_one(f"#{field}", Input).value.strip()
         try:
             value = int(raw)
         except ValueError:
             raise BadField(field, f"{field.replace('_', ' ')}: a whole number, please") from None
-        if not low <= value <= high:
-            raise BadField(field, f"{field.replace('_', ' ')}: between {low} and {high}")
+        problem = out_of_bounds(field, value)
+        if problem is None and low is not None and high is not None and not low <= value <= high:
+            problem = f"{field.replace('_', ' ')}: between {low} and {high}"
+        if problem is not None:
+            raise BadField(field, problem)
         return value
 
     def _submit(self) -> None:
         try:
-            children = self._number("children", 1, 100)
-            steps = self._number("steps", 1, 100)
+            children = self._number("children")
+            steps = self._number("steps")
             form = ExperimentForm(
                 children=children,
                 steps=steps,
