@@ -89,6 +89,25 @@ async def test_reads_larger_than_a_batch_return_every_row_once(
         await conn.close()
 
 
+async def test_the_registry_names_queues_and_versions_newest_first(dbos_url: str) -> None:
+    from limbo_tui.pg.dbos_registry import read_registry
+
+    _exec(
+        dbos_url,
+        "INSERT INTO dbos.queues (name, concurrency) VALUES ('bounded-q', 2)",
+        "INSERT INTO dbos.application_versions (version_id, version_name, version_timestamp) "
+        "VALUES ('a', 'v-old', 1), ('b', 'v-new', 2)",
+    )
+    conn = await _conn(dbos_url)
+    try:
+        registry = await read_registry(conn, "dbos")
+    finally:
+        await conn.close()
+    assert registry.has_queue_registry and registry.has_version_registry
+    assert [(q.name, q.concurrency) for q in registry.queues] == [("bounded-q", 2)]
+    assert [(v.name, v.timestamp_ms) for v in registry.versions] == [("v-new", 2), ("v-old", 1)]
+
+
 async def test_dbos28_limbo_seed(db_url: str) -> None:
     dbos28.create_schema(db_url)
     seed = dbos28.seed_limbo(db_url)

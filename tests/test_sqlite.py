@@ -409,3 +409,24 @@ async def test_totals_stay_true_when_a_row_beyond_the_snapshot_is_dequeued(
         await until(true_totals, 30, "the totals counted again")
     finally:
         await feed.stop()
+
+
+def test_the_registry_is_read_from_the_file_as_from_postgres(tmp_path: Path) -> None:
+    from limbo_tui.sqlite import reader
+
+    path = _prepare(tmp_path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO queues (name, concurrency) VALUES ('bounded-q', 2)")
+        conn.execute(
+            "INSERT INTO application_versions (version_id, version_name, version_timestamp) "
+            "VALUES ('a', 'v-old', 1), ('b', 'v-new', 9000000000000)"
+        )
+    conn = reader.connect(path)
+    try:
+        registry = reader.read_registry(conn)
+    finally:
+        conn.close()
+    assert registry.has_queue_registry and registry.has_version_registry
+    assert {q.name: q.concurrency for q in registry.queues}["bounded-q"] == 2
+    names = [v.name for v in registry.versions]
+    assert names[0] == "v-new" and names.index("v-new") < names.index("v-old")

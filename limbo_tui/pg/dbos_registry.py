@@ -54,6 +54,28 @@ def queue_fields(present: Collection[str]) -> str:
     )
 
 
+def has_queue_registry(queue_columns: Collection[str]) -> bool:
+    """The database has DBOS's queue registry (3.x's `queues` table)."""
+    return "name" in queue_columns
+
+
+def has_version_registry(version_columns: Collection[str]) -> bool:
+    """The database has DBOS's registry of application versions."""
+    return {"version_name", "version_timestamp"} <= set(version_columns)
+
+
+# The newest registered versions first; {table} and {limit} are the driver's.
+VERSIONS_SQL = (
+    "SELECT version_name, version_timestamp FROM {table} "
+    "ORDER BY version_timestamp DESC LIMIT {limit}"
+)
+
+
+def app_version(r: _Row) -> AppVersion:
+    """One row selected with VERSIONS_SQL."""
+    return AppVersion(r["version_name"], int(r["version_timestamp"] or 0))
+
+
 def queue_settings(r: _Row) -> QueueSettings:
     """One row selected with queue_fields (an asyncpg Record or a sqlite3.Row)."""
     return QueueSettings(
@@ -73,8 +95,8 @@ async def read_registry(conn: asyncpg.Connection, schema: str) -> Registry:
     )
     queue_cols = columns.get("queues", frozenset())
     version_cols = columns.get("application_versions", frozenset())
-    has_queues = "name" in queue_cols
-    has_versions = {"version_name", "version_timestamp"} <= version_cols
+    has_queues = has_queue_registry(queue_cols)
+    has_versions = has_version_registry(version_cols)
     schema_version = await read_with_asyncpg(conn, schema)
     first = schema_version.first_release
     if first is not None:
@@ -94,12 +116,9 @@ async def read_registry(conn: asyncpg.Connection, schema: str) -> Registry:
             queues.append(queue_settings(r))
     versions: list[AppVersion] = []
     if has_versions:
-        for r in await conn.fetch(
-            "SELECT version_name, version_timestamp FROM "
-            f"{quote_ident(schema)}.application_versions ORDER BY version_timestamp DESC LIMIT $1",
-            MAX_VERSIONS,
-        ):
-            versions.append(AppVersion(r["version_name"], int(r["version_timestamp"] or 0)))
+        table = f"{quote_ident(schema)}.application_versions"
+        sql = VERSIONS_SQL.format(table=table, limit="$1")
+        versions.extend(app_version(r) for r in await conn.fetch(sql, MAX_VERSIONS))
     return Registry(
         release=release,
         queues=tuple(queues),

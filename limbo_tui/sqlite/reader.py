@@ -23,7 +23,16 @@ from urllib.parse import quote
 from limbo_tui.errors import DatabaseError
 from limbo_tui.model import LIVE_STATUSES, GroupTotal, Row, Step, Totals, Workflow
 from limbo_tui.pg import queries
-from limbo_tui.pg.dbos_registry import MAX_QUEUES, MAX_VERSIONS, queue_fields, queue_settings
+from limbo_tui.pg.dbos_registry import (
+    MAX_QUEUES,
+    MAX_VERSIONS,
+    VERSIONS_SQL,
+    app_version,
+    has_queue_registry,
+    has_version_registry,
+    queue_fields,
+    queue_settings,
+)
 from limbo_tui.pg.queries import MAX_FAMILY, MAX_LIVE, Columns
 from limbo_tui.registry import DBOS_3, AppVersion, QueueSettings, Registry
 
@@ -205,8 +214,8 @@ def read_registry(conn: sqlite3.Connection) -> Registry:
         return {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
 
     queue_cols, version_cols = columns("queues"), columns("application_versions")
-    has_queues = "name" in queue_cols
-    has_versions = {"version_name", "version_timestamp"} <= version_cols
+    has_queues = has_queue_registry(queue_cols)
+    has_versions = has_version_registry(version_cols)
     queues: list[QueueSettings] = []
     if has_queues:
         fields = queue_fields(queue_cols)
@@ -216,12 +225,8 @@ def read_registry(conn: sqlite3.Connection) -> Registry:
             queues.append(queue_settings(r))
     versions: list[AppVersion] = []
     if has_versions:
-        for r in conn.execute(
-            "SELECT version_name, version_timestamp FROM application_versions "
-            "ORDER BY version_timestamp DESC LIMIT ?",
-            (MAX_VERSIONS,),
-        ):
-            versions.append(AppVersion(r["version_name"], int(r["version_timestamp"] or 0)))
+        sql = VERSIONS_SQL.format(table="application_versions", limit="?")
+        versions.extend(app_version(r) for r in conn.execute(sql, (MAX_VERSIONS,)))
     return Registry(
         release=DBOS_3,
         queues=tuple(queues),
