@@ -41,6 +41,7 @@ PYPROJECT_TABLE = "limbo-tui"
 _BOUNDS: dict[str, tuple[float, float]] = {
     **{f"experiment.{name}": bounds for name, bounds in EXPERIMENT_BOUNDS.items()},
     "worker.auto_restart_s": (0, 3600),
+    "worker.shutdown_wait_s": (0, 600),
     "limbo.stalled_after_s": (1, 30 * 86400),
     "limbo.enqueued_after_s": (1, 30 * 86400),
     "limbo.near_max_margin": (0, 1000),
@@ -56,6 +57,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "worker.mode": WORKER_MODES,
     "feed.source": FEED_SOURCES,
     "feed.triggers": TRIGGER_POLICIES,
+    "experiment.crash_signal": ("SIGKILL", "SIGSEGV"),
 }
 _TOP_LEVEL = ("limits", "read_only", "lab")
 _NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")

@@ -38,6 +38,8 @@ _FINISHED = model.FINISHED_STATUSES
 QUIET_S = 6.0
 ROUND_TIMEOUT_S = 90.0
 DEFAULT_ROUNDS = 7
+# ProcessWorker's words for a shutdown that waited for a workflow that did not end.
+STOP_WAITED = "still active"
 _RECOVERY_LINE = re.compile(r"Recovering (\d+) workflows|No workflows to recover")
 
 
@@ -50,6 +52,9 @@ class Moment:
     rows: tuple[str, ...]
     limbo: tuple[str, ...]
     enqueue: str | None = None
+    # How the worker's graceful stop after this launch went (a restart of a running
+    # worker, or the end): DBOS's shutdown waits for the workflows still running.
+    stop: str | None = None
 
     def lines(self) -> list[str]:
         out = [self.recovered, *self.rows]
@@ -57,7 +62,13 @@ class Moment:
             out.append("‼ " + ", ".join(self.limbo))
         if self.enqueue:
             out.append(self.enqueue)
+        if self.stop:
+            out.append(f"stop: {self.stop}")
         return out
+
+    @property
+    def stop_waited(self) -> bool:
+        return bool(self.stop) and STOP_WAITED in str(self.stop)
 
     def same(self, other: Moment) -> bool:
         return self.lines() == other.lines()
@@ -211,10 +222,33 @@ def run_release(
                 run.moments.append(moment)
                 if all(r[1] in _FINISHED for r in rows if r[0] == parent):
                     break
+                stops = worker.stop_count
                 worker.restart()
+                if worker.stop_count > stops:
+                    stop = in_family_words(worker.last_stop, [r[0] for r in rows], parent)
+                    run.moments[-1] = replace(moment, stop=stop)
+            if worker.state == "RUNNING" and run.moments:
+                # The end, as the seed's Ctrl+C: does this release's shutdown wait?
+                worker.stop_gracefully()
+                stop = in_family_words(worker.last_stop, [r[0] for r in rows], parent)
+                run.moments[-1] = replace(run.moments[-1], stop=stop)
         finally:
             worker.stop()
     return run
+
+
+def in_family_words(text: str, ids: list[str], parent: str) -> str:
+    """A stop's outcome with the family's short ids as the rows name them, so that two
+    releases' runs (different ids) read the same where they behave the same."""
+    from limbo_tui.model import short_id
+
+    # Children first: a child's short id starts with its parent's.
+    for wid in sorted(ids, key=len, reverse=True):
+        if wid == parent:
+            text = text.replace(short_id(wid), "the parent")
+        else:
+            text = text.replace(short_id(wid, parent), f"child {wid[len(parent) :]}")
+    return text
 
 
 def _settle(worker: ProcessWorker, url: str, schema: str, parent: str) -> bool:
@@ -298,6 +332,14 @@ def render(a: ReleaseRun, b: ReleaseRun) -> str:
         out.append(f"first difference: {label}")
         out.append(f"  dbos {a.release}: " + ("; ".join(left.lines()) if left else "finished"))
         out.append(f"  dbos {b.release}: " + ("; ".join(right.lines()) if right else "finished"))
+    for run in (a, b):
+        waited = [m.label for m in run.moments if m.stop_waited]
+        said = (
+            f"its shutdown waited for a workflow that never ended after {', '.join(waited)}"
+            if waited
+            else "its shutdown never waited for a stuck workflow"
+        )
+        out.append(f"dbos {run.release}: {said}")
     for run in (a, b):
         limbo = first_limbo(run)
         where = (

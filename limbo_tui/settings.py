@@ -46,6 +46,10 @@ class WorkerSettings:
     app_version: str = "limbo-tui-demo-1"
     # Seconds after a crash before the worker restarts by itself; 0 = only on `r`.
     auto_restart_s: float = 0.0
+    # How long a stop (r, q) lets DBOS wait for the workflows still running in the process
+    # worker: DBOS.destroy(workflow_completion_timeout_sec=...). 10 is the seed's, whose
+    # Ctrl+C waited 10 s for its stuck parent; 0 stops without waiting.
+    shutdown_wait_s: int = 10
     # Modules imported before launch so the embedded worker also runs the user's workflows.
     imports: tuple[str, ...] = ()
     # The DBOS release the process worker runs ("2.8.0"), provisioned by uv into
@@ -64,6 +68,9 @@ class ExperimentSettings:
     crash_step: int = 3
     # Set crash_enabled = false to run the experiment without its crash point.
     crash_enabled: bool = True
+    # How the process worker dies there: "SIGKILL", or "SIGSEGV" (a real segmentation
+    # fault, as the seed's). The thread worker's crash is the same either way.
+    crash_signal: str = "SIGKILL"
     max_recovery_attempts: int = 2
     child_max_recovery_attempts: int = 2
     step_max_attempts: int = 3

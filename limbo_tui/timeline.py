@@ -153,6 +153,22 @@ class Timeline:
                     wf.created_at_ms is None,
                 )
             ]
+            if wf.recovery_attempts > 0:
+                # A direct start (a child) is its first dispatch: DBOS writes 1 at once.
+                # More than one before limbo-tui saw it: told as a range, at its last write.
+                first = wf.recovery_attempts == 1 and wf.created_at_ms is not None
+                started = wf.created_at_ms if first and wf.created_at_ms else changed_at
+                events.append(
+                    TimelineEvent(
+                        started,
+                        wf.id,
+                        "dispatch",
+                        _dispatch_text(0, wf.recovery_attempts)
+                        + ("" if first else ", before limbo-tui saw it"),
+                        not first and observed,
+                        wf.recovery_attempts,
+                    )
+                )
             return [self._add(e) for e in events]
         events = []
         if wf.recovery_attempts > old.recovery_attempts:
@@ -227,6 +243,10 @@ class Timeline:
         merged = own + [dataclasses.replace(w, workflow_id=workflow_id) for w in worker]
         # Stable: events of one instant keep the order they were seen in.
         return sorted(merged, key=lambda e: e.at_ms)
+
+    def worker_events(self) -> list[TimelineEvent]:
+        """The worker's crashes, restarts and stops of the session, oldest first."""
+        return list(self._worker)
 
     def workflow_ids(self) -> list[str]:
         return [w for w, events in self._events.items() if events]

@@ -12,7 +12,14 @@ import re
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-LineKind = Literal["crash", "recovery", "dead-letter", "error", "plain"]
+LineKind = Literal["crash", "recovery", "dead-letter", "shutdown-wait", "error", "plain"]
+
+# DBOS.destroy(workflow_completion_timeout_sec=N) checks once a second, for up to N s,
+# whether workflows still run in this process, and logs this line while some do (the
+# same words in 2.8 and 3.x). Its ids are the only record of what the shutdown waits for.
+_SHUTDOWN_WAIT = re.compile(
+    r"Attempting to shut down DBOS\. (\d+) workflows remain active\. IDs: \[([^\]]*)\]"
+)
 
 # Ordered: the first match names the line.
 _KINDS: tuple[tuple[LineKind, re.Pattern[str]], ...] = (
@@ -22,6 +29,7 @@ _KINDS: tuple[tuple[LineKind, re.Pattern[str]], ...] = (
             r"exceeded its maximum of \d+|MaxRecoveryAttemptsExceeded|MAX_RECOVERY_ATTEMPTS"
         ),
     ),
+    ("shutdown-wait", _SHUTDOWN_WAIT),
     (
         "crash",
         re.compile(
@@ -45,6 +53,14 @@ def line_kind(line: str) -> LineKind:
         if pattern.search(line):
             return kind
     return "plain"
+
+
+def shutdown_wait_ids(line: str) -> tuple[str, ...] | None:
+    """The workflow ids a DBOS shutdown still waits for, if `line` is its waiting line."""
+    found = _SHUTDOWN_WAIT.search(line)
+    if found is None:
+        return None
+    return tuple(re.findall(r"'([^']*)'", found[2]))
 
 
 # A line longer than this is shown cut; the log of a looping step must not fill memory.

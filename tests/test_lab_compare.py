@@ -9,7 +9,13 @@ from pathlib import Path
 
 from conftest import _make_shared_tmp
 
-from limbo_tui.lab_compare import Moment, ReleaseRun, first_difference, render
+from limbo_tui.lab_compare import (
+    Moment,
+    ReleaseRun,
+    first_difference,
+    in_family_words,
+    render,
+)
 
 
 def test_compare_prints_both_timelines_and_where_they_part(tmp_path: Path) -> None:
@@ -50,6 +56,18 @@ def test_compare_prints_both_timelines_and_where_they_part(tmp_path: Path) -> No
     last_round = out.split("\n── ")[-1].splitlines()[1:]
     lefts = [line.split(" │ ")[0] for line in last_round if " │ " in line]
     assert "parent MAX_RECOVERY_ATTEMPTS_EXCEEDED rec 4" in [x.strip() for x in lefts]
+    # The seed's slow shutdown: 2.8's waits for the stuck parent at each restart in limbo;
+    # 3.4's has nothing left to wait for.
+    stuck = "stop: DBOS waited its whole 10 s for the parent, still active"
+    assert any(left.strip().startswith(stuck) for left, _ in sides), out
+    assert not any(stuck in right for _, right in sides), out
+    assert any("stop: DBOS had no active workflow and stopped at once" in right
+               for _, right in sides)  # fmt: skip
+    assert (
+        "dbos 2.8.0: its shutdown waited for a workflow that never ended after restart 3, "
+        "restart 4" in out
+    )
+    assert "dbos 3.4.0: its shutdown never waited for a stuck workflow" in out
     assert "dbos 2.8.0: in limbo from restart 3 (awaiting-dead-child, dedup-blocked)" in out
     assert "dbos 3.4.0: never in limbo" in out
     assert not list(data_dir.parent.glob("*/postmaster.pid"))
@@ -67,3 +85,15 @@ def test_the_same_timelines_have_no_difference_and_say_so() -> None:
     c = ReleaseRun("3.4.0", [*b.moments, _moment("restart 1", "parent SUCCESS rec 1")])
     assert first_difference(a, c) == 1
     assert "first difference: restart 1" in render(a, c)
+
+
+def test_a_stop_names_the_family_as_the_rows_do() -> None:
+    parent = "fe5f923f-1531-4c06-af78-f4e8f9b5b9c4"
+    ids = [parent, f"{parent}-1"]
+    said = "DBOS waited its whole 10 s for fe5f923f, still active, and gave up; it stays PENDING"
+    assert in_family_words(said, ids, parent) == (
+        "DBOS waited its whole 10 s for the parent, still active, and gave up; it stays PENDING"
+    )
+    both = "DBOS waited its whole 10 s for fe5f923f, fe5f923f-1, still active, and gave up"
+    assert in_family_words(both, ids, parent).startswith("DBOS waited its whole 10 s for the "
+                                                          "parent, child -1, still")  # fmt: skip

@@ -24,10 +24,12 @@ from release_support import OLD, need_2x_server
 
 from limbo_tui.database import Database, prepare_release_schema
 from limbo_tui.launch import build_app
+from limbo_tui.model import short_id
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.settings import Settings, UISettings, WorkerSettings
 from limbo_tui.ui.screens.confirm import ConfirmScreen
 from limbo_tui.ui.status_header import StatusHeader
+from limbo_tui.worker_log import shutdown_wait_ids
 
 NEW = "3.4.0"
 
@@ -122,6 +124,64 @@ async def _wait_for(
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def _drive_to_the_seeds_limbo(app: Any, pilot: Any, url: str, log: Path) -> str:
+    """The seed's first four launches on 2.8.0, row for row; returns the parent's id,
+    in limbo: PENDING holding "6/5", awaiting its dead-lettered child, diagnosed live."""
+    worker = app.worker
+    header = app.query_one(StatusHeader)
+    assert "dbos schema 7 (2.8-2.10) │ worker dbos 2.8.0" in header.database
+    await until(lambda: worker.state == "RUNNING", 120, "the 2.8 worker")
+    await pilot.press("e")
+    # Launch 1: dequeued and started, the child crashes the worker at its step 3.
+    await until(lambda: worker.crash_count == 1, 120, "the first crash")
+    assert _family(url) == {
+        "parent": ("PENDING", "example-queue", "6/5", 1),
+        "child": ("PENDING", None, None, 1),
+    }
+    # Launch 2 recovers both ("Recovering 2 workflows"): 2.8 puts the queued
+    # parent back on its queue, reruns the child, which crashes again.
+    await _restart_until_crash(app, pilot, 2)
+    assert _family(url) == {
+        "parent": ("ENQUEUED", "example-queue", "6/5", 1),
+        "child": ("PENDING", None, None, 2),
+    }
+    # Launch 3 recovers 1 (the child) and crashes once more.
+    await _restart_until_crash(app, pilot, 3)
+    assert _family(url)["child"] == ("PENDING", None, None, 3)
+    # Launch 4: the child is past its max (2): dead-lettered. The parent is
+    # dequeued again and waits on it for ever: PENDING, holding "6/5".
+    await pilot.press("r")
+    await until(
+        lambda: (
+            _family(url)
+            == {
+                "parent": ("PENDING", "example-queue", "6/5", 2),
+                "child": ("MAX_RECOVERY_ATTEMPTS_EXCEEDED", None, None, 4),
+            }
+        ),
+        120,
+        "the seed's limbo",
+    )
+    assert worker.state == "RUNNING"
+    assert _recovery_lines(log) == [
+        "No workflows to recover",
+        "Recovering 2 workflows",
+        "Recovering 1 workflows",
+        "Recovering 1 workflows",
+    ]
+    parent = _parent_id(url)
+    child = f"{parent}-1"
+    await until(lambda: child in app.graph.workflows, 30, "the family on screen")
+
+    def diagnosed() -> bool:
+        kinds = {(d.workflow_id, d.kind) for d in app.diagnoses}
+        return {(parent, "awaiting-dead-child"), (parent, "dedup-blocked")} <= kinds
+
+    await _wait_for(app, pilot, diagnosed, "awaiting-dead-child and dedup-blocked")
+    assert app.graph.workflows[child].status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+    return parent
+
+
 @pytest.mark.parametrize("release_db", [OLD], indirect=True)
 async def test_the_seed_on_dbos_28_reproduces_the_limbo_row_for_row(
     release_db: str, tmp_path: Path
@@ -132,65 +192,12 @@ async def test_the_seed_on_dbos_28_reproduces_the_limbo_row_for_row(
     app, worker = await asyncio.to_thread(build_app, settings, Database(url), log_path=log)
     try:
         async with app.run_test(size=(120, 36), notifications=True) as pilot:
-            header = app.query_one(StatusHeader)
-            assert "dbos schema 7 (2.8-2.10) │ worker dbos 2.8.0" in header.database
-            await until(lambda: worker.state == "RUNNING", 120, "the 2.8 worker")
-            await pilot.press("e")
-            # Launch 1: dequeued and started, the child crashes the worker at its step 3.
-            await until(lambda: worker.crash_count == 1, 120, "the first crash")
-            assert _family(url) == {
-                "parent": ("PENDING", "example-queue", "6/5", 1),
-                "child": ("PENDING", None, None, 1),
-            }
-            # Launch 2 recovers both ("Recovering 2 workflows"): 2.8 puts the queued
-            # parent back on its queue, reruns the child, which crashes again.
-            await _restart_until_crash(app, pilot, 2)
-            assert _family(url) == {
-                "parent": ("ENQUEUED", "example-queue", "6/5", 1),
-                "child": ("PENDING", None, None, 2),
-            }
-            # Launch 3 recovers 1 (the child) and crashes once more.
-            await _restart_until_crash(app, pilot, 3)
-            assert _family(url)["child"] == ("PENDING", None, None, 3)
-            # Launch 4: the child is past its max (2): dead-lettered. The parent is
-            # dequeued again and waits on it for ever: PENDING, holding "6/5".
-            await pilot.press("r")
-            await until(
-                lambda: (
-                    _family(url)
-                    == {
-                        "parent": ("PENDING", "example-queue", "6/5", 2),
-                        "child": ("MAX_RECOVERY_ATTEMPTS_EXCEEDED", None, None, 4),
-                    }
-                ),
-                120,
-                "the seed's limbo",
-            )
-            assert worker.state == "RUNNING"
-            assert _recovery_lines(log) == [
-                "No workflows to recover",
-                "Recovering 2 workflows",
-                "Recovering 1 workflows",
-                "Recovering 1 workflows",
-            ]
-            parent = _parent_id(url)
+            parent = await _drive_to_the_seeds_limbo(app, pilot, url, log)
             child = f"{parent}-1"
-            await until(lambda: child in app.graph.workflows, 30, "the family on screen")
-
-            def diagnosed() -> bool:
-                kinds = {(d.workflow_id, d.kind) for d in app.diagnoses}
-                return {(parent, "awaiting-dead-child"), (parent, "dedup-blocked")} <= kinds
-
-            await _wait_for(app, pilot, diagnosed, "awaiting-dead-child and dedup-blocked")
-            assert app.graph.workflows[child].status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
             # The timeline (`t`) tells the same story: every dispatch in order, up to the
             # database's own counters, and the three crashes at the instants they happened.
-            for wid, attempts in ((parent, 2), (child, 4)):
-                story = app.timeline.events(wid)
-                counts = [e.attempts for e in story if e.kind == "dispatch"]
-                assert counts == sorted(counts) and counts[-1] == attempts, story
-                times = [e.at_ms for e in story]
-                assert times == sorted(times)
+            _assert_every_dispatch_on_the_timeline(app, url, parent)
+            _assert_every_dispatch_on_the_timeline(app, url, child)
             crashes = [e.text for e in app.timeline.events(child) if e.kind == "worker"]
             assert [c for c in crashes if c.startswith("worker crashed")] == [
                 f"worker crashed (crash {n})" for n in (1, 2, 3)
@@ -221,15 +228,114 @@ async def test_the_seed_on_dbos_28_reproduces_the_limbo_row_for_row(
         worker.stop()
 
 
+def _assert_every_dispatch_on_the_timeline(app: Any, url: str, wid: str) -> None:
+    """The workflow's timeline lists each dispatch DBOS counted, one by one, in order,
+    each with a time, up to the database's recovery_attempts."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT recovery_attempts FROM dbos.workflow_status WHERE workflow_uuid = %s", (wid,)
+        ).fetchone()
+    assert row is not None
+    story = app.timeline.events(wid)
+    dispatches = [e for e in story if e.kind == "dispatch"]
+    assert [e.attempts for e in dispatches] == list(range(1, int(row[0]) + 1)), story
+    assert all(e.text.startswith(f"dispatch {e.attempts} (") for e in dispatches), story
+    times = [e.at_ms for e in story]
+    assert times == sorted(times) and all(t > 0 for t in times), story
+
+
+def _shutdown_waits(log: Path) -> list[tuple[str, ...]]:
+    """The ids of each of DBOS's "Attempting to shut down DBOS ..." lines, in order."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return [ids for line in text.splitlines() if (ids := shutdown_wait_ids(line)) is not None]
+
+
+@pytest.mark.parametrize("release_db", [OLD], indirect=True)
+async def test_the_seed_on_dbos_28_shutdown_waits_for_the_stuck_parent_until_it_dead_letters(
+    release_db: str, tmp_path: Path
+) -> None:
+    """The seed's Ctrl+C in limbo: DBOS's shutdown waits (10 s, the seed's) for the parent
+    polling its dead child, on screen, bounded; each further restart burns one parent
+    dispatch until the parent is dead-lettered itself and "6/5" is free."""
+    url = release_db
+    settings = _settings(OLD)
+    log = tmp_path / "worker.log"
+    app, worker = await asyncio.to_thread(build_app, settings, Database(url), log_path=log)
+    try:
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            parent = await _drive_to_the_seeds_limbo(app, pilot, url, log)
+            short = short_id(parent)
+            header = app.query_one(StatusHeader)
+            waiting = f"stopping: DBOS waits for {short} (PENDING, awaiting a dead child)"
+            # r: the worker stops as the seed's Ctrl+C did, and says what DBOS waits for.
+            await pilot.press("r")
+            await _wait_for(app, pilot, lambda: waiting in header.worker_detail, "the wait")
+            assert header.worker_state == "STOPPING"
+            assert re.search(r" \d+ s of 10 s", header.worker_detail), header.worker_detail
+            await until(lambda: worker.stop_count == 1, 120, "the stop")
+            gave_up = (
+                f"DBOS waited its whole 10 s for {short}, still active, and gave up; "
+                "it stays PENDING"
+            )
+            assert worker.last_stop == gave_up
+            # The seed's log: only the parent named, once a second, then shut down.
+            waits = _shutdown_waits(log)
+            assert waits and set(waits) == {(parent,)} and len(waits) <= 10, waits
+            text = log.read_text(encoding="utf-8")
+            assert text.index("DBOS successfully shut down") > text.rindex("Attempting to shut")
+            # The restart: the parent, recovered and dequeued again, waits once more.
+            await until(
+                lambda: _family(url)["parent"] == ("PENDING", "example-queue", "6/5", 3),
+                120,
+                "the parent's third dispatch",
+            )
+            assert _recovery_lines(log)[-1] == "Recovering 1 workflows"
+            story = [e.text for e in app.timeline.events(parent) if e.kind == "worker"]
+            assert f"worker stopping: DBOS waits for {short} (PENDING, awaiting a dead child)" in (
+                story
+            ), story
+            assert f"worker stopped: {gave_up}" in story, story
+
+            # q in limbo: the app stays up and shows the wait; q again kills the worker.
+            await _wait_for(app, pilot, lambda: (parent, "awaiting-dead-child") in {
+                (d.workflow_id, d.kind) for d in app.diagnoses}, "limbo again")  # fmt: skip
+            await pilot.press("q")
+            await _wait_for(app, pilot, lambda: waiting in header.worker_detail, "the quit's wait")
+            assert app.is_running
+            await pilot.press("q")
+            await until(lambda: worker.stop_count == 2, 60, "the kill")
+            assert worker.last_stop == (
+                f"killed (SIGKILL) on request during DBOS's shutdown; DBOS was waiting for {short}"
+            )
+            await until(lambda: not app.is_running, 30, "the app's exit")
+    finally:
+        worker.stop()
+    assert _family(url)["parent"] == ("PENDING", "example-queue", "6/5", 3)
+
+    # limbo-tui again: the launch dispatches the parent a fourth time, past its max (2):
+    # dead-lettered itself, and "6/5" freed with it, as the seed's last restart.
+    app, worker = await asyncio.to_thread(build_app, settings, Database(url), log_path=log)
+    try:
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            await until(
+                lambda: _family(url)["parent"] == ("MAX_RECOVERY_ATTEMPTS_EXCEEDED", None, None, 4),
+                120,
+                "the parent dead-lettered",
+            )
+            assert f"Workflow {parent} has exceeded its maximum of 2" in log.read_text()
+            await _enqueue_succeeds(app, pilot, url)
+    finally:
+        worker.stop()
+
+
 @pytest.mark.parametrize("release_db", [NEW], indirect=True)
 async def test_the_seed_on_dbos_34_dead_letters_parent_and_child_together(
     release_db: str, tmp_path: Path
 ) -> None:
     url = release_db
     settings = _settings(NEW)
-    app, worker = await asyncio.to_thread(
-        build_app, settings, Database(url), log_path=tmp_path / "worker.log"
-    )
+    log = tmp_path / "worker.log"
+    app, worker = await asyncio.to_thread(build_app, settings, Database(url), log_path=log)
     try:
         async with app.run_test(size=(120, 36), notifications=True) as pilot:
             header = app.query_one(StatusHeader)
@@ -254,8 +360,38 @@ async def test_the_seed_on_dbos_34_dead_letters_parent_and_child_together(
                 "both dead-lettered",
             )  # fmt: skip
             assert _family(url)["parent"][2] is None
+            # The dead-lettering timeline: each dispatch, the crashes, then both refused.
+            parent = _parent_id(url)
+            for wid in (parent, f"{parent}-1"):
+                await _wait_for(
+                    app,
+                    pilot,
+                    lambda wid=wid: any(
+                        e.text.endswith("-> MAX_RECOVERY_ATTEMPTS_EXCEEDED")
+                        for e in app.timeline.events(wid)
+                    ),
+                    "the dead-lettering on the timeline",
+                )
+                _assert_every_dispatch_on_the_timeline(app, url, wid)
+            crashes = [e.text for e in app.timeline.events(parent) if e.kind == "worker"]
+            assert [c for c in crashes if c.startswith("worker crashed")] == [
+                f"worker crashed (crash {n})" for n in (1, 2, 3)
+            ], crashes
             kinds = {d.kind for d in app.diagnoses}
             assert "awaiting-dead-child" not in kinds and "dedup-blocked" not in kinds
+            # r here: the same shutdown as on 2.8, but nothing is left running to wait for.
+            await pilot.press("r")
+            await until(lambda: worker.stop_count == 1, 120, "the stop")
+            assert worker.last_stop == "DBOS had no active workflow and stopped at once"
+            assert _shutdown_waits(log) == []
+            said = f"worker stopped: {worker.last_stop}"
+            await _wait_for(
+                app,
+                pilot,
+                lambda: said in [e.text for e in app.timeline.worker_events()],
+                "the stop on the timeline",
+            )
+            await until(lambda: worker.state == "RUNNING", 120, "the restart")
             await _enqueue_succeeds(app, pilot, url)
     finally:
         worker.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from limbo_tui.model import Step, Workflow, WorkflowRemoved
 from limbo_tui.timeline import MAX_EVENTS_PER_WORKFLOW, Timeline
 
@@ -53,12 +55,32 @@ def test_the_seed_parent_story_lists_every_dispatch_in_order() -> None:
     assert all(not e.observed for e in events if e.kind != "worker")
 
 
+def test_a_child_started_directly_has_its_first_dispatch_at_its_creation() -> None:
+    tl = Timeline()
+    child = Workflow(f"{P}-1", "PENDING", "child", recovery_attempts=1, created_at_ms=T0,
+                     updated_at_ms=T0 + 3)  # fmt: skip
+    tl.observe([child], T0 + 5)
+    tl.observe([dataclasses.replace(child, recovery_attempts=2, updated_at_ms=T0 + 900)], T0 + 905)
+    # Seen for the first time already dispatched three times (a monitor attached late).
+    late = Workflow("late", "PENDING", "x", recovery_attempts=3, created_at_ms=T0,
+                    updated_at_ms=T0 + 50)  # fmt: skip
+    tl.observe([late], T0 + 60)
+    assert [(e.at_ms - T0, e.text, e.attempts) for e in tl.dispatches(f"{P}-1")] == [
+        (0, "dispatch 1 (recovery_attempts 0 -> 1)", 1),
+        (900, "dispatch 2 (recovery_attempts 1 -> 2)", 2),
+    ]
+    assert [(e.at_ms - T0, e.text) for e in tl.dispatches("late")] == [
+        (50, "dispatches 1..3 (recovery_attempts 0 -> 3, not seen one by one), before "
+             "limbo-tui saw it"),
+    ]  # fmt: skip
+
+
 def test_a_resync_repeating_known_rows_adds_nothing() -> None:
     tl = Timeline()
     rows = [wf("PENDING", 1, T0), Step(P, 1, "step", completed_at_ms=T0 + 1)]
-    assert len(tl.observe(rows, T0)) == 2
+    assert [e.kind for e in tl.observe(rows, T0)] == ["created", "dispatch", "step"]
     assert tl.observe(rows, T0 + 10) == []
-    assert len(tl.events(P)) == 2
+    assert len(tl.events(P)) == 3
 
 
 def test_resume_resets_the_counter_and_a_delete_is_the_last_word() -> None:
@@ -68,6 +90,7 @@ def test_resume_resets_the_counter_and_a_delete_is_the_last_word() -> None:
     tl.observe([WorkflowRemoved(P)], T0 + 20)
     texts = [e.text for e in tl.events(P)]
     assert texts[1:] == [
+        "dispatches 1..3 (recovery_attempts 0 -> 3, not seen one by one), before limbo-tui saw it",
         "recovery_attempts reset 3 -> 0 (resumed)",
         "CANCELLED -> ENQUEUED",
         "row deleted",

@@ -233,6 +233,20 @@ async def test_q_quits() -> None:
     assert app.return_code == 0
 
 
+async def test_q_stops_a_running_worker_as_ctrl_c_stops_a_dbos_app() -> None:
+    worker = WorkerDouble()
+    app, _ = make_app(worker=worker)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        for _ in range(50):
+            if not app.is_running:
+                break
+            await pilot.pause(0.05)
+    assert app.return_code == 0
+    assert ("stop_gracefully", None) in worker.calls
+    assert ("crash", None) not in worker.calls
+
+
 async def test_palette_offers_every_action() -> None:
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -86,6 +86,14 @@ class WorkerDouble:
         self.calls.append(("stop", None))
         self.state = "NONE"
 
+    def stop_gracefully(self) -> str:
+        self.calls.append(("stop_gracefully", None))
+        self.state = "DOWN"
+        return "DBOS had no active workflow and stopped at once"
+
+    def shutdown_wait(self) -> None:
+        return None
+
     def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult:
         self.calls.append(("enqueue", params))
         return self.enqueue_result

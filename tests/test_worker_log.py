@@ -7,7 +7,7 @@ from pathlib import Path
 from test_ui_support import WorkerDouble, make_app
 
 from limbo_tui.ui.screens.worker_log import WorkerLogScreen
-from limbo_tui.worker_log import LogTail, line_kind
+from limbo_tui.worker_log import LogTail, line_kind, shutdown_wait_ids
 
 # Lines as the seed's worker printed them (dbos 2.8) and as limbo-tui's worker writes them.
 SEED_LINES = {
@@ -20,11 +20,21 @@ SEED_LINES = {
     "16:22:28 [    INFO] (dbos:main.py:44) fe5f-1::10 :: Step 3 - Attempt 0/3": "plain",
     "20:01:02 [ WARNING] (dbos:demo.py:80) crash point reached: killing the worker": "crash",
     "20:01:03 [   ERROR] (dbos:_core.py:1) boom": "error",
+    "16:47:44 [    INFO] (dbos:_dbos.py:617) Attempting to shut down DBOS. 1 workflows "
+    "remain active. IDs: ['fe5f923f-1531-4c06-af78-f4e8f9b5b9c4']": "shutdown-wait",
 }
 
 
 def test_line_kinds_follow_what_the_seed_user_read() -> None:
     assert {line: line_kind(line) for line in SEED_LINES} == SEED_LINES
+
+
+def test_the_shutdown_waiting_line_names_the_ids_dbos_waits_for() -> None:
+    seed = next(line for line, kind in SEED_LINES.items() if kind == "shutdown-wait")
+    assert shutdown_wait_ids(seed) == ("fe5f923f-1531-4c06-af78-f4e8f9b5b9c4",)
+    two = "Attempting to shut down DBOS. 2 workflows remain active. IDs: ['a-1', 'b']"
+    assert shutdown_wait_ids(two) == ("a-1", "b")
+    assert shutdown_wait_ids("16:47:53 [    INFO] DBOS successfully shut down") is None
 
 
 def test_tail_reads_only_new_whole_lines_and_survives_truncation(tmp_path: Path) -> None:

@@ -154,3 +154,28 @@ def test_worker_process_dies_with_limbo_tui(dbos_url: str, tmp_path: object) -> 
             return True
 
     wait_for(gone, 5, "the worker process to die")
+
+
+def test_a_segfault_at_the_crash_point_is_a_crash_like_the_seeds(
+    dbos_url: str, tmp_path: Path
+) -> None:
+    settings = small_settings(crash_signal="SIGSEGV")
+    log = tmp_path / "w.log"
+    worker = ProcessWorker(dbos_url, settings, log_path=log)
+    worker.start()
+    assert worker.state == RUNNING, worker.detail
+    try:
+        assert worker.enqueue_experiment(ExperimentParams.from_settings(settings.experiment)).ok
+        wait_for(lambda: worker.state == DOWN, 30, "the crash")
+        assert worker.detail.startswith("crash point: child 0 step 1 of "), worker.detail
+        assert worker.detail.endswith("(killed by SIGSEGV)"), worker.detail
+        assert worker.crash_count == 1
+        assert "killing the worker process (a segmentation fault)" in log.read_text()
+        assert [row[0] for row in attempts(dbos_url)] == ["PENDING", "PENDING"]
+        # Recovered like any crash: the same step segfaults again.
+        worker.restart()
+        wait_for(lambda: worker.crash_count == 2, 30, "the second crash")
+        assert [row[1] for row in attempts(dbos_url)] == [2, 2]
+    finally:
+        worker.stop()
+    assert not list(tmp_path.glob("core*"))

@@ -51,6 +51,7 @@ from limbo_tui.ui.bindings import (
 from limbo_tui.ui.collaborators import FeedFactory, FeedLike
 from limbo_tui.ui.details_pane import DetailsPane, StepsTable
 from limbo_tui.ui.filter_input import FilterInput
+from limbo_tui.ui.graceful_quit import GracefulQuit
 from limbo_tui.ui.key_footer import KeyFooter
 from limbo_tui.ui.limbo_bar import LimboBar
 from limbo_tui.ui.live_inputs import LiveInputs
@@ -128,6 +129,9 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         self.show_timeline = False
         self._timeline_worker_state = ""
         self._timeline_crashes = 0
+        self._timeline_stops = 0
+        self._timeline_stop_said = ""
+        self._graceful_quit = GracefulQuit(self, worker)
         # A workflow to select as soon as the feed brings it (after enqueue / fork).
         self.follow_id: str | None = None
 
@@ -194,6 +198,10 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
             self._poll_worker()  # the header shows the worker's state at once
             self.set_interval(WORKER_POLL_S, self._poll_worker)
         self._repaint()
+
+    async def action_quit(self) -> None:
+        # A running worker is stopped as Ctrl+C stops a DBOS app, on screen (graceful_quit).
+        self._graceful_quit.press()
 
     async def on_unmount(self) -> None:
         if self._feed is not None:

@@ -8,6 +8,7 @@ another thread; the worker is polled from a thread because its calls may block.
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -15,6 +16,7 @@ from textual import work
 from limbo_tui.errors import one_line
 from limbo_tui.limits import known_limits
 from limbo_tui.model import Step, StepRemoved, Workflow, WorkflowRemoved
+from limbo_tui.shutdown_wait import stopping_line, waiting_for
 from limbo_tui.ui.details_pane import DetailsPane
 from limbo_tui.ui.messages import FeedStateChanged, GraphChanged, WorkerPolled
 from limbo_tui.ui.status_header import StatusHeader
@@ -148,27 +150,46 @@ class LiveInputs(_Base):
             self.call_from_thread(self._report_problem, f"worker: {one_line(exc)}")
             return
         crashes = int(getattr(worker, "crash_count", 0) or 0)
-        self.post_message(WorkerPolled(state, executor, detail, progress, limits, crashes))
+        stopping = worker.shutdown_wait() if state == "STOPPING" else None
+        stops = int(getattr(worker, "stop_count", 0) or 0)
+        last_stop = str(getattr(worker, "last_stop", "") or "")
+        self.post_message(
+            WorkerPolled(
+                state, executor, detail, progress, limits, crashes, stopping, stops, last_stop
+            )
+        )
 
     @quiet_in_teardown
     def on_worker_polled(self, message: WorkerPolled) -> None:
         header = self.query_one(StatusHeader)
         header.worker_state, header.executor_id = message.state, message.executor_id
-        shown = message.state in ("DOWN", "ELSEWHERE")
+        shown = message.state in ("DOWN", "ELSEWHERE", "STOPPING")
         if message.state == "ELSEWHERE" and header.worker_state_said != "ELSEWHERE":
             # The header's second line may be cut at 80 columns: say it once in full.
             self.notify(message.detail, severity="warning", timeout=10)
         header.worker_state_said = message.state
-        header.worker_detail = message.detail if shown else ""
-        progress, limits = message.progress, message.limits
         now = self.clock()
+        detail = message.detail
+        if message.stopping is not None:
+            # DBOS names ids; the graph says why they do not end (shutdown_wait.py).
+            diagnoses = self.diagnoses
+            detail = stopping_line(message.stopping, self.graph, diagnoses, time.monotonic())
+            said = waiting_for(message.stopping, self.graph, diagnoses)
+            if said != self._timeline_stop_said:
+                self.timeline.worker_event(f"worker stopping: {said}", now)
+                self._timeline_stop_said = said
+        if message.stops > self._timeline_stops:
+            self.timeline.worker_event(f"worker stopped: {message.last_stop}", now)
+            self._timeline_stops, self._timeline_stop_said = message.stops, ""
+        header.worker_detail = detail if shown else ""
+        progress, limits = message.progress, message.limits
         # The instants of a crash and a restart: DBOS records neither. A crash that was
         # restarted between two polls is still told, from the worker's crash count.
         for n in range(self._timeline_crashes + 1, message.crashes + 1):
             self.timeline.worker_event(f"worker crashed (crash {n})", now)
         self._timeline_crashes = max(self._timeline_crashes, message.crashes)
         if message.state != self._timeline_worker_state:
-            if self._timeline_worker_state and message.state != "DOWN":
+            if self._timeline_worker_state and message.state not in ("DOWN", "STOPPING"):
                 detail = f": {message.detail}" if message.detail else ""
                 self.timeline.worker_event(f"worker {message.state}{detail}", now)
             self._timeline_worker_state = message.state

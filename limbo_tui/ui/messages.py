@@ -50,6 +50,11 @@ class WorkerPolled(Message):
     # How many times the worker crashed so far: a crash and restart between two polls
     # still counts.
     crashes: int = 0
+    # While STOPPING: the worker's ShutdownWait (what DBOS's shutdown waits for).
+    stopping: Any = None
+    # Graceful stops so far, and what the last one did.
+    stops: int = 0
+    last_stop: str = ""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, WorkerPolled)

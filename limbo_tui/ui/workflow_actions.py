@@ -24,7 +24,7 @@ from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_lines import short_id
 from limbo_tui.waits import MESSAGE, current_wait
-from limbo_tui.worker.protocol import ExperimentParams
+from limbo_tui.worker.protocol import ActionResult, ExperimentParams
 
 if TYPE_CHECKING:
     from limbo_tui.ui.app import LimboApp
@@ -190,12 +190,21 @@ class WorkflowActions(_Base):
         )
 
     def action_restart(self) -> None:
-        if self._need_worker():
-            self.run_blocking(
-                "restart worker",
-                self.worker.restart,
-                done="the worker is up again; DBOS recovers its PENDING work",
-            )
+        if not self._need_worker():
+            return
+        if self.worker.state == "STOPPING":
+            self.notify("the worker is stopping (the header says what DBOS waits for)")
+            return
+        self.run_blocking("restart worker", self._restart_worker)
+
+    def _restart_worker(self) -> ActionResult:
+        """r: a running process worker stops as Ctrl+C would first (DBOS may wait)."""
+        stops = getattr(self.worker, "stop_count", 0)
+        self.worker.restart()
+        said = "the worker is up again; DBOS recovers its PENDING work"
+        if getattr(self.worker, "stop_count", 0) > stops:
+            said = f"stopped ({self.worker.last_stop}), then up again; DBOS recovers its work"
+        return ActionResult(True, said)
 
     # -- the selected workflow ---------------------------------------------------------
     def action_cancel(self) -> None:

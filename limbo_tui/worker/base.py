@@ -23,8 +23,10 @@ from limbo_tui.worker.protocol import (
     NONE,
     RUNNING,
     STARTING,
+    STOPPING,
     EnqueueResult,
     ExperimentParams,
+    ShutdownWait,
     StateListener,
     StepProgress,
     WorkerState,
@@ -61,6 +63,9 @@ class WorkerBase(ABC):
         self._stopped = False
         self._claim = ExecutorClaim(url, settings.worker.executor_id)
         self.crash_count = 0
+        # Graceful stops (r, q) so far and the last one's outcome, for the timeline.
+        self.stop_count = 0
+        self.last_stop = ""
 
     # -- the Worker contract ---------------------------------------------------------
     @property
@@ -106,12 +111,27 @@ class WorkerBase(ABC):
         self._launch(timeout)
 
     def restart(self, timeout: float = START_TIMEOUT_S) -> None:
-        """Relaunch after a crash (a running worker is crashed first, as kill -9 and a new
-        start would); DBOS recovers the PENDING workflows of this executor."""
+        """Relaunch; DBOS recovers the PENDING workflows of this executor. A running
+        worker is stopped first as this kind of worker stops for a restart
+        (_stop_for_restart)."""
         if self._state == RUNNING:
-            self.crash()
+            self._stop_for_restart()
+        if self._state == STOPPING:
+            return  # a stop in progress (a q, or another r): it ends DOWN; r again
         self._cancel_auto_restart()
         self.start(timeout)
+
+    def _stop_for_restart(self) -> None:
+        """As kill -9 and a new start would (the thread worker has no graceful stop)."""
+        self.crash()
+
+    def stop_gracefully(self) -> str:
+        """The thread worker stops as stop() does: at once, its running work PENDING."""
+        self.stop()
+        return "stopped at once (the thread worker does not wait for its workflows)"
+
+    def shutdown_wait(self) -> ShutdownWait | None:
+        return None
 
     @abstractmethod
     def crash(self) -> None:

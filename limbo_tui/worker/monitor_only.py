@@ -12,6 +12,7 @@ from limbo_tui.worker.protocol import (
     NONE,
     EnqueueResult,
     ExperimentParams,
+    ShutdownWait,
     StepProgress,
     WorkerState,
 )
@@ -53,6 +54,13 @@ class NoWorker:
 
     def stop(self) -> None:
         self._actions.close()
+
+    def stop_gracefully(self) -> str:
+        self.stop()
+        return "no worker to stop"
+
+    def shutdown_wait(self) -> ShutdownWait | None:
+        return None
 
     def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult:
         return self._actions.enqueue_experiment(params)

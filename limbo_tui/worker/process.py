@@ -8,6 +8,13 @@ seed's `uv run python main.py` after a segfault. Its DBOS log goes to a file (lo
 Workflow commands (enqueue, cancel, resume, fork) do not go through the child: they use
 DBOSClient from this process (actions.py), so they work while the child is down too.
 
+A stop for a restart (r) or for quitting (q) is the seed's Ctrl+C: the child runs
+DBOS.destroy(workflow_completion_timeout_sec=[worker] shutdown_wait_s), which waits for
+the workflows still running there; on dbos <= 2.11 the seed's parent, polling its
+dead-lettered child, never ends, so DBOS waits the whole time. The child tells each of
+DBOS's waiting lines (ids) as it comes; shutdown_wait() is what the header shows. limbo-tui
+bounds its own wait: STOP_GRACE_S past DBOS's, it kills the child (SIGKILL) and says so.
+
 The child dies with limbo-tui: it sets PR_SET_PDEATHSIG(SIGKILL), which Linux ties to
 the THREAD that forked it, so children are always spawned by one long-lived supervisor
 thread of this worker; it also exits on end of file on its stdin (our end of the pipe).
@@ -24,11 +31,12 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import IO, Any
 
 from limbo_tui.errors import LimboError
+from limbo_tui.model import short_id
 from limbo_tui.settings import Settings
 from limbo_tui.worker import demo, progress
 from limbo_tui.worker.base import WorkerBase
@@ -36,6 +44,8 @@ from limbo_tui.worker.interpreter import Interpreter, foreign_release, worker_in
 from limbo_tui.worker.protocol import (
     DOWN,
     RUNNING,
+    STOPPING,
+    ShutdownWait,
     StateListener,
     WorkerState,
 )
@@ -44,6 +54,9 @@ from limbo_tui.worker.release_client import installed_release
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 1.5
+# How long past DBOS's own shutdown wait limbo-tui waits for the worker to exit before
+# it kills it: DBOS 2.8 then still joins its background threads with no timeout.
+STOP_GRACE_S = 5.0
 ENTRY_MODULE = "limbo_tui.worker.process_main"
 
 
@@ -60,6 +73,9 @@ class _Child:
         self.limits: dict[str, int] = {}
         self.detail: str | None = None
         self.dbos: str | None = None
+        # The child's last word on a graceful stop ({"type": "stopped", ...}).
+        self.stopped: dict[str, Any] | None = None
+        self.reader_done = threading.Event()
 
 
 class ProcessWorker(WorkerBase):
@@ -78,6 +94,7 @@ class ProcessWorker(WorkerBase):
         super().__init__(url, settings, log_path=log_path, on_state=on_state)
         self._child: _Child | None = None
         self._limits: dict[str, int] = {}
+        self._wait: ShutdownWait | None = None
         self._spawn_requests: queue.Queue[tuple[queue.Queue[Any], Interpreter] | None] = (
             queue.Queue()
         )
@@ -168,6 +185,95 @@ class ProcessWorker(WorkerBase):
                     child.proc.wait(STOP_TIMEOUT_S * 0.3)
         self._spawn_requests.put(None)
 
+    def shutdown_wait(self) -> ShutdownWait | None:
+        return self._wait
+
+    def stop_gracefully(self) -> str:
+        """Quitting as the seed's Ctrl+C did: DBOS's shutdown, waiting, then stop()."""
+        outcome = self._graceful_stop()
+        self.stop()
+        self._set_state(DOWN, f"stopped: {outcome}")
+        return outcome
+
+    def _stop_for_restart(self) -> None:
+        self._graceful_stop()
+
+    def _graceful_stop(self) -> str:
+        """DBOS.destroy in the child, waiting up to shutdown_wait_s for its workflows;
+        the child is killed STOP_GRACE_S after that. Returns what happened, one line."""
+        wait_s = self._settings.worker.shutdown_wait_s
+        bound = wait_s + STOP_GRACE_S
+        with self._lock:
+            child = self._child
+            if child is None or child.proc.poll() is not None or not child.ready.is_set():
+                return "the worker was not running"
+            if child.stopping:
+                return "a stop is already in progress"
+            child.stopping = True
+            self._cancel_auto_restart()
+            self._wait = ShutdownWait(wait_s, time.monotonic(), (), bound)
+            self._set_state(STOPPING, self._waiting_detail())
+        with contextlib.suppress(OSError, ValueError):
+            if child.proc.stdin is not None:
+                child.proc.stdin.write(json.dumps({"type": "stop", "wait_s": wait_s}) + "\n")
+                child.proc.stdin.flush()
+        killed_at_bound = False
+        try:
+            child.proc.wait(bound)
+        except subprocess.TimeoutExpired:
+            killed_at_bound = True
+            self._kill(child)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.proc.wait(STOP_TIMEOUT_S)
+        child.reader_done.wait(STOP_TIMEOUT_S)  # its last lines, "stopped" among them
+        outcome = self._stop_outcome(child, bound, killed_at_bound)
+        with self._lock:
+            self.stop_count += 1
+            self.last_stop = outcome
+            self._wait = None
+            self._board.clear()
+            self._set_state(DOWN, f"stopped: {outcome}")
+        return outcome
+
+    def _stop_outcome(self, child: _Child, bound: float, killed_at_bound: bool) -> str:
+        wait = self._wait
+        named = wait.active if wait is not None else ()
+        waited_for = f"; DBOS was waiting for {_ids(named)}" if named else ""
+        if killed_at_bound:
+            return (
+                f"the worker had not exited {bound:g} s after the stop: limbo-tui killed it "
+                f"(SIGKILL){waited_for}"
+            )
+        if child.killed_by_us:
+            return f"killed (SIGKILL) on request during DBOS's shutdown{waited_for}"
+        said = child.stopped
+        if said is None:
+            code = child.proc.returncode
+            how = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit {code}"
+            return f"the worker ended ({how}) before DBOS's shutdown finished{waited_for}"
+        if said.get("problem"):
+            return f"DBOS's shutdown failed: {said['problem']}"
+        elapsed = float(said.get("elapsed_s") or 0)
+        still = tuple(str(i) for i in said.get("still_active") or ())
+        if still:
+            left = "it stays" if len(still) == 1 else "they stay"
+            whole = wait.wait_s if wait is not None else int(elapsed)
+            return (
+                f"DBOS waited its whole {whole} s for {_ids(still)}, still active, and gave "
+                f"up; {left} PENDING"
+            )
+        if named:
+            return f"DBOS waited {elapsed:.0f} s until {_ids(named)} ended"
+        return "DBOS had no active workflow and stopped at once"
+
+    def _waiting_detail(self) -> str:
+        wait = self._wait
+        if wait is None:
+            return ""
+        if not wait.active:
+            return f"stopping: DBOS's shutdown waits up to {wait.wait_s} s for active workflows"
+        return f"stopping: DBOS waits for {_ids(wait.active)} (up to {wait.wait_s} s)"
+
     def max_recovery_attempts(self) -> dict[str, int]:
         limits = dict(self._limits)
         limits.setdefault(demo.PARENT_NAME, self._settings.experiment.max_recovery_attempts)
@@ -250,12 +356,25 @@ class ProcessWorker(WorkerBase):
                 child.failed = str(message.get("message"))
             elif kind == "crashing":
                 child.crash_reason = f"crash point: {message.get('reason')}"
+            elif kind == "waiting":
+                self._waiting(child, tuple(str(i) for i in message.get("active") or ()))
+            elif kind == "stopped":
+                child.stopped = message
             else:
                 event = progress.from_wire(message)
                 if event is not None:
                     self._board.apply(event)
         code = child.proc.wait()
+        child.reader_done.set()
         self._on_child_exit(child, code)
+
+    def _waiting(self, child: _Child, active: tuple[str, ...]) -> None:
+        with self._lock:
+            wait = self._wait
+            if child is not self._child or wait is None:
+                return
+            self._wait = replace(wait, active=active)
+            self._set_state(STOPPING, self._waiting_detail())
 
     def _on_child_exit(self, child: _Child, code: int) -> None:
         with self._lock:
@@ -280,3 +399,7 @@ class ProcessWorker(WorkerBase):
         deadline = time.monotonic() + timeout
         while self._state == state and time.monotonic() < deadline:
             time.sleep(0.02)
+
+
+def _ids(ids: tuple[str, ...]) -> str:
+    return ", ".join(short_id(i) for i in ids)

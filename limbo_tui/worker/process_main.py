@@ -4,13 +4,18 @@ Started by ProcessWorker. The line protocol, one JSON object per line:
 
 - stdin (parent -> child): the first line is the launch request
   `{"url": ..., "settings": {...}, "log_path": ...}` (on stdin, not argv, so a password
-  in the URL never shows in `ps`). Nothing else is sent; end of file means the parent is
-  gone or wants the worker stopped: the child exits at once (its running work stays
+  in the URL never shows in `ps`). Then at most `{"type": "stop", "wait_s": N}`: stop as
+  the seed's Ctrl+C did, with `DBOS.destroy(workflow_completion_timeout_sec=N)`, which
+  waits up to N s for the workflows still running here. End of file means the parent is
+  gone or wants the worker stopped at once: the child exits (its running work stays
   PENDING, as after any crash).
 - stdout (child -> parent): `{"type": "ready", "pid", "limits", "detail", "dbos"}` (its
   DBOS release),
   `{"type": "failed", "message"}`, `{"type": "crashing", "reason"}` (just before a crash
-  point's SIGKILL), and the progress events of progress.to_wire().
+  point's SIGKILL), the progress events of progress.to_wire(), and during a stop
+  `{"type": "waiting", "active": [ids]}` (each of DBOS's once-a-second "workflows remain
+  active" lines) then `{"type": "stopped", "elapsed_s", "still_active": [ids],
+  "problem"}` just before the child exits.
 
 Commands that act on workflows (enqueue, cancel, resume, fork) do not go through the
 child: the parent uses DBOSClient (actions.py), which works whether the child is up,
@@ -23,10 +28,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import logging
 import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any, NoReturn
@@ -61,6 +68,57 @@ class _Channel:
                 self._out.flush()
             except (BrokenPipeError, ValueError):
                 os._exit(0)  # the parent is gone
+
+
+class _ShutdownWaitReporter(logging.Handler):
+    """Passes each of DBOS's shutdown-waiting lines to the parent as it is logged."""
+
+    def __init__(self, channel: _Channel) -> None:
+        super().__init__(logging.INFO)
+        self._channel = channel
+        self.last: tuple[str, ...] = ()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from limbo_tui.worker_log import shutdown_wait_ids
+
+        ids = shutdown_wait_ids(record.getMessage())
+        if ids is not None:
+            self.last = ids
+            self._channel.send({"type": "waiting", "active": list(ids)})
+
+
+def _stop_gracefully(channel: _Channel, wait_s: int) -> NoReturn:
+    """DBOS.destroy with its wait for active workflows, told to the parent, then exit.
+
+    DBOS checks once a second until none is active or wait_s passed, so a destroy that
+    returns before wait_s found none; one that took wait_s gave up on the last ids it
+    named. os._exit, not a return: a workflow thread that never ends (the seed's parent
+    polling its dead child) would hold up the interpreter's exit for ever.
+    """
+    from dbos import DBOS
+
+    reporter = _ShutdownWaitReporter(channel)
+    logging.getLogger("dbos").addHandler(reporter)
+    started = time.monotonic()
+    problem = None
+    try:
+        DBOS.destroy(workflow_completion_timeout_sec=wait_s)
+    except Exception as exc:
+        traceback.print_exc()
+        problem = one_line(exc)
+    elapsed = time.monotonic() - started
+    gave_up = wait_s > 0 and elapsed >= wait_s and bool(reporter.last)
+    channel.send(
+        {
+            "type": "stopped",
+            "elapsed_s": round(elapsed, 1),
+            "still_active": list(reporter.last) if gave_up else [],
+            "problem": problem,
+        }
+    )
+    with contextlib.suppress(Exception):
+        logging.shutdown()
+    os._exit(0 if problem is None else 1)
 
 
 def _settings_from(data: dict[str, Any]) -> Any:
@@ -111,7 +169,7 @@ def main() -> NoReturn:
         dbos_launch.prepare(settings)
         dbos_launch.declare_experiment_queue(settings)
         progress.set_sink(lambda event: channel.send(progress.to_wire(event)))
-        demo.set_crash_host(_ReportingCrashHost())
+        demo.set_crash_host(_ReportingCrashHost(settings.experiment.crash_signal))
         DBOS(config=dbos_launch.dbos_config(request["url"], settings))  # type: ignore[arg-type]
         DBOS.launch()
         problem = dbos_launch.register_experiment_queue(settings)
@@ -133,10 +191,13 @@ def main() -> NoReturn:
         }
     )
 
-    # End of file on stdin: the parent died or asks us to stop. Either way the worker
-    # ends like a crash (no graceful drain): its running work stays PENDING.
-    for _line in sys.stdin:
-        pass
+    # A stop request: DBOS's own shutdown. End of file on stdin: the parent died or asks
+    # us to stop at once; the worker ends like a crash: its running work stays PENDING.
+    for line in sys.stdin:
+        with contextlib.suppress(ValueError):
+            command = json.loads(line)
+            if isinstance(command, dict) and command.get("type") == "stop":
+                _stop_gracefully(channel, max(0, int(command.get("wait_s") or 0)))
     os._exit(0)
 
 

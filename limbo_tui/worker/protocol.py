@@ -17,9 +17,11 @@ from limbo_tui.settings import ExperimentSettings, out_of_bounds
 if TYPE_CHECKING:
     from limbo_tui.pg.dbos_schema import SchemaVersion
 
-WorkerState = Literal["STARTING", "RUNNING", "DOWN", "ELSEWHERE", "NONE"]
+WorkerState = Literal["STARTING", "RUNNING", "STOPPING", "DOWN", "ELSEWHERE", "NONE"]
 STARTING: WorkerState = "STARTING"
 RUNNING: WorkerState = "RUNNING"
+# A graceful stop (r, q) in progress: DBOS waits for the workflows still running.
+STOPPING: WorkerState = "STOPPING"
 DOWN: WorkerState = "DOWN"
 # The executor id's worker runs in another limbo-tui on this database: not ours to start.
 ELSEWHERE: WorkerState = "ELSEWHERE"
@@ -48,6 +50,19 @@ class StepProgress:
     attempt: int
     max_attempts: int
     updated_at: float  # time.time() of the report
+
+
+@dataclass(frozen=True)
+class ShutdownWait:
+    """A graceful stop in progress: DBOS.destroy waits up to wait_s for the workflows
+    still running in the worker; `active` are the ids its last waiting line named
+    (empty until DBOS's first check, a second in)."""
+
+    wait_s: int
+    started_at: float  # time.monotonic() of the stop request
+    active: tuple[str, ...] = ()
+    # limbo-tui's own bound: past it the worker process is killed (SIGKILL).
+    kill_after_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -194,6 +209,15 @@ class Worker(Protocol):
     def restart(self) -> None: ...
 
     def stop(self) -> None: ...
+
+    def stop_gracefully(self) -> str:
+        """Stop as Ctrl+C on a DBOS app does (DBOS waits for its active workflows, up to
+        [worker] shutdown_wait_s), bounded by limbo-tui; returns what happened, one line."""
+        ...
+
+    def shutdown_wait(self) -> ShutdownWait | None:
+        """The graceful stop in progress, if any."""
+        ...
 
     def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult: ...
 

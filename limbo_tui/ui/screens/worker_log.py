@@ -27,6 +27,7 @@ _MARK: dict[LineKind, tuple[str, str]] = {
     "crash": ("CRASH ", "bold red"),
     "recovery": ("RECOVER ", "bold yellow"),
     "dead-letter": ("DEAD ", "bold magenta"),
+    "shutdown-wait": ("WAITS ", "bold cyan"),
     "error": ("ERROR ", "red"),
     "plain": ("", ""),
 }
