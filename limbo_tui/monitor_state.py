@@ -36,10 +36,7 @@ from limbo_tui.settings import Settings
 from limbo_tui.timeline import Timeline, TimelineEvent
 from limbo_tui.ui import status_style
 from limbo_tui.ui.workflow_lines import TreeFacts, visible_ids
-
-# The order of the tree until a sort is chosen: root by root, newest first, each family
-# depth first (WorkflowGraph.roots / children).
-TREE_ORDER = "tree"
+from limbo_tui.view_sort import Sort
 
 # The worker's state when limbo-tui runs none (--worker none, replay, watch, snapshot).
 NO_WORKER = "none"
@@ -61,7 +58,8 @@ class View:
 
     filter_text: str = ""
     limbo_only: bool = False
-    sort: str = TREE_ORDER
+    # The families' order (view_sort: newest first until the user sorts, o / O).
+    sort: Sort = field(default_factory=Sort)
 
     @property
     def narrowed(self) -> bool:
@@ -365,7 +363,7 @@ class MonitorState:
     def set_limbo_only(self, on: bool) -> None:
         self._set_view(replace(self._view, limbo_only=on))
 
-    def set_sort(self, sort: str) -> None:
+    def set_sort(self, sort: Sort) -> None:
         self._set_view(replace(self._view, sort=sort))
 
     def clear_view(self) -> None:
@@ -494,7 +492,11 @@ class MonitorState:
             rebuild=rebuild,
             view=self._view,
             tree=TreeFacts(
-                live.limbo_ids, live.warning_ids, dict(self._worker.progress), self._shown
+                live.limbo_ids,
+                live.warning_ids,
+                dict(self._worker.progress),
+                self._shown,
+                self._view.sort,
             ),
             selected=wid,
             selected_diagnoses=tuple(live.of(wid)) if wid else (),

@@ -11,7 +11,12 @@ from textual.app import App, ComposeResult
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from limbo_tui.ui.bulk_tree import PRIVATE_NODE_MEMBERS, PRIVATE_TREE_MEMBERS, BulkTree
+from limbo_tui.ui.bulk_tree import (
+    PRIVATE_NODE_MEMBERS,
+    PRIVATE_TREE_MEMBERS,
+    TOGGLE_STYLE,
+    BulkTree,
+)
 
 
 def test_the_private_tree_members_exist_with_the_expected_shapes() -> None:
@@ -28,6 +33,10 @@ def test_the_private_tree_members_exist_with_the_expected_shapes() -> None:
     for name in PRIVATE_NODE_MEMBERS:
         assert isinstance(getattr(node, name), list), f"TreeNode.{name} is not a list"
     assert tree.root._children == [node]
+    # A click on a line's toggle icon folds / unfolds only if the icon carries this meta.
+    from textual.widgets import _tree
+
+    assert _tree.TOGGLE_STYLE.meta == TOGGLE_STYLE.meta
 
 
 class OneTree(App[None]):

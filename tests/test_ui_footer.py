@@ -38,10 +38,14 @@ async def test_footer_shows_every_key_of_the_mode_uncut(width: int, mode: str) -
         text = footer_text(app)
         rows = text.split("\n")
         assert 1 <= len(rows) <= (2 if width == 80 else 3), text
-        # Each entry whole on one row: "<keys> <label>", never split across rows.
-        for k in expected(app):
-            label = k.short or k.label.lower()
-            assert any(f"{short_key(k.key)} {label}" in row for row in rows), (k, text)
+        # Each entry whole on one row: "<keys> <label>", never split across rows; the
+        # keys of a group share one ("f/F fork", "</>/z split").
+        keys = expected(app)
+        for k in keys:
+            group = [m for m in keys if k.group and m.group == k.group] or [k]
+            label = group[0].short or group[0].label.lower()
+            entry = "/".join(short_key(m.key) for m in group) + f" {label}"
+            assert any(entry in row for row in rows), (k, entry, text)
         for row in rows:
             assert len(row.rstrip()) <= width, row
         assert "palettey" not in text

@@ -418,7 +418,9 @@ async def test_the_focused_pane_has_a_doubled_frame_and_tab_only_stops_on_panes(
     async with app.run_test(size=SIZE) as pilot:
         feeds[0].push(seed_rows(), full=True)
         await pilot.pause()
-        panes = [app.query_one("#tree"), app.query_one("#details-scroll"), app.query_one("#steps")]
+        framed = ["#tree-pane", "#details-scroll", "#steps"]
+        panes = [app.query_one(name) for name in framed]
+        stops = [app.query_one("#tree"), *panes[1:]]
 
         def frames() -> list[bool]:
             lines = screen_lines(app)
@@ -429,7 +431,7 @@ async def test_the_focused_pane_has_a_doubled_frame_and_tab_only_stops_on_panes(
             await pilot.press("tab")
             await pilot.pause()
             # Every stop is a pane with its frame: no Tab lands on something unseen.
-            assert app.focused in panes
+            assert app.focused in stops
             assert frames() == expected
 
 

@@ -1,6 +1,8 @@
-"""SVG snapshots at 80x24 of what the eye must judge: empty, an experiment running, a
-crashed worker, the seed's limbo and the help screen. Deterministic: the clock is fixed
-and the worker is an in-memory double. Update with `pytest --snapshot-update`."""
+"""SVG snapshots of what the eye must judge: empty, an experiment running, a crashed
+worker, the seed's limbo and the help screen at 80x24; the running experiment and the
+limbo also at 100x30 and 200x50, where the tree shows more of its columns. Deterministic:
+the clock is fixed and the worker is an in-memory double. Update with
+`pytest --snapshot-update`."""
 
 from __future__ import annotations
 
@@ -90,13 +92,36 @@ def test_snapshot_empty(snap_compare: Any) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
-def test_snapshot_experiment_running(snap_compare: Any) -> None:
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((100, 30), id="100x30"),
+         pytest.param((200, 50), id="200x50")]  # fmt: skip
+# The header's titles each size must show (the narrower drop columns, never these).
+TITLES = {
+    (80, 24): ("status", "name", "id", "recovery", "mark"),
+    (100, 30): ("status", "name", "id", "recovery", "steps", "age", "mark"),
+    (200, 50): ("status", "name", "id", "recovery", "steps", "current", "age", "mark"),
+}
+
+
+def header_line(app: Any) -> str:
+    from limbo_tui.ui.workflow_pane import TreeHeader
+
+    return str(app.query_one(TreeHeader).render())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_experiment_running(snap_compare: Any, size: tuple[int, int]) -> None:
     worker = WorkerDouble(
         progress={f"{RUN}-2": StepProgress(f"{RUN}-2", 3, "demo_step", 2, 3, 0.0)},
         limits={"demo_parent": 2, "demo_child": 2},
     )
     app, run_before = snapshot_app(running_rows(), worker)
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+    async def with_columns(pilot: Any) -> None:
+        await run_before(pilot)
+        titles = header_line(app).split()
+        assert all(t in titles for t in TITLES[size]), titles
+
+    assert snap_compare(app, terminal_size=size, run_before=with_columns)
 
 
 def test_snapshot_worker_crashed(snap_compare: Any) -> None:
@@ -109,17 +134,20 @@ def test_snapshot_worker_crashed(snap_compare: Any) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
-def test_snapshot_limbo_seed_state(snap_compare: Any) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_limbo_seed_state(snap_compare: Any, size: tuple[int, int]) -> None:
     app, run_before = snapshot_app(seed_rows())
 
     async def seed_in_limbo(pilot: Any) -> None:
         await run_before(pilot)
         # What the picture must show, checked on the screen itself: the seed's parent in
-        # limbo (a snapshot accepted by mistake would otherwise keep any picture).
-        label = str(app.query_one(WorkflowTree).node_for(PARENT).label)
-        assert "‼ LIMBO" in label, label
+        # limbo, its mark whole in the tree's columns, under the header (a snapshot
+        # accepted by mistake would otherwise keep any picture).
+        line = app.query_one(WorkflowTree).line_text(PARENT)
+        assert "‼ LIMBO" in line and "disp 2/3" in line, line
+        assert "mark" in header_line(app).split()
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=seed_in_limbo)
+    assert snap_compare(app, terminal_size=size, run_before=seed_in_limbo)
 
 
 def test_snapshot_help_screen(snap_compare: Any) -> None:

@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
-from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -61,12 +60,15 @@ from limbo_tui.ui.screens.dialog import Dialog
 from limbo_tui.ui.screens.help import HelpScreen
 from limbo_tui.ui.screens.queue_view import QueueScreen
 from limbo_tui.ui.screens.worker_log import WorkerLogScreen
+from limbo_tui.ui.split_view import SplitView
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.suspend import suspend_to_shell
 from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_actions import WorkflowActions
 from limbo_tui.ui.workflow_lines import TreeFacts, visible_ids
+from limbo_tui.ui.workflow_pane import WorkflowPane
 from limbo_tui.ui.workflow_tree import WorkflowTree
+from limbo_tui.view_sort import Sort
 from limbo_tui.worker import protocol as worker_protocol
 
 WORKER_POLL_S = 0.5
@@ -121,6 +123,8 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         self.filter_text = ""
         self._queues_shown_at = 0.0
         self.limbo_only = False
+        # The order of the families (o / O); the header line shows it.
+        self.sort = Sort()
         # The workflow the details pane shows; the selection itself is the tree's
         # highlighted row (selected_id), defined there once.
         self._details_for: str | None = None
@@ -168,9 +172,9 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
-        with Horizontal(id="main"):
-            yield WorkflowTree(self.clock, id="tree")
-            yield DetailsPane(id="details")
+        yield SplitView(
+            WorkflowPane(self.clock, id="tree-pane"), DetailsPane(id="details"), id="main"
+        )
         yield FilterInput(id="filter")
         yield LimboBar(id="limbo-bar")
         yield KeyFooter(id="footer")
@@ -300,7 +304,7 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
             if self.limbo_only:
                 matches &= limbo
             shown = visible_ids(self.graph, matches)
-        return TreeFacts(limbo, warning, dict(self._progress), shown)
+        return TreeFacts(limbo, warning, dict(self._progress), shown, self.sort)
 
     @property
     def selected_id(self) -> str | None:
@@ -410,12 +414,40 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
     def action_back_out(self) -> None:
         """Escape on the main screen: undo the last narrowing of the view, one at a time."""
         field = self.query_one(FilterInput)
-        if field.value:
+        if self.query_one(SplitView).zoomed:
+            self.action_toggle_zoom()
+        elif field.value:
             field.value = ""
             field.display = False
             self.query_one(WorkflowTree).focus()
         elif self.limbo_only:
             self.action_toggle_limbo_only()
+
+    def action_cycle_sort(self) -> None:
+        self._sort_by(self.sort.next())
+
+    def action_reverse_sort(self) -> None:
+        self._sort_by(self.sort.reversed())
+
+    def _sort_by(self, sort: Sort) -> None:
+        self.sort = sort
+        self.notify(sort.describe(), timeout=2)
+        self._view_changed()
+
+    def action_narrow_tree(self) -> None:
+        self.query_one(SplitView).narrow_tree()
+
+    def action_widen_tree(self) -> None:
+        self.query_one(SplitView).widen_tree()
+
+    def action_toggle_zoom(self) -> None:
+        split = self.query_one(SplitView)
+        split.toggle_zoom()
+        # The hidden tree cannot keep the focus: the details take it, and give it back.
+        if split.zoomed:
+            self.query_one("#details-scroll").focus()
+        else:
+            self.query_one(WorkflowTree).focus()
 
     def action_toggle_limbo_only(self) -> None:
         self.limbo_only = not self.limbo_only

@@ -25,6 +25,9 @@ class Key:
     # The footer's word for it (empty: the label in lower case); short, so that every key
     # fits in two lines at 80 columns.
     short: str = ""
+    # Keys of one group share a footer entry: their keys joined by "/", then the short
+    # word of the group's first key ("f/F fork", "</> split").
+    group: str = ""
 
 
 KEYS: tuple[Key, ...] = (
@@ -53,13 +56,31 @@ KEYS: tuple[Key, ...] = (
         "enqueue the experiment with the defaults",
         True,
         short="enq",
+        group="enqueue",
     ),
-    Key("enqueue-form", "E", "enqueue_form", "Form", "enqueue the experiment with a form", True),
+    Key(
+        "enqueue-form",
+        "E",
+        "enqueue_form",
+        "Form",
+        "enqueue the experiment with a form",
+        True,
+        group="enqueue",
+    ),
     Key("crash", "x", "crash", "Crash", "crash the embedded worker", True),
     Key("restart", "r", "restart", "Restart", "restart (recover) the embedded worker", True),
+    # The worker's keys together: its log beside crash and restart.
+    Key(
+        "worker-log",
+        "L",
+        "worker_log",
+        "Log",
+        "the embedded worker's DBOS log, live, and where it is written",
+        show=False,
+    ),
     Key("cancel", "c", "cancel", "Cancel", "cancel the selected workflow (asks)", True),
     Key("resume", "u", "resume", "Resume", "resume the selected workflow (asks)", True),
-    Key("fork", "f", "fork", "Fork", "fork the selected workflow from a step", True),
+    Key("fork", "f", "fork", "Fork", "fork the selected workflow from a step", True, group="fork"),
     Key(
         "fork-onto-live",
         "F",
@@ -69,6 +90,7 @@ KEYS: tuple[Key, ...] = (
         True,
         short="fork+",
         show=False,
+        group="fork",
     ),
     Key(
         "send",
@@ -107,6 +129,50 @@ KEYS: tuple[Key, ...] = (
         short="find",
     ),
     Key("limbo-only", "l", "toggle_limbo_only", "Limbo", "show only workflows in limbo"),
+    Key(
+        "sort",
+        "o",
+        "cycle_sort",
+        "Sort",
+        "sort the families by status, by age, by recoveries, then newest first again",
+        group="sort",
+    ),
+    Key(
+        "sort-reverse",
+        "O",
+        "reverse_sort",
+        "Reverse",
+        "reverse the sort (the header's arrow shows which way)",
+        show=False,
+        group="sort",
+    ),
+    Key(
+        "narrow-tree",
+        "less_than_sign",
+        "narrow_tree",
+        "Narrower",
+        "move the split left: a narrower tree, wider details (kept for the session)",
+        short="split",
+        group="split",
+    ),
+    Key(
+        "widen-tree",
+        "greater_than_sign",
+        "widen_tree",
+        "Wider",
+        "move the split right: a wider tree, narrower details",
+        show=False,
+        group="split",
+    ),
+    Key(
+        "zoom-details",
+        "z",
+        "toggle_zoom",
+        "Zoom",
+        "the details alone, full width (z or escape goes back to the split)",
+        show=False,
+        group="split",
+    ),
     Key("pause", "p", "toggle_pause", "Pause", "pause / resume live updates"),
     Key(
         "copy-id", "y", "copy_id", "Copy id", "copy the selected workflow id (OSC 52)", short="copy"
@@ -116,16 +182,9 @@ KEYS: tuple[Key, ...] = (
         "t",
         "toggle_timeline",
         "Timeline",
-        "the selected workflow's timeline: status changes, dispatches, steps, crashes",
+        "the selected workflow's timeline (its story): status changes, dispatches, steps, crashes",
         show=False,
-    ),
-    Key(
-        "worker-log",
-        "L",
-        "worker_log",
-        "Log",
-        "the embedded worker's DBOS log, live, and where it is written",
-        show=False,
+        short="story",
     ),
 )
 
@@ -143,12 +202,25 @@ WIDGET_KEYS: tuple[tuple[str, str], ...] = (
     ("-/+", "fold every family / unfold every family"),
     ("tab", "move between the tree, the details and the steps (the focused frame is ═)"),
     ("ctrl+p", "command palette: every action by name"),
-    ("escape", "back out: close a dialog, else clear the filter, else leave limbo only"),
+    (
+        "escape",
+        "back out: close a dialog, else leave the full-width details, else clear the "
+        "filter, else leave limbo only",
+    ),
 )
 
 
+# Key names Textual gives the characters a footer or the help shows as themselves.
+KEY_CHARACTERS: dict[str, str] = {
+    "slash": "/",
+    "question_mark": "?",
+    "less_than_sign": "<",
+    "greater_than_sign": ">",
+}
+
+
 def display_key(key: str) -> str:
-    return {"slash": "/", "question_mark": "?"}.get(key, key)
+    return KEY_CHARACTERS.get(key, key)
 
 
 def app_bindings() -> list[Binding]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -20,6 +21,9 @@ from textual.widgets.tree import TreeNode
 # checks each one on the installed Textual).
 PRIVATE_TREE_MEMBERS: tuple[str, ...] = ("_add_node", "_invalidate", "_tree_lines", "_line_cache")
 PRIVATE_NODE_MEMBERS: tuple[str, ...] = ("_children",)
+# What Tree's click handler looks for on a line's toggle icon (a line painted by
+# render_label of our own draws the icon with it, as Tree's does).
+TOGGLE_STYLE = Style.from_meta({"toggle": True})
 
 
 class BulkTree(Tree[str]):

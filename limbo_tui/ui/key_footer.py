@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
-from limbo_tui.ui.bindings import KEYS, Key
+from limbo_tui.ui.bindings import KEY_CHARACTERS, KEYS, Key
 
 SEPARATOR = " "
 
@@ -21,16 +21,24 @@ def short_key(key: str) -> str:
     """The key as a terminal user writes it: ^c for ctrl+c, / for slash."""
     if key.startswith("ctrl+"):
         return "^" + key.removeprefix("ctrl+")
-    return {"slash": "/", "question_mark": "?"}.get(key, key)
+    return KEY_CHARACTERS.get(key, key)
 
 
 def footer_entries(keys: tuple[Key, ...], enabled: set[str]) -> list[tuple[str, str]]:
-    """(key, label) for each enabled action, in KEYS' order, by its first key."""
-    by_action: dict[str, tuple[str, str]] = {}
+    """(key, label) for each enabled action, in KEYS' order, by its first key; the
+    enabled keys of a group share one entry ("f/F fork")."""
+    entries: dict[str, tuple[list[str], str]] = {}
+    actions: set[str] = set()
     for k in keys:
-        if k.action in enabled and k.action not in by_action:
-            by_action[k.action] = (short_key(k.key), k.short or k.label.lower())
-    return list(by_action.values())
+        if k.action not in enabled or k.action in actions:
+            continue
+        actions.add(k.action)
+        slot = k.group or f"\x00{k.action}"
+        if slot in entries:
+            entries[slot][0].append(short_key(k.key))
+        else:
+            entries[slot] = ([short_key(k.key)], k.short or k.label.lower())
+    return [("/".join(shown), label) for shown, label in entries.values()]
 
 
 def wrap_entries(entries: list[tuple[str, str]], width: int) -> list[list[tuple[str, str]]]:

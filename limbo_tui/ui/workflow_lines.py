@@ -17,10 +17,10 @@ from limbo_tui.model import short_id as model_short_id
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.time_text import age_text
 from limbo_tui.ui import status_style
+from limbo_tui.ui import tree_columns as columns
+from limbo_tui.view_sort import Sort
 
-Part = tuple[str, str]  # (text, style class or "")
-
-NAME_WIDTH = 18
+Part = columns.Part
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class TreeFacts:
     progress: Mapping[str, Any] = field(default_factory=dict)
     # None: show everything; else only these ids.
     shown: frozenset[str] | None = None
+    # The order of the families (view_sort).
+    sort: Sort = field(default_factory=Sort)
 
 
 def short_id(workflow_id: str, parent_id: str | None = None) -> str:
@@ -47,46 +49,55 @@ def progress_text(progress: Any) -> str:
     return f"step {progress.step_id} (try {progress.attempt}/{progress.max_attempts})"
 
 
-def line_parts(graph: WorkflowGraph, workflow_id: str, facts: TreeFacts) -> list[Part]:
-    """The label of one tree line, without its age (the tree adds that when it paints)."""
+def row_cells(graph: WorkflowGraph, workflow_id: str, facts: TreeFacts) -> dict[str, Part]:
+    """The cells of one workflow's tree line by column (tree_columns), without its age
+    (the tree adds that when it paints, from the clock)."""
     parent = graph.parent_of(workflow_id)
     wf = graph.get(workflow_id)
     if wf is None:
-        return [
-            ("? ", status_style.NOT_LOADED_CLASS),
-            ("(not loaded) ", status_style.NOT_LOADED_CLASS),
-            (short_id(workflow_id, parent), status_style.DIM_CLASS),
-        ]
-    cls = status_style.style_class(wf.status)
-    parts: list[Part] = [
-        (f"{status_style.glyph(wf.status)} {safe_text(status_style.word(wf.status))}", cls)
-    ]
-    if workflow_id in facts.limbo_ids:
-        parts.append((f" {status_style.LIMBO_MARK}", status_style.LIMBO_CLASS))
-    elif workflow_id in facts.warning_ids:
-        parts.append((f" {status_style.WARNING_MARK.strip()}", status_style.WARNING_CLASS))
-    # Counters before the name: at 80 columns the end of a line is cut off, and the
-    # status, id and attempts are what a reader scans for.
-    parts.append((f" {short_id(workflow_id, parent)}", status_style.DIM_CLASS))
+        return {
+            columns.STATUS: ("?", status_style.NOT_LOADED_CLASS),
+            columns.NAME: ("(not loaded)", status_style.NOT_LOADED_CLASS),
+            columns.ID: (short_id(workflow_id, parent), status_style.DIM_CLASS),
+        }
+    cells: dict[str, Part] = {
+        columns.STATUS: (
+            f"{status_style.glyph(wf.status)} {safe_text(status_style.word(wf.status))}",
+            status_style.style_class(wf.status),
+        ),
+        columns.NAME: (safe_text(wf.name) or "?", ""),
+        columns.ID: (short_id(workflow_id, parent), status_style.DIM_CLASS),
+    }
     maximum = graph.max_recovery_attempts(workflow_id)
-    parts.append((" " + dispatch_text(wf.recovery_attempts, maximum, wf.status, short=True), ""))
+    cells[columns.RECOVERIES] = (
+        dispatch_text(wf.recovery_attempts, maximum, wf.status, short=True),
+        "",
+    )
     counts = graph.step_counts(workflow_id)
-    steps = f" steps {counts.steps_completed}"
+    steps = str(counts.steps_completed)
     if counts.steps_failed:
         steps += f" +{counts.steps_failed} failed"
-    parts.append((steps, status_style.DIM_CLASS))
+    cells[columns.STEPS] = (steps, status_style.DIM_CLASS)
     live = progress_text(facts.progress.get(workflow_id)) if not wf.finished else ""
     if live:
-        parts.append((f" {live}", ""))
-    name = safe_text(wf.name) or "?"
-    if len(name) > NAME_WIDTH:
-        name = name[: NAME_WIDTH - 1] + "…"
-    parts.append((f" {name}", ""))
+        cells[columns.CURRENT] = (live, "")
+    if workflow_id in facts.limbo_ids:
+        cells[columns.MARKS] = (status_style.LIMBO_MARK, status_style.LIMBO_CLASS)
+    elif workflow_id in facts.warning_ids:
+        cells[columns.MARKS] = (status_style.WARNING_MARK.strip(), status_style.WARNING_CLASS)
+    return cells
+
+
+def cells_text(cells: dict[str, Part]) -> list[Part]:
+    """The cells one after the other, in column order: a line's text when no layout
+    applies (the node's own label, what tests and the palette read)."""
+    parts: list[Part] = []
+    for column in columns.COLUMNS:
+        cell = cells.get(column.key)
+        if cell is not None and cell[0]:
+            parts.append((" " if parts else "", ""))
+            parts.append(cell)
     return parts
-
-
-def plain_line(graph: WorkflowGraph, workflow_id: str, facts: TreeFacts) -> str:
-    return "".join(text for text, _ in line_parts(graph, workflow_id, facts))
 
 
 def visible_ids(graph: WorkflowGraph, matches: Iterable[str]) -> frozenset[str]:

@@ -6,6 +6,12 @@ relabels lines whose content changed. Nodes are made lazily: a folded family's c
 get theirs when it is first opened (or a search selects one of them). Ages are painted
 at render time from `now_ms`, so the 1 Hz age tick repaints visible lines only.
 
+Lines are laid out in columns (tree_columns): each workflow's cells are kept by id, and
+a line is laid out when it is painted, for the pane's width and the line's indentation,
+so that the numbers of parents and children sit in the same columns. The layout follows
+the widest cell seen of each column and the pane's width; when it changes every line is
+painted again and ColumnsChanged tells the header line.
+
 Labels carry styles resolved from the stylesheet's component classes; resolving one
 costs ~0.1 ms, so they are resolved once and kept until the stylesheet says otherwise.
 
@@ -19,12 +25,15 @@ never holds one), so they are never taken for a workflow.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -32,19 +41,29 @@ from limbo_tui.backlog import GROUP_MIN, PAGE, RootGroup, group_roots
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.time_text import age_text
 from limbo_tui.ui import status_style
-from limbo_tui.ui.bulk_tree import BulkTree
+from limbo_tui.ui import tree_columns as columns
+from limbo_tui.ui.bulk_tree import TOGGLE_STYLE, BulkTree
 from limbo_tui.ui.workflow_lines import (
     Part,
     TreeFacts,
+    cells_text,
     group_parts,
-    line_parts,
     more_children_parts,
     more_parts,
+    row_cells,
 )
+from limbo_tui.view_sort import RootOrder, SortKey
 
 WorkflowNode = TreeNode[str]
 
-# Every component class a line uses (workflow_lines.line_parts names them).
+# The column whose title shows the sort (the default order, newest first, shows none).
+SORT_COLUMNS: dict[SortKey, str] = {
+    SortKey.STATUS: columns.STATUS,
+    SortKey.AGE: columns.AGE,
+    SortKey.RECOVERIES: columns.RECOVERIES,
+}
+
+# Every component class a line uses (workflow_lines.row_cells names them).
 GROUP_KEY = "\x00group\x00"
 MORE_KEY = "\x00more\x00"
 # The "more" line under a parent with more than GROUP_MIN children (then PAGE at a time).
@@ -66,7 +85,14 @@ STYLED_CLASSES: tuple[str, ...] = (
 
 
 class WorkflowTree(BulkTree):
-    """Tree of workflow ids (node.data); labels come from workflow_lines.line_parts."""
+    """Tree of workflow ids (node.data); lines come from workflow_lines.row_cells, laid
+    out by tree_columns."""
+
+    @dataclass
+    class ColumnsChanged(Message):
+        """The columns moved (width, widest cells, sort): the header line follows."""
+
+        layout: columns.Layout
 
     COMPONENT_CLASSES = Tree.COMPONENT_CLASSES | set(STYLED_CLASSES)
     # The keys terminal users reach for first (less, vim, htop, k9s); listed on the help
@@ -83,9 +109,15 @@ class WorkflowTree(BulkTree):
     ]
 
     def __init__(self, clock: Callable[[], int], *, id: str | None = None) -> None:
+        # Before Tree's own set-up, which already measures lines.
+        # Each workflow line's cells (by column), the widest cell seen of each column and
+        # the deepest node made: what the layout is made from.
+        self._cells: dict[str, dict[str, columns.Part]] = {}
+        self._content: dict[str, int] = {}
+        self._max_depth = 0
+        self._root_order = RootOrder()
+        self.column_layout = columns.layout(0, self._content, 0)
         super().__init__("workflows", id=id)
-        # The pane's name in its top frame line (app.tcss draws the focused pane's frame).
-        self.border_title = "workflows"
         self.show_root = False
         self.guide_depth = 3
         self.auto_expand = True
@@ -114,6 +146,11 @@ class WorkflowTree(BulkTree):
     def node_for(self, workflow_id: str) -> WorkflowNode | None:
         return self._node_by_id.get(workflow_id)
 
+    def line_text(self, workflow_id: str) -> str:
+        """The line of a workflow as the tree paints it now (columns and age)."""
+        node = self._node_by_id.get(workflow_id)
+        return self.render_label(node, Style.null(), Style.null()).plain if node else ""
+
     def shown_ids(self) -> list[str]:
         """Ids on visible lines, top to bottom (tests and the palette use it)."""
         return [node.data for node in self.visible_nodes() if node.data is not None]
@@ -135,7 +172,8 @@ class WorkflowTree(BulkTree):
             while node_id is not None and node_id not in affected:
                 affected.add(node_id)
                 node_id = graph.parent_of(node_id)
-        roots = [r for r in graph.roots() if facts.shown is None or r in facts.shown]
+        ordered = self._root_order.ordered(graph, facts.sort, changed)
+        roots = [r for r in ordered if facts.shown is None or r in facts.shown]
         top: list[str] = []
         groups: dict[str, RootGroup] = {}
         for entry in group_roots(graph, roots, facts.limbo_ids):
@@ -157,6 +195,7 @@ class WorkflowTree(BulkTree):
             if node is not None and wid not in created:
                 self._relabel(node)
         self._restore_anchor(anchor)
+        self._update_columns()
 
     def relabel_all(self) -> None:
         for node in self._node_by_id.values():
@@ -182,18 +221,67 @@ class WorkflowTree(BulkTree):
 
     # -- painting ----------------------------------------------------------------------
     def render_label(self, node: WorkflowNode, base_style: Style, style: Style) -> Text:
-        text = super().render_label(node, base_style, style)
-        age = self._age(node)
-        if age:
-            text.append(age, style=style + self._style(status_style.DIM_CLASS))
-        return text
+        if node.allow_expand:
+            toggle = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
+        else:
+            toggle = ""
+        indent = self._indent(node) + cell_len(toggle)
+        width = max(0, self.column_layout.width - indent)
+        cells = self._cells.get(node.data) if node.data is not None else None
+        if cells is None:
+            # A backlog's summary or a "more" line: its own words, cut to the pane.
+            label = node.label if isinstance(node.label, Text) else Text(node.label)
+            label = label.copy()
+            label.truncate(width, overflow="ellipsis", pad=True)
+        else:
+            age = self._age(node)
+            line = {**cells, columns.AGE: (age, status_style.DIM_CLASS)} if age else cells
+            label = self._styled(columns.row_parts(line, self.column_layout, indent))
+        label.stylize(style)
+        return Text.assemble((toggle, base_style + TOGGLE_STYLE), label) if toggle else label
 
     def get_label_width(self, node: WorkflowNode) -> int:
-        # Asked for every line whenever lines come or go: measure without styling.
-        toggle = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
-        label = node.label
-        width = label.cell_len if isinstance(label, Text) else len(label)
-        return width + cell_len(self._age(node)) + (cell_len(toggle) if node.allow_expand else 0)
+        # Asked for every line whenever lines come or go: every line is the pane's width
+        # (nothing to scroll sideways), so no line is laid out to answer.
+        return max(0, self.column_layout.width - self._indent(node))
+
+    def _indent(self, node: WorkflowNode) -> int:
+        """The cells of guides before a node's line (the toggle comes after them)."""
+        return self._depth(node) * self.guide_depth
+
+    def _depth(self, node: WorkflowNode) -> int:
+        """0 for a family's top line (the root's children), 1 under it, ...; -1: root."""
+        depth, above = -1, node.parent
+        while above is not None:
+            depth, above = depth + 1, above.parent
+        return depth if node is not self.root else -1
+
+    def _indent_room(self) -> int:
+        """The indentation of the deepest line there can be, toggle included."""
+        return self._max_depth * self.guide_depth + cell_len(self.ICON_NODE)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._update_columns()
+
+    def _update_columns(self) -> None:
+        """Lay the columns out again for the pane's width and the widest cells; when
+        they moved, paint every line again and tell the header."""
+        sort = self._facts.sort
+        lay = columns.layout(
+            self.size.width,
+            self._content,
+            self._indent_room(),
+            SORT_COLUMNS.get(sort.key),
+            sort.arrow,
+        )
+        if lay != self.column_layout:
+            self.column_layout = lay
+            self.repaint_lines()
+            self.post_message(self.ColumnsChanged(lay))
+
+    def wanted_width(self) -> int:
+        """The pane width at which every column shows and names fit (the split's own)."""
+        return columns.wanted_width(self._content, self._indent_room())
 
     def process_label(self, label: str | Text) -> Text:
         # Our labels are one line already (workflow_lines makes them safe): skip the copy
@@ -233,7 +321,7 @@ class WorkflowTree(BulkTree):
         wf = self._graph.get(node.data) if node.data is not None else None
         if wf is None or wf.created_at_ms is None:
             return ""
-        return f" {age_text(self.now_ms - wf.created_at_ms)}"
+        return age_text(self.now_ms - wf.created_at_ms)
 
     def _parts(self, key: str) -> list[Part]:
         if key.startswith(GROUP_KEY):
@@ -249,13 +337,20 @@ class WorkflowTree(BulkTree):
             every = self._all_kids(parent)
             shown = self._pages.get(parent, 1) * PAGE
             return more_children_parts(len(every), shown)
-        return line_parts(self._graph, key, self._facts)
+        cells = row_cells(self._graph, key, self._facts)
+        self._cells[key] = cells
+        for column, size in columns.widths_of(cells).items():
+            if size > self._content.get(column, 0):
+                self._content[column] = size
+        return cells_text(cells)
 
     def _page_size(self, group: RootGroup) -> int:
         return self._pages.get(GROUP_KEY + group.queue, 1) * PAGE
 
     def _line_label(self, workflow_id: str) -> Text:
-        parts = self._parts(workflow_id)
+        return self._styled(self._parts(workflow_id))
+
+    def _styled(self, parts: list[Part]) -> Text:
         text = Text("".join(part for part, _ in parts))
         start = 0
         for part, cls in parts:
@@ -499,6 +594,7 @@ class WorkflowTree(BulkTree):
         is set (and the tree invalidated) once per parent.
         """
         # allow_expand is set by _reconcile, which looks at every fresh node's children.
+        self._max_depth = max(self._max_depth, self._depth(parent) + 1)
         return self.make_node(
             parent, self._line_label(workflow_id), workflow_id, self._default_expanded(workflow_id)
         )
@@ -509,6 +605,7 @@ class WorkflowTree(BulkTree):
             n = stack.pop()
             if n.data is not None and self._node_by_id.get(n.data) is n:
                 del self._node_by_id[n.data]
+                self._cells.pop(n.data, None)
             stack.extend(n.children)
         node.remove()
 

@@ -34,6 +34,14 @@ def help_text(read_only: bool) -> Text:
         "           unknown); the dispatch past n is refused: DBOS dead-letters it\n"
         "           (MAX_RECOVERY_ATTEMPTS_EXCEEDED), shown as 'disp 4/3 refused'\n"
     )
+    text.append("\nTree columns\n", style="bold")
+    text.append(
+        " status, name, id (short), recovery (the counter above), steps (done, +failed),\n"
+        " current (the live step and its try), age, mark (‼ LIMBO, ! a warning).\n"
+        " A narrow tree cuts the name first, then drops current, steps and age; the\n"
+        " header's arrow names the sort (o: status, age, recoveries, newest first; O\n"
+        " reverses). < / > move the split, z shows the details alone.\n"
+    )
     return text
 
 
