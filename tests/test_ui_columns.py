@@ -164,3 +164,19 @@ async def test_z_shows_the_details_full_width_and_escape_backs_out() -> None:
         await pilot.press("z", "z")
         await pilot.pause()
         assert app.query_one("#tree-pane").display
+
+
+def test_the_tree_gets_what_its_columns_need_within_bounds() -> None:
+    from limbo_tui.ui.split_view import moved_share, tree_width
+
+    # Its own width when that fits; at 80 columns the details keep 32.
+    assert tree_width(200, 86, None) == 86
+    assert tree_width(80, 86, None) == 48
+    # Never less than 40% of the screen: a tree of short lines leaves no blank details.
+    assert tree_width(200, 30, None) == 80
+    # A share the user chose holds at any size, and leaves both panes on screen.
+    assert tree_width(100, 86, 70) == 70 and tree_width(200, 86, 70) == 140
+    assert tree_width(60, 86, 80) == 40
+    # The keys walk whole tenths, from wherever the split was.
+    assert moved_share(100, 48, +10) == 60 and moved_share(100, 48, -10) == 40
+    assert moved_share(100, 80, +10) == 80 and moved_share(100, 20, -10) == 20
