@@ -71,19 +71,11 @@ class BenchServer:
         return self.server.url(database)
 
     def _create_dbos_template(self) -> None:
-        """DBOS's own migrations, once; every benchmark database is a copy."""
-        import sqlalchemy as sa
-        from dbos._migration import ensure_dbos_schema, run_dbos_migrations
+        """DBOS's own migrations, once (limbo-tui's own builder); every benchmark
+        database is a copy."""
+        from limbo_tui.database import prepare_dbos_schema
 
-        self.server.ensure_database(DBOS_TEMPLATE)
-        engine = sa.create_engine(
-            self.url(DBOS_TEMPLATE).replace("postgresql://", "postgresql+psycopg://", 1)
-        )
-        try:
-            ensure_dbos_schema(engine, SCHEMA)
-            run_dbos_migrations(engine, SCHEMA, use_listen_notify=True)
-        finally:
-            engine.dispose()
+        prepare_dbos_schema(self.server.ensure_database(DBOS_TEMPLATE), SCHEMA)
 
     def fresh_database(self, prefix: str, template: str = DBOS_TEMPLATE) -> str:
         """A new database copied from `template`; returns its name."""

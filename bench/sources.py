@@ -88,16 +88,10 @@ def server() -> Iterator[EmbeddedServer]:
 
 
 def prepare(srv: EmbeddedServer) -> str:
-    import sqlalchemy as sa
-    from dbos._migration import ensure_dbos_schema, run_dbos_migrations
+    from limbo_tui.database import prepare_dbos_schema
 
     url = srv.ensure_database("sources")
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        ensure_dbos_schema(engine, SCHEMA)
-        run_dbos_migrations(engine, SCHEMA, use_listen_notify=True)
-    finally:
-        engine.dispose()
+    prepare_dbos_schema(url, SCHEMA)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO dbos.workflow_status (workflow_uuid, status, name) "

@@ -169,7 +169,9 @@ def prepare_dbos_schema(url: str, schema: str) -> None:
     """Create DBOS's system tables in the private database, exactly as DBOS would.
 
     Only ever run on the embedded server, which limbo-tui owns: it lets `--worker none`
-    and the scripting commands watch a fresh private database before any worker ran.
+    and the scripting commands watch a fresh private database before any worker ran. The
+    one builder of the DBOS schema: the tests' and the bench's template databases (copied
+    with CREATE DATABASE ... TEMPLATE) are made by it too.
     """
     import psycopg
     import sqlalchemy as sa

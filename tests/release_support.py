@@ -5,6 +5,7 @@ migrations, and that release's own DBOS API run on a database for reference rows
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import textwrap
 from pathlib import Path
@@ -18,6 +19,7 @@ from limbo_tui import releases
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.urls import sqlalchemy_url
 from limbo_tui.worker.release_client import call_helper
+from tests.pg_support import fresh_database
 
 OLD = "2.8.0"
 
@@ -39,6 +41,27 @@ def need_2x_server(server: EmbeddedServer) -> None:
 def migrate_with(python: Path, url: str, schema: str = "dbos") -> None:
     """Create the DBOS tables with that interpreter's release's own migrations."""
     call_helper(python, {"url": sqlalchemy_url(url), "schema": schema, "op": "migrate"})
+
+
+def old_database(server: EmbeddedServer) -> str:
+    """A fresh database with dbos 2.8.0's schema, from 2.8.0's own migrations: they run
+    once per server, into a template that each such database copies; its name."""
+    need_2x_server(server)
+    template = f"limbo_test_dbos_{OLD.replace('.', '_')}_template"
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,)).fetchone():
+            # Built under another name, renamed once complete: a failed migration never
+            # leaves a half-made template behind for the next test to copy.
+            building = f"{template}_{os.getpid()}"
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(building)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
+            migrate_with(release_python(OLD), server.url(building))
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(building), sql.Identifier(template)
+                )
+            )
+    return fresh_database(server, template)
 
 
 def run_release_api(python: Path, url: str, call: str, executor: str = "reference") -> None:

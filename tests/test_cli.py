@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from limbo_tui import __version__
-from tests.conftest import _make_shared_tmp
+from tests.pg_support import shared_tmp
 
 ROOT = Path(__file__).parent.parent
 
@@ -47,7 +47,7 @@ def test_unknown_flag_is_one_line_exit_2() -> None:
 
 
 def test_db_url_prints_the_embedded_url(tmp_path: Path) -> None:
-    data = _make_shared_tmp("limbo-tui-cli-") / "pg"
+    data = shared_tmp("limbo-tui-cli-") / "pg"
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[embedded]\ndata_dir = "{data}"\ndatabase = "mine"\n')
     proc = limbo("db", "url", "--config", str(cfg))

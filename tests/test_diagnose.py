@@ -8,12 +8,13 @@ from limbo_tui import diagnose as dg
 from limbo_tui.diagnose import Diagnosis, LimboSummary, diagnose, summary, summary_text
 from limbo_tui.model import GET_RESULT_STEP, Step, Workflow, WorkflowGraph
 from limbo_tui.settings import LimboSettings
+from tests import seed
 
 LIMBO = LimboSettings(stalled_after_s=300, enqueued_after_s=600, near_max_margin=1)
-T0 = 1_770_326_545_905  # the seed's created_at
+T0 = seed.CREATED_MS
 NOW = T0 + 3_600_000  # an hour later: every grace period is long over
-PARENT = "fe5f923f-1531-4c06-af78-f4e8f9b5b9c4"
-CHILD = f"{PARENT}-1"
+PARENT = seed.PARENT
+CHILD = seed.CHILD
 
 
 def graph(*rows: Workflow | Step, limits: dict[str, int] | None = None) -> WorkflowGraph:
@@ -26,40 +27,22 @@ def kinds(diags: list[Diagnosis], workflow_id: str | None = None) -> list[str]:
     return [d.kind for d in diags if workflow_id is None or d.workflow_id == workflow_id]
 
 
+# The seed's rows last written a minute before NOW, with no maximum of their own: the
+# tests that need the recovery limits give them to the graph.
+AS_READ = {"updated_at_ms": NOW - 60_000, "max_recovery_attempts": None}
+
+
 def seed_parent(**kw: object) -> Workflow:
-    fields: dict[str, object] = dict(
-        id=PARENT,
-        status="PENDING",
-        name="dbos_workflow",
-        queue="example-queue",
-        dedup_id="6/5",
-        executor_id="exp22-executor-1",
-        app_version="0.1.0",
-        recovery_attempts=2,
-        created_at_ms=T0,
-        updated_at_ms=NOW - 60_000,
-    )
-    fields.update(kw)
-    return Workflow(**fields)  # type: ignore[arg-type]
+    return seed.parent(**{**AS_READ, **kw})
 
 
 def seed_child(**kw: object) -> Workflow:
-    fields: dict[str, object] = dict(
-        id=CHILD,
-        status="MAX_RECOVERY_ATTEMPTS_EXCEEDED",
-        name="child_workflow",
-        parent_id=PARENT,
-        recovery_attempts=4,
-        created_at_ms=T0 + 1_000,
-        updated_at_ms=NOW - 60_000,
-    )
-    fields.update(kw)
-    return Workflow(**fields)  # type: ignore[arg-type]
+    return seed.child(**{**AS_READ, **kw})
 
 
 def child_call(parent: str = PARENT, fid: int = 1, child: str = CHILD) -> Step:
-    return Step(
-        parent, fid, "child_workflow", child_workflow_id=child, completed_at_ms=NOW - 60_000
+    return seed.child_call(
+        workflow_id=parent, function_id=fid, child_workflow_id=child, completed_at_ms=NOW - 60_000
     )
 
 
@@ -384,7 +367,10 @@ def test_weird_data_does_not_break_diagnose() -> None:
 
 def test_parent_waiting_on_a_stalled_child_blocks_its_dedup_id() -> None:
     hour_ago = NOW - 3_600_000
-    stuck_child = seed_child(status="PENDING", recovery_attempts=1, updated_at_ms=hour_ago)
+    # No executor known: stalled (a silent executor's work would be orphaned).
+    stuck_child = seed_child(
+        status="PENDING", recovery_attempts=1, updated_at_ms=hour_ago, executor_id=None
+    )
     old_call = Step(PARENT, 1, "child_workflow", child_workflow_id=CHILD, completed_at_ms=hour_ago)
     g = graph(seed_parent(updated_at_ms=hour_ago), old_call, stuck_child)
     diags = diagnose(g, NOW, LIMBO)

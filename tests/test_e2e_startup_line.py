@@ -7,13 +7,13 @@ import os
 import uuid
 from pathlib import Path
 
-from tests.conftest import _make_shared_tmp
+from tests.pg_support import shared_tmp
 from tests.test_e2e_tmux import COMMAND
 from tests.tmux_support import Terminal
 
 
 def test_the_embedded_start_is_announced_before_the_screen(tmp_path: Path) -> None:
-    data_dir = _make_shared_tmp("limbo-tui-startline-") / "pg"
+    data_dir = shared_tmp("limbo-tui-startline-") / "pg"
     config = tmp_path / "limbo-tui.toml"
     config.write_text(f'[embedded]\ndata_dir = "{data_dir}"\n')
     env = {"TERM": "xterm-256color", "HOME": str(tmp_path)}

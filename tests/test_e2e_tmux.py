@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _make_shared_tmp
+from tests.pg_support import shared_tmp
 from tests.tmux_support import Terminal
 
 pytestmark = [
@@ -56,7 +56,7 @@ def _header(screen: str) -> str:
 
 
 def test_seed_experiment_in_a_real_terminal(terminal: Terminal, tmp_path: Path) -> None:
-    data_dir = _make_shared_tmp("limbo-tui-e2e-") / "pg"
+    data_dir = shared_tmp("limbo-tui-e2e-") / "pg"
     config = tmp_path / "config.toml"
     # Small and quick, with the seed's shape: the crash point sits in the last child so
     # that there is time to press x while the first one runs.

@@ -14,14 +14,14 @@ import pytest
 
 from limbo_tui.errors import LimboError
 from limbo_tui.pg.embedded import EmbeddedServer
-from tests.conftest import _make_shared_tmp
+from tests.pg_support import shared_tmp
 
 IS_ROOT = os.geteuid() == 0
 
 
 @pytest.fixture
 def data_dir() -> Path:
-    return _make_shared_tmp("limbo-tui-embedded-") / "pg"
+    return shared_tmp("limbo-tui-embedded-") / "pg"
 
 
 def _pid_alive(pid: int) -> bool:

@@ -24,7 +24,7 @@ import pytest
 from limbo_tui.pg.binaries import BUNDLED_PACKAGE, find_binaries, private_install
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.pg.run_as import service_account
-from tests.conftest import _make_shared_tmp
+from tests.pg_support import shared_tmp
 
 IS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(
@@ -82,7 +82,7 @@ def _start_from(site: Path, data_dir: Path) -> subprocess.CompletedProcess[str]:
 def test_as_root_a_venv_in_a_0700_directory_starts_the_embedded_server(private_site: Path) -> None:
     site = private_site
     assert (site.parent.stat().st_mode & 0o777) == 0o700
-    data_dir = _make_shared_tmp("limbo-tui-privvenv-") / "pg"
+    data_dir = shared_tmp("limbo-tui-privvenv-") / "pg"
     result = _start_from(site, data_dir)
     assert result.returncode == 0, result.stderr
     assert "PostgreSQL 16" in result.stdout
@@ -96,7 +96,7 @@ def test_as_root_a_venv_in_a_0700_directory_starts_the_embedded_server(private_s
 @needs_root
 def test_two_copiers_at_once_both_get_a_complete_install(private_site: Path) -> None:
     site = private_site
-    parent = _make_shared_tmp("limbo-tui-copiers-")
+    parent = shared_tmp("limbo-tui-copiers-")
     parent.chmod(0o711)
     code = (
         "import sys\n"
@@ -130,7 +130,7 @@ def test_two_copiers_at_once_both_get_a_complete_install(private_site: Path) -> 
 def test_a_broken_or_outdated_copy_is_replaced() -> None:
     account = service_account()
     found = find_binaries()
-    parent = _make_shared_tmp("limbo-tui-replace-")
+    parent = shared_tmp("limbo-tui-replace-")
     parent.chmod(0o711)
     installed = private_install(found, parent, account)
     target = installed.bin_dir.parents[2]
@@ -150,7 +150,7 @@ def test_a_broken_or_outdated_copy_is_replaced() -> None:
 
 
 def test_the_embedded_server_serves_uuid_ossp() -> None:
-    server = EmbeddedServer(_make_shared_tmp("limbo-tui-uuid-") / "pg")
+    server = EmbeddedServer(shared_tmp("limbo-tui-uuid-") / "pg")
     server.ensure_running()
     try:
         url = server.ensure_database("uuids")

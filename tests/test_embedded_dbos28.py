@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from limbo_tui.pg.embedded import EmbeddedServer
-from tests.conftest import _make_shared_tmp
+from tests.pg_support import shared_tmp
 from tests.release_support import OLD, release_python
 
 DBOS_APP = """
@@ -46,7 +46,7 @@ def test_a_dbos_28_app_migrates_and_runs_on_the_embedded_server(
 ) -> None:
     app = tmp_path / "app.py"  # a file: DBOS hashes the workflows' source
     app.write_text(DBOS_APP)
-    server = EmbeddedServer(_make_shared_tmp("limbo-tui-dbos28-") / "pg")
+    server = EmbeddedServer(shared_tmp("limbo-tui-dbos28-") / "pg")
     server.ensure_running()
     try:
         url = server.ensure_database("dbos28_app")

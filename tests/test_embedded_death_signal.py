@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from limbo_tui.pg.embedded import EmbeddedServer
-from tests.conftest import _make_shared_tmp
+from tests.pg_support import shared_tmp
 
 # The owner: limbo-tui's real start path; the server's child lingers for a second after
 # arming its death signal, and the owner is SIGKILLed meanwhile.
@@ -65,7 +65,7 @@ def _servers_on(data_dir: Path) -> list[int]:
 
 @pytest.mark.parametrize("sigint", ["default", "ignored"])
 def test_the_server_dies_with_an_owner_started_with_sigint_ignored(sigint: str) -> None:
-    data_dir = _make_shared_tmp("limbo-tui-pdeath-") / "pg"
+    data_dir = shared_tmp("limbo-tui-pdeath-") / "pg"
     first = EmbeddedServer(data_dir)
     first.ensure_running()  # initdb beforehand: the owner only starts the server
     first.stop()

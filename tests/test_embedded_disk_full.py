@@ -25,7 +25,7 @@ from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.settings import FeedSettings, Settings
 from limbo_tui.ui.app import LimboApp
 from limbo_tui.ui.status_header import StatusHeader
-from tests.conftest import _make_shared_tmp
+from tests.pg_support import shared_tmp
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="mounting the small filesystem that fills up needs root"
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def small_disk() -> Iterator[Path]:
-    mount_point = _make_shared_tmp("limbo-tui-small-disk-")
+    mount_point = shared_tmp("limbo-tui-small-disk-")
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=256m,mode=0755", "tmpfs", str(mount_point)],
         capture_output=True,

@@ -9,7 +9,7 @@ import pytest
 from limbo_tui.errors import LimboError
 from limbo_tui.pg.binaries import find_binaries
 from limbo_tui.pg.embedded import EmbeddedServer
-from tests.conftest import _make_shared_tmp
+from tests.pg_support import shared_tmp
 
 
 def test_no_binaries_anywhere_says_what_to_do(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_falls_back_to_a_system_install(tmp_path: Path) -> None:
 
 
 def test_a_foreign_server_on_the_data_dir_is_named(tmp_path: Path) -> None:
-    data_dir = _make_shared_tmp("limbo-tui-conflict-") / "pg"
+    data_dir = shared_tmp("limbo-tui-conflict-") / "pg"
     first = EmbeddedServer(data_dir)
     first.ensure_running()
     try:

@@ -22,14 +22,14 @@ import pytest
 from limbo_tui.errors import LimboError
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.worker import dbos_launch
-from tests.conftest import _make_shared_tmp
+from tests.pg_support import shared_tmp
 
 IS_ROOT = os.geteuid() == 0
 
 
 def _long_data_dir() -> Path:
     """A data dir so deep that its socket cannot live inside it (sun_path is 108 bytes)."""
-    base = _make_shared_tmp("limbo-tui-long-")
+    base = shared_tmp("limbo-tui-long-")
     deep = base / ("d" * 60) / ("e" * 40)
     deep.mkdir(parents=True)
     for part in (deep.parent, deep):
@@ -107,7 +107,7 @@ def test_the_long_path_server_is_private_and_works() -> None:
 
 
 def test_a_symlinked_server_log_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
-    data_dir = _make_shared_tmp("limbo-tui-loglink-") / "pg"
+    data_dir = shared_tmp("limbo-tui-loglink-") / "pg"
     first = EmbeddedServer(data_dir)
     first.ensure_running()
     first.stop()
@@ -152,10 +152,10 @@ def test_a_planted_fallback_log_directory_is_refused(
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
-    shared_tmp = _make_shared_tmp("limbo-tui-tmpdir-")
-    shared_tmp.chmod(0o1777)
-    monkeypatch.setattr(tempfile, "tempdir", str(shared_tmp))
-    planted = shared_tmp / f"limbo-tui-{os.getuid()}"
+    temp_dir = shared_tmp("limbo-tui-tmpdir-")
+    temp_dir.chmod(0o1777)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp_dir))
+    planted = temp_dir / f"limbo-tui-{os.getuid()}"
     _plant_dir(planted)
     with pytest.raises(LimboError) as err:
         dbos_launch.default_log_path("thread")
@@ -168,7 +168,7 @@ def test_a_planted_fallback_log_directory_is_refused(
 
 
 def test_a_hard_link_in_place_of_the_server_log_is_refused(tmp_path: Path) -> None:
-    data_dir = _make_shared_tmp("limbo-tui-loghard-") / "pg"
+    data_dir = shared_tmp("limbo-tui-loghard-") / "pg"
     first = EmbeddedServer(data_dir)
     first.ensure_running()
     first.stop()
@@ -185,7 +185,7 @@ def test_a_hard_link_in_place_of_the_server_log_is_refused(tmp_path: Path) -> No
 
 @pytest.mark.skipif(not IS_ROOT, reason="the service user's old layout exists only as root")
 def test_as_root_an_older_layout_is_taken_back_from_the_service_user() -> None:
-    data_dir = _make_shared_tmp("limbo-tui-oldlayout-") / "pg"
+    data_dir = shared_tmp("limbo-tui-oldlayout-") / "pg"
     server = EmbeddedServer(data_dir)
     server.ensure_running()
     server.stop()

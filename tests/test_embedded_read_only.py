@@ -11,7 +11,7 @@ import psycopg
 
 from limbo_tui.database import prepare_dbos_schema
 from limbo_tui.pg.embedded import EmbeddedServer
-from tests.conftest import _make_shared_tmp
+from tests.pg_support import shared_tmp
 
 
 def _config(tmp_path: Path, data_dir: Path) -> Path:
@@ -30,7 +30,7 @@ def _limbo(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_read_only_on_a_fresh_data_dir_runs_no_initdb(tmp_path: Path) -> None:
-    data_dir = _make_shared_tmp("limbo-tui-ro-fresh-") / "pg"
+    data_dir = shared_tmp("limbo-tui-ro-fresh-") / "pg"
     result = _limbo(_config(tmp_path, data_dir), "snapshot", "--read-only")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -41,7 +41,7 @@ def test_read_only_on_a_fresh_data_dir_runs_no_initdb(tmp_path: Path) -> None:
 
 
 def test_read_only_never_creates_the_database(tmp_path: Path) -> None:
-    data_dir = _make_shared_tmp("limbo-tui-ro-nodb-") / "pg"
+    data_dir = shared_tmp("limbo-tui-ro-nodb-") / "pg"
     server = EmbeddedServer(data_dir)
     server.ensure_running()  # a cluster, but no limbo_tui database in it
     try:
@@ -57,7 +57,7 @@ def test_read_only_never_creates_the_database(tmp_path: Path) -> None:
 
 
 def test_read_only_watches_an_existing_embedded_database(tmp_path: Path) -> None:
-    data_dir = _make_shared_tmp("limbo-tui-ro-ok-") / "pg"
+    data_dir = shared_tmp("limbo-tui-ro-ok-") / "pg"
     server = EmbeddedServer(data_dir)
     server.ensure_running()
     url = server.ensure_database("limbo_tui")

@@ -24,8 +24,8 @@ from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.settings import ExperimentSettings, Settings, WorkerSettings
 from limbo_tui.worker.actions import Actions
 from limbo_tui.worker.protocol import ExperimentParams
-from tests.conftest import _make_shared_tmp
 from tests.faults_support import PtyRun, clean_env, limbo_cmd, postgres_pids, wait
+from tests.pg_support import shared_tmp
 
 # Long fault tests: `-m "not slow"` leaves them out of a quick run.
 pytestmark = pytest.mark.slow
@@ -68,7 +68,7 @@ def _check_triggers_whole(url: str) -> str:
 
 
 def test_killed_twenty_times_then_everything_recovers(tmp_path: Path) -> None:
-    data_dir = _make_shared_tmp("limbo-tui-kill-") / "pg"
+    data_dir = shared_tmp("limbo-tui-kill-") / "pg"
     exp = "\n".join(f"{k} = {str(v).lower()}" for k, v in vars(EXPERIMENT).items() if k != "queue")
     config = tmp_path / "config.toml"
     config.write_text(f'[embedded]\ndata_dir = "{data_dir}"\n[experiment]\n{exp}\n')

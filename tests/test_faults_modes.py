@@ -22,7 +22,7 @@ from psycopg import sql
 from limbo_tui.settings import FeedSettings, Settings, UISettings
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.urls import database_name
-from tests import dbos28
+from tests import dbos28, seed
 from tests.faults_support import clean_env, limbo_cmd, live_app, until, wait
 from tests.test_triggers import make_limited_role
 
@@ -174,12 +174,12 @@ def test_other_schema_name_is_one_line(dbos_url: str, tmp_path: Path) -> None:
 
 def test_dbos28_schema_is_live_and_shows_the_limbo(db_url: str, tmp_path: Path) -> None:
     dbos28.create_schema(db_url)
-    seed = dbos28.seed_limbo(db_url)
+    seed.write(db_url)
     lines = _first_watch_line(
         tmp_path,
         db_url,
         "UPDATE dbos.workflow_status SET recovery_attempts = 3 "
-        f"WHERE workflow_uuid = '{seed.parent}'",
+        f"WHERE workflow_uuid = '{seed.PARENT}'",
     )
     assert lines[0]["state"] == "LIVE"  # triggers installed on the 2.8 tables
     snap = _run(tmp_path, "snapshot", "--db-url", db_url)
@@ -203,10 +203,10 @@ async def test_tui_on_each_kind_of_database(dbos_url: str, db_url: str) -> None:
     database and a 2.8 schema: the header says which mode and why; nothing breaks."""
     limited = make_limited_role(dbos_url)
     dbos28.create_schema(db_url)
-    seed = dbos28.seed_limbo(db_url)
+    seed.write(db_url)
     cases = [
         (limited, "POLLING", "no privilege", None),
-        (db_url, "LIVE", "", seed.parent),
+        (db_url, "LIVE", "", seed.PARENT),
     ]
     for url, state, why, expect in cases:
         await _tui_mode(url, state, why, expect)

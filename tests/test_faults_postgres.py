@@ -23,7 +23,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.pg.embedded import EmbeddedServer
@@ -31,14 +30,13 @@ from limbo_tui.settings import ExperimentSettings, FeedSettings, Settings, UISet
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.worker.demo import CHILD_NAME
 from limbo_tui.worker.protocol import ExperimentParams
-from tests.conftest import _make_shared_tmp
 from tests.faults_support import clean_env, converges, limbo_cmd, live_app, until
+from tests.pg_support import create_dbos_template, fresh_database, shared_tmp
 from tests.tcp_proxy import TcpProxy
 
 # Long fault tests: `-m "not slow"` leaves them out of a quick run.
 pytestmark = pytest.mark.slow
 
-TEMPLATE = "faults_dbos_template"
 EXPERIMENT = ExperimentSettings(
     children=2,
     steps=4,
@@ -65,40 +63,19 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def tcp_server() -> Iterator[EmbeddedServer]:
     # Started on the main thread: the server's parent-death signal follows that thread.
-    base = _make_shared_tmp("limbo-tui-faults-pg-")
+    base = shared_tmp("limbo-tui-faults-pg-")
     server = EmbeddedServer(base / "pg", listen="127.0.0.1", port=_free_port())
     server.ensure_running()
-    import sqlalchemy as sa
-    from dbos._migration import ensure_dbos_schema, run_dbos_migrations
-
-    server.ensure_database(TEMPLATE)
-    engine = sa.create_engine(
-        server.url(TEMPLATE).replace("postgresql://", "postgresql+psycopg://")
-    )
-    try:
-        ensure_dbos_schema(engine, "dbos")
-        run_dbos_migrations(engine, "dbos", use_listen_notify=True)
-    finally:
-        engine.dispose()
+    create_dbos_template(server)
     yield server
     server.stop()
     shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
-def remote_db(tcp_server: EmbeddedServer, request: pytest.FixtureRequest) -> str:
+def remote_db(tcp_server: EmbeddedServer) -> str:
     """A fresh DBOS system database on the TCP server; its name, not its URL."""
-    name = f"f_{os.getpid()}_{request.node.name[-20:].strip('[]').replace('-', '_')}"
-    name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)[:60]
-    with psycopg.connect(tcp_server.url("postgres"), autocommit=True) as conn:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        conn.execute(drop.format(sql.Identifier(name)))
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(TEMPLATE)
-            )
-        )
-    return name
+    return fresh_database(tcp_server)
 
 
 def _statuses(url: str) -> dict[str, str]:

@@ -24,8 +24,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import _make_shared_tmp
 from tests.faults_support import clean_env, limbo_cmd, postgres_pids, wait
+from tests.pg_support import shared_tmp
 from tests.test_triggers import _traces
 from tests.tmux_support import Terminal
 
@@ -142,7 +142,7 @@ def test_two_tuis_on_the_embedded_default_outlive_each_other(tmp_path: Path) -> 
     """The second TUI reuses the first one's private server (and leaves the executor id to
     the first one's worker); when the first quits (and its server stops with it), the
     second starts the server again, takes over the worker and goes on working."""
-    data_dir = _make_shared_tmp("limbo-tui-two-") / "pg"
+    data_dir = shared_tmp("limbo-tui-two-") / "pg"
     config = tmp_path / "config.toml"
     config.write_text(
         f'[embedded]\ndata_dir = "{data_dir}"\n[feed]\nheartbeat_s = 1\n'

@@ -20,7 +20,7 @@ from limbo_tui.pg.connect import connect
 from limbo_tui.pg.feed import FeedBatch, FeedState, LiveFeed, parse_payload
 from limbo_tui.settings import FeedSettings, Settings
 from limbo_tui.urls import sqlalchemy_url
-from tests.conftest import _make_shared_tmp
+from tests.pg_support import shared_tmp
 from tests.test_triggers import make_limited_role
 
 FAST = Settings(lab=True, feed=FeedSettings(poll_interval_s=0.2, heartbeat_s=1.0, coalesce_ms=10))
@@ -242,7 +242,7 @@ async def test_terminated_listener_reconnects_and_resyncs(dbos_url: str, app: Db
 async def test_server_restart_reconnects_and_resyncs() -> None:
     from limbo_tui.pg.embedded import EmbeddedServer
 
-    base = _make_shared_tmp("limbo-tui-restart-")
+    base = shared_tmp("limbo-tui-restart-")
     server = EmbeddedServer(base / "pg")
     server.ensure_running()
     try:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from release_support import need_2x_server, release_python
+from release_support import old_database, release_python
 from test_fleet_real import QUICK, Fleet, diagnosed, of
 from test_worker_support import wait_for
 
@@ -23,6 +23,7 @@ from limbo_tui.diagnose import diagnose
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.scripting import snapshot_json
 from limbo_tui.waits import MESSAGE, current_wait
+from tests.pg_support import drop_database
 
 OLD = "2.8.0"
 
@@ -38,15 +39,9 @@ def fleet28(old_url: str, tmp_path: Path) -> Iterator[Fleet]:
 
 @pytest.fixture
 def old_url(pg_server: EmbeddedServer) -> Iterator[str]:
-    from conftest import _drop_database, _fresh_database
-    from release_support import migrate_with
-
-    need_2x_server(pg_server)
-    name = _fresh_database(pg_server, "template1")
-    url = pg_server.url(name)
-    migrate_with(release_python(OLD), url)
-    yield url
-    _drop_database(pg_server, name)
+    name = old_database(pg_server)
+    yield pg_server.url(name)
+    drop_database(pg_server, name)
 
 
 def test_on_28_a_killed_executors_work_is_orphaned_and_resume_hands_it_over(

@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import _make_shared_tmp
-
 from limbo_tui.lab_compare import (
     Moment,
     ReleaseRun,
@@ -16,10 +14,11 @@ from limbo_tui.lab_compare import (
     in_family_words,
     render,
 )
+from tests.pg_support import shared_tmp
 
 
 def test_compare_prints_both_timelines_and_where_they_part(tmp_path: Path) -> None:
-    data_dir = _make_shared_tmp("limbo-tui-compare-") / "pg"
+    data_dir = shared_tmp("limbo-tui-compare-") / "pg"
     config = tmp_path / "limbo-tui.toml"
     config.write_text(f'[embedded]\ndata_dir = "{data_dir}"\n', encoding="utf-8")
     done = subprocess.run(

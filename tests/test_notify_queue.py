@@ -7,7 +7,6 @@ and COMMIT failed ("too many notifications in the NOTIFY queue")."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -20,9 +19,9 @@ import pytest
 
 from limbo_tui.pg import triggers
 from limbo_tui.pg.embedded import EmbeddedServer
-from tests.conftest import _create_dbos_template, _make_shared_tmp
 from tests.faults_support import clean_env, limbo_cmd
 from tests.pg18_support import with_pg18
+from tests.pg_support import create_dbos_template, fresh_database, shared_tmp
 from tests.test_feed import DbosApp
 
 WRITES = 10_000
@@ -30,7 +29,7 @@ WRITES = 10_000
 
 @pytest.fixture(scope="module")
 def tiny_queue_server() -> Iterator[EmbeddedServer]:
-    base = _make_shared_tmp("limbo-tui-notifyq-")
+    base = shared_tmp("limbo-tui-notifyq-")
     server = EmbeddedServer(base / "pg")
     with with_pg18():
         server.ensure_running()
@@ -38,7 +37,7 @@ def tiny_queue_server() -> Iterator[EmbeddedServer]:
             conn.execute("ALTER SYSTEM SET max_notify_queue_pages = 64")
         server.stop()
         server.ensure_running()
-    _create_dbos_template(server)
+    create_dbos_template(server)
     yield server
     server.stop()
     shutil.rmtree(base, ignore_errors=True)
@@ -46,10 +45,7 @@ def tiny_queue_server() -> Iterator[EmbeddedServer]:
 
 @pytest.fixture
 def tiny_url(tiny_queue_server: EmbeddedServer) -> str:
-    name = f"nq_{os.getpid()}_{time.monotonic_ns()}"
-    with psycopg.connect(tiny_queue_server.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE limbo_test_dbos_template')
-    return tiny_queue_server.url(name)
+    return tiny_queue_server.url(fresh_database(tiny_queue_server))
 
 
 def _watch(url: str, tmp_path: Path) -> subprocess.Popen[str]:

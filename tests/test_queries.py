@@ -10,7 +10,7 @@ from limbo_tui.errors import DatabaseError
 from limbo_tui.model import FINISHED_STATUSES, Step, Workflow, WorkflowGraph
 from limbo_tui.pg import queries
 from limbo_tui.pg.connect import check_dbos_schema, connect, connect_checked
-from tests import dbos28
+from tests import dbos28, seed
 
 
 def _exec(url: str, *statements: str) -> None:
@@ -110,7 +110,7 @@ async def test_the_registry_names_queues_and_versions_newest_first(dbos_url: str
 
 async def test_dbos28_limbo_seed(db_url: str) -> None:
     dbos28.create_schema(db_url)
-    seed = dbos28.seed_limbo(db_url)
+    seed.write(db_url)
     conn = await _conn(db_url)
     try:
         cols = await queries.probe(conn, "dbos")
@@ -121,13 +121,13 @@ async def test_dbos28_limbo_seed(db_url: str) -> None:
     graph = WorkflowGraph()
     graph.replace_all(rows)
     # Only live work and its family: the unrelated finished workflow is out of scope.
-    assert set(graph.workflows) == {seed.parent, seed.child}
-    parent = graph.workflows[seed.parent]
+    assert set(graph.workflows) == {seed.PARENT, seed.CHILD}
+    parent = graph.workflows[seed.PARENT]
     assert parent.status == "PENDING" and parent.dedup_id == "6/5" and parent.recovery_attempts == 2
     assert parent.inputs == '{"args": [6, 5], "kwargs": {}}'
-    assert graph.children(seed.parent) == [seed.child]
-    assert graph.parent_of(seed.child) == seed.parent
-    assert graph.step_counts(seed.child).steps_completed == 2
+    assert graph.children(seed.PARENT) == [seed.CHILD]
+    assert graph.parent_of(seed.CHILD) == seed.PARENT
+    assert graph.step_counts(seed.CHILD).steps_completed == len(seed.CHILD_STEP_IDS)
 
 
 async def test_snapshot_scope(dbos_url: str) -> None:

@@ -14,12 +14,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import _drop_database, _fresh_database
-from dbos28 import LimboSeed, seed_limbo
 from release_support import (
     OLD,
-    migrate_with,
-    need_2x_server,
+    old_database,
     release_python,
     run_release_api,
     workflow_rows,
@@ -31,41 +28,31 @@ from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.settings import Settings
 from limbo_tui.worker.actions import Actions
 from limbo_tui.worker.protocol import ExperimentParams
-
-
-@pytest.fixture(scope="session")
-def old_python() -> Path:
-    return release_python(OLD)
+from tests import seed
+from tests.pg_support import drop_database
 
 
 @pytest.fixture
-def old_url(pg_server: EmbeddedServer, old_python: Path) -> Iterator[str]:
+def old_url(pg_server: EmbeddedServer) -> Iterator[str]:
     """A fresh database with dbos 2.8.0's schema, from 2.8.0's own migrations."""
-    need_2x_server(pg_server)
-    name = _fresh_database(pg_server, "template1")
-    url = pg_server.url(name)
-    migrate_with(old_python, url)
-    yield url
-    _drop_database(pg_server, name)
+    name = old_database(pg_server)
+    yield pg_server.url(name)
+    drop_database(pg_server, name)
 
 
 @pytest.fixture
-def twin_urls(pg_server: EmbeddedServer, old_python: Path) -> Iterator[tuple[str, str]]:
+def twin_urls(pg_server: EmbeddedServer) -> Iterator[tuple[str, str]]:
     """Two 2.8 databases holding the same seed limbo: one for limbo-tui, one for 2.8."""
-    need_2x_server(pg_server)
-    names = [_fresh_database(pg_server, "template1") for _ in range(2)]
+    names = [old_database(pg_server) for _ in range(2)]
     urls = [pg_server.url(n) for n in names]
-    for url in urls:
-        migrate_with(old_python, url)
     yield urls[0], urls[1]
     for name in names:
-        _drop_database(pg_server, name)
+        drop_database(pg_server, name)
 
 
-def _seed_twice(urls: tuple[str, str]) -> LimboSeed:
-    seeds = [seed_limbo(url) for url in urls]
-    assert seeds[0] == seeds[1]
-    return seeds[0]
+def _seed_twice(urls: tuple[str, str]) -> None:
+    for url in urls:
+        seed.write(url)
 
 
 def test_the_schema_version_names_the_releases(old_url: str, dbos_url: str, db_url: str) -> None:
@@ -88,19 +75,19 @@ def test_2x_actions_choose_the_release_that_wrote_the_schema(old_url: str) -> No
 
 def test_c_on_28_matches_28_and_frees_the_dedup_id(twin_urls: tuple[str, str]) -> None:
     ours, reference = twin_urls
-    seed = _seed_twice(twin_urls)
+    _seed_twice(twin_urls)
     actions = Actions(ours, Settings())
     try:
         # Before: the seed's second enqueue is rejected and names the holder.
         rejected = actions.enqueue_experiment(ExperimentParams())
-        assert not rejected.ok and rejected.holder_id == seed.parent
-        assert f"held by {seed.parent} (PENDING)" in rejected.message
+        assert not rejected.ok and rejected.holder_id == seed.PARENT
+        assert f"held by {seed.PARENT} (PENDING)" in rejected.message
 
-        result = actions.cancel(seed.parent)
+        result = actions.cancel(seed.PARENT)
         assert result.ok, result.message
-        run_release_api(release_python(OLD), reference, f"DBOS.cancel_workflow({seed.parent!r})")
+        run_release_api(release_python(OLD), reference, f"DBOS.cancel_workflow({seed.PARENT!r})")
         assert workflow_rows(ours) == workflow_rows(reference)
-        parent = next(r for r in workflow_rows(ours) if r["workflow_uuid"] == seed.parent)
+        parent = next(r for r in workflow_rows(ours) if r["workflow_uuid"] == seed.PARENT)
         assert parent["status"] == "CANCELLED" and parent["deduplication_id"] is None
 
         again = actions.enqueue_experiment(ExperimentParams())
@@ -112,14 +99,14 @@ def test_c_on_28_matches_28_and_frees_the_dedup_id(twin_urls: tuple[str, str]) -
 
 def test_u_on_28_resumes_as_28_would(twin_urls: tuple[str, str]) -> None:
     ours, reference = twin_urls
-    seed = _seed_twice(twin_urls)
+    _seed_twice(twin_urls)
     actions = Actions(ours, Settings())
     try:
-        result = actions.resume(seed.parent)
+        result = actions.resume(seed.PARENT)
         assert result.ok, result.message
-        run_release_api(release_python(OLD), reference, f"DBOS.resume_workflow({seed.parent!r})")
+        run_release_api(release_python(OLD), reference, f"DBOS.resume_workflow({seed.PARENT!r})")
         assert workflow_rows(ours) == workflow_rows(reference)
-        parent = next(r for r in workflow_rows(ours) if r["workflow_uuid"] == seed.parent)
+        parent = next(r for r in workflow_rows(ours) if r["workflow_uuid"] == seed.PARENT)
         # 2.8's resume: back on its internal queue with the attempts reset.
         assert (parent["status"], parent["recovery_attempts"]) == ("ENQUEUED", 0)
     finally:
@@ -128,15 +115,15 @@ def test_u_on_28_resumes_as_28_would(twin_urls: tuple[str, str]) -> None:
 
 def test_fork_on_28_copies_what_28_copies(twin_urls: tuple[str, str]) -> None:
     ours, reference = twin_urls
-    seed = _seed_twice(twin_urls)
+    _seed_twice(twin_urls)
     actions = Actions(ours, Settings())
     try:
-        result = actions.fork(seed.child, 2)
+        result = actions.fork(seed.CHILD, 2)
         assert result.ok, result.message
-        run_release_api(release_python(OLD), reference, f"DBOS.fork_workflow({seed.child!r}, 2)")
+        run_release_api(release_python(OLD), reference, f"DBOS.fork_workflow({seed.CHILD!r}, 2)")
 
         def forked(url: str) -> dict[str, object]:
-            rows = [r for r in workflow_rows(url) if r["forked_from"] == seed.child]
+            rows = [r for r in workflow_rows(url) if r["forked_from"] == seed.CHILD]
             assert len(rows) == 1
             row = dict(rows[0])
             row.pop("workflow_uuid")
@@ -157,14 +144,14 @@ def test_cancel_with_children_is_refused_on_28_with_what_to_do(
     twin_urls: tuple[str, str],
 ) -> None:
     ours, _ = twin_urls
-    seed = _seed_twice(twin_urls)
+    _seed_twice(twin_urls)
     actions = Actions(ours, Settings())
     try:
-        result = actions.cancel(seed.parent, children=True)
+        result = actions.cancel(seed.PARENT, children=True)
         assert not result.ok
         assert "cannot cancel a workflow's children" in result.message
         assert "cancel each child" in result.message
-        parent = next(r for r in workflow_rows(ours) if r["workflow_uuid"] == seed.parent)
+        parent = next(r for r in workflow_rows(ours) if r["workflow_uuid"] == seed.PARENT)
         assert parent["status"] == "PENDING"  # nothing was written
     finally:
         actions.close()
@@ -187,13 +174,13 @@ def test_offline_provisioning_says_so_in_one_line_with_the_command(
     assert f"uv pip install --python {tmp_path / 'cache'}" in message
     assert not (tmp_path / "cache" / "dbos" / f"dbos-{OLD}-py3.{sys.version_info.minor}").exists()
 
-    seed = seed_limbo(old_url)
+    seed.write(old_url)
     url_with_password = old_url.replace("postgresql://postgres@", "postgresql://postgres:s3cret@")
     actions = Actions(url_with_password, Settings())
-    result = actions.cancel(seed.parent)
+    result = actions.cancel(seed.PARENT)
     assert not result.ok
     assert "s3cret" not in result.message and "\n" not in result.message
-    assert f"or run: uvx --from dbos==2.8.0 dbos workflow cancel {seed.parent} -s" in result.message
+    assert f"or run: uvx --from dbos==2.8.0 dbos workflow cancel {seed.PARENT} -s" in result.message
 
 
 def test_a_bad_release_is_a_config_error() -> None:
@@ -212,7 +199,7 @@ async def test_the_tui_on_a_28_database_diagnoses_and_c_frees_the_dedup_id(
     from limbo_tui.ui.screens.confirm import ConfirmScreen
     from limbo_tui.worker import create_worker
 
-    seed = seed_limbo(old_url)
+    seed.write(old_url)
     settings = Settings()
     worker = create_worker("none", old_url, settings)
     actions = worker.actions  # type: ignore[attr-defined]
@@ -226,12 +213,12 @@ async def test_the_tui_on_a_28_database_diagnoses_and_c_frees_the_dedup_id(
     )
     try:
         async with app.run_test(size=(100, 30)) as pilot:
-            await until(lambda: seed.child in app.graph.workflows, 15, "the seed's rows")
+            await until(lambda: seed.CHILD in app.graph.workflows, 15, "the seed's rows")
             await pilot.pause(0.2)
             kinds = {(d.workflow_id, d.kind) for d in app.diagnoses}
-            assert (seed.parent, "awaiting-dead-child") in kinds
-            assert (seed.parent, "dedup-blocked") in kinds
-            app.jump_to(seed.parent)
+            assert (seed.PARENT, "awaiting-dead-child") in kinds
+            assert (seed.PARENT, "dedup-blocked") in kinds
+            app.jump_to(seed.PARENT)
             await pilot.pause(0.1)
             await pilot.press("c")
             await pilot.pause(0.1)
@@ -242,11 +229,11 @@ async def test_the_tui_on_a_28_database_diagnoses_and_c_frees_the_dedup_id(
             assert "cancel each one" in question
             await pilot.press("y")
             await until(
-                lambda: app.graph.workflows[seed.parent].status == "CANCELLED", 30, "cancelled"
+                lambda: app.graph.workflows[seed.PARENT].status == "CANCELLED", 30, "cancelled"
             )
             await pilot.pause(0.2)
             kinds = {(d.workflow_id, d.kind) for d in app.diagnoses}
-            assert (seed.parent, "dedup-blocked") not in kinds
+            assert (seed.PARENT, "dedup-blocked") not in kinds
     finally:
         worker.stop()
     again = Actions(old_url, settings)
@@ -276,9 +263,9 @@ def test_dbos_release_out_of_reach_stops_the_command_in_one_line(tmp_path: Path)
     import os
     import subprocess
 
-    from conftest import _make_shared_tmp
+    from tests.pg_support import shared_tmp
 
-    data_dir = _make_shared_tmp("limbo-tui-offline-") / "pg"
+    data_dir = shared_tmp("limbo-tui-offline-") / "pg"
     config = tmp_path / "limbo-tui.toml"
     config.write_text(f'[embedded]\ndata_dir = "{data_dir}"\n', encoding="utf-8")
     env = {

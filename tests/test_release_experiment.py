@@ -18,7 +18,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import _drop_database, _fresh_database
 from faults_support import until
 from release_support import OLD, need_2x_server
 
@@ -30,6 +29,7 @@ from limbo_tui.settings import Settings, UISettings, WorkerSettings
 from limbo_tui.ui.screens.confirm import ConfirmScreen
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.worker_log import shutdown_wait_ids
+from tests.pg_support import drop_database, fresh_database
 
 NEW = "3.4.0"
 
@@ -39,11 +39,11 @@ def release_db(pg_server: EmbeddedServer, request: pytest.FixtureRequest) -> Ite
     release = request.param
     if release.startswith("2."):
         need_2x_server(pg_server)
-    name = _fresh_database(pg_server, "template1")
+    name = fresh_database(pg_server, "template1")
     url = pg_server.url(name)
     prepare_release_schema(url, "dbos", release)
     yield url
-    _drop_database(pg_server, name)
+    drop_database(pg_server, name)
 
 
 def _settings(release: str) -> Settings:

@@ -23,7 +23,7 @@ from limbo_tui.model import Step, Workflow, WorkflowRemoved, short_id
 from limbo_tui.pg.feed import FeedBatch, FeedState
 from limbo_tui.scripting import Watcher, run_snapshot
 from limbo_tui.settings import DatabaseSettings, Settings
-from tests import dbos28
+from tests import dbos28, seed
 
 ROOT = Path(__file__).resolve().parent.parent
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -41,53 +41,53 @@ def _snapshot_json(url: str, settings: Settings, capsys: pytest.CaptureFixture[s
     return code, json.loads(out)
 
 
-def _check_seed_document(doc: dict[str, Any], seed: dbos28.LimboSeed, url: str) -> None:
+def _check_seed_document(doc: dict[str, Any], url: str) -> None:
     assert doc["version"] == 1
     assert doc["database"] == url  # no password in this one; masking is urls.mask's
     assert ISO.match(doc["taken_at"])
     wfs = {w["id"]: w for w in doc["workflows"]}
-    assert set(wfs) == {seed.parent, seed.child, seed.finished}
+    assert set(wfs) == {seed.PARENT, seed.CHILD, seed.FINISHED}
     for w in doc["workflows"]:
         assert set(w) == WORKFLOW_KEYS
         assert ISO.match(w["created_at"]) and ISO.match(w["updated_at"])
-    parent, child = wfs[seed.parent], wfs[seed.child]
+    parent, child = wfs[seed.PARENT], wfs[seed.CHILD]
     assert parent["status"] == "PENDING" and parent["queue"] == "example-queue"
     assert parent["dedup_id"] == "6/5" and parent["recovery_attempts"] == 2
-    assert parent["children"] == [seed.child] and parent["parent_id"] is None
-    assert child["parent_id"] == seed.parent and child["children"] == []
+    assert parent["children"] == [seed.CHILD] and parent["parent_id"] is None
+    assert child["parent_id"] == seed.PARENT and child["children"] == []
     assert child["status"] == "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
-    assert child["steps_completed"] == 2 and child["steps_failed"] == 0
+    assert child["steps_completed"] == len(seed.CHILD_STEP_IDS) and child["steps_failed"] == 0
     assert parent["max_recovery_attempts"] is None
     kinds = {(d["workflow_id"], d["kind"], d["severity"]) for d in doc["diagnoses"]}
-    assert (seed.parent, "awaiting-dead-child", "limbo") in kinds
-    assert (seed.parent, "dedup-blocked", "limbo") in kinds
+    assert (seed.PARENT, "awaiting-dead-child", "limbo") in kinds
+    assert (seed.PARENT, "dedup-blocked", "limbo") in kinds
     for d in doc["diagnoses"]:
         assert set(d) == {"workflow_id", "kind", "severity", "reason", "action"}
     # Tree order: the parent comes right before its child.
     ids = [w["id"] for w in doc["workflows"]]
-    assert ids.index(seed.child) == ids.index(seed.parent) + 1
+    assert ids.index(seed.CHILD) == ids.index(seed.PARENT) + 1
 
 
 def test_snapshot_json_of_dbos28_limbo(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     dbos28.create_schema(db_url)
-    seed = dbos28.seed_limbo(db_url)
+    seed.write(db_url)
     settings = Settings(limits={"dbos_workflow": 2})
     code, doc = _snapshot_json(db_url, settings, capsys)
     assert code == 3
-    parent = next(w for w in doc["workflows"] if w["id"] == seed.parent)
+    parent = next(w for w in doc["workflows"] if w["id"] == seed.PARENT)
     assert parent["max_recovery_attempts"] == 2
     doc_wo_limits = _snapshot_json(db_url, Settings(), capsys)[1]
-    _check_seed_document(doc_wo_limits, seed, db_url)
+    _check_seed_document(doc_wo_limits, db_url)
 
 
 def test_snapshot_text_tree(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     dbos28.create_schema(db_url)
-    seed = dbos28.seed_limbo(db_url)
+    seed.write(db_url)
     with psycopg.connect(db_url, autocommit=True) as conn:
         # A hostile name must not reach the terminal as escape sequences.
         conn.execute(
             "UPDATE dbos.workflow_status SET name = 'evil\x1b[2Jname' WHERE workflow_uuid = %s",
-            (seed.finished,),
+            (seed.FINISHED,),
         )
     assert run_snapshot(db_url, Settings(), as_json=False) == 3
     out = capsys.readouterr().out
@@ -98,8 +98,8 @@ def test_snapshot_text_tree(db_url: str, capsys: pytest.CaptureFixture[str]) -> 
     assert "fe5f923f" in lines[parent_line] and "disp 2/?" in lines[parent_line]
     assert "dedup 6/5" in lines[parent_line]
     child = lines[parent_line + 1]
-    assert child.startswith("  MAX_RECOVERY_ATTEMPTS_EXCEEDED  child_workflow  fe5f923f-1")
-    assert "steps 2" in child
+    assert child.startswith(f"  MAX_RECOVERY_ATTEMPTS_EXCEEDED  {seed.CHILD_NAME}  fe5f923f-1")
+    assert "steps 3" in child
     assert any("awaiting-dead-child" in line for line in lines)
     assert any("dedup-blocked" in line for line in lines)
 
@@ -187,7 +187,7 @@ def _env() -> dict[str, str]:
 
 def test_cli_snapshot_json_subprocess(db_url: str, tmp_path: Path) -> None:
     dbos28.create_schema(db_url)
-    seed = dbos28.seed_limbo(db_url)
+    seed.write(db_url)
     proc = subprocess.run(
         _limbo_cmd("snapshot", "--json", "--db-url", db_url),
         capture_output=True,
@@ -197,7 +197,7 @@ def test_cli_snapshot_json_subprocess(db_url: str, tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 3, proc.stderr
-    _check_seed_document(json.loads(proc.stdout), seed, db_url)
+    _check_seed_document(json.loads(proc.stdout), db_url)
 
 
 def test_cli_watch_read_only_until_sigint(dbos_url: str, tmp_path: Path) -> None:

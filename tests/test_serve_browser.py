@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import dbos28
+from tests import dbos28, seed
 from tests.browser import CHROMIUM, TESSERACT, chromium_page, wait_for_text
 
 pytestmark = [
@@ -43,7 +43,7 @@ def _with_password(url: str, password: str) -> str:
 
 async def test_serve_shows_the_tree_in_chromium(db_url: str, tmp_path: Path) -> None:
     dbos28.create_schema(db_url)
-    dbos28.seed_limbo(db_url)
+    seed.write(db_url)
     secret = "s3cr3t-pw-7731"
     port = _free_port()
     proc = subprocess.Popen(

@@ -14,11 +14,14 @@ import asyncio
 import contextlib
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from typing import IO
 
 import psycopg
 import pytest
@@ -86,12 +89,18 @@ def test_watch_with_the_client_6_minutes_ahead(dbos_url: str) -> None:
     lines: list[dict[str, object]] = []
     try:
         assert proc.stdout is not None
+        arrived = _lines_of(proc.stdout)
         deadline = time.monotonic() + 60
-        # Until the idle one is diagnosed, then three more rediagnoses (one a second).
+        # Until the idle one is diagnosed, then 3 s more of watching (three ticks of the
+        # time-based rules): watch prints nothing more unless a diagnosis changes.
         seen_idle_at: float | None = None
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
+        while True:
+            end = deadline if seen_idle_at is None else min(deadline, seen_idle_at + 3)
+            try:
+                line = arrived.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
                 break
             lines.append(json.loads(line))
             if (
@@ -102,8 +111,6 @@ def test_watch_with_the_client_6_minutes_ahead(dbos_url: str) -> None:
                 )
             ):
                 seen_idle_at = time.monotonic()
-            if seen_idle_at is not None and time.monotonic() - seen_idle_at > 3:
-                break
     finally:
         # faketime runs limbo-tui as its child: end the whole session, not just faketime.
         with contextlib.suppress(ProcessLookupError):
@@ -118,6 +125,19 @@ def test_watch_with_the_client_6_minutes_ahead(dbos_url: str) -> None:
     ]
     assert _kinds(appeared, IDLE), lines[-5:]  # type: ignore[arg-type]
     assert _kinds(appeared, FRESH) == set(), appeared  # type: ignore[arg-type]
+
+
+def _lines_of(stream: IO[str]) -> queue.Queue[str | None]:
+    """The stream's lines as they arrive (None at its end), to wait on with a timeout."""
+    arrived: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            arrived.put(line)
+        arrived.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return arrived
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.pg.sources.logical import parse_change
 from limbo_tui.settings import FeedSettings, Settings
-from tests.conftest import _create_dbos_template, _make_shared_tmp
 from tests.faults_support import clean_env, limbo_cmd
 from tests.pg18_support import with_pg18
+from tests.pg_support import create_dbos_template, fresh_database, shared_tmp
 from tests.test_feed import DbosApp, Recorder, _converges, _in_thread
 from tests.test_triggers import _traces
 
@@ -31,7 +31,7 @@ LOGICAL = Settings(feed=FeedSettings(source="logical", heartbeat_s=1, poll_inter
 @pytest.fixture(scope="module")
 def logical_server() -> Iterator[EmbeddedServer]:
     """A server of its own with wal_level = logical (the shared one has replica)."""
-    base = _make_shared_tmp("limbo-tui-logical-")
+    base = shared_tmp("limbo-tui-logical-")
     server = EmbeddedServer(base / "pg")
     with with_pg18():
         server.ensure_running()
@@ -40,7 +40,7 @@ def logical_server() -> Iterator[EmbeddedServer]:
             conn.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '256MB'")
         server.stop()
         server.ensure_running()
-    _create_dbos_template(server)
+    create_dbos_template(server)
     yield server
     server.stop()
     shutil.rmtree(base, ignore_errors=True)
@@ -48,10 +48,7 @@ def logical_server() -> Iterator[EmbeddedServer]:
 
 @pytest.fixture
 def logical_url(logical_server: EmbeddedServer) -> str:
-    name = f"lg_{time.monotonic_ns()}"
-    with psycopg.connect(logical_server.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE limbo_test_dbos_template')
-    return logical_server.url(name)
+    return logical_server.url(fresh_database(logical_server))
 
 
 def _watch_logical(url: str, tmp_path: Path) -> subprocess.Popen[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _make_shared_tmp
+from tests.pg_support import shared_tmp
 from tests.tmux_support import Terminal
 
 pytestmark = pytest.mark.skipif(
@@ -60,7 +60,7 @@ def test_uv_tool_install_runs_the_projects_own_dbos_and_leaves_it_alone(
     _uv("pip", "install", "--quiet", "--python", str(venv_python), "dbos==2.8.0")
     before = _freeze(venv_python)
     assert "dbos==2.8.0" in before
-    data_dir = _make_shared_tmp("limbo-tui-tool-") / "pg"
+    data_dir = shared_tmp("limbo-tui-tool-") / "pg"
     (project / "limbo-tui.toml").write_text(
         f'[embedded]\ndata_dir = "{data_dir}"\n'
         '[worker]\nmode = "process"\npython = ".venv/bin/python"\n',

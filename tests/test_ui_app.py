@@ -9,7 +9,6 @@ from test_ui_support import (
     family_rows,
     make_app,
     screen_lines,
-    seed_rows,
 )
 
 from limbo_tui.model import Step, Workflow
@@ -17,6 +16,7 @@ from limbo_tui.ui.details_pane import DetailsPane
 from limbo_tui.ui.limbo_bar import LimboBar
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.workflow_tree import WorkflowTree
+from tests import seed
 
 SIZE = (80, 24)
 
@@ -36,7 +36,7 @@ async def test_seed_state_shows_limbo_parent_and_dead_child() -> None:
     app, feeds = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        feeds[0].push(seed_rows(), full=True)
+        feeds[0].push(seed.rows(), full=True)
         await pilot.pause()
         tree = app.query_one(WorkflowTree)
         assert tree.shown_ids() == [PARENT, f"{PARENT}-1"]
@@ -56,7 +56,7 @@ async def test_seed_state_shows_limbo_parent_and_dead_child() -> None:
 async def test_not_loaded_child_is_shown() -> None:
     app, feeds = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        rows = seed_rows()[:1]
+        rows = seed.rows()[:1]
         from limbo_tui.model import Step
 
         rows.append(Step(PARENT, 1, "dbos_sub_workflow", child_workflow_id="ghost-child"))
@@ -72,7 +72,7 @@ async def test_selection_survives_a_burst_of_500_updates() -> None:
         feed = feeds[0]
         for i in range(20):
             feed.push(family_rows(f"old-{i:02d}", NOW_MS - 3_600_000 + i * 1000))
-        feed.push(seed_rows())
+        feed.push(seed.rows())
         await pilot.pause()
         tree = app.query_one(WorkflowTree)
         assert tree.select_workflow(f"{PARENT}-1")
@@ -109,7 +109,7 @@ async def test_selection_survives_a_burst_of_500_updates() -> None:
 async def test_filter_and_limbo_only() -> None:
     app, feeds = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(family_rows("done-a", NOW_MS - 5000) + seed_rows())
+        feeds[0].push(family_rows("done-a", NOW_MS - 5000) + seed.rows())
         await pilot.pause()
         tree = app.query_one(WorkflowTree)
         tree.node_for("done-a").expand()
@@ -142,7 +142,7 @@ async def test_filter_and_limbo_only() -> None:
 async def test_pause_holds_changes_and_counts_them() -> None:
     app, feeds = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         await pilot.press("p")
         header = app.query_one(StatusHeader)
@@ -163,7 +163,7 @@ async def test_pause_holds_changes_and_counts_them() -> None:
 async def test_details_follow_the_cursor_and_enter_on_child_step_jumps() -> None:
     app, feeds = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         assert app.selected_id == PARENT
         details = app.query_one(DetailsPane)
@@ -196,7 +196,7 @@ async def test_feed_errors_are_shown_not_fatal() -> None:
         await pilot.pause()
         assert "could not apply a feed batch" in str(header.render())
         feeds[0].on_state(State("POLLING", "", 1.5, source="every 0.2-2 s"))
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         assert "POLLING every 0.2-2 s 1.5 ev/s" in str(header.render())
         assert app.is_running
@@ -234,7 +234,7 @@ async def test_no_color_keeps_status_words(monkeypatch) -> None:  # type: ignore
     monkeypatch.setenv("NO_COLOR", "1")
     app, feeds = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         assert app.no_color
         tree = app.query_one(WorkflowTree)
@@ -287,7 +287,7 @@ async def test_a_storm_of_batches_costs_few_repaints_at_10_hz() -> None:
 async def test_a_folded_family_shows_its_children_when_opened_or_jumped_into() -> None:
     app, feeds = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(family_rows("done-a", NOW_MS - 5000, kids=3) + seed_rows(), full=True)
+        feeds[0].push(family_rows("done-a", NOW_MS - 5000, kids=3) + seed.rows(), full=True)
         await pilot.pause()
         tree = app.query_one(WorkflowTree)
         assert "done-a" in tree.shown_ids() and "done-a-1" not in tree.shown_ids()
@@ -312,7 +312,7 @@ async def test_a_folded_family_shows_its_children_when_opened_or_jumped_into() -
 async def test_a_new_theme_recolours_every_line() -> None:
     app, feeds = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows(), full=True)
+        feeds[0].push(seed.rows(), full=True)
         await pilot.pause()
         tree = app.query_one(WorkflowTree)
         before = tree.node_for(PARENT).label.spans
@@ -329,7 +329,7 @@ async def test_a_new_selection_shows_its_details_from_the_top() -> None:
 
     app, feeds = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         tree = app.query_one(WorkflowTree)
         tree.focus()

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_ui_support import NOW_MS, PARENT, family_rows, make_app, screen_lines, seed_rows
+from test_ui_support import NOW_MS, PARENT, family_rows, make_app, screen_lines
 
 from limbo_tui.model import Workflow
 from limbo_tui.ui.workflow_tree import WorkflowTree
+from tests import seed
 
 
 def pane_lines(app: Any, selector: str = "#tree-pane") -> list[str]:
@@ -29,7 +30,7 @@ def line_of(app: Any, text: str) -> str:
 async def test_at_80x24_a_header_names_the_columns_and_numbers_align_at_every_depth() -> None:
     app, feeds = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        feeds[0].push(seed_rows(), full=True)
+        feeds[0].push(seed.rows(), full=True)
         await pilot.pause()
         top = header(app)
         for title in ("status", "id", "recovery", "mark"):
@@ -50,7 +51,7 @@ async def test_at_80x24_a_header_names_the_columns_and_numbers_align_at_every_de
 async def test_wider_terminals_show_more_columns_and_no_half_blank_pane() -> None:
     app, feeds = make_app()
     async with app.run_test(size=(200, 50)) as pilot:
-        feeds[0].push(seed_rows(), full=True)
+        feeds[0].push(seed.rows(), full=True)
         await pilot.pause()
         top = header(app)
         for title in ("status", "name", "id", "recovery", "steps", "age", "mark"):
@@ -118,7 +119,7 @@ async def test_o_cycles_the_sort_and_the_header_shows_it() -> None:
 async def test_the_split_moves_with_the_keys_and_is_kept_across_a_resize() -> None:
     app, feeds = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        feeds[0].push(seed_rows(), full=True)
+        feeds[0].push(seed.rows(), full=True)
         await pilot.pause()
 
         def tree_width() -> int:
@@ -145,7 +146,7 @@ async def test_the_split_moves_with_the_keys_and_is_kept_across_a_resize() -> No
 async def test_z_shows_the_details_full_width_and_escape_backs_out() -> None:
     app, feeds = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        feeds[0].push(seed_rows(), full=True)
+        feeds[0].push(seed.rows(), full=True)
         await pilot.pause()
         await pilot.press("z")
         await pilot.pause()

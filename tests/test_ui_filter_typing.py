@@ -4,11 +4,12 @@ switch to limbo-only)."""
 
 from __future__ import annotations
 
-from test_ui_support import ActionsDouble, WorkerDouble, make_app, seed_rows
+from test_ui_support import ActionsDouble, WorkerDouble, make_app
 from textual import events
 from textual.widgets import Input
 
 from limbo_tui.ui.filter_input import FilterInput
+from tests import seed
 
 
 async def test_text_typed_right_after_slash_all_reaches_the_filter() -> None:
@@ -16,7 +17,7 @@ async def test_text_typed_right_after_slash_all_reaches_the_filter() -> None:
     app, feeds = make_app(worker=worker, actions=actions)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        feeds[0].push(seed_rows(), full=True)
+        feeds[0].push(seed.rows(), full=True)
         await pilot.pause()
         # One burst, as the terminal delivers it: no wait between the keys.
         for ch in "/needle":

@@ -7,7 +7,6 @@ from test_ui_support import (
     ActionsDouble,
     WorkerDouble,
     make_app,
-    seed_rows,
 )
 
 from limbo_tui.ui.bindings import KEYS
@@ -18,6 +17,7 @@ from limbo_tui.ui.screens.help import HelpScreen
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.workflow_tree import WorkflowTree
 from limbo_tui.worker.protocol import EnqueueResult, ExperimentParams
+from tests import seed
 
 SIZE = (80, 24)
 
@@ -102,7 +102,7 @@ async def test_rejected_enqueue_names_the_holder_and_offers_a_jump() -> None:
     )
     app, feeds = make_app(worker=worker)
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         tree = app.query_one(WorkflowTree)
         tree.select_workflow(f"{PARENT}-1")
@@ -146,7 +146,7 @@ async def test_c_asks_then_cancels_with_children() -> None:
     actions = ActionsDouble()
     app, feeds = make_app(actions=actions)
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         await pilot.press("c")
         await pilot.pause()
@@ -170,7 +170,7 @@ async def test_u_asks_then_resumes() -> None:
     actions = ActionsDouble()
     app, feeds = make_app(actions=actions)
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         await pilot.press("u")
         await pilot.pause()
@@ -187,7 +187,7 @@ async def test_f_picks_a_step_and_forks() -> None:
     actions = ActionsDouble()
     app, feeds = make_app(actions=actions)
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         app.query_one(WorkflowTree).select_workflow(f"{PARENT}-1")
         await pilot.pause()
@@ -203,7 +203,7 @@ async def test_f_picks_a_step_and_forks() -> None:
 async def test_y_copies_the_selected_id() -> None:
     app, feeds = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         await pilot.press("y")
         await pilot.pause()
@@ -270,7 +270,7 @@ async def test_read_only_refuses_mutating_keys_and_hides_them() -> None:
     worker, actions = WorkerDouble(), ActionsDouble()
     app, feeds = make_app(worker=worker, actions=actions, read_only=True)
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         shown = {b.binding.id for b in app.screen.active_bindings.values() if b.binding.show}
         for k in KEYS:
@@ -290,7 +290,7 @@ async def test_read_only_refuses_mutating_keys_and_hides_them() -> None:
 async def test_tree_keys_move_fold_and_unfold_like_a_terminal_user_expects() -> None:
     app, feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         tree = app.query_one(WorkflowTree)
         tree.focus()
@@ -321,7 +321,7 @@ async def test_tree_keys_move_fold_and_unfold_like_a_terminal_user_expects() -> 
 async def test_escape_clears_the_filter_then_limbo_only() -> None:
     app, feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         everything = app.query_one(WorkflowTree).shown_ids()
         await pilot.press("slash", "n", "o", "p", "e", "enter")
@@ -385,7 +385,7 @@ async def test_t_shows_the_selected_workflows_timeline_with_dispatches_and_crash
     worker = WorkerDouble()
     app, feeds = make_app(worker=worker, actions=ActionsDouble())
     async with app.run_test(size=(120, 40)) as pilot:
-        rows = seed_rows()
+        rows = seed.rows()
         feeds[0].push(rows)
         await pilot.pause()
         parent = next(r for r in rows if isinstance(r, Workflow) and r.id == PARENT)
@@ -416,7 +416,7 @@ async def test_the_focused_pane_has_a_doubled_frame_and_tab_only_stops_on_panes(
 
     app, feeds = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows(), full=True)
+        feeds[0].push(seed.rows(), full=True)
         await pilot.pause()
         framed = ["#tree-pane", "#details-scroll", "#steps"]
         panes = [app.query_one(name) for name in framed]

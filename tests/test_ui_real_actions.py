@@ -11,7 +11,7 @@ from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.settings import Settings, UISettings
 from limbo_tui.ui.app import LimboApp
 from limbo_tui.worker.actions import Actions
-from tests import dbos28
+from tests import dbos28, seed
 
 
 async def test_a_failed_action_is_one_plain_notification_and_the_app_lives_on(
@@ -23,7 +23,7 @@ async def test_a_failed_action_is_one_plain_notification_and_the_app_lives_on(
     dbos28.create_schema(db_url)
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("UPDATE dbos.dbos_migrations SET version = %s", (SCHEMA_RELEASES[-1][0],))
-    seed = dbos28.seed_limbo(db_url)
+    seed.write(db_url)
     settings = Settings(ui=UISettings(refresh_hz=50))
     actions = Actions(db_url, settings)
     app = LimboApp(
@@ -35,7 +35,7 @@ async def test_a_failed_action_is_one_plain_notification_and_the_app_lives_on(
     try:
         async with app.run_test(size=(100, 30), notifications=True) as pilot:
             for _ in range(100):
-                if seed.parent in app.graph.workflows:
+                if seed.PARENT in app.graph.workflows:
                     break
                 await asyncio.sleep(0.05)
             await pilot.pause()
@@ -59,6 +59,6 @@ async def test_a_failed_action_is_one_plain_notification_and_the_app_lives_on(
             assert "\n" not in failed[0] and len(failed[0]) <= 300
             await pilot.pause(0.5)  # the toast is drawn: markup in it would raise here
             assert app.is_running
-            assert app.graph.workflows[seed.parent].status == "PENDING"
+            assert app.graph.workflows[seed.PARENT].status == "PENDING"
     finally:
         actions.close()

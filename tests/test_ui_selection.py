@@ -7,10 +7,11 @@ never offer to cancel a workflow that is no longer on screen."""
 from __future__ import annotations
 
 from test_ui_keys import notes, settle
-from test_ui_support import NOW_MS, PARENT, ActionsDouble, family_rows, make_app, seed_rows
+from test_ui_support import NOW_MS, PARENT, ActionsDouble, family_rows, make_app
 
 from limbo_tui.ui.screens.confirm import ConfirmScreen
 from limbo_tui.ui.workflow_tree import WorkflowTree
+from tests import seed
 
 SIZE = (80, 24)
 
@@ -19,7 +20,7 @@ async def test_a_filter_that_hides_the_selection_moves_the_target_to_the_highlig
     actions = ActionsDouble()
     app, feeds = make_app(actions=actions)
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(family_rows("done-a", NOW_MS - 5000, status="PENDING") + seed_rows())
+        feeds[0].push(family_rows("done-a", NOW_MS - 5000, status="PENDING") + seed.rows())
         await pilot.pause()
         tree = app.query_one(WorkflowTree)
         assert tree.select_workflow(PARENT)
@@ -44,7 +45,7 @@ async def test_c_on_an_empty_filtered_tree_says_nothing_is_selected() -> None:
     actions = ActionsDouble()
     app, feeds = make_app(actions=actions)
     async with app.run_test(size=SIZE) as pilot:
-        feeds[0].push(seed_rows())
+        feeds[0].push(seed.rows())
         await pilot.pause()
         assert app.selected_id == PARENT
         await pilot.press("slash", *"no-such-workflow", "enter")

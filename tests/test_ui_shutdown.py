@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from test_ui_support import NOW_MS, State, WorkerDouble, family_rows, make_app, seed_rows
+from test_ui_support import NOW_MS, State, WorkerDouble, family_rows, make_app
 
 from limbo_tui.ui import app as app_module
 from limbo_tui.ui.workflow_tree import WorkflowTree
+from tests import seed
 
 STATES = ("LIVE", "RECONNECTING", "POLLING", "DOWN")
 
@@ -37,7 +38,7 @@ async def test_quitting_while_batches_and_feed_states_keep_arriving(
 
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        feeds[0].push(seed_rows(), full=True)
+        feeds[0].push(seed.rows(), full=True)
         await pilot.pause()
         if paused:
             await pilot.press("p")

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_support import NOW_MS, PARENT, WorkerDouble, make_app, seed_rows
+from test_ui_support import NOW_MS, PARENT, WorkerDouble, make_app
 
 from limbo_tui.model import Step, Workflow
 from limbo_tui.ui.workflow_tree import WorkflowTree
 from limbo_tui.worker.protocol import StepProgress
+from tests import seed
 
 SIZE = (80, 24)
 RUN = "3c1d9a70-5b2e-4f7a-9e61-0d4f2b8c7a11"
@@ -136,7 +137,7 @@ def test_snapshot_worker_crashed(snap_compare: Any) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_snapshot_limbo_seed_state(snap_compare: Any, size: tuple[int, int]) -> None:
-    app, run_before = snapshot_app(seed_rows())
+    app, run_before = snapshot_app(seed.rows())
 
     async def seed_in_limbo(pilot: Any) -> None:
         await run_before(pilot)
@@ -151,7 +152,7 @@ def test_snapshot_limbo_seed_state(snap_compare: Any, size: tuple[int, int]) -> 
 
 
 def test_snapshot_help_screen(snap_compare: Any) -> None:
-    app, run_before = snapshot_app(seed_rows())
+    app, run_before = snapshot_app(seed.rows())
 
     async def open_help(pilot: Any) -> None:
         await run_before(pilot)
@@ -167,7 +168,7 @@ README_IMAGE = Path(__file__).parent.parent / "docs" / "limbo-tui.svg"
 async def test_readme_image_is_todays_limbo_screen(request: pytest.FixtureRequest) -> None:
     """The README's picture is the seed's limbo as the app draws it today: rewritten by
     --snapshot-update with the snapshots, and failing the suite when it is stale."""
-    app, run_before = snapshot_app(seed_rows())
+    app, run_before = snapshot_app(seed.rows())
     async with app.run_test(size=SIZE) as pilot:
         await run_before(pilot)
         await settle(pilot)

@@ -1,5 +1,6 @@
 """Shared pieces of the UI tests: an in-test feed (the same on_batch seam the real
-LiveFeed uses), small worker / actions doubles, and the seed's rows."""
+LiveFeed uses), small worker / actions doubles, and the app's clock a minute into the seed
+(whose rows are tests/seed.py's)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from limbo_tui.model import Step, Workflow
 from limbo_tui.settings import Settings, UISettings
 from limbo_tui.ui.app import LimboApp
 from limbo_tui.worker.protocol import ActionResult, EnqueueResult, ExperimentParams
+from tests import seed
 
 # 2026-02-05 21:23:25Z, a minute after the seed's parent was created.
-NOW_MS = 1_770_326_605_905
-PARENT = "fe5f923f-1531-4c06-af78-f4e8f9b5b9c4"
+NOW_MS = seed.CREATED_MS + 60_000
+PARENT = seed.PARENT
 DB = "postgresql://limbo:***@localhost:5432/test"
 
 
@@ -160,55 +162,6 @@ def make_app(
         start_worker=False,
     )
     return app, feeds
-
-
-def seed_rows(children: int = 6, dead_child: int = 0) -> list[Any]:
-    """The seed's limbo: a PENDING parent on example-queue with dedup id 6/5, waiting on
-    child 0, which is dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED)."""
-    created = NOW_MS - 60_000
-    rows: list[Any] = [
-        Workflow(
-            id=PARENT,
-            status="PENDING",
-            name="dbos_workflow",
-            queue="example-queue",
-            dedup_id="6/5",
-            executor_id="exp22-executor-1",
-            app_version="0.1.0",
-            recovery_attempts=2,
-            created_at_ms=created,
-            updated_at_ms=created + 47_818,
-            inputs='{"args": [6, 5], "kwargs": {}}',
-            serialization="json",
-            max_recovery_attempts=2,
-        )
-    ]
-    child_id = f"{PARENT}-1"
-    rows.append(
-        Workflow(
-            id=child_id,
-            status="MAX_RECOVERY_ATTEMPTS_EXCEEDED",
-            name="dbos_sub_workflow",
-            parent_id=PARENT,
-            executor_id="exp22-executor-1",
-            recovery_attempts=3,
-            created_at_ms=created + 1_000,
-            updated_at_ms=created + 47_000,
-            max_recovery_attempts=2,
-        )
-    )
-    rows.append(Step(PARENT, 1, "dbos_sub_workflow", child_workflow_id=child_id))
-    for i, fid in enumerate((1, 4, 7)):
-        rows.append(
-            Step(
-                child_id,
-                fid,
-                f"step_{i}",
-                started_at_ms=created + 1_000 + i * 300,
-                completed_at_ms=created + 1_250 + i * 300,
-            )
-        )
-    return rows
 
 
 def family_rows(prefix: str, created_ms: int, status: str = "SUCCESS", kids: int = 2) -> list:

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import DBOS_TEMPLATE, _drop_database, _fresh_database
 from test_worker_support import (
     MAX_EXCEEDED,
     STEP_AT_STOP_MS,
@@ -27,13 +26,14 @@ from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.worker.process import ProcessWorker
 from limbo_tui.worker.protocol import DOWN, RUNNING, ExperimentParams, Worker
 from limbo_tui.worker.thread import ThreadWorker
+from tests.pg_support import DBOS_TEMPLATE, drop_database, fresh_database
 
 
 @pytest.fixture
 def other_dbos_url(pg_server: EmbeddedServer) -> Iterator[str]:
-    name = _fresh_database(pg_server, DBOS_TEMPLATE)
+    name = fresh_database(pg_server, DBOS_TEMPLATE)
     yield pg_server.url(name)
-    _drop_database(pg_server, name)
+    drop_database(pg_server, name)
 
 
 def _run_until_parent_finishes(worker: Worker, url: str) -> list[object]:
