@@ -3,54 +3,26 @@
 from __future__ import annotations
 
 from limbo_tui.diagnose import diagnose
-from limbo_tui.model import Step, Workflow, WorkflowGraph
+from limbo_tui.model import WorkflowGraph
 from limbo_tui.settings import LimboSettings
 from limbo_tui.shutdown_wait import stopping_line, waiting_for
 from limbo_tui.worker.protocol import ShutdownWait
+from tests import seed
 
-PARENT = "fe5f923f-1531-4c06-af78-f4e8f9b5b9c4"
-CHILD = f"{PARENT}-1"
+PARENT = seed.PARENT
+NOW_MS = seed.CREATED_MS + 60_000  # a minute into the seed
 
 
 def _seed_limbo() -> WorkflowGraph:
     """The seed's state on dbos 2.8: the parent PENDING holding 6/5, its child dead."""
     graph = WorkflowGraph()
-    graph.replace_all(
-        [
-            Workflow(
-                id=PARENT,
-                status="PENDING",
-                name="limbo_demo.parent",
-                queue="example-queue",
-                dedup_id="6/5",
-                recovery_attempts=2,
-                executor_id="limbo-tui-worker",
-                created_at_ms=1_000,
-                updated_at_ms=2_000,
-            ),
-            Workflow(
-                id=CHILD,
-                status="MAX_RECOVERY_ATTEMPTS_EXCEEDED",
-                name="limbo_demo.child",
-                recovery_attempts=4,
-                parent_id=PARENT,
-                created_at_ms=1_100,
-                updated_at_ms=2_000,
-            ),
-            Step(
-                workflow_id=PARENT,
-                function_id=0,
-                name="limbo_demo.child",
-                child_workflow_id=CHILD,
-            ),
-        ]
-    )
+    graph.replace_all(seed.rows())
     return graph
 
 
 def test_the_stuck_parent_is_named_with_its_status_and_why() -> None:
     graph = _seed_limbo()
-    found = diagnose(graph, 60_000, LimboSettings())
+    found = diagnose(graph, NOW_MS, LimboSettings())
     wait = ShutdownWait(10, 100.0, (PARENT,), 15.0)
     assert waiting_for(wait, graph, found) == (
         "DBOS waits for fe5f923f (PENDING, awaiting a dead child)"
