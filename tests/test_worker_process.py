@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from test_worker_support import (
 )
 
 from limbo_tui.pg.embedded import EmbeddedServer
-from limbo_tui.worker.process import ProcessWorker
+from limbo_tui.worker.process import STOP_GRACE_S, ProcessWorker
 from limbo_tui.worker.protocol import DOWN, RUNNING, ExperimentParams, Worker
 from limbo_tui.worker.thread import ThreadWorker
 from tests.pg_support import DBOS_TEMPLATE, drop_database, fresh_database
@@ -127,7 +128,7 @@ def test_worker_process_dies_with_limbo_tui(dbos_url: str, tmp_path: object) -> 
         f"""
         import sys, time
         from limbo_tui.settings import Settings
-        from limbo_tui.worker.process import ProcessWorker
+        from limbo_tui.worker.process import STOP_GRACE_S, ProcessWorker
         w = ProcessWorker({dbos_url!r}, Settings(), log_path={f"{tmp_path}/w.log"!r})
         w.start()
         print(w.state, w.pid, flush=True)
@@ -179,3 +180,53 @@ def test_a_segfault_at_the_crash_point_is_a_crash_like_the_seeds(
     finally:
         worker.stop()
     assert not list(tmp_path.glob("core*"))
+
+
+# A user's module whose logging never returns once DBOS says it shut down: the worker
+# process then never exits by itself (as a DBOS 2.8 background thread that never joins).
+HANG_AT_SHUTDOWN = """
+import logging
+import threading
+
+
+class _HangAtShutdown(logging.Handler):
+    def emit(self, record):
+        if "successfully shut down" in record.getMessage():
+            threading.Event().wait()
+
+
+logging.getLogger("dbos").addHandler(_HangAtShutdown())
+"""
+
+
+def test_a_worker_that_never_exits_after_the_shutdown_is_killed_and_it_says_so(
+    dbos_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "limbo_test_hang_at_shutdown.py").write_text(HANG_AT_SHUTDOWN)
+    paths = [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    base = small_settings()
+    worker_settings = replace(
+        base.worker, imports=("limbo_test_hang_at_shutdown",), shutdown_wait_s=0
+    )
+    worker = ProcessWorker(
+        dbos_url, replace(base, worker=worker_settings), log_path=tmp_path / "w.log"
+    )
+    worker.start()
+    assert worker.state == RUNNING, worker.detail
+    pid = worker.pid
+    try:
+        outcome = worker.stop_gracefully()
+    except BaseException:
+        worker.stop()
+        raise
+    assert outcome == (
+        f"the worker had not exited {STOP_GRACE_S:g} s after the stop: limbo-tui killed it "
+        "(SIGKILL)"
+    )
+    assert worker.detail == f"stopped: {outcome}"
+    assert worker.last_stop == outcome and worker.stop_count == 1
+    assert pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert "DBOS successfully shut down" in (tmp_path / "w.log").read_text()

@@ -39,6 +39,11 @@ class StatusHeader(Widget):
         worker = self.worker_state
         if self.executor_id and worker not in ("none", "NONE"):
             worker = f"{worker} {self.executor_id}"
+        stopping = self.worker_state == "STOPPING" and bool(self.worker_detail)
+        if stopping:
+            # What DBOS's shutdown waits for, and for how long: first on the line, so that
+            # an 80-column terminal still shows the id it waits for.
+            worker += ": " + safe_text(self.worker_detail.removeprefix("stopping: "))
         feed = self.feed_state
         if self.feed_state in ("LIVE", "POLLING"):
             if self.feed_source:
@@ -59,7 +64,8 @@ class StatusHeader(Widget):
         if self.paused_changes is not None:
             line += f" │ PAUSED, {self.paused_changes} changes wait (p)"
         feed_detail = self.feed_detail if self.feed_state not in ("LIVE", "STARTING") else ""
-        problem = self.alarm or self.problem or feed_detail or self.worker_detail
+        worker_detail = "" if stopping else self.worker_detail
+        problem = self.alarm or self.problem or feed_detail or worker_detail
         # Second line: the database, and what went wrong last (feed, worker, action).
         line += f"\ndb {safe_text(self.database)}"
         if problem:
