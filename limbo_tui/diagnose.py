@@ -389,12 +389,15 @@ def _diagnose_one(
                 due.at(held_since + span_changes_after(now_ms - held_since))
 
     if dead_children and not resolved_on_recovery:
-        add(
-            AWAITING_DEAD_CHILD,
-            _awaiting_reason(dead_children, release),
+        fix = (
             f"c: cancel it{frees}, or u: resume it so that DBOS 2.12+ fails it with the "
-            "child's error",
+            "child's error"
         )
+        if release.known and not release.fails_waiting_parent:
+            # This database's DBOS would run a resumed parent into the same wait: u is
+            # not a fix here (and its schema is not a 2.12+ one's).
+            fix = f"c: cancel it{frees}; a resume would only wait again on DBOS {release.label}"
+        add(AWAITING_DEAD_CHILD, _awaiting_reason(dead_children, release), fix)
 
     if blocked is not None and status == model.PENDING:
         also = f", and dedup id {dedup}" if holds_dedup else ""

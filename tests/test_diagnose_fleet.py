@@ -271,6 +271,16 @@ def test_on_2_8_the_same_state_is_limbo_and_says_2_8_polls_for_ever() -> None:
     d = of(diagnose(g, NOW, LIMBO), "p")
     assert d[dg.AWAITING_DEAD_CHILD].severity == dg.LIMBO
     assert "DBOS 2.8-2.10 polls for it for ever" in d[dg.AWAITING_DEAD_CHILD].reason
+    # The fix proposed is one that works there: a resumed parent would wait again.
+    assert d[dg.AWAITING_DEAD_CHILD].action == (
+        "c: cancel it; a resume would only wait again on DBOS 2.8-2.10"
+    )
+    live_parent = wf("p", updated_at_ms=NOW - 2_000)
+    child = wf("p-1", "CANCELLED", parent_id="p", updated_at_ms=NOW - 4 * MIN)
+    call = Step("p", 1, "child", child_workflow_id="p-1", completed_at_ms=NOW - 2_000)
+    on_213 = graph(live_parent, child, call, release=release_of("2.13", "2.13.0"))
+    action = of(diagnose(on_213, NOW + 10_000, LIMBO), "p")[dg.AWAITING_DEAD_CHILD].action
+    assert "u: resume it so that DBOS 2.12+ fails it" in action
 
 
 def test_the_grace_period_applies_only_where_dbos_resolves_the_state() -> None:
