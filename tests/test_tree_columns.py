@@ -96,3 +96,11 @@ def test_wanted_width_fits_every_column_and_the_longest_name() -> None:
     lay = c.layout(want, CONTENT, indent_room=5)
     assert lay.shown == tuple(col.key for col in c.COLUMNS)
     assert "a_rather_long_workflow_name" in text(c.row_parts(CELLS, lay, 5))
+
+
+def test_a_column_no_line_has_a_cell_for_takes_no_room() -> None:
+    content = {k: v for k, v in CONTENT.items() if k != c.CURRENT}
+    lay = c.layout(160, content, indent_room=5)
+    assert c.CURRENT not in lay.shown and c.AGE in lay.shown
+    # Sorted by a column, it shows whatever its cells.
+    assert c.AGE in c.layout(160, {c.STATUS: 9}, 5, sort_column=c.AGE, arrow="↓").shown

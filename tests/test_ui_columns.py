@@ -181,3 +181,21 @@ def test_the_tree_gets_what_its_columns_need_within_bounds() -> None:
     # The keys walk whole tenths, from wherever the split was.
     assert moved_share(100, 48, +10) == 60 and moved_share(100, 48, -10) == 40
     assert moved_share(100, 80, +10) == 80 and moved_share(100, 20, -10) == 20
+
+
+async def test_a_tree_taller_than_the_pane_keeps_its_last_column_clear_of_the_scrollbar() -> None:
+    app, feeds = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        rows = seed.rows()
+        for i in range(30):  # newer families above the seed: it ends up at the bottom
+            rows += family_rows(f"fam{i:03d}", NOW_MS - 1_000 * i, "SUCCESS", kids=1)
+        feeds[0].push(rows, full=True)
+        await pilot.pause()
+        await pilot.press("G")
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        assert tree.max_scroll_y > 0  # the scrollbar is on screen
+        assert "‼ LIMBO" in line_of(app, "fe5f923f")
+        await pilot.press("o", "o", "o")  # sorted by recoveries: the arrow fits too
+        await pilot.pause()
+        assert "recovery↓" in header(app) and "mark" in header(app)

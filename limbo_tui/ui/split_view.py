@@ -80,7 +80,7 @@ class SplitView(Horizontal):
         if not self.zoomed and self.size.width:
             tree = self.query_one(WorkflowTree)
             # + the tree's scrollbar, which its lines leave room for.
-            wanted = tree.wanted_width() + 1
+            wanted = tree.wanted_width() + tree.styles.scrollbar_size_vertical
             width = tree_width(self.size.width, wanted, self.share)
             if width != self._width:
                 self._width = width

@@ -34,7 +34,7 @@ class Column:
     right: bool = False  # numbers align on their last digit
     # Dropped first when the width is short (lowest first); None: always shown.
     drop_rank: int | None = None
-    # The tree can be sorted by it: its title has room for the direction arrow.
+    # The tree can be sorted by it (view_sort): its title then carries the arrow.
     sortable: bool = False
     # At least this wide (a column whose cells change width as time passes).
     min_width: int = 0
@@ -55,7 +55,7 @@ BY_KEY: dict[str, Column] = {c.key: c for c in COLUMNS}
 GAP = 1
 # The name keeps at least this much before it goes as a whole column; and asks for at
 # most this much when the tree is sized to what it needs.
-NAME_MIN = 6
+NAME_MIN = 5
 NAME_MAX = 40
 ELLIPSIS = "…"
 
@@ -77,8 +77,9 @@ class Layout:
         return self.widths.get(NAME, 0) + self.indent_room - indent
 
 
-def column_width(column: Column, content: Mapping[str, int]) -> int:
-    title = cell_len(column.title) + (1 if column.sortable else 0)
+def column_width(column: Column, content: Mapping[str, int], arrow: str = "") -> int:
+    """Wide enough for its widest cell and its title (with the sort's arrow if sorted)."""
+    title = cell_len(column.title + arrow)
     return max(title, content.get(column.key, 0), column.min_width)
 
 
@@ -90,7 +91,11 @@ def layout(
     arrow: str = "",
 ) -> Layout:
     """The columns that fit `width`, given the widest cell seen of each (`content`)."""
-    widths = {c.key: column_width(c, content) for c in COLUMNS if c.key != NAME}
+    widths = {
+        c.key: column_width(c, content, arrow if c.key == sort_column else "")
+        for c in COLUMNS
+        if c.key != NAME
+    }
     shown = list(COLUMNS)
 
     def fixed() -> int:
@@ -101,6 +106,10 @@ def layout(
         (c for c in COLUMNS if c.drop_rank is not None and c.key != sort_column),
         key=lambda c: c.drop_rank or 0,
     )
+    # A column no line has anything for yet (no live step seen) only takes room.
+    for column in [c for c in droppable if c.key != NAME and not content.get(c.key)]:
+        shown.remove(column)
+        droppable.remove(column)
     while droppable and fixed() + (NAME_MIN if BY_KEY[NAME] in shown else 0) > width:
         shown.remove(droppable.pop(0))
     if BY_KEY[NAME] in shown:

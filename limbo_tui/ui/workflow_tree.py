@@ -267,8 +267,11 @@ class WorkflowTree(BulkTree):
         """Lay the columns out again for the pane's width and the widest cells; when
         they moved, paint every line again and tell the header."""
         sort = self._facts.sort
+        # The scrollbar's column is kept free whether it shows or not: a tree that grows
+        # past the screen must not push its last column under the scrollbar.
+        width = max(0, self.size.width - self.styles.scrollbar_size_vertical)
         lay = columns.layout(
-            self.size.width,
+            width,
             self._content,
             self._indent_room(),
             SORT_COLUMNS.get(sort.key),
@@ -339,7 +342,12 @@ class WorkflowTree(BulkTree):
             return more_children_parts(len(every), shown)
         cells = row_cells(self._graph, key, self._facts)
         self._cells[key] = cells
-        for column, size in columns.widths_of(cells).items():
+        sizes = columns.widths_of(cells)
+        wf = self._graph.get(key)
+        if wf is not None and wf.created_at_ms is not None:
+            # Painted from the clock, never wider than its column's minimum.
+            sizes[columns.AGE] = columns.BY_KEY[columns.AGE].min_width
+        for column, size in sizes.items():
             if size > self._content.get(column, 0):
                 self._content[column] = size
         return cells_text(cells)
