@@ -177,8 +177,8 @@ async def run_app(
             workflows = len(app.graph.workflows)
             stopping = True
             # Stop the feed while the screen still exists, as quitting the app does.
-            if app._feed is not None:
-                await app._feed.stop()
+            if app.feed is not None:
+                await app.feed.stop()
             await pilot.pause()
     except Exception as exc:
         # An error while the app shuts down does not spoil the measurement, which is

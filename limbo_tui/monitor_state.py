@@ -33,10 +33,12 @@ from limbo_tui.model import Row, Step, StepRemoved, Workflow, WorkflowGraph, Wor
 from limbo_tui.queues import QueueView, queue_views
 from limbo_tui.search import SearchIndex
 from limbo_tui.settings import Settings
+from limbo_tui.shutdown_wait import stopping_line, waiting_for
 from limbo_tui.timeline import Timeline, TimelineEvent
 from limbo_tui.ui import status_style
 from limbo_tui.ui.workflow_lines import TreeFacts, visible_ids
 from limbo_tui.view_sort import Sort
+from limbo_tui.worker.protocol import ShutdownWait
 
 # The worker's state when limbo-tui runs none (--worker none, replay, watch, snapshot).
 NO_WORKER = "none"
@@ -106,6 +108,13 @@ class WorkerStatus:
     # How many times the worker crashed so far: a crash and restart between two polls
     # still counts.
     crashes: int = 0
+    # While STOPPING: what DBOS's shutdown waits for (worker.protocol.ShutdownWait).
+    stopping: ShutdownWait | None = None
+    # Graceful stops so far, and what the last one did.
+    stops: int = 0
+    last_stop: str = ""
+    # time.monotonic() of the poll: the stop's clock (ShutdownWait.started_at) is one.
+    polled_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -120,8 +129,9 @@ class WorkerFacts:
 
     @property
     def shown_detail(self) -> str:
-        """The detail worth a header line: why it is DOWN, where else it runs."""
-        return self.detail if self.state in ("DOWN", "ELSEWHERE") else ""
+        """The detail worth a header line: why it is DOWN, where else it runs, what its
+        stop waits for."""
+        return self.detail if self.state in ("DOWN", "ELSEWHERE", "STOPPING") else ""
 
 
 @dataclass(frozen=True)
@@ -156,10 +166,6 @@ class Frame:
     view: View
     tree: TreeFacts
     selected: str | None
-    selected_diagnoses: tuple[Diagnosis, ...]
-    selected_progress: Any
-    # The selected workflow's story while `t` shows it, else None.
-    selected_timeline: tuple[TimelineEvent, ...] | None
     fleet: Fleet
     limbo_summary: str
     in_limbo: int
@@ -174,6 +180,20 @@ class Frame:
     problem: str
     # Problems found since the last frame, each to be told once.
     new_problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Details:
+    """What the details pane shows: the selected workflow (or None) and its facts."""
+
+    now_ms: int
+    graph: WorkflowGraph
+    selected: str | None
+    diagnoses: tuple[Diagnosis, ...]
+    progress: Any
+    # The workflow's story while `t` shows it, else None.
+    timeline: tuple[TimelineEvent, ...] | None
+    fleet: Fleet
 
 
 def _row_id(row: Row) -> str | None:
@@ -206,8 +226,11 @@ class MonitorState:
         self._worker = worker or WorkerFacts()
         self._feed = feed or FeedFacts()
         self._worker_limits_known = False
-        # The state the last poll found ("" before the first), for the timeline.
+        # The state the last poll found ("" before the first), for the timeline; the
+        # graceful stops told, and what the one in progress was last said to wait for.
         self._polled_state = ""
+        self._stops = 0
+        self._stop_said = ""
         self._loaded = False
         # Applied to the graph, not yet diagnosed.
         self._undiagnosed: set[str] = set()
@@ -306,11 +329,24 @@ class MonitorState:
         for n in range(before.crashes + 1, status.crashes + 1):
             self.timeline.worker_event(f"worker crashed (crash {n})", now)
         if status.state != self._polled_state:
-            # The first poll is where the story starts; DOWN is told as the crash.
-            if self._polled_state and status.state != "DOWN":
+            # The first poll is where the story starts; DOWN is told as the crash, a
+            # stop by what it waits for and how it ended.
+            if self._polled_state and status.state not in ("DOWN", "STOPPING"):
                 detail = f": {status.detail}" if status.detail else ""
                 self.timeline.worker_event(f"worker {status.state}{detail}", now)
             self._polled_state = status.state
+        detail = status.detail
+        if status.stopping is not None:
+            # DBOS names ids; the graph says why they do not end (shutdown_wait.py).
+            diagnoses = self.diagnoses
+            detail = stopping_line(status.stopping, self.graph, diagnoses, status.polled_at)
+            said = waiting_for(status.stopping, self.graph, diagnoses)
+            if said != self._stop_said:
+                self.timeline.worker_event(f"worker stopping: {said}", now)
+                self._stop_said = said
+        if status.stops > self._stops:
+            self.timeline.worker_event(f"worker stopped: {status.last_stop}", now)
+            self._stops, self._stop_said = status.stops, ""
         self.timeline.progress(
             {
                 wid: (p.step_id, p.attempt, p.max_attempts)
@@ -330,7 +366,7 @@ class MonitorState:
         self._worker = WorkerFacts(
             status.state,
             status.executor_id,
-            status.detail,
+            detail,
             dict(status.progress),
             max(before.crashes, status.crashes),
         )
@@ -482,7 +518,6 @@ class MonitorState:
         rebuild, self._rebuild = self._rebuild, False
         problems, self._new_problems = tuple(self._new_problems), []
         live = self._diagnoses
-        wid = self._selected
         summary = live.summary
         return Frame(
             now_ms=now,
@@ -498,12 +533,7 @@ class MonitorState:
                 self._shown,
                 self._view.sort,
             ),
-            selected=wid,
-            selected_diagnoses=tuple(live.of(wid)) if wid else (),
-            selected_progress=self._worker.progress.get(wid) if wid else None,
-            selected_timeline=(
-                tuple(self.timeline.events(wid)) if wid and self.show_timeline else None
-            ),
+            selected=self._selected,
             fleet=live.fleet,
             limbo_summary=summary.text,
             in_limbo=summary.in_limbo,
@@ -514,6 +544,21 @@ class MonitorState:
             loaded=self._loaded,
             problem=self._problem,
             new_problems=problems,
+        )
+
+    def details(self, now_ms: int | None = None) -> Details:
+        """The selected workflow's facts, for the details pane (changes nothing)."""
+        now = self.clock() if now_ms is None else now_ms
+        self._settle(now)
+        wid = self._selected
+        return Details(
+            now_ms=now,
+            graph=self.graph,
+            selected=wid,
+            diagnoses=tuple(self._diagnoses.of(wid)) if wid else (),
+            progress=self._worker.progress.get(wid) if wid else None,
+            timeline=tuple(self.timeline.events(wid)) if wid and self.show_timeline else None,
+            fleet=self._diagnoses.fleet,
         )
 
     # -- keeping the facts consistent --------------------------------------------------

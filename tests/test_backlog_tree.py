@@ -76,8 +76,8 @@ async def test_a_member_can_be_jumped_to_and_limbo_stays_apart() -> None:
         await pilot.pause()
         assert app.selected_id == "bulk-00250"
         # Under a filter that leaves few, there is no group.
-        app.filter_text = "bulk-0044"
-        app._view_changed()
+        app.state.set_filter("bulk-0044")
+        app.repaint()
         await pilot.pause()
         lines = _lines(tree)
         assert len(lines) == 10 and not any("on queue" in line for line in lines)

@@ -112,7 +112,7 @@ async def test_ctrl_z_lets_go_of_listen_before_the_process_stops(
     app = _app(dbos_url, replace(SETTINGS, lab=True))
 
     def stopped(_app: object) -> None:
-        feed: Any = app._feed
+        feed: Any = app.feed
         conn = feed._side
         listening_while_stopped.append(len(conn._listeners))
 
@@ -123,5 +123,5 @@ async def test_ctrl_z_lets_go_of_listen_before_the_process_stops(
         await pilot.press("ctrl+z")
         await until(lambda: bool(listening_while_stopped), 5, "the suspend")
         assert listening_while_stopped == [0]
-        feed: Any = app._feed
+        feed: Any = app.feed
         assert len(feed._side._listeners) == 1  # listening again after fg

@@ -28,6 +28,7 @@ from limbo_tui.search import SearchIndex
 from limbo_tui.settings import LimboSettings, Settings
 from limbo_tui.ui import status_style
 from limbo_tui.ui.workflow_lines import visible_ids
+from limbo_tui.worker.protocol import ShutdownWait
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NOW = 2_000_000
@@ -250,7 +251,7 @@ def test_a_worker_down_orphans_its_pending_work_and_comes_back() -> None:
     assert state.diagnoses_of("w") == []
     state.worker_polled(WorkerStatus("DOWN", "ex-1", "crashed on purpose", crashes=1))
     frame = state.frame()
-    assert [d.kind for d in frame.selected_diagnoses or state.diagnoses_of("w")] == ["orphaned"]
+    assert [d.kind for d in state.diagnoses_of("w")] == ["orphaned"]
     assert "w" in frame.diagnosed
     assert frame.worker.state == "DOWN" and frame.worker.shown_detail == "crashed on purpose"
     assert [e.text for e in state.timeline.events("w") if e.kind == "worker"] == [
@@ -367,3 +368,22 @@ def test_the_diagnoses_kept_piecewise_are_a_full_diagnose_after_any_history(
         assert frame.tree.limbo_ids == {d.workflow_id for d in full if d.severity == LIMBO}
         assert frame.tree.warning_ids == {d.workflow_id for d in full if d.severity == WARNING}
         assert frame.limbo_summary == summary(full).text
+
+
+def test_a_graceful_stop_says_what_dbos_waits_for_and_how_it_ended() -> None:
+    state = new_state()
+    state.apply(Batch(family("p"), full=True))
+    state.worker_polled(WorkerStatus("RUNNING", "ex-1"))
+    wait = ShutdownWait(10, started_at=100.0, active=("p",))
+    for at in (103.0, 104.0):
+        state.worker_polled(WorkerStatus("STOPPING", "ex-1", stopping=wait, polled_at=at))
+    detail = state.frame().worker.shown_detail
+    assert detail.startswith("stopping: DBOS waits for p (PENDING, awaiting a dead child)")
+    assert "4 s of 10 s" in detail
+    state.worker_polled(WorkerStatus("DOWN", "ex-1", stops=1, last_stop="DBOS waited 10 s"))
+    told = [e.text for e in state.timeline.events("p") if e.kind == "worker"]
+    # The stop is told once for what it waited for, once for how it ended.
+    assert told == [
+        "worker stopping: DBOS waits for p (PENDING, awaiting a dead child)",
+        "worker stopped: DBOS waited 10 s",
+    ]

@@ -250,7 +250,7 @@ async def test_a_worker_that_fails_to_start_is_reported_in_the_header() -> None:
             raise RuntimeError("DBOS launch failed: postgresql://u:hunter2@db/x refused")
 
     app, _ = make_app(worker=Failing(state="NONE"))
-    app._start_worker = True
+    app.start_worker = True
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await app.workers.wait_for_complete()
@@ -266,14 +266,14 @@ async def test_a_storm_of_batches_costs_few_repaints_at_10_hz() -> None:
     app, feeds = make_app()
     app.settings = replace(app.settings, ui=replace(app.settings.ui, refresh_hz=10.0))
     repaints = 0
-    original = app._repaint
+    original = app.repaint
 
     def counting() -> None:
         nonlocal repaints
         repaints += 1
         original()
 
-    app._repaint = counting  # type: ignore[method-assign]
+    app.repaint = counting  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.2)
         before = repaints

@@ -393,7 +393,7 @@ async def test_t_shows_the_selected_workflows_timeline_with_dispatches_and_crash
         await pilot.press("g", "t")
         await pilot.press("x")
         await settle(app, pilot)
-        app._poll_worker()
+        app.poll_worker()
         await settle(app, pilot)
         later = replace(
             parent,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from test_ui_keys import notes, settle
 from test_ui_support import NOW_MS, PARENT, ActionsDouble, family_rows, make_app
+from textual.widgets import Static
 
 from limbo_tui.ui.screens.confirm import ConfirmScreen
 from limbo_tui.ui.workflow_tree import WorkflowTree
@@ -52,6 +53,8 @@ async def test_c_on_an_empty_filtered_tree_says_nothing_is_selected() -> None:
         await settle(app, pilot)
         assert app.query_one(WorkflowTree).shown_ids() == []
         assert app.selected_id is None
+        # The details pane says so too: it shows no workflow the tree hides.
+        assert "No workflow selected" in str(app.query_one("#details-status", Static).render())
         await pilot.press("c")
         await settle(app, pilot)
         assert not isinstance(app.screen, ConfirmScreen)

@@ -110,6 +110,14 @@ class WorkerDouble:
 @dataclass
 class ActionsDouble:
     calls: list[tuple[Any, ...]] = field(default_factory=list)
+    # False: a DBOS release before 2.24 (cancel cannot take the children).
+    cascade: bool = True
+
+    def can_cancel_children(self) -> bool:
+        return self.cascade
+
+    def know_schema(self, schema: Any) -> None:
+        self.calls.append(("know_schema", schema))
 
     def cancel(self, workflow_id: str, children: bool) -> ActionResult:
         self.calls.append(("cancel", workflow_id, children))

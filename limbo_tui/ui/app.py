@@ -1,17 +1,18 @@
-"""LimboApp: composes the screen and wires the feed, the graph and the worker to it.
+"""LimboApp: the screen, wired to MonitorState.
 
-Data path: feed batch -> WorkflowGraph.apply (pure) -> GraphChanged (coalesced) ->
-at most refresh_hz repaints: re-diagnose what the changed ids can reach (LiveDiagnoses),
-sync the tree for the changed ids, refresh the details and the limbo bar. Once a second
-the unfinished workflows are re-diagnosed (time-based rules) and ages move on.
-Blocking calls (worker, actions) run in thread workers and come back as messages;
-feed / worker errors become notifications and a header line, never an exception that
-ends the app.
+The app holds no fact of its own. Every input becomes a message with its payload
+(FeedBatchArrived(batch), FeedStateChanged(facts), WorkerPolled(status),
+ActionFinished(outcome)) that goes into MonitorState; at most refresh_hz times a second
+a repaint reads MonitorState.frame() and paints it: the tree for the ids that changed,
+the details of the selected workflow, the header and the limbo bar. Once a second the
+state ticks (time-based diagnoses) and ages move on. Keys that act are ActionKeys'
+(workflow_actions.py), live push is LivePush's, the feed and worker polls LiveInputs'.
+Blocking calls run in thread workers and come back as messages; feed / worker errors
+become notifications and a header line, never an exception that ends the app.
 """
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -22,24 +23,20 @@ from typing import Any, ClassVar
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
-from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Input, Tree
 
-from limbo_tui.backlog import totals_line
 from limbo_tui.diagnose import Diagnosis
 from limbo_tui.errors import one_line
-from limbo_tui.limits import known_limits
-from limbo_tui.live_diagnoses import LiveDiagnoses
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.modes import mode_label
-from limbo_tui.queues import QueueView, queue_views
-from limbo_tui.search import QUEUE_FILTER, SearchIndex
+from limbo_tui.monitor_state import FeedFacts, Frame, MonitorState, WorkerFacts
+from limbo_tui.search import QUEUE_FILTER
 from limbo_tui.settings import Settings
 from limbo_tui.terminal_text import is_terminal_safe, safe_text
 from limbo_tui.timeline import Timeline
-from limbo_tui.ui import status_style
 from limbo_tui.ui.bindings import (
     KEY_BY_ACTION,
     KEYS,
@@ -55,7 +52,13 @@ from limbo_tui.ui.key_footer import KeyFooter
 from limbo_tui.ui.limbo_bar import LimboBar
 from limbo_tui.ui.live_inputs import LiveInputs
 from limbo_tui.ui.live_push import LivePush
-from limbo_tui.ui.messages import GraphChanged
+from limbo_tui.ui.messages import (
+    ActionFinished,
+    FeedBatchArrived,
+    FeedStateChanged,
+    WorkerPolled,
+    WorkerPollFailed,
+)
 from limbo_tui.ui.screens.dialog import Dialog
 from limbo_tui.ui.screens.help import HelpScreen
 from limbo_tui.ui.screens.queue_view import QueueScreen
@@ -64,8 +67,7 @@ from limbo_tui.ui.split_view import SplitView
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.suspend import suspend_to_shell
 from limbo_tui.ui.teardown import quiet_in_teardown
-from limbo_tui.ui.workflow_actions import WorkflowActions
-from limbo_tui.ui.workflow_lines import TreeFacts, visible_ids
+from limbo_tui.ui.workflow_actions import ActionKeys
 from limbo_tui.ui.workflow_pane import WorkflowPane
 from limbo_tui.ui.workflow_tree import WorkflowTree
 from limbo_tui.view_sort import Sort
@@ -79,7 +81,7 @@ def wall_clock_ms() -> int:
     return int(time.time() * 1000)
 
 
-class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
+class LimboApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "limbo-tui"
     BINDINGS: ClassVar[list[BindingType]] = [*app_bindings()]
@@ -96,48 +98,84 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         start_worker: bool = True,
     ) -> None:
         super().__init__()
-        self.settings = settings
         self.database = database
         self.worker = worker
-        self.actions = actions
         self.clock = clock
-        self._feed_factory = feed_factory
-        self._feed: FeedLike | None = None
-        self._start_worker = start_worker
-        self.graph = WorkflowGraph().with_limits(known_limits(settings))
-        self._diagnoses = LiveDiagnoses()
-        self._progress: dict[str, Any] = {}
-        self._worker_limits_loaded = False
-        # Changes applied to the graph but not yet on screen.
-        self._pending: set[str] = set()
-        self._pending_everything = True
-        # The filter or limbo-only changed: the tree is rebuilt, diagnoses stay as they are.
-        self._view_dirty = False
-        self._search = SearchIndex(status_style.word)
-        self._last_repaint = 0.0
-        self._repaint_timer: Any = None
-        # Pause: batches held back (not applied) and the ids they touch.
-        self.paused = False
-        self._held: list[Any] = []
-        self._held_ids: set[str] = set()
-        self.filter_text = ""
-        self._queues_shown_at = 0.0
-        self.limbo_only = False
-        # The order of the families (o / O); the header line shows it.
-        self.sort = Sort()
-        # The workflow the details pane shows; the selection itself is the tree's
-        # highlighted row (selected_id), defined there once.
-        self._details_for: str | None = None
-        # Every workflow's story for this session; `t` shows the selected one's.
-        self.timeline = Timeline()
-        self.show_timeline = False
-        self._timeline_worker_state = ""
-        self._timeline_crashes = 0
-        self._timeline_stops = 0
-        self._timeline_stop_said = ""
+        self.start_worker = start_worker
+        self.state = MonitorState(
+            settings,
+            clock=clock,
+            worker=WorkerFacts("STARTING") if worker is not None else None,
+            feed=FeedFacts() if feed_factory is not None else FeedFacts("DOWN", "no feed"),
+        )
+        self._has_feed = feed_factory is not None
+        self.inputs = LiveInputs(self, self.state, feed_factory, worker)
+        self.keys = ActionKeys(self, self.state, worker, actions, self.jump_to)
+        self.live_push = LivePush(self, self.state, self.inputs)
         self._graceful_quit = GracefulQuit(self, worker)
-        # A workflow to select as soon as the feed brings it (after enqueue / fork).
-        self.follow_id: str | None = None
+        self._last_repaint = 0.0
+        self._repaint_timer: Timer | None = None
+        self._repaint_asked = False
+        self._queues_shown_at = 0.0
+        # The workflow the details pane shows (painting only: the selection is the state's).
+        self._details_for: str | None = None
+
+    # -- the state, as tests and tools read it -------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self.state.settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        self.state.settings = settings
+
+    @property
+    def graph(self) -> WorkflowGraph:
+        return self.state.graph
+
+    @property
+    def diagnoses(self) -> list[Diagnosis]:
+        """Every current diagnosis, in diagnose()'s order."""
+        return self.state.diagnoses
+
+    @property
+    def selected_id(self) -> str | None:
+        """The selected workflow (MonitorState's): always a row the user sees, or None.
+        Every action, `y` and the details pane read it from there."""
+        return self.state.selected
+
+    @property
+    def filter_text(self) -> str:
+        return self.state.view.filter_text
+
+    @property
+    def limbo_only(self) -> bool:
+        return self.state.view.limbo_only
+
+    @property
+    def paused(self) -> bool:
+        return self.state.paused
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.state.timeline
+
+    @property
+    def sort(self) -> Sort:
+        """The families' order (o / O); the tree's header line shows it."""
+        return self.state.view.sort
+
+    @property
+    def follow_id(self) -> str | None:
+        return self.state.following
+
+    @property
+    def feed(self) -> FeedLike | None:
+        return self.inputs.feed
+
+    @property
+    def live_push_offered(self) -> bool:
+        return self.state.live_push_offered
 
     # -- composition -------------------------------------------------------------------
     def notify(
@@ -183,215 +221,223 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         header = self.query_one(StatusHeader)
         header.database = self.database
         header.mode = mode_label(self.settings)
-        header.worker_state = "none" if self.worker is None else "STARTING"
         self.query_one(FilterInput).display = False
+        pane = self.query_one(DetailsPane)
         if self.worker is not None and not self.settings.read_only:
-            self.query_one(DetailsPane).empty_hint = "Press e to enqueue the experiment."
-        self.query_one(DetailsPane).read_only = self.settings.read_only
+            pane.empty_hint = "Press e to enqueue the experiment."
+        pane.read_only = self.settings.read_only
         self.query_one(WorkflowTree).focus()
         self.set_interval(AGE_TICK_S, self._tick)
-        if self._feed_factory is not None:
-            self.query_one(DetailsPane).loading = True
-            self._start_feed()
-        else:
-            header.feed_state = "DOWN"
-            header.feed_detail = "no feed"
+        if self._has_feed:
+            self.inputs.start_feed()
         if self.worker is not None:
-            if self._start_worker:
-                self.run_blocking("start the worker", self.worker.start, quiet=True)
-            self._poll_worker()  # the header shows the worker's state at once
-            self.set_interval(WORKER_POLL_S, self._poll_worker)
-        self._repaint()
+            if self.start_worker:
+                self.keys.run_blocking("start the worker", self.worker.start, quiet=True)
+            self.poll_worker()  # the header shows the worker's state at once
+            self.set_interval(WORKER_POLL_S, self.poll_worker)
+        self.repaint()
 
     async def action_quit(self) -> None:
         # A running worker is stopped as Ctrl+C stops a DBOS app, on screen (graceful_quit).
         self._graceful_quit.press()
 
     async def on_unmount(self) -> None:
-        if self._feed is not None:
-            # Shutting down: a feed that fails to stop has nothing useful left to say.
-            with contextlib.suppress(Exception):
-                await self._feed.stop()
+        # Shutting down: a feed that fails to stop has nothing useful left to say.
+        try:
+            await self.inputs.stop_feed()
+        except Exception:
+            return
 
-    # -- repaint, at most refresh_hz ---------------------------------------------------
-    def on_graph_changed(self, message: GraphChanged) -> None:
+    def poll_worker(self) -> None:
+        self.inputs.poll_worker()
+
+    # -- inputs: into the state, then a repaint ------------------------------------------
+    # Batches repaint at most refresh_hz; what the header says of the feed, the worker
+    # and an action is painted at once (they come a few times a second at most).
+    def on_feed_batch_arrived(self, message: FeedBatchArrived) -> None:
+        self.state.apply(message.batch)
         self._schedule_repaint()
 
+    @quiet_in_teardown
+    def on_feed_state_changed(self, message: FeedStateChanged) -> None:
+        offered = self.state.live_push_offered
+        before = self.state.feed_changed(message.facts).state
+        if self.state.live_push_offered != offered:
+            self.refresh_bindings()
+        now = message.facts.state
+        if now != before:
+            if now in ("DOWN", "RECONNECTING"):
+                self.notify(f"feed {now}: {message.facts.detail}", severity="warning")
+            elif before in ("DOWN", "RECONNECTING"):
+                self.notify(f"feed {now} again")
+        self.repaint()
+
+    @quiet_in_teardown
+    def on_worker_polled(self, message: WorkerPolled) -> None:
+        status = message.status
+        if status.state == "ELSEWHERE" and self.state.worker.state != "ELSEWHERE":
+            # The header's second line may be cut at 80 columns: say it once in full.
+            self.notify(status.detail, severity="warning", timeout=10)
+        self.state.worker_polled(status)
+        self.repaint()
+
+    def on_worker_poll_failed(self, message: WorkerPollFailed) -> None:
+        self.state.report(message.problem)
+        self.repaint()
+
+    @quiet_in_teardown
+    def on_action_finished(self, message: ActionFinished) -> None:
+        self.state.action_finished(message.outcome)
+        self.keys.told(message.outcome)
+        self.poll_worker()  # the header shows the worker's new state at once
+        self.repaint()
+
+    # -- repaint, at most refresh_hz ---------------------------------------------------
     def _schedule_repaint(self) -> None:
+        # After the messages already queued: a burst of batches is one repaint.
+        if not self._repaint_asked:
+            self._repaint_asked = True
+            self.call_later(self._repaint_when_due)
+
+    def _repaint_when_due(self) -> None:
         interval = 1.0 / max(self.settings.ui.refresh_hz, 0.1)
         now = time.monotonic()
         due = self._last_repaint + interval
         if now >= due:
-            self._repaint()
+            self.repaint()
         elif self._repaint_timer is None:
-            self._repaint_timer = self.set_timer(due - now, self._repaint)
-
-    @property
-    def diagnoses(self) -> list[Diagnosis]:
-        """Every current diagnosis, in diagnose()'s order."""
-        return self._diagnoses.ordered(self.graph)
+            self._repaint_timer = self.set_timer(due - now, self.repaint)
 
     @quiet_in_teardown
-    def _repaint(self) -> None:
-        """Diagnose and bring the widgets up to date with the pending changes."""
+    def repaint(self) -> None:
+        """Paint MonitorState's frame: the lines that changed, details, header, bar."""
         if self._repaint_timer is not None:
             self._repaint_timer.stop()
             self._repaint_timer = None
         self._last_repaint = time.monotonic()
-        changed, everything = self._pending, self._pending_everything
-        view, self._view_dirty = self._view_dirty, False
-        self._pending, self._pending_everything = set(), False
-        now = self.clock()
-        if everything:
-            self._search.rebuild(self.graph)
-        else:
-            self._search.update(self.graph, changed)
-        changed |= self._rediagnose(now, None if everything else changed)
-        facts = self._compute_facts()
+        self._repaint_asked = False
+        frame = self.state.frame(self.clock())
+        for problem in frame.new_problems:
+            self.notify(problem, severity="error", timeout=8)
         tree = self.query_one(WorkflowTree)
-        tree.now_ms = now
-        try:
-            tree.sync(self.graph, facts, changed, everything or view)
-        except Exception as exc:
-            self._report_problem(f"tree update failed: {one_line(exc)}")
+        tree.now_ms = frame.now_ms
+        if frame.changed or frame.rebuild:
+            try:
+                tree.sync(frame.graph, frame.tree, frame.changed, frame.rebuild)
+            except Exception as exc:
+                self.state.report(f"tree update failed: {one_line(exc)}")
         if tree.cursor_line < 0 and tree.last_line >= 0:
             tree.cursor_line = 0
-        if self.follow_id is not None and tree.select_workflow(self.follow_id):
-            self.follow_id = None
-        if self.graph.totals is not None:
-            self.query_one(StatusHeader).totals = totals_line(self.graph)
+        shown = self._show_selection(tree, frame.selected)
+        self._paint_header(frame)
         bar = self.query_one(LimboBar)
-        bar.summary = self._diagnoses.summary.text
-        bar.in_limbo = len(facts.limbo_ids)
-        selected = self.selected_id
-        if everything or view or selected in changed or selected != self._details_for:
+        bar.summary, bar.in_limbo = frame.limbo_summary, frame.in_limbo
+        bar.limbo_only, bar.filter_text = frame.view.limbo_only, frame.view.filter_text
+        if frame.rebuild or shown in frame.changed or shown != self._details_for:
             self._show_details()
-        self._refresh_queue_view(now)
+        self._refresh_queue_view(frame.now_ms)
 
-    def _rediagnose(self, now: int, changed: set[str] | None) -> set[str]:
-        """Re-diagnose what `changed` can reach (None: everything); returns the ids whose
-        diagnoses changed."""
-        diagnoses, limbo, down = self._diagnoses, self.settings.limbo, self._down_executors()
-        try:
-            if changed is None:
-                return diagnoses.redo_all(self.graph, now, limbo, down)
-            return diagnoses.after_change(self.graph, changed, now, limbo, down)
-        except Exception as exc:
-            self._report_problem(f"diagnose failed: {one_line(exc)}")
-            return set()
+    def _show_selection(self, tree: WorkflowTree, selected: str | None) -> str | None:
+        """The tree highlights the state's selection; when it cannot (none, or the row
+        is inside a summarized backlog), the state takes the row the tree highlights."""
+        if selected is not None and (
+            tree.selected_id == selected or tree.select_workflow(selected)
+        ):
+            return selected
+        return self.state.select(tree.selected_id)
 
-    def _rediagnose_ticking(self, now: int) -> set[str]:
-        """The clock moved on: re-diagnose what time can change (the unfinished)."""
-        try:
-            return self._diagnoses.after_tick(
-                self.graph, now, self.settings.limbo, self._down_executors()
-            )
-        except Exception as exc:
-            self._report_problem(f"diagnose failed: {one_line(exc)}")
-            return set()
-
-    def _down_executors(self) -> frozenset[str]:
+    def _paint_header(self, frame: Frame) -> None:
         header = self.query_one(StatusHeader)
-        if self.worker is not None and header.worker_state == "DOWN":
-            return frozenset({header.executor_id})
-        return frozenset()
-
-    def _compute_facts(self) -> TreeFacts:
-        limbo, warning = self._diagnoses.limbo_ids, self._diagnoses.warning_ids
-        shown = None
-        if self.filter_text or self.limbo_only:
-            matches = self._search.matches(self.filter_text)
-            if self.limbo_only:
-                matches &= limbo
-            shown = visible_ids(self.graph, matches)
-        return TreeFacts(limbo, warning, dict(self._progress), shown, self.sort)
-
-    @property
-    def selected_id(self) -> str | None:
-        """The selected workflow: the highlighted row of the tree, so always a row the
-        user sees, or None (an empty or filtered-out tree, a backlog summary line).
-        Every action, `y` and the details pane read it from here."""
-        try:
-            return self.query_one(WorkflowTree).selected_id
-        except NoMatches:
-            return None
+        worker, feed = frame.worker, frame.feed
+        header.worker_state, header.executor_id = worker.state, worker.executor_id
+        header.worker_detail = worker.shown_detail
+        header.feed_state, header.feed_detail = feed.state, feed.detail
+        header.events_per_s, header.alarm, header.feed_source = (
+            feed.events_per_s,
+            feed.alarm,
+            feed.source,
+        )
+        header.live_push_offer = self.state.live_push_offered
+        header.paused_changes = frame.paused_changes
+        header.problem = frame.problem
+        header.totals = frame.totals
+        self.query_one(DetailsPane).loading = self._has_feed and not frame.loaded
 
     @quiet_in_teardown
     def _show_details(self) -> None:
-        wid = self.selected_id
-        self._details_for = wid
+        details = self.state.details(self.clock())
+        self._details_for = details.selected
         pane = self.query_one(DetailsPane)
-        pane.fleet = self._diagnoses.fleet
+        pane.fleet = details.fleet
         pane.show(
-            self.graph,
-            wid,
-            self._diagnoses.of(wid) if wid else [],
-            self._progress.get(wid) if wid else None,
-            self.clock(),
-            timeline=self.timeline.events(wid) if wid and self.show_timeline else None,
+            details.graph,
+            details.selected,
+            details.diagnoses,
+            details.progress,
+            details.now_ms,
+            timeline=details.timeline,
         )
 
     @quiet_in_teardown
     def _tick(self) -> None:
         """Once a second: ages move on, time-based diagnoses (stalled) may appear."""
-        self._pending |= self._rediagnose_ticking(self.clock())
+        now = self.clock()
+        self.state.tick(now)
         self.query_one(WorkflowTree).tick()
-        self._refresh_queue_view(self.clock())  # its waits grow older
-        if self._pending:
+        self._refresh_queue_view(now)  # its waits grow older
+        if self.state.dirty:
             self._schedule_repaint()
 
-    def _view_changed(self) -> None:
-        self._view_dirty = True
-        bar = self.query_one(LimboBar)
-        bar.limbo_only, bar.filter_text = self.limbo_only, self.filter_text
-        self._schedule_repaint()
-
     # -- selection ---------------------------------------------------------------------
+    @quiet_in_teardown
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
-        if self.selected_id != self._details_for:
+        # The cursor is the user's pointer: what it rests on is the selection.
+        selected = self.state.select(self.query_one(WorkflowTree).selected_id)
+        if selected != self._details_for:
             self._show_details()
 
     def on_steps_table_jump_to(self, message: StepsTable.JumpTo) -> None:
         self.jump_to(message.workflow_id)
 
     def jump_to(self, workflow_id: str) -> None:
-        tree = self.query_one(WorkflowTree)
-        if not tree.select_workflow(workflow_id):
-            if self.filter_text or self.limbo_only:
-                self.filter_text, self.limbo_only = "", False
-                self.query_one(FilterInput).value = ""
-                self.follow_id = workflow_id
-                self._view_changed()
-                return
+        narrowed = self.state.view.narrowed
+        if not self.state.jump_to(workflow_id):
             self.notify(f"{workflow_id} is not loaded", severity="warning")
             return
-        tree.focus()
+        if narrowed and not self.state.view.narrowed:
+            # The view was widened to show it: the filter field says so too.
+            field = self.query_one(FilterInput)
+            field.value = ""
+            field.display = False
+        self.repaint()
+        self.query_one(WorkflowTree).focus()
 
     # -- view keys ---------------------------------------------------------------------
     def _refresh_queue_view(self, now: int, *, every_s: float = 0.5) -> None:
         """The open queue view follows the feed, at most twice a second (a backlog's
         queue costs its loaded size to count)."""
-        if not isinstance(self.screen, QueueScreen):
+        screen = self.screen
+        if not isinstance(screen, QueueScreen):
             return
         if time.monotonic() - self._queues_shown_at >= every_s:
             self._queues_shown_at = time.monotonic()
-            self.screen.refresh_views(self._queue_views(now), now)
-
-    def _queue_views(self, now: int) -> list[QueueView]:
-        return queue_views(self.graph, self._diagnoses.fleet_index, self._diagnoses.fleet, now)
+            screen.refresh_views(self.state.queue_views(now), now)
 
     def action_queues(self) -> None:
         def chosen(queue: str | None) -> None:
             if queue is not None:
                 # Exactly that queue's workflows (and their families) in the tree.
-                self.filter_text = f"{QUEUE_FILTER}{queue}"
                 field = self.query_one(FilterInput)
-                field.value = self.filter_text
+                field.value = f"{QUEUE_FILTER}{queue}"
                 field.display = True
-                self._view_changed()
+                self._set_filter(field.value)
 
         now = self.clock()
-        self.push_screen(QueueScreen(self._queue_views(now), now), chosen)
+        self.push_screen(QueueScreen(self.state.queue_views(now), now), chosen)
+
+    def _set_filter(self, text: str) -> None:
+        self.state.set_filter(text)
+        self._schedule_repaint()
 
     def action_filter(self) -> None:
         field = self.query_one(FilterInput)
@@ -403,8 +449,7 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
 
     def on_input_changed(self, event: FilterInput.Changed) -> None:
         if event.input.id == "filter":
-            self.filter_text = event.value
-            self._view_changed()
+            self._set_filter(event.value)
 
     def on_filter_input_closed(self, message: FilterInput.Closed) -> None:
         field = self.query_one(FilterInput)
@@ -420,19 +465,19 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
             field.value = ""
             field.display = False
             self.query_one(WorkflowTree).focus()
-        elif self.limbo_only:
+        elif self.state.view.limbo_only:
             self.action_toggle_limbo_only()
 
     def action_cycle_sort(self) -> None:
-        self._sort_by(self.sort.next())
+        self._sort_by(self.state.view.sort.next())
 
     def action_reverse_sort(self) -> None:
-        self._sort_by(self.sort.reversed())
+        self._sort_by(self.state.view.sort.reversed())
 
     def _sort_by(self, sort: Sort) -> None:
-        self.sort = sort
+        self.state.set_sort(sort)
         self.notify(sort.describe(), timeout=2)
-        self._view_changed()
+        self._schedule_repaint()
 
     def action_narrow_tree(self) -> None:
         self.query_one(SplitView).narrow_tree()
@@ -450,14 +495,23 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
             self.query_one(WorkflowTree).focus()
 
     def action_toggle_limbo_only(self) -> None:
-        self.limbo_only = not self.limbo_only
-        self._view_changed()
+        self.state.set_limbo_only(not self.state.view.limbo_only)
+        self._schedule_repaint()
+
+    def action_toggle_pause(self) -> None:
+        if not self.state.paused:
+            self.state.pause()
+        else:
+            applied = self.state.resume()
+            self.notify(f"live again: {applied} batches applied" if applied else "live again")
+        self._schedule_repaint()
 
     def action_copy_id(self) -> None:
-        if self.selected_id is None:
+        wid = self.state.selected
+        if wid is None:
             self.notify("nothing selected: move to a workflow to copy its id", severity="warning")
             return
-        if not is_terminal_safe(self.selected_id):
+        if not is_terminal_safe(wid):
             # A pasted id must not carry a newline or an escape into a shell or a terminal.
             self.notify(
                 "not copied: this id holds control characters (shown as \ufffd); "
@@ -465,13 +519,13 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
                 severity="warning",
             )
             return
-        self.copy_to_clipboard(self.selected_id)
-        self.notify(f"copied {self.selected_id}")
+        self.copy_to_clipboard(wid)
+        self.notify(f"copied {wid}")
 
     async def action_suspend(self) -> None:
         # A stopped limbo-tui must hold nothing that grows on the server: the feed lets
         # go of its NOTIFY subscription first (the queue's tail) and takes it back on fg.
-        feed: Any = self._feed
+        feed: Any = self.inputs.feed
         if feed is not None and hasattr(feed, "pause"):
             await feed.pause()
         refused = suspend_to_shell(self)
@@ -484,7 +538,7 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
         self.push_screen(HelpScreen(self.settings.read_only))
 
     def action_toggle_timeline(self) -> None:
-        self.show_timeline = not self.show_timeline
+        self.state.show_timeline = not self.state.show_timeline
         self._show_details()
 
     def action_worker_log(self) -> None:
@@ -493,6 +547,37 @@ class LimboApp(LiveInputs, LivePush, WorkflowActions, App[None]):
             self.notify("no worker log: this limbo-tui runs no worker (--worker none)")
             return
         self.push_screen(WorkerLogScreen(Path(path)))
+
+    # -- the keys that act (workflow_actions.ActionKeys) -------------------------------
+    def action_enqueue(self) -> None:
+        self.keys.enqueue()
+
+    def action_enqueue_form(self) -> None:
+        self.keys.enqueue_form()
+
+    def action_crash(self) -> None:
+        self.keys.crash()
+
+    def action_restart(self) -> None:
+        self.keys.restart()
+
+    def action_cancel(self) -> None:
+        self.keys.cancel()
+
+    def action_resume(self) -> None:
+        self.keys.resume()
+
+    def action_fork(self) -> None:
+        self.keys.fork()
+
+    def action_fork_onto_live(self) -> None:
+        self.keys.fork_onto_live()
+
+    def action_send(self) -> None:
+        self.keys.send()
+
+    def action_live_push(self) -> None:
+        self.live_push.offer()
 
     # -- read-only, footer and palette -------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -1,36 +1,28 @@
-"""The vocabulary between the app's I/O (feed, worker threads) and its widgets.
+"""What the app's I/O (the feed's callbacks, worker threads) tells its loop: each message
+carries its payload, which the app hands to MonitorState.
 
-Dataclass messages: Textual's Message.__init__ runs on its own (via __post_init__)."""
+Dataclass messages: Textual's Message.__init__ runs on its own (via __post_init__).
+post_message is thread-safe, so a feed or a thread worker posts them directly."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 
+from limbo_tui.monitor_state import ActionOutcome, Batch, FeedFacts, WorkerStatus
+
 
 @dataclass
-class GraphChanged(Message):
-    """Rows were applied to the graph.
+class FeedBatchArrived(Message):
+    """Rows from the feed. Never replaced by a newer one: every batch is applied."""
 
-    The app accumulates the pending ids itself and repaints from that set, so a storm
-    of batches may collapse into the newest message (can_replace) without losing any.
-    """
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, GraphChanged)
+    batch: Batch
 
 
 @dataclass
 class FeedStateChanged(Message):
-    state: str
-    detail: str = ""
-    events_per_s: float = 0.0
-    alarm: str = ""
-    # The source's words for the header, and whether live push may be switched on.
-    source: str = ""
-    offer: bool = False
+    facts: FeedFacts
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, FeedStateChanged)
@@ -38,35 +30,25 @@ class FeedStateChanged(Message):
 
 @dataclass
 class WorkerPolled(Message):
-    """What the embedded worker reported: state, executor and live step progress."""
+    """What the embedded worker reported: state, executor, live step progress."""
 
-    state: str
-    executor_id: str
-    detail: str
-    # workflow id -> StepProgress
-    progress: dict[str, Any]
-    # workflow name -> max_recovery_attempts, fetched once the worker runs.
-    limits: dict[str, int] | None = None
-    # How many times the worker crashed so far: a crash and restart between two polls
-    # still counts.
-    crashes: int = 0
-    # While STOPPING: the worker's ShutdownWait (what DBOS's shutdown waits for).
-    stopping: Any = None
-    # Graceful stops so far, and what the last one did.
-    stops: int = 0
-    last_stop: str = ""
+    status: WorkerStatus
 
     def can_replace(self, message: Message) -> bool:
+        # A poll carries the worker's whole state (its crash count included); limits a
+        # replaced poll carried are asked again by the next one.
         return isinstance(message, WorkerPolled)
+
+
+@dataclass
+class WorkerPollFailed(Message):
+    """Asking the worker raised: one line for the header and a notification."""
+
+    problem: str
 
 
 @dataclass
 class ActionFinished(Message):
     """A blocking action (enqueue, crash, cancel, ...) came back from its thread."""
 
-    title: str
-    ok: bool
-    message: str
-    workflow_id: str | None = None
-    # For a rejected enqueue: the workflow that holds the deduplication id.
-    holder_id: str | None = None
+    outcome: ActionOutcome

@@ -20,8 +20,6 @@ class StatusHeader(Widget):
     worker_state: reactive[str] = reactive("none")
     executor_id: reactive[str] = reactive("")
     worker_detail: reactive[str] = reactive("")
-    # The worker state last announced in a notification (not drawn).
-    worker_state_said: str = ""
     feed_state: reactive[str] = reactive("STARTING")
     feed_detail: reactive[str] = reactive("")
     events_per_s: reactive[float] = reactive(0.0)

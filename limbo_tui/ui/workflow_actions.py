@@ -1,18 +1,24 @@
 """The keys that change things (enqueue, crash, restart, cancel, resume, fork, fork onto
-the live version, send), as a mixin of LimboApp: ask first where it destroys, run the
-blocking call in a thread, report the outcome as a notification (and offer to jump to the
-holder of a dedup id)."""
+the live version, send): ask first where it destroys, run the blocking call in a thread,
+report the outcome as a notification (and offer to jump to the holder of a dedup id).
+
+Every key that acts on a workflow acts on MonitorState's selection, the row the user
+sees highlighted, or refuses with "nothing selected"."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
-from textual import work
+from textual.app import App
+from textual.notifications import SeverityLevel
 
 from limbo_tui.diagnose import fork_target
 from limbo_tui.errors import one_line
-from limbo_tui.model import COMPLETED_STATUSES, PENDING
+from limbo_tui.model import COMPLETED_STATUSES, PENDING, Workflow
+from limbo_tui.monitor_state import ActionOutcome, MonitorState
+from limbo_tui.settings import Settings
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.ui.messages import ActionFinished
 from limbo_tui.ui.screens.confirm import Confirmed, ConfirmScreen
@@ -20,24 +26,29 @@ from limbo_tui.ui.screens.enqueue_form import EnqueueFormScreen, ExperimentForm
 from limbo_tui.ui.screens.fork_picker import ForkStepScreen
 from limbo_tui.ui.screens.send_form import Message as SendMessage
 from limbo_tui.ui.screens.send_form import SendFormScreen
-from limbo_tui.ui.status_header import StatusHeader
-from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_lines import short_id
 from limbo_tui.waits import MESSAGE, current_wait
-from limbo_tui.worker.protocol import ActionResult, ExperimentParams
-
-if TYPE_CHECKING:
-    from limbo_tui.ui.app import LimboApp
-
-    _Base = LimboApp
-else:
-    _Base = object
-
-WORKER_LIFECYCLE = frozenset({"start the worker", "crash worker", "restart worker"})
+from limbo_tui.worker.protocol import ActionResult, ExperimentParams, Worker, WorkflowActions
 
 
-class WorkflowActions(_Base):
-    follow_id: str | None
+class ActionKeys:
+    def __init__(
+        self,
+        app: App[Any],
+        state: MonitorState,
+        worker: Worker | None,
+        actions: WorkflowActions | None,
+        jump_to: Callable[[str], None],
+    ) -> None:
+        self._app = app
+        self._state = state
+        self._worker = worker
+        self._actions = actions
+        self._jump_to = jump_to
+
+    @property
+    def settings(self) -> Settings:
+        return self._state.settings
 
     # -- plumbing ----------------------------------------------------------------------
     def run_blocking(
@@ -46,21 +57,25 @@ class WorkflowActions(_Base):
         """Run a blocking worker / actions call in a thread; its result comes back as an
         ActionFinished message (never as an exception that would end the app). `done` is
         what a call that returns nothing reports."""
-        self._blocking(title, call, quiet, done)
+        self._app.run_worker(
+            partial(self._blocking, title, call, quiet, done),
+            thread=True,
+            group="actions",
+            exit_on_error=False,
+        )
 
-    @work(thread=True, group="actions", exit_on_error=False)
     def _blocking(self, title: str, call: Callable[[], Any], quiet: bool, done: str) -> None:
         try:
             result = call()
         except Exception as exc:
-            self.post_message(ActionFinished(title, False, one_line(exc)))
+            self._finished(ActionOutcome(title, False, one_line(exc)))
             return
         if result is None:  # start / crash / restart / stop return nothing
             if not quiet:
-                self.post_message(ActionFinished(title, True, done))
+                self._finished(ActionOutcome(title, True, done))
             return
-        self.post_message(
-            ActionFinished(
+        self._finished(
+            ActionOutcome(
                 title,
                 bool(getattr(result, "ok", True)),
                 one_line(str(getattr(result, "message", "") or "done")),
@@ -69,57 +84,55 @@ class WorkflowActions(_Base):
             )
         )
 
-    @quiet_in_teardown
-    def on_action_finished(self, message: ActionFinished) -> None:
-        severity = "information" if message.ok else "error"
-        self.notify(message.message, title=message.title, severity=severity)
-        if message.title in WORKER_LIFECYCLE:
-            # A worker that fails to start / crash / restart stays visible in the header.
-            header = self.query_one(StatusHeader)
-            header.problem = "" if message.ok else f"{message.title}: {message.message}"
-        if self.worker is not None:
-            self._poll_worker()  # the header shows the worker's new state at once
-        if message.ok and message.workflow_id:
-            self.follow_id = message.workflow_id
-            self._schedule_repaint()
-        if not message.ok and message.holder_id:
-            self._offer_jump_to_holder(message.holder_id)
+    def _finished(self, outcome: ActionOutcome) -> None:
+        self._app.post_message(ActionFinished(outcome))
+
+    def told(self, outcome: ActionOutcome) -> None:
+        """An outcome, as the user hears it (MonitorState has taken it in)."""
+        severity: SeverityLevel = "information" if outcome.ok else "error"
+        self._app.notify(outcome.message, title=outcome.title, severity=severity)
+        if not outcome.ok and outcome.holder_id:
+            self._offer_jump_to_holder(outcome.holder_id)
 
     def _offer_jump_to_holder(self, holder_id: str) -> None:
-        wf = self.graph.get(holder_id)
+        wf = self._state.graph.get(holder_id)
         what = f"{wf.name} {wf.status}" if wf else "not loaded yet"
         dedup = f" {wf.dedup_id!r}" if wf and wf.dedup_id else ""
         question = f"The dedup id{dedup} is held by {short_id(holder_id)} ({what}).\nJump to it?"
 
         def answered(result: Confirmed | None) -> None:
             if result is not None:
-                self.jump_to(holder_id)
+                self._jump_to(holder_id)
 
-        self.push_screen(ConfirmScreen(safe_text(question), yes="Jump", no="Close"), answered)
+        self._app.push_screen(ConfirmScreen(safe_text(question), yes="Jump", no="Close"), answered)
 
-    def _need_worker(self) -> bool:
+    def _need_worker(self) -> Worker | None:
         # A monitor has a NoWorker (state NONE): x and r must say so, not "done".
-        if self.worker is None or self.worker.state == "NONE":
-            self.notify(
+        if self._worker is None or self._worker.state == "NONE":
+            self._app.notify(
                 "no embedded worker here (--worker none): x and r act on limbo-tui's own "
                 "worker only",
                 severity="warning",
             )
-            return False
-        return True
+            return None
+        return self._worker
 
-    def _need_selection(self, verb: str) -> Any:
-        if self.actions is None:
-            self.notify(f"cannot {verb}: no actions available", severity="warning")
+    def _need_selection(self, verb: str) -> tuple[Workflow, WorkflowActions] | None:
+        actions = self._actions
+        if actions is None:
+            self._app.notify(f"cannot {verb}: no actions available", severity="warning")
             return None
-        wid = self.selected_id
+        wid = self._state.selected
         if wid is None:
-            self.notify(f"nothing selected: move to a workflow to {verb} it", severity="warning")
+            self._app.notify(
+                f"nothing selected: move to a workflow to {verb} it", severity="warning"
+            )
             return None
-        wf = self.graph.get(wid)
+        wf = self._state.graph.get(wid)
         if wf is None:
-            self.notify(f"{short_id(wid)} is not loaded: cannot {verb} it", severity="warning")
-        return wf
+            self._app.notify(f"{short_id(wid)} is not loaded: cannot {verb} it", severity="warning")
+            return None
+        return wf, actions
 
     # -- the experiment and the worker -------------------------------------------------
     def experiment_params(self, form: ExperimentForm | None) -> ExperimentParams:
@@ -136,29 +149,32 @@ class WorkflowActions(_Base):
             dedup_id=None if not form.dedup_id else ("" if form.dedup_id == "-" else form.dedup_id),
         )
 
-    def action_enqueue(self) -> None:
-        if self._need_worker():
+    def enqueue(self) -> None:
+        worker = self._need_worker()
+        if worker is not None:
             params = self.experiment_params(None)
-            self.run_blocking("enqueue", lambda: self.worker.enqueue_experiment(params))
+            self.run_blocking("enqueue", lambda: worker.enqueue_experiment(params))
 
-    def action_enqueue_form(self) -> None:
-        if not self._need_worker():
+    def enqueue_form(self) -> None:
+        worker = self._need_worker()
+        if worker is None:
             return
 
         def submitted(form: ExperimentForm | None) -> None:
             if form is not None:
                 params = self.experiment_params(form)
-                self.run_blocking("enqueue", lambda: self.worker.enqueue_experiment(params))
+                self.run_blocking("enqueue", lambda: worker.enqueue_experiment(params))
 
-        self.push_screen(EnqueueFormScreen(self.settings.experiment), submitted)
+        self._app.push_screen(EnqueueFormScreen(self.settings.experiment), submitted)
 
-    def action_crash(self) -> None:
+    def crash(self) -> None:
         # Not confirmed: crashing the embedded demo worker is the experiment itself and
         # `r` undoes it; cancel / resume (which change workflows for good) do ask.
-        if not self._need_worker():
+        worker = self._need_worker()
+        if worker is None:
             return
-        if self.worker.state == "ELSEWHERE":
-            self.notify(
+        if worker.state == "ELSEWHERE":
+            self._app.notify(
                 "this executor's worker runs in another limbo-tui: crash it there "
                 "(r here takes it over once that one quits)",
                 severity="warning",
@@ -170,16 +186,16 @@ class WorkflowActions(_Base):
         )
         imports = self.settings.worker.imports
         if not imports:
-            self.run_blocking("crash worker", self.worker.crash, done=crashed)
+            self.run_blocking("crash worker", worker.crash, done=crashed)
             return
 
         # This worker runs the user's own workflows too: a crash stops them mid-step.
         def answered(result: Confirmed | None) -> None:
             if result is not None:
-                self.run_blocking("crash worker", self.worker.crash, done=crashed)
+                self.run_blocking("crash worker", worker.crash, done=crashed)
 
         names = ", ".join(safe_text(m) for m in imports)
-        self.push_screen(
+        self._app.push_screen(
             ConfirmScreen(
                 f"Crash the worker? It also runs your workflows ({names}): they stop "
                 "mid-step and stay PENDING until r restarts it.",
@@ -189,57 +205,61 @@ class WorkflowActions(_Base):
             answered,
         )
 
-    def action_restart(self) -> None:
-        if not self._need_worker():
+    def restart(self) -> None:
+        worker = self._need_worker()
+        if worker is None:
             return
-        if self.worker.state == "STOPPING":
-            self.notify("the worker is stopping (the header says what DBOS waits for)")
+        if worker.state == "STOPPING":
+            self._app.notify("the worker is stopping (the header says what DBOS waits for)")
             return
-        self.run_blocking("restart worker", self._restart_worker)
+        self.run_blocking("restart worker", partial(self._restart_worker, worker))
 
-    def _restart_worker(self) -> ActionResult:
+    @staticmethod
+    def _restart_worker(worker: Worker) -> ActionResult:
         """r: a running process worker stops as Ctrl+C would first (DBOS may wait)."""
-        stops = getattr(self.worker, "stop_count", 0)
-        self.worker.restart()
+        stops = getattr(worker, "stop_count", 0)
+        worker.restart()
         said = "the worker is up again; DBOS recovers its PENDING work"
-        if getattr(self.worker, "stop_count", 0) > stops:
-            said = f"stopped ({self.worker.last_stop}), then up again; DBOS recovers its work"
+        if getattr(worker, "stop_count", 0) > stops:
+            last = getattr(worker, "last_stop", "")
+            said = f"stopped ({last}), then up again; DBOS recovers its work"
         return ActionResult(True, said)
 
     # -- the selected workflow ---------------------------------------------------------
-    def action_cancel(self) -> None:
-        wf = self._need_selection("cancel")
-        if wf is None:
+    def cancel(self) -> None:
+        target = self._need_selection("cancel")
+        if target is None:
             return
+        wf, actions = target
         if wf.status in COMPLETED_STATUSES:
-            self.notify(f"{short_id(wf.id)} is already {wf.status}", severity="warning")
+            self._app.notify(f"{short_id(wf.id)} is already {wf.status}", severity="warning")
             return
-        kids = self.graph.children(wf.id)
+        kids = self._state.graph.children(wf.id)
         question = f"Cancel {safe_text(wf.name)} {short_id(wf.id)} ({wf.status})?"
         if wf.dedup_id:
             question += f"\nThis frees dedup id {safe_text(wf.dedup_id)!r}."
         option = f"children too ({len(kids)})" if kids else None
         # DBOS before 2.24 cannot cancel children: on its databases the option is not
         # offered, and the dialog says what to do instead.
-        can_cascade = getattr(self.actions, "can_cancel_children", None)
-        if option and can_cascade is not None and not can_cascade():
+        if option and not actions.can_cancel_children():
             option = None
             question += "\nThis DBOS release cannot cancel children with it: cancel each one."
 
         def answered(result: Confirmed | None) -> None:
             if result is not None:
                 children = result.option
-                self.run_blocking("cancel", lambda: self.actions.cancel(wf.id, children))
+                self.run_blocking("cancel", lambda: actions.cancel(wf.id, children))
 
-        self.push_screen(
+        self._app.push_screen(
             ConfirmScreen(question, yes="Cancel it", no="Keep", option=option, option_default=True),
             answered,
         )
 
-    def action_resume(self) -> None:
-        wf = self._need_selection("resume")
-        if wf is None:
+    def resume(self) -> None:
+        target = self._need_selection("resume")
+        if target is None:
             return
+        wf, actions = target
         question = (
             f"Resume {safe_text(wf.name)} {short_id(wf.id)} ({wf.status})?\n"
             "It is enqueued again with recovery attempts reset to 0."
@@ -247,62 +267,67 @@ class WorkflowActions(_Base):
 
         def answered(result: Confirmed | None) -> None:
             if result is not None:
-                self.run_blocking("resume", lambda: self.actions.resume(wf.id))
+                self.run_blocking("resume", lambda: actions.resume(wf.id))
 
-        self.push_screen(ConfirmScreen(question, yes="Resume"), answered)
+        self._app.push_screen(ConfirmScreen(question, yes="Resume"), answered)
 
-    def action_fork(self) -> None:
-        wf = self._need_selection("fork")
-        if wf is None:
+    def fork(self) -> None:
+        target = self._need_selection("fork")
+        if target is None:
             return
+        wf, actions = target
 
         def picked(step: int | None) -> None:
             if step is not None:
-                self.run_blocking("fork", lambda: self.actions.fork(wf.id, step))
+                self.run_blocking("fork", lambda: actions.fork(wf.id, step))
 
         label = f"{safe_text(wf.name)} {short_id(wf.id)}"
-        self.push_screen(ForkStepScreen(label, self.graph.steps_of(wf.id)), picked)
+        self._app.push_screen(ForkStepScreen(label, self._state.graph.steps_of(wf.id)), picked)
 
-    def action_fork_onto_live(self) -> None:
+    def fork_onto_live(self) -> None:
         """Work of a version no live executor runs: a fork onto the version they run,
         continuing after its last recorded step (DBOS copies the checkpoints before it)."""
-        wf = self._need_selection("fork")
-        if wf is None:
-            return
-        target = fork_target(self._diagnoses.fleet)
+        target = self._need_selection("fork")
         if target is None:
-            self.notify("no live executor is known: no version to fork onto", severity="warning")
             return
-        if target == wf.app_version:
-            self.notify(
-                f"{short_id(wf.id)} is already of version {safe_text(target)}, which a live "
+        wf, actions = target
+        version = fork_target(self._state.fleet)
+        if version is None:
+            self._app.notify(
+                "no live executor is known: no version to fork onto", severity="warning"
+            )
+            return
+        if version == wf.app_version:
+            self._app.notify(
+                f"{short_id(wf.id)} is already of version {safe_text(version)}, which a live "
                 "executor runs: resume it instead",
                 severity="warning",
             )
             return
-        steps = self.graph.steps_of(wf.id)
+        steps = self._state.graph.steps_of(wf.id)
         start = (steps[-1].function_id + 1) if steps else 1
         question = (
             f"Fork {safe_text(wf.name)} {short_id(wf.id)} (version "
-            f"{safe_text(wf.app_version or '?')}) onto version {safe_text(target)}, from step "
+            f"{safe_text(wf.app_version or '?')}) onto version {safe_text(version)}, from step "
             f"{start}?\nA new workflow; this one stays {wf.status} (c cancels it)."
         )
 
         def answered(result: Confirmed | None) -> None:
             if result is not None:
                 self.run_blocking(
-                    "fork", lambda: self.actions.fork(wf.id, start, application_version=target)
+                    "fork", lambda: actions.fork(wf.id, start, application_version=version)
                 )
 
-        self.push_screen(ConfirmScreen(question, yes="Fork"), answered)
+        self._app.push_screen(ConfirmScreen(question, yes="Fork"), answered)
 
-    def action_send(self) -> None:
-        wf = self._need_selection("send")
-        if wf is None:
+    def send(self) -> None:
+        target = self._need_selection("send")
+        if target is None:
             return
-        wait = current_wait(self.graph, wf.id)
+        wf, actions = target
+        wait = current_wait(self._state.graph, wf.id)
         if wf.status != PENDING or wait is None or wait.kind != MESSAGE:
-            self.notify(
+            self._app.notify(
                 f"{short_id(wf.id)} does not wait in DBOS.recv or get_event: nothing to send",
                 severity="warning",
             )
@@ -312,8 +337,6 @@ class WorkflowActions(_Base):
 
         def submitted(message: SendMessage | None) -> None:
             if message is not None:
-                self.run_blocking(
-                    "send", lambda: self.actions.send(wf.id, message.topic, message.text)
-                )
+                self.run_blocking("send", lambda: actions.send(wf.id, message.topic, message.text))
 
-        self.push_screen(SendFormScreen(label, waits), submitted)
+        self._app.push_screen(SendFormScreen(label, waits), submitted)
