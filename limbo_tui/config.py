@@ -61,6 +61,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 _TOP_LEVEL = ("limits", "read_only", "lab")
 _NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
+_PUBLICATION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -349,6 +350,11 @@ def _check(locate: _Locator, section: str, key: str, value: Any, hint: Any) -> A
     ):
         raise ConfigError(
             f"{where}: {dotted} = {value!r} must be 1 to 200 letters, digits or ._:@/-"
+        )
+    if dotted == "feed.publication" and value and not _PUBLICATION.match(value):
+        raise ConfigError(
+            f"{where}: feed.publication = {value!r} must be a plain name (letters, digits, _; "
+            "at most 63), the publication the user created for limbo-tui"
         )
     if dotted == "worker.dbos" and value:
         releases.parse_release(value, where)

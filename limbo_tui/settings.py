@@ -128,6 +128,9 @@ class FeedSettings:
     # On a user's database (a monitor) limbo-tui lowers its own CPU priority by this
     # (os.nice), so that it never takes CPU the application needs; 0 keeps it.
     nice: int = 10
+    # source = "logical": a publication the user made over the two DBOS tables (pgoutput,
+    # which formats only their keys); "" = test_decoding, nothing to create.
+    publication: str = ""
 
 
 @dataclass(frozen=True)

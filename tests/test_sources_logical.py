@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -18,6 +20,7 @@ import pytest
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.pg.sources.logical import parse_change
+from limbo_tui.pg.sources.pgoutput import parse_message, publication_sql
 from limbo_tui.settings import FeedSettings, Settings
 from tests.faults_support import clean_env, limbo_cmd
 from tests.pg18_support import with_pg18
@@ -105,6 +108,47 @@ async def test_logical_source_sees_every_change_of_a_dbos_run(logical_url: str) 
             break
         time.sleep(0.05)
     assert _slots(logical_url) == []
+
+
+async def test_over_a_users_publication_it_sees_every_change_of_a_dbos_run(
+    logical_url: str,
+) -> None:
+    """pgoutput over the publication the user made (key columns only): the same changes."""
+    with psycopg.connect(logical_url, autocommit=True) as conn:
+        conn.execute(publication_sql("limbo_tui", "dbos"))
+    settings = replace(LOGICAL, feed=replace(LOGICAL.feed, publication="limbo_tui"))
+    rec = Recorder()
+    feed = LiveFeed(logical_url, settings, rec.on_batch, rec.on_state)
+    with DbosApp(logical_url) as app:
+        await feed.start()
+        try:
+            assert rec.names() == ["LIVE"], rec.states
+            assert rec.states[0].source.startswith("via logical (limbo_tui), slot retains ")
+            parent = await _in_thread(lambda: app.run_parent(k=2, n=3))
+            await _converges(rec, logical_url)
+        finally:
+            await feed.stop()
+    assert rec.full_batches == 1  # every change came through the slot
+    assert rec.statuses[parent][-1] == "SUCCESS"
+    for child in rec.graph.children(parent):
+        assert rec.statuses[child][-1] == "SUCCESS"
+        assert rec.graph.step_counts(child).steps_completed == 3
+
+
+async def test_a_missing_publication_is_one_line_with_the_statement(logical_url: str) -> None:
+    settings = replace(LOGICAL, feed=replace(LOGICAL.feed, publication="nowhere"))
+    rec = Recorder()
+    feed = LiveFeed(logical_url, settings, rec.on_batch, rec.on_state)
+    await feed.start()
+    try:
+        assert rec.names() == ["POLLING"]
+        detail = rec.states[0].detail
+        assert "publication nowhere does not cover dbos.workflow_status" in detail
+        assert 'CREATE PUBLICATION "nowhere" FOR TABLE "dbos".workflow_status' in detail
+        assert "\n" not in detail
+    finally:
+        await feed.stop()
+    assert _traces(logical_url)["schema"] == 0  # limbo-tui created nothing itself
 
 
 def test_kill_9_leaves_no_slot_behind(logical_url: str, tmp_path: Path) -> None:
@@ -256,3 +300,37 @@ def test_parse_test_decoding_lines() -> None:
     assert oo is not None and oo.steps == {("w", 4)}
     assert parse_change("table dbos.notifications: INSERT: x[text]:'y'", "dbos") is None
     assert parse_change("BEGIN", "dbos") is None
+
+
+def _relation(relid: int, table: str, cols: list[str]) -> bytes:
+    body = struct.pack(">i", relid) + b"dbos\0" + table.encode() + b"\0" + b"d"
+    body += struct.pack(">h", len(cols))
+    for c in cols:
+        body += b"\1" + c.encode() + b"\0" + struct.pack(">ii", 25, -1)
+    return b"R" + body
+
+
+def _tuple(values: list[str | None]) -> bytes:
+    out = struct.pack(">h", len(values))
+    for v in values:
+        out += b"n" if v is None else b"t" + struct.pack(">i", len(v.encode())) + v.encode()
+    return out
+
+
+def test_parse_pgoutput_messages() -> None:
+    rels: dict[int, tuple[str, str, list[str]]] = {}
+    assert parse_message(_relation(1, "workflow_status", ["workflow_uuid"]), rels, "dbos") is None
+    cols = ["workflow_uuid", "function_id"]
+    assert parse_message(_relation(2, "operation_outputs", cols), rels, "dbos") is None
+    ws = parse_message(b"U" + struct.pack(">i", 1) + b"N" + _tuple(["a'b"]), rels, "dbos")
+    assert ws is not None and ws.workflows == {"a'b"}
+    oo = parse_message(b"I" + struct.pack(">i", 2) + b"N" + _tuple(["w", "4"]), rels, "dbos")
+    assert oo is not None and oo.steps == {("w", 4)}
+    gone = parse_message(b"D" + struct.pack(">i", 2) + b"K" + _tuple(["w", "5"]), rels, "dbos")
+    assert gone is not None and gone.steps == {("w", 5)}
+    # A truncate, or a change of a relation never described, cannot be told by ids.
+    truncate = parse_message(b"T" + struct.pack(">ib", 1, 0) + struct.pack(">i", 1), rels, "dbos")
+    assert truncate is not None and truncate.resync
+    unknown = parse_message(b"I" + struct.pack(">i", 9) + b"N" + _tuple(["x"]), rels, "dbos")
+    assert unknown is not None and unknown.resync
+    assert parse_message(b"B" + bytes(20), rels, "dbos") is None

@@ -404,7 +404,7 @@ class LiveFeed:
         assert self._query is not None
         self._side = await connect(self.url)
         self._side.add_termination_listener(self._on_terminated)
-        source = LogicalSource(self._side, self.schema)
+        source = LogicalSource(self._side, self.schema, self.settings.feed.publication)
         self._source = source
         await source.start()
 

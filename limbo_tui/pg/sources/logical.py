@@ -2,9 +2,11 @@
 application's commits, at any write rate.
 
 A temporary logical replication slot with the built-in `test_decoding` plugin (no
-publication, so nothing to create in the user's schema), consumed continuously over SQL
-(`pg_logical_slot_get_changes`) on a connection of its own. Temporary: the server drops
-the slot when that session ends, however it ends (kill -9 of limbo-tui included).
+publication, so nothing to create in the user's schema), or `pgoutput` over a
+publication the user made (`[feed] publication`, pgoutput.py: the server then formats
+only the two tables' keys), consumed continuously over SQL on a connection of its own.
+Temporary: the server drops the slot when that session ends, however it ends (kill -9
+of limbo-tui included).
 Only rows of `<schema>.workflow_status` and `<schema>.operation_outputs` are read from
 the decoded stream; their keys become Changes.
 
@@ -36,6 +38,8 @@ import time
 import asyncpg
 
 from limbo_tui.pg.sources import Changes, SourceFailed, wait_for_turn
+from limbo_tui.pg.sources.pgoutput import Relations, parse_message, publication_sql
+from limbo_tui.pg.sql_text import quote_ident
 
 # Changes read per call; after a full batch more is waiting and the next read comes
 # after the last one's own duration (half our backend's time) rather than DUTY times it.
@@ -141,9 +145,12 @@ def next_interval(current: float, took: float, *, full: bool, found: bool) -> fl
 class LogicalSource:
     kind = "logical"
 
-    def __init__(self, conn: asyncpg.Connection, schema: str) -> None:
+    def __init__(self, conn: asyncpg.Connection, schema: str, publication: str = "") -> None:
         self._conn = conn
         self._schema = schema
+        # A publication the user made: pgoutput over it (pgoutput.py), else test_decoding.
+        self.publication = publication
+        self._relations: Relations = {}
         self.slot = f"limbo_tui_{secrets.token_hex(6)}"
         self.retained = 0
         self.keep: int | None = None
@@ -160,10 +167,12 @@ class LogicalSource:
             raise SourceFailed(missing)
         self.keep = await keep_size(self._conn)
         self.warning = wal_warning(self.keep)
+        if self.publication:
+            await self._check_publication()
+        plugin = "pgoutput" if self.publication else "test_decoding"
         try:
             await self._conn.execute(
-                "SELECT pg_create_logical_replication_slot($1, 'test_decoding', true)",
-                self.slot,
+                "SELECT pg_create_logical_replication_slot($1, $2, true)", self.slot, plugin
             )
         except asyncpg.PostgresError as exc:
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
@@ -174,17 +183,30 @@ class LogicalSource:
         if not await wait_for_turn(self._next_at, timeout):
             return Changes()
         began = time.monotonic()
-        rows = await self._conn.fetch(
-            "SELECT data FROM pg_logical_slot_get_changes($1, NULL, $2, "
-            "'skip-empty-xacts', '1', 'include-xids', '0')",
-            self.slot,
-            MAX_CHANGES,
-        )
+        if self.publication:
+            rows = await self._conn.fetch(
+                "SELECT data FROM pg_logical_slot_get_binary_changes($1, NULL, $2, "
+                "'proto_version', '1', 'publication_names', $3)",
+                self.slot,
+                MAX_CHANGES,
+                quote_ident(self.publication),
+            )
+        else:
+            rows = await self._conn.fetch(
+                "SELECT data FROM pg_logical_slot_get_changes($1, NULL, $2, "
+                "'skip-empty-xacts', '1', 'include-xids', '0')",
+                self.slot,
+                MAX_CHANGES,
+            )
         took = time.monotonic() - began
         self.reads += 1
         out = Changes()
-        for (line,) in rows:
-            got = parse_change(line, self._schema)
+        for (data,) in rows:
+            got = (
+                parse_message(data, self._relations, self._schema)
+                if self.publication
+                else parse_change(data, self._schema)
+            )
             if got is not None:
                 out.merge(got)
         self.interval_s = next_interval(
@@ -215,8 +237,23 @@ class LogicalSource:
         elif now - self._still_since > STALL_S:
             raise SourceFailed(f"logical slot {self.slot} does not advance")
 
+    async def _check_publication(self) -> None:
+        covered = await self._conn.fetchval(
+            "SELECT count(*) FROM pg_publication_tables WHERE pubname = $1 "
+            "AND schemaname = $2 AND tablename IN ('workflow_status', 'operation_outputs')",
+            self.publication,
+            self._schema,
+        )
+        if covered != 2:
+            raise SourceFailed(
+                f"publication {self.publication} does not cover {self._schema}.workflow_status "
+                f"and {self._schema}.operation_outputs; to make it (a write, yours to do): "
+                f"{publication_sql(self.publication, self._schema)}"
+            )
+
     def describe(self) -> str:
-        words = f"via logical, slot retains {_pretty(self.retained)}"
+        via = f"via logical ({self.publication})" if self.publication else "via logical"
+        words = f"{via}, slot retains {_pretty(self.retained)}"
         if self.keep is not None:
             words += f" of {_pretty(self.keep)}"
         return f"{words} ({self.warning})" if self.warning else words
