@@ -2,7 +2,7 @@
 
 Two limbo-tui processes (LimboApp headless + LiveFeed) watch two copies of the same
 database side by side: one LIVE (triggers installed: LISTEN/NOTIFY), one POLLING
-(read-only, no triggers: the fallback). The server logs every statement of those two
+(read-only, no triggers: delta polling, a monitor's default). The server logs every statement of those two
 databases (log_min_duration_statement = 0, per database), so the counts and the server
 time come from Postgres itself; pg_stat_database.xact_commit is the cross-check.
 """
@@ -24,9 +24,15 @@ _LINE = re.compile(
     r" db=(\S+) app=\S* .*?duration: ([0-9.]+) ms\s+(statement|execute|parse|bind)"
     r"(?: [^:]*)?: ?(.*)"
 )
-# The LIVE feed's heartbeat (every heartbeat_s): SELECT 1 on both of its connections and
-# a check that the triggers are still installed (pg/feed.py `_heartbeat`).
-HEARTBEAT = ("SELECT 1", "SELECT c.relname AS table_name")
+# The LIVE feed's heartbeat (every heartbeat_s, pg/feed.py `_heartbeat`): the NOTIFY
+# source's proof (the queue's usage, then a self-addressed NOTIFY that must come back), a
+# check that the triggers are still installed, and now and then the server's clock.
+HEARTBEAT = (
+    "SELECT pg_notification_queue_usage()",
+    "SELECT pg_notify(",
+    "SELECT c.relname AS table_name",
+    "SELECT (extract(epoch FROM clock_timestamp())",
+)
 
 
 def run(bs: BenchServer, quick: bool, source_db: str | None = None) -> dict[str, Any]:

@@ -175,7 +175,7 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
     )
     add(
         "idle.poll_queries_per_s",
-        "idle queries/s, polling fallback",
+        "idle queries/s, delta polling (a monitor's default)",
         pq,
         "q/s",
         f"server {_get(idle, 'modes', 'poll', 'server_ms_per_s')} ms/s on "

@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -292,10 +293,16 @@ def _load_now() -> float:
 
 
 def _phase(
-    url: str, source: str, on: bool, tmp: Path, script: Path, seconds: float, quick: bool
+    url: str,
+    source: str,
+    on: bool,
+    tmp: Path,
+    script: Path,
+    plan: Plan,
 ) -> dict[str, Any]:
     """One phase: `source`'s watch running (on) or no limbo-tui at all (off), and the
     writers of every count, then (on) latency."""
+    seconds = plan.seconds
     out: dict[str, Any] = {"tps": {}, "load": [_load_now()]}
     watch = Watch(url, source, tmp) if on else None
     try:
@@ -309,20 +316,20 @@ def _phase(
             dt = time.monotonic() - t0
             out["idle_server_s_per_s"] = (cpu_s(pids) - c0) / dt
             out["idle_process_s_per_s"] = (proc_cpu_s(me) - p0) / dt
-        for w in WRITERS:
+        for w in plan.writers:
             pids = limbo_backends(url) if watch is not None else []
-            me = watch.proc.pid if watch is not None else None
-            c0, p0, t0 = cpu_s(pids), proc_cpu_s(me), time.monotonic()
+            mine = watch.proc.pid if watch is not None else None
+            c0, p0, t0 = cpu_s(pids), proc_cpu_s(mine), time.monotonic()
             out["tps"][str(w)] = pgbench(url, w, seconds, script)
             dt = time.monotonic() - t0
             out["load"].append(_load_now())
             if watch is not None:
                 out.setdefault("load_server_s_per_s", {})[str(w)] = (cpu_s(pids) - c0) / dt
-                out.setdefault("load_process_s_per_s", {})[str(w)] = (proc_cpu_s(me) - p0) / dt
-        if not quick:
+                out.setdefault("load_process_s_per_s", {})[str(w)] = (proc_cpu_s(mine) - p0) / dt
+        if plan.dbos:
             out["dbos_wf_per_s"] = dbos_phase(url, seconds, 8)
         if watch is not None:
-            out["latency_ms"] = latency_samples(url, watch, 10 if quick else 40)
+            out["latency_ms"] = latency_samples(url, watch, plan.latency_rows)
     finally:
         if watch is not None:
             watch.stop()
@@ -333,13 +340,29 @@ def _phase(
     return out
 
 
-def run(quick: bool, sources: tuple[str, ...] = SOURCES) -> dict[str, Any]:
-    seconds = 3.0 if quick else 8.0
-    rounds = 1 if quick else 2
+@dataclass(frozen=True)
+class Plan:
+    seconds: float
+    rounds: int
+    writers: tuple[int, ...] = WRITERS
+    dbos: bool = True
+    latency_rows: int = 40
+
+    @classmethod
+    def default(cls, quick: bool) -> Plan:
+        if quick:
+            return cls(seconds=3.0, rounds=1, dbos=False, latency_rows=10)
+        return cls(seconds=8.0, rounds=2)
+
+
+def run(
+    quick: bool, sources: tuple[str, ...] = SOURCES, plan: Plan | None = None
+) -> dict[str, Any]:
+    plan = plan or Plan.default(quick)
     out: dict[str, Any] = {
-        "seconds": seconds,
-        "rounds": rounds,
-        "writers": list(WRITERS),
+        "seconds": plan.seconds,
+        "rounds": plan.rounds,
+        "writers": list(plan.writers),
         "order": "per source and round: no limbo-tui, then the source (odd rounds the reverse)",
         "sources": {},
     }
@@ -357,15 +380,15 @@ def run(quick: bool, sources: tuple[str, ...] = SOURCES) -> dict[str, Any]:
             phases: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {
                 s: [] for s in sources
             }
-            for r in range(rounds):
+            for r in range(plan.rounds):
                 for source in sources:
                     pair: dict[bool, dict[str, Any]] = {}
                     for on in (False, True) if r % 2 == 0 else (True, False):
                         log(f"sources: round {r + 1}, {source} {'on' if on else 'off'}")
-                        pair[on] = _phase(url, source, on, tmp, script, seconds, quick)
+                        pair[on] = _phase(url, source, on, tmp, script, plan)
                     phases[source].append((pair[False], pair[True]))
             for source, pairs in phases.items():
-                out["sources"][source] = summarise(pairs)
+                out["sources"][source] = summarise(pairs, plan.writers)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -381,20 +404,22 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-def summarise(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+def summarise(
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]], writers: tuple[int, ...]
+) -> dict[str, Any]:
     """A source's (off, on) phases -> its figures: throughput ratios on / off (the sum
     over its pairs, and each pair's ratio), its CPU, its latency."""
     offs, ons = [p[0] for p in pairs], [p[1] for p in pairs]
     info: dict[str, Any] = {"state": ons[-1].get("state", "")}
-    info["tps_off"] = {str(w): round(_mean([o["tps"][str(w)] for o in offs]), 1) for w in WRITERS}
-    info["tps_on"] = {str(w): round(_mean([o["tps"][str(w)] for o in ons]), 1) for w in WRITERS}
+    info["tps_off"] = {str(w): round(_mean([o["tps"][str(w)] for o in offs]), 1) for w in writers}
+    info["tps_on"] = {str(w): round(_mean([o["tps"][str(w)] for o in ons]), 1) for w in writers}
     info["ratio"] = {
         str(w): round(sum(o["tps"][str(w)] for o in ons) / sum(o["tps"][str(w)] for o in offs), 3)
-        for w in WRITERS
+        for w in writers
     }
     info["pair_ratios"] = {
         str(w): [round(on["tps"][str(w)] / off["tps"][str(w)], 3) for off, on in pairs]
-        for w in WRITERS
+        for w in writers
     }
     if all("dbos_wf_per_s" in o for o in offs + ons):
         info["dbos_off"] = round(_mean([o["dbos_wf_per_s"] for o in offs]), 1)
@@ -403,7 +428,7 @@ def summarise(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, A
     info["idle_server_s_per_s"] = round(_mean([o["idle_server_s_per_s"] for o in ons]), 4)
     info["idle_process_s_per_s"] = round(_mean([o["idle_process_s_per_s"] for o in ons]), 4)
     for key in ("load_server_s_per_s", "load_process_s_per_s"):
-        info[key] = {str(w): round(_mean([o[key][str(w)] for o in ons]), 4) for w in WRITERS}
+        info[key] = {str(w): round(_mean([o[key][str(w)] for o in ons]), 4) for w in writers}
     ms = [x for o in ons for x in o["latency_ms"]["ms"]]
     sent = sum(o["latency_ms"]["sent"] for o in ons)
     info["latency"] = {
@@ -425,17 +450,19 @@ def table(res: dict[str, Any]) -> str:
         "8 writers | limbo-tui CPU s/s idle / 8 writers | load avg |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    writers = tuple(res.get("writers") or WRITERS)
+    mid = 8 if 8 in writers else writers[0]
     for source, info in res.get("sources", {}).items():
         off, on, ratio = info["tps_off"], info["tps_on"], info["ratio"]
         lat = info["latency"]
-        tps = " / ".join(f"{off[str(w)]:.0f}→{on[str(w)]:.0f}" for w in WRITERS)
+        tps = " / ".join(f"{off[str(w)]:.0f}→{on[str(w)]:.0f}" for w in writers)
         lines.append(
             f"| {LABELS.get(source, source)} | {tps} | "
-            f"{' / '.join(str(ratio[str(w)]) for w in WRITERS)} | "
-            f"{', '.join(str(x) for x in info['pair_ratios']['8'])} | "
+            f"{' / '.join(str(ratio[str(w)]) for w in writers)} | "
+            f"{', '.join(str(x) for x in info['pair_ratios'][str(mid)])} | "
             f"{info.get('dbos_ratio', '-')} | {lat['p50_ms']} / {lat['p99_ms']} ms | "
-            f"{info['idle_server_s_per_s']} / {info['load_server_s_per_s']['8']} | "
-            f"{info['idle_process_s_per_s']} / {info['load_process_s_per_s']['8']} | "
+            f"{info['idle_server_s_per_s']} / {info['load_server_s_per_s'][str(mid)]} | "
+            f"{info['idle_process_s_per_s']} / {info['load_process_s_per_s'][str(mid)]} | "
             f"{info['loadavg'][0]}..{info['loadavg'][1]} |"
         )
     return "\n".join(lines)
@@ -445,6 +472,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.sources", description=__doc__)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--seconds", type=float, default=None, help="each phase's length")
+    p.add_argument("--rounds", type=int, default=None, help="pairs of phases per source")
+    p.add_argument("--writers", default=None, help="comma-separated client counts")
+    p.add_argument("--no-dbos", action="store_true", help="no DBOS application phase")
     p.add_argument(
         "--sources",
         default=",".join(SOURCES),
@@ -462,7 +493,15 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(chosen) - set(SOURCES + VARIANTS)
     if unknown:
         p.error(f"unknown source(s): {', '.join(sorted(unknown))}")
-    res = run(args.quick, chosen)
+    plan = Plan.default(args.quick)
+    plan = replace(
+        plan,
+        seconds=args.seconds or plan.seconds,
+        rounds=args.rounds or plan.rounds,
+        writers=tuple(int(w) for w in args.writers.split(",")) if args.writers else plan.writers,
+        dbos=plan.dbos and not args.no_dbos,
+    )
+    res = run(args.quick, chosen, plan)
     res["machine"] = machine()
     print(table(res), flush=True)
     if args.json is not None:

@@ -4,8 +4,8 @@ Each poll is one read-only query that touches only what can have changed:
   - live work (PENDING / ENQUEUED / DELAYED), one branch per status so each uses its
     partial or status index, as a narrow "version" line per row (status, updated_at,
     recovery attempts, executor, queue, dedup id);
-  - the step count / highest / sum of function ids of those workflows and of the ones
-    live at the last poll (operation_outputs primary-key prefix): step progress;
+  - the step count / highest / sum of function ids of the running (PENDING) workflows
+    and of the ones running at the last poll, one primary-key range each: step progress;
   - rows created (workflow_status_created_at_index) or completed (the 3.x partial index
     on completed_at) at or after the newest value seen minus LOOKBACK_MS: work that
     started and finished between two polls.
@@ -16,8 +16,9 @@ more than LOOKBACK_MS after it stamped created_at, a deleted or edited finished 
 are caught by the feed's periodic full resync (FULL_RESYNC_S).
 
 The interval adapts: `min_interval_s` while changes flow, doubling to `max_interval_s`
-when idle. While changes flow it is also at least DUTY times what the last round cost
-(the poll, and the feed's fetch and hand-over of what it found, measured as wall time):
+when idle. It is also at least DUTY times what the last round cost (the poll, and the
+feed's fetch and hand-over of what it found, measured as wall time), even past the idle
+interval (up to twice it):
 on a host whose CPU the application needs (and with limbo-tui niced, see
 priority.py), a round takes longer, so limbo-tui polls less often instead of taking
 more of the server and the CPU.
@@ -39,25 +40,35 @@ LOOKBACK_MS = 2_000
 # At most this many recently created / completed rows per poll (a burst beyond it is a
 # resync: one bounded snapshot instead of an unbounded delta).
 MAX_RECENT = 20_000
-# While changes flow, the next poll waits at least DUTY x the last round's wall time.
+# The next poll waits at least DUTY x the last round's wall time, but never more than
+# twice the idle interval (a round's wall time includes waiting for a busy CPU).
 DUTY = 10
 
 
 def poll_sql(cols: queries.Columns) -> str:
-    """$1: ids live at the last poll; $2: created_at mark; $3: completed_at mark."""
+    """$1: ids running (PENDING) at the last poll; $2: created_at mark; $3: completed_at
+    mark."""
     ws, oo = queries._t(cols, "workflow_status"), queries._t(cols, "operation_outputs")
     line = queries.version_line_sql(cols)
     live = " UNION ALL ".join(
-        f"(SELECT workflow_uuid, {line} AS line FROM {ws} WHERE status = '{s}' LIMIT {MAX_LIVE})"
+        f"(SELECT workflow_uuid, status, {line} AS line FROM {ws} WHERE status = '{s}' "
+        f"LIMIT {MAX_LIVE})"
         for s in LIVE_STATUSES
     )
+    # Steps: of the running (PENDING) workflows and of those running at the last poll
+    # (ENQUEUED and DELAYED ones run no step), one index range per workflow (LATERAL): a
+    # join would let the planner scan the whole operation_outputs key, O(table).
     parts = [
-        "SELECT 'l' AS k, workflow_uuid AS id, line AS v FROM live",
-        f"""SELECT 's', o.workflow_uuid,
-              count(*)::text || ':' || max(o.function_id)::text || ':' || sum(o.function_id)::text
-            FROM (SELECT workflow_uuid FROM live UNION SELECT unnest($1::text[])) AS ids
-            JOIN {oo} o ON o.workflow_uuid = ids.workflow_uuid
-            GROUP BY o.workflow_uuid""",
+        "SELECT CASE WHEN status = 'PENDING' THEN 'p' ELSE 'l' END AS k, workflow_uuid AS id, "
+        "line AS v FROM live",
+        f"""SELECT 's', ids.workflow_uuid, st.v
+            FROM (SELECT workflow_uuid FROM live WHERE status = 'PENDING'
+                  UNION SELECT unnest($1::text[])) AS ids
+            CROSS JOIN LATERAL (
+              SELECT count(*) AS n, count(*)::text || ':' || max(o.function_id)::text || ':'
+                       || sum(o.function_id)::text AS v
+              FROM {oo} o WHERE o.workflow_uuid = ids.workflow_uuid) AS st
+            WHERE st.n > 0""",
     ]
     if "created_at" in cols.workflow:
         parts.append(
@@ -104,6 +115,7 @@ class DeltaPoller:
         self.max_interval_s = max_interval_s
         self.interval_s = self.min_interval_s
         self._live: dict[str, str] = {}
+        self._running: set[str] = set()
         self._steps: dict[str, str] = {}
         self._recent: dict[str, str] = {}
         self._created_mark = 0
@@ -144,10 +156,10 @@ class DeltaPoller:
         cost, self._handled_s = (now - began) + self._handled_s, 0.0
         self.last_cost_s = cost
         # Adaptive: quick while things move, backing off (doubling) when idle.
-        if found:
-            self.interval_s = min(max(self.min_interval_s, DUTY * cost), self.max_interval_s)
-        else:
-            self.interval_s = min(self.interval_s * 2, self.max_interval_s)
+        base = self.min_interval_s if found else min(self.interval_s * 2, self.max_interval_s)
+        # A costly round (many running workflows, a busy host) spaces the polls out, even
+        # past the idle interval: limbo-tui's share of the server stays about 1/DUTY.
+        self.interval_s = max(base, min(DUTY * cost, 2 * self.max_interval_s))
         self._next_at = now + self.interval_s
         if found:
             self._returned_at = now
@@ -170,7 +182,7 @@ class DeltaPoller:
         completed_from = max(0, self._completed_mark - LOOKBACK_MS)
         async with self._conn.transaction(isolation="repeatable_read", readonly=True):
             rows = await self._conn.fetch(
-                self._sql, sorted(self._live), created_from, completed_from
+                self._sql, sorted(self._running), created_from, completed_from
             )
         self.polls += 1
         self._last_poll_ok = time.monotonic()
@@ -178,9 +190,12 @@ class DeltaPoller:
         steps: dict[str, str] = {}
         recent: dict[str, str] = {}
         n_created = n_completed = 0
+        running: set[str] = set()
         for k, wid, v in rows:
-            if k == "l":
+            if k in ("l", "p"):
                 live[wid] = v
+                if k == "p":
+                    running.add(wid)
             elif k == "s":
                 steps[wid] = v
             else:
@@ -209,4 +224,5 @@ class DeltaPoller:
         # A workflow that left the live set brings its last steps.
         out.all_steps |= (self._live.keys() - live.keys()) & steps.keys()
         self._live, self._steps, self._recent = live, steps, recent
+        self._running = running
         return out
