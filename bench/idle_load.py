@@ -2,9 +2,10 @@
 
 Two limbo-tui processes (LimboApp headless + LiveFeed) watch two copies of the same
 database side by side: one LIVE (triggers installed: LISTEN/NOTIFY), one POLLING
-(read-only, no triggers: delta polling, a monitor's default). The server logs every statement of those two
-databases (log_min_duration_statement = 0, per database), so the counts and the server
-time come from Postgres itself; pg_stat_database.xact_commit is the cross-check.
+(read-only, no triggers: delta polling, a monitor's default). The server logs every
+statement of those two databases (log_min_duration_statement = 0, per database), so the
+counts and the server time come from Postgres itself; pg_stat_database.xact_commit is the
+cross-check.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ are caught by the feed's periodic full resync (FULL_RESYNC_S).
 
 The interval adapts: `min_interval_s` while changes flow, doubling to `max_interval_s`
 when idle. It is also at least DUTY times what the last round cost (the poll, and the
-feed's fetch and hand-over of what it found, measured as wall time), even past the idle
-interval (up to twice it):
+feed's fetch and hand-over of what it found, measured as wall time), up to the idle
+interval:
 on a host whose CPU the application needs (and with limbo-tui niced, see
 priority.py), a round takes longer, so limbo-tui polls less often instead of taking
 more of the server and the CPU.
@@ -41,7 +41,7 @@ LOOKBACK_MS = 2_000
 # resync: one bounded snapshot instead of an unbounded delta).
 MAX_RECENT = 20_000
 # The next poll waits at least DUTY x the last round's wall time, but never more than
-# twice the idle interval (a round's wall time includes waiting for a busy CPU).
+# the idle interval (a round's wall time includes waiting for a busy CPU).
 DUTY = 10
 
 
@@ -157,9 +157,9 @@ class DeltaPoller:
         self.last_cost_s = cost
         # Adaptive: quick while things move, backing off (doubling) when idle.
         base = self.min_interval_s if found else min(self.interval_s * 2, self.max_interval_s)
-        # A costly round (many running workflows, a busy host) spaces the polls out, even
-        # past the idle interval: limbo-tui's share of the server stays about 1/DUTY.
-        self.interval_s = max(base, min(DUTY * cost, 2 * self.max_interval_s))
+        # A costly round (many running workflows, a busy host) spaces the polls out, up to
+        # the idle interval: limbo-tui's share of the server stays about 1/DUTY.
+        self.interval_s = max(base, min(DUTY * cost, self.max_interval_s))
         self._next_at = now + self.interval_s
         if found:
             self._returned_at = now
