@@ -149,6 +149,13 @@ async def _drive_to_the_seeds_limbo(app: Any, pilot: Any, url: str, log: Path) -
         "parent": ("PENDING", "example-queue", "6/5", 1),
         "child": ("PENDING", None, None, 1),
     }
+    # Diagnosed live as the state is reached: their worker is down, so both are orphaned.
+    first = _parent_id(url)
+
+    def orphaned() -> set[str]:
+        return {d.workflow_id for d in app.diagnoses if d.kind == "orphaned"}
+
+    await _wait_for(app, pilot, lambda: orphaned() == {first, f"{first}-1"}, "orphaned")
     # Launch 2 recovers both ("Recovering 2 workflows"): 2.8 puts the queued
     # parent back on its queue, reruns the child, which crashes again.
     await _restart_until_crash(app, pilot, 2)
@@ -189,6 +196,7 @@ async def _drive_to_the_seeds_limbo(app: Any, pilot: Any, url: str, log: Path) -
         return {(parent, "awaiting-dead-child"), (parent, "dedup-blocked")} <= kinds
 
     await _wait_for(app, pilot, diagnosed, "awaiting-dead-child and dedup-blocked")
+    await _wait_for(app, pilot, lambda: not orphaned(), "not orphaned: its worker runs")
     assert app.graph.workflows[child].status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
     # The fix proposed works on this database: 2.8 would run a resumed parent into the
     # same wait, so only c is offered.
