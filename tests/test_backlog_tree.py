@@ -126,3 +126,28 @@ async def test_a_parent_of_many_children_shows_them_a_page_at_a_time() -> None:
         await pilot.pause()
         assert app.selected_id == "big-parent-420"
         assert sum("leaf" in line for line in _lines(tree)) == kids
+
+
+async def test_at_80x24_the_backlog_line_keeps_every_count_whole() -> None:
+    from test_ui_support import screen_lines
+
+    app, feeds = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        feeds[0].push(_rows(), full=True)
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        region = tree.region
+        lines = [line[region.x : region.right] for line in screen_lines(app)[region.y :]]
+        group = next(line for line in lines if "ENQUEUED" in line)
+        # The full sentence does not fit 48 columns: the compact one says the same
+        # numbers (loaded / in the database, oldest-newest), the queue's name last.
+        assert f"{BACKLOG:,}/500,000" in group and "1h00m-1m00s" in group, group
+        tree.cursor_line = next(i for i, line in enumerate(_lines(tree)) if "bulk" in line)
+        await pilot.press("enter")  # open it, then its last line: the "more" one
+        await pilot.pause()
+        await pilot.press("G")
+        await pilot.pause()
+        lines = [line[region.x : region.right] for line in screen_lines(app)[region.y :]]
+        more = next(line for line in lines if "more" in line)
+        assert f"{BACKLOG - PAGE:,} more" in more and f"+{PAGE}" in more, more

@@ -121,42 +121,63 @@ def visible_ids(graph: WorkflowGraph, matches: Iterable[str]) -> frozenset[str]:
     return frozenset(shown)
 
 
-def group_parts(group: RootGroup, now_ms: int, warning_ids: frozenset[str]) -> list[Part]:
+def group_parts(
+    group: RootGroup, now_ms: int, warning_ids: frozenset[str], *, compact: bool = False
+) -> list[Part]:
     """The summarized line of a queue's ENQUEUED backlog: how many, how many in the
-    database, how many have a warning (stuck), the oldest and the newest."""
+    database, how many have a warning (stuck), the oldest and the newest. Compact (a
+    narrow pane): the same numbers first, in few words, the queue's name last, so that
+    a cut takes the name and never a count."""
     loaded = len(group.members)
     total = group.total
+    more = total is not None and total.count > loaded
+    warned = sum(1 for wid in group.members if wid in warning_ids)
+    mark = status_style.WARNING_MARK.strip()
+    ages = None
+    if total is not None and total.oldest_ms is not None and total.newest_ms is not None:
+        ages = age_text(now_ms - total.oldest_ms), age_text(now_ms - total.newest_ms)
     parts: list[Part] = [
         (
             f"{status_style.glyph(group.status)} {safe_text(status_style.word(group.status))}",
             status_style.style_class(group.status),
-        ),
-        (f" {loaded:,} on queue {safe_text(group.queue)}", ""),
+        )
     ]
-    if total is not None and total.count > loaded:
+    if compact:
+        parts.append((f" {loaded:,}" + (f"/{total.count:,}" if total and more else ""), ""))
+        if warned:
+            parts.append((f" {mark}{warned:,}", status_style.WARNING_CLASS))
+        if ages:
+            parts.append((f" {ages[0]}-{ages[1]}", status_style.DIM_CLASS))
+        parts.append((f" {safe_text(group.queue)}", ""))
+        return parts
+    parts.append((f" {loaded:,} on queue {safe_text(group.queue)}", ""))
+    if total is not None and more:
         parts.append((f", {total.count:,} in the database", ""))
-    warned = sum(1 for wid in group.members if wid in warning_ids)
     if warned:
-        mark = status_style.WARNING_MARK.strip()
         parts.append((f" {mark} {warned:,} with a warning", status_style.WARNING_CLASS))
-    if total is not None and total.oldest_ms is not None and total.newest_ms is not None:
-        oldest, newest = age_text(now_ms - total.oldest_ms), age_text(now_ms - total.newest_ms)
-        parts.append((f" · oldest {oldest}, newest {newest}", status_style.DIM_CLASS))
+    if ages:
+        parts.append((f" · oldest {ages[0]}, newest {ages[1]}", status_style.DIM_CLASS))
     return parts
 
 
-def more_parts(group: RootGroup, shown: int) -> list[Part]:
+def more_parts(group: RootGroup, shown: int, *, compact: bool = False) -> list[Part]:
     """The last line of an opened group: what enter brings next."""
     left = len(group.members) - shown
-    text = f"… {left:,} more: enter shows the next {min(left, PAGE):,}"
     total = group.total
-    if total is not None and total.count > len(group.members):
-        text += f" ({total.count - len(group.members):,} older ones not loaded)"
+    older = total.count - len(group.members) if total is not None else 0
+    if compact:
+        text = f"… {left:,} more, enter: +{min(left, PAGE):,}"
+        return [(text + (f" ({older:,} not loaded)" if older > 0 else ""), status_style.DIM_CLASS)]
+    text = f"… {left:,} more: enter shows the next {min(left, PAGE):,}"
+    if older > 0:
+        text += f" ({older:,} older ones not loaded)"
     return [(text, status_style.DIM_CLASS)]
 
 
-def more_children_parts(children: int, shown: int) -> list[Part]:
+def more_children_parts(children: int, shown: int, *, compact: bool = False) -> list[Part]:
     """The last line under a parent of many children: what enter brings next."""
     left = children - shown
+    if compact:
+        return [(f"… {left:,} more, enter: +{min(left, PAGE):,}", status_style.DIM_CLASS)]
     return [(f"… {left:,} more children: enter shows the next {min(left, PAGE):,}",
              status_style.DIM_CLASS)]  # fmt: skip

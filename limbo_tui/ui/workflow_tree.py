@@ -229,8 +229,11 @@ class WorkflowTree(BulkTree):
         width = max(0, self.column_layout.width - indent)
         cells = self._cells.get(node.data) if node.data is not None else None
         if cells is None:
-            # A backlog's summary or a "more" line: its own words, cut to the pane.
+            # A backlog's summary or a "more" line: its own words, or in a narrow pane
+            # the compact ones (counts first), cut to the pane.
             label = node.label if isinstance(node.label, Text) else Text(node.label)
+            if label.cell_len > width and node.data is not None:
+                label = self._styled(self._parts(node.data, compact=True))
             label = label.copy()
             label.truncate(width, overflow="ellipsis", pad=True)
         else:
@@ -326,20 +329,23 @@ class WorkflowTree(BulkTree):
             return ""
         return age_text(self.now_ms - wf.created_at_ms)
 
-    def _parts(self, key: str) -> list[Part]:
+    def _parts(self, key: str, compact: bool = False) -> list[Part]:
+        """A line's parts; a summary or "more" line in few words when compact."""
         if key.startswith(GROUP_KEY):
             group = self._groups.get(key)
             if group is None:
                 return [("(empty group)", "")]
-            return group_parts(group, self.now_ms, self._facts.warning_ids)
+            return group_parts(group, self.now_ms, self._facts.warning_ids, compact=compact)
         if key.startswith(MORE_KEY):
             group = self._groups.get(GROUP_KEY + key[len(MORE_KEY) :])
-            return more_parts(group, self._page_size(group)) if group else [("…", "")]
+            if group is None:
+                return [("…", "")]
+            return more_parts(group, self._page_size(group), compact=compact)
         if key.startswith(MORE_CHILDREN_KEY):
             parent = key[len(MORE_CHILDREN_KEY) :]
             every = self._all_kids(parent)
             shown = self._pages.get(parent, 1) * PAGE
-            return more_children_parts(len(every), shown)
+            return more_children_parts(len(every), shown, compact=compact)
         cells = row_cells(self._graph, key, self._facts)
         self._cells[key] = cells
         sizes = columns.widths_of(cells)
