@@ -122,7 +122,7 @@ def main() -> None:
         config = Path(tmp) / "config.toml"
         config.write_text(
             f'[embedded]\ndata_dir = "{tmp}/pg"\n'
-            "[experiment]\nchildren = 2\nsteps = 3\ncrash_child = 1\ncrash_step = 1\n"
+            "[experiment]\nchildren = 2\nsteps = 3\ncrash_child = 3\ncrash_step = 2\n"
             "step_delay_ms = 700\nmax_recovery_attempts = 2\nchild_max_recovery_attempts = 2\n"
         )
         env = {"TERM": "xterm-256color", "HOME": tmp, "PATH": os.environ.get("PATH", "")}

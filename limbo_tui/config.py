@@ -379,16 +379,19 @@ def _limits(value: Any, locate: _Locator) -> dict[str, int]:
 
 
 def _check_experiment(settings: Settings, locate: _Locator) -> None:
+    from limbo_tui.worker.protocol import child_function_ids, child_ids_text
+
     exp = settings.experiment
-    if exp.crash_enabled and exp.crash_child >= exp.children:
+    if exp.crash_enabled and exp.crash_child not in child_function_ids(exp.children):
         raise ConfigError(
             f"{locate.at('crash_child', 'experiment')}: experiment.crash_child = "
-            f"{exp.crash_child} is outside the experiment (children are 0..{exp.children - 1})"
+            f"{exp.crash_child} is not a child of the experiment: set the id suffix of one "
+            f"(its {exp.children} children are {child_ids_text(exp.children)})"
         )
-    if exp.crash_enabled and exp.crash_step >= exp.steps:
+    if exp.crash_enabled and not 1 <= exp.crash_step <= exp.steps:
         raise ConfigError(
             f"{locate.at('crash_step', 'experiment')}: experiment.crash_step = "
-            f"{exp.crash_step} is outside the experiment (steps are 0..{exp.steps - 1})"
+            f"{exp.crash_step} is outside the experiment (steps are function ids 1-{exp.steps})"
         )
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from limbo_tui import model
+from limbo_tui.dispatch_count import max_origin, over_max_reason
 from limbo_tui.fleet import (
     BlockedQueue,
     Fleet,
@@ -462,13 +463,22 @@ def _diagnose_one(
                 f"nothing to do, or c: cancel it{frees}",
             )
 
-    maximum = graph.max_recovery_attempts(wid)
+    maximum, source = graph.known_max(wid)
     attempts = wf.recovery_attempts if isinstance(wf.recovery_attempts, int) else 0
     if maximum is not None and not model.is_finished(status):
         # DBOS counts dispatches and dead-letters a workflow when a dispatch would push
         # the count past max + 1: `left` more dispatches are allowed.
         left = maximum + 1 - attempts
-        if left <= limbo.near_max_margin:
+        over = over_max_reason(attempts, maximum, status)
+        if over is not None:
+            add(
+                NEAR_MAX_RECOVERY,
+                f"It is on dispatch {attempts}, above the {maximum + 1} that "
+                f"{max_origin(maximum, source)} allows (the first run and {maximum} "
+                f"recoveries): {over}, so its next recovery may dead-letter it.",
+                "u: resume it (resets its recovery attempts to 0), or f: fork it from a step",
+            )
+        elif left <= limbo.near_max_margin:
             if left <= 0:
                 fate = "its next recovery dead-letters it"
             else:
@@ -476,8 +486,8 @@ def _diagnose_one(
                 fate = f"it can be recovered {times} before DBOS dead-letters it"
             add(
                 NEAR_MAX_RECOVERY,
-                f"It is on dispatch {attempts} of {maximum + 1} (max_recovery_attempts "
-                f"{maximum} + the first run): {fate}.",
+                f"It is on dispatch {attempts} of {maximum + 1} (the first run + "
+                f"{max_origin(maximum, source)}): {fate}.",
                 "u: resume it (resets its recovery attempts to 0), or f: fork it from a step",
             )
 
@@ -504,7 +514,6 @@ def _diagnose_one(
             )
 
     if status == model.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
-        limit = f" (max_recovery_attempts {maximum})" if maximum is not None else ""
         parent_id = graph.parent_of(wid)
         parent = graph.get(parent_id) if parent_id is not None else None
         waiting = (
@@ -513,9 +522,18 @@ def _diagnose_one(
             and wid in graph.unanswered_children(parent_id or "")
         )
         tail = f", and its parent {_text(parent_id)} still waits for it" if waiting else ""
+        origin = max_origin(maximum, source)
+        if maximum is not None and attempts == maximum + 2:
+            # The dispatch DBOS refused counted too: the count is one above the allowed.
+            given_up = (
+                f"DBOS gave up on it after {maximum + 1} dispatches ({origin}: the first run "
+                f"and {maximum} recoveries); dispatch {attempts} was refused{tail}."
+            )
+        else:
+            given_up = f"DBOS gave up on it at dispatch {attempts} ({origin}){tail}."
         add(
             DEAD_LETTERED,
-            f"DBOS gave up on it after {attempts} dispatches{limit}{tail}.",
+            given_up,
             "u: resume it (runs it again with recovery attempts reset), or f: fork it from a step",
         )
     out.sort(key=lambda d: (SEVERITIES.index(d.severity), KINDS.index(d.kind)))

@@ -8,7 +8,11 @@ n = max + 1: the first run and max recoveries. A count above n is never shown ba
 dispatch that made it was refused (dead-lettered), or the maximum is not the one it ran
 with. n is "?" while the workflow's maximum is unknown.
 
-One numbering everywhere: the tree, the details, `snapshot` and the help use this."""
+The maximum is the workflow's own (WorkflowGraph.known_max): what the worker that
+dispatched it registered, else the user's [limits] for its name; never the current
+[experiment] config. The tree, the details, the diagnoses, `snapshot` and the help use
+these words.
+"""
 
 from __future__ import annotations
 
@@ -19,15 +23,43 @@ def allowed_dispatches(maximum: int | None) -> int | None:
     return None if maximum is None else maximum + 1
 
 
-def dispatch_text(attempts: object, maximum: int | None, status: str, *, short: bool) -> str:
-    """'disp 2/3' (short, the tree) or 'dispatch 2 of 3' (the details), with the reason
-    when the count is above what DBOS allows."""
+def max_origin(maximum: int | None, source: str | None) -> str:
+    """`max_recovery_attempts 2, as its worker registered it`: the maximum and where
+    limbo-tui knows it from (DBOS stores none)."""
+    if maximum is None:
+        return "max_recovery_attempts unknown: DBOS does not store it; [limits] can name it"
+    origins: dict[str, str] = {
+        model.MAX_FROM_WORKER: ", as the worker that ran it registered it",
+        model.MAX_FROM_CONFIG: ", from [limits] in the config",
+    }
+    origin = origins.get(source or "", "")
+    return f"max_recovery_attempts {maximum}{origin}"
+
+
+def over_max_reason(attempts: int, maximum: int | None, status: str) -> str | None:
+    """Why the count is above what the maximum allows; None when it is not."""
+    allowed = allowed_dispatches(maximum)
+    if allowed is None or attempts <= allowed:
+        return None
+    if status == model.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
+        return f"dispatch {attempts} was refused: DBOS dead-lettered it"
+    return "above what that maximum allows: it runs with another maximum"
+
+
+def dispatch_text(
+    attempts: object, maximum: int | None, status: str, *, short: bool, source: str | None = None
+) -> str:
+    """'disp 2/3' (short, the tree) or 'dispatch 2 of 3 (max_recovery_attempts 2, ...)'
+    (the details), with the reason when the count is above what DBOS allows."""
     count = attempts if isinstance(attempts, int) else 0
     allowed = allowed_dispatches(maximum)
     of = "?" if allowed is None else str(allowed)
-    text = f"disp {count}/{of}" if short else f"dispatch {count} of {of}"
-    if allowed is None or count <= allowed:
-        return text
-    if status == model.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
-        return text + (" refused" if short else ": refused, DBOS dead-lettered it")
-    return text + (" over max" if short else ": above the maximum known now")
+    if short:
+        text = f"disp {count}/{of}"
+        if over_max_reason(count, maximum, status) is None:
+            return text
+        dead = status == model.MAX_RECOVERY_ATTEMPTS_EXCEEDED
+        return text + (" refused" if dead else " over max")
+    text = f"dispatch {count} of {of} ({max_origin(maximum, source)})"
+    reason = over_max_reason(count, maximum, status)
+    return text if reason is None else f"{text}: {reason}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from limbo_tui.registry import Registry
 
@@ -135,7 +136,8 @@ class Workflow:
     output: str | None = None
     error: str | None = None
     serialization: str | None = None
-    # Not in the database: filled from the embedded worker or config [limits].
+    # Not in the database (DBOS stores none); a row that carries one (a test, a replay)
+    # wins over WorkflowGraph.registered and [limits].
     max_recovery_attempts: int | None = None
 
     @property
@@ -168,6 +170,24 @@ class GroupTotal:
     count: int
     oldest_ms: int | None = None
     newest_ms: int | None = None
+
+
+# Where a workflow's max_recovery_attempts is known from (WorkflowGraph.known_max).
+MaxSource = Literal["row", "worker", "config"]
+MAX_FROM_ROW: MaxSource = "row"
+MAX_FROM_WORKER: MaxSource = "worker"
+MAX_FROM_CONFIG: MaxSource = "config"
+
+
+@dataclass(frozen=True)
+class RegisteredMax:
+    """The max_recovery_attempts a workflow was dispatched with: what the function was
+    registered with in the worker (executor_id) that dispatched it, seen at the dispatch
+    that made recovery_attempts this count."""
+
+    max_recovery_attempts: int
+    recovery_attempts: int
+    executor_id: str
 
 
 @dataclass(frozen=True)
@@ -234,8 +254,16 @@ class WorkflowGraph:
     workflows: dict[str, Workflow] = field(default_factory=dict)
     # workflow id -> function id -> step; a workflow without steps has no entry.
     steps: dict[str, dict[int, Step]] = field(default_factory=dict)
-    # Known max_recovery_attempts by workflow name (config [limits], embedded worker).
+    # Known max_recovery_attempts by workflow name: the user's config [limits].
     limits: dict[str, int] = field(default_factory=dict)
+    # The max_recovery_attempts each workflow was dispatched with, as limbo-tui's own
+    # worker registered its function then (DBOS stores none). A memory of what was seen,
+    # not row state, so never compared: see worker_registered().
+    registered: dict[str, RegisteredMax] = field(default_factory=dict, compare=False, repr=False)
+    # The running worker: its executor id and {workflow name: max} as it registered them.
+    _worker: tuple[str, dict[str, int]] | None = field(default=None, compare=False, repr=False)
+    # Learned since take_learned() last looked (to be remembered beyond this session).
+    _learned: dict[str, RegisteredMax] = field(default_factory=dict, compare=False, repr=False)
     # What the database says about its release, queues and versions (the snapshot's).
     registry: Registry = field(default_factory=Registry)
     # child id -> parent id -> function ids of the parent's call steps naming the child.
@@ -350,12 +378,22 @@ class WorkflowGraph:
         return fam
 
     def max_recovery_attempts(self, workflow_id: str) -> int | None:
+        return self.known_max(workflow_id)[0]
+
+    def known_max(self, workflow_id: str) -> tuple[int | None, MaxSource | None]:
+        """The workflow's max_recovery_attempts and where it is known from: the row, what
+        the worker that dispatched it registered, or the user's [limits]; (None, None)."""
         wf = self.workflows.get(workflow_id)
         if wf is None:
-            return None
+            return None, None
         if wf.max_recovery_attempts is not None:
-            return wf.max_recovery_attempts
-        return self.limits.get(wf.name)
+            return wf.max_recovery_attempts, MAX_FROM_ROW
+        seen = self.registered.get(workflow_id)
+        if seen is not None:
+            return seen.max_recovery_attempts, MAX_FROM_WORKER
+        if wf.name in self.limits:
+            return self.limits[wf.name], MAX_FROM_CONFIG
+        return None, None
 
     def family(self, workflow_id: str) -> list[str]:
         """The root of workflow_id's tree and every descendant, depth first (each once)."""
@@ -408,10 +446,13 @@ class WorkflowGraph:
 
     # -- writing ---------------------------------------------------------------------
     def apply(self, rows: Iterable[Row]) -> set[str]:
+        return self._apply(rows, live=True)
+
+    def _apply(self, rows: Iterable[Row], live: bool) -> set[str]:
         changed: set[str] = set()
         for row in rows:
             if isinstance(row, Workflow):
-                changed |= self._put_workflow(row)
+                changed |= self._put_workflow(row) | self._learn(row, live)
             elif isinstance(row, Step):
                 changed |= self._put_step(row)
             elif isinstance(row, WorkflowRemoved):
@@ -440,12 +481,49 @@ class WorkflowGraph:
         self._roots_unsure.clear()
         self._loaded_by_group.clear()
         self.totals = None
-        changed = self.apply(rows)
+        changed = self._apply(rows, live=False)
         return before | changed | set(self.workflows)
 
     def with_limits(self, limits: Mapping[str, int]) -> WorkflowGraph:
         self.limits = dict(limits)
         return self
+
+    def remember(self, registered: Mapping[str, RegisteredMax]) -> None:
+        """What earlier sessions saw (the lab database keeps it); never overrides what
+        this one saw since."""
+        for wid, seen in registered.items():
+            self.registered.setdefault(wid, seen)
+
+    def worker_registered(self, executor_id: str | None, limits: Mapping[str, int]) -> set[str]:
+        """limbo-tui's worker runs as executor_id with these registrations (None: no
+        worker of ours runs). From now on each workflow seen dispatched by it keeps the
+        max it was dispatched with; returns the ids whose max changed."""
+        self._worker = (executor_id, dict(limits)) if executor_id else None
+        return {wid for wf in list(self.workflows.values()) for wid in self._learn(wf, True)}
+
+    def take_learned(self) -> dict[str, RegisteredMax]:
+        """The maxima learned since the last call (for the lab database to keep)."""
+        learned, self._learned = self._learned, {}
+        return learned
+
+    def _learn(self, wf: Workflow, live: bool) -> set[str]:
+        """Record the max of a workflow our worker dispatches: one it runs (PENDING), or,
+        in a live batch, one it just finished. A dispatch is told by recovery_attempts: a
+        record stands until the count moves (a PENDING row left by an earlier run keeps
+        the max it ran with until this worker recovers it)."""
+        if self._worker is None or wf.executor_id != self._worker[0]:
+            return set()
+        maximum = self._worker[1].get(wf.name)
+        if maximum is None:
+            return set()
+        old = self.registered.get(wf.id)
+        if not (wf.status == PENDING or (live and wf.finished)) or wf.recovery_attempts < 1:
+            return set()
+        if old is not None and old.recovery_attempts == wf.recovery_attempts:
+            return set()
+        seen = RegisteredMax(maximum, wf.recovery_attempts, self._worker[0])
+        self.registered[wf.id] = self._learned[wf.id] = seen
+        return {wf.id} if old is None or old.max_recovery_attempts != maximum else set()
 
     def loaded(self, status: str) -> int:
         """How many loaded workflows have this status, on any queue."""

@@ -29,7 +29,15 @@ from limbo_tui.diagnose import Diagnosis
 from limbo_tui.fleet import Fleet
 from limbo_tui.limits import known_limits
 from limbo_tui.live_diagnoses import LiveDiagnoses
-from limbo_tui.model import Row, Step, StepRemoved, Workflow, WorkflowGraph, WorkflowRemoved
+from limbo_tui.model import (
+    RegisteredMax,
+    Row,
+    Step,
+    StepRemoved,
+    Workflow,
+    WorkflowGraph,
+    WorkflowRemoved,
+)
 from limbo_tui.queues import QueueView, queue_views
 from limbo_tui.search import SearchIndex
 from limbo_tui.settings import Settings
@@ -103,7 +111,8 @@ class WorkerStatus:
     detail: str = ""
     # workflow id -> worker.protocol.StepProgress (live step and 1-based try)
     progress: Mapping[str, Any] = field(default_factory=dict)
-    # workflow name -> max_recovery_attempts, fetched once the worker runs; None: not asked.
+    # workflow name -> max_recovery_attempts as the worker registered them, asked once it
+    # runs (again after a restart); None: not asked.
     limits: Mapping[str, int] | None = None
     # How many times the worker crashed so far: a crash and restart between two polls
     # still counts.
@@ -115,6 +124,9 @@ class WorkerStatus:
     last_stop: str = ""
     # time.monotonic() of the poll: the stop's clock (ShutdownWait.started_at) is one.
     polled_at: float = 0.0
+    # workflow id -> the max it was dispatched with, kept by earlier sessions
+    # (Worker.registered_history, asked once); None: not asked.
+    history: Mapping[str, RegisteredMax] | None = None
 
 
 @dataclass(frozen=True)
@@ -226,6 +238,7 @@ class MonitorState:
         self._worker = worker or WorkerFacts()
         self._feed = feed or FeedFacts()
         self._worker_limits_known = False
+        self._history_known = False
         # The state the last poll found ("" before the first), for the timeline; the
         # graceful stops told, and what the one in progress was last said to wait for.
         self._polled_state = ""
@@ -318,8 +331,17 @@ class MonitorState:
 
     @property
     def needs_worker_limits(self) -> bool:
-        """The limits are declared by the worker's code, not by its state: asked once."""
+        """What the worker registered is asked once it runs (and again after a restart)."""
         return not self._worker_limits_known
+
+    @property
+    def needs_registered_history(self) -> bool:
+        """What earlier sessions kept is asked once, before the worker's limits are used."""
+        return not self._history_known
+
+    def take_learned(self) -> dict[str, RegisteredMax]:
+        """The maxima learned since the last call, for Worker.keep_registered."""
+        return self.graph.take_learned()
 
     def worker_polled(self, status: WorkerStatus) -> None:
         now = self.clock()
@@ -355,10 +377,18 @@ class MonitorState:
             },
             now,
         )
-        if status.limits is not None:
+        if status.history is not None:
+            self._history_known = True
+            self.graph.remember(status.history)
+            self._undiagnosed_all = True
+            self._rebuild = True
+        if status.state != "RUNNING":
+            self._worker_limits_known = False
+        if status.limits is not None and self._history_known:
+            # Each workflow keeps the max its worker registered when it dispatched it;
+            # [limits] (the graph's, by name) covers the rest.
             self._worker_limits_known = True
-            merged = {**known_limits(self.settings), **status.limits, **self.settings.limits}
-            self.graph.with_limits(merged)
+            self._unframed |= self.graph.worker_registered(status.executor_id, status.limits)
             self._undiagnosed_all = True
         old = before.progress
         moved = {w for w in set(status.progress) | set(old) if status.progress.get(w) != old.get(w)}

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from limbo_tui.backlog import partial_groups, totals_json, totals_line
 from limbo_tui.bounded_output import BoundedOutput, is_pipe_or_file
 from limbo_tui.diagnose import Diagnosis, ordered
-from limbo_tui.dispatch_count import dispatch_text
+from limbo_tui.dispatch_count import allowed_dispatches, dispatch_text, over_max_reason
 from limbo_tui.errors import EXIT_LIMBO, EXIT_OK
 from limbo_tui.feeds import existing_ids, make_feed, read_snapshot
 from limbo_tui.fleet import FleetIndex
@@ -31,6 +31,7 @@ from limbo_tui.limits import known_limits
 from limbo_tui.model import Workflow, WorkflowGraph, short_id
 from limbo_tui.monitor_state import FeedFacts, Frame, MonitorState
 from limbo_tui.pg.feed import FeedBatch, FeedState
+from limbo_tui.pg.registered_max import registered_history
 from limbo_tui.queues import queue_views
 from limbo_tui.server_clock import ServerClock
 from limbo_tui.settings import LimboSettings, Settings
@@ -66,6 +67,7 @@ def tree_order(graph: WorkflowGraph) -> list[str]:
 def workflow_json(graph: WorkflowGraph, wid: str) -> dict[str, Any]:
     wf = graph.workflows[wid]
     counts = graph.step_counts(wid)
+    maximum, source = graph.known_max(wid)
     return {
         "id": wf.id,
         "name": wf.name,
@@ -78,7 +80,13 @@ def workflow_json(graph: WorkflowGraph, wid: str) -> dict[str, Any]:
         "executor_id": wf.executor_id,
         "app_version": wf.app_version,
         "recovery_attempts": wf.recovery_attempts,
-        "max_recovery_attempts": graph.max_recovery_attempts(wid),
+        # The workflow's own maximum: "worker" (what the worker that dispatched it
+        # registered), "config" ([limits]) or null with the maximum unknown.
+        "max_recovery_attempts": maximum,
+        "max_recovery_attempts_source": source,
+        "dispatches_allowed": allowed_dispatches(maximum),
+        # Why recovery_attempts is above dispatches_allowed (null when it is not).
+        "over_max": over_max_reason(wf.recovery_attempts, maximum, wf.status),
         "created_at": iso(wf.created_at_ms),
         "updated_at": iso(wf.updated_at_ms),
         "steps_completed": counts.steps_completed,
@@ -173,13 +181,13 @@ def text_lines(graph: WorkflowGraph, diagnoses: list[Diagnosis], url: str) -> li
 
 
 def _line(graph: WorkflowGraph, wf: Workflow, parent: str | None, flag: str | None) -> str:
-    max_rec = graph.max_recovery_attempts(wf.id)
+    max_rec, source = graph.known_max(wf.id)
     counts = graph.step_counts(wf.id)
     parts = [
         ("!! " if flag == LIMBO else "") + safe_text(wf.status, 40),
         safe_text(wf.name or "?", 60),
         safe_text(short_id(wf.id, parent)),
-        dispatch_text(wf.recovery_attempts, max_rec, wf.status, short=True),
+        dispatch_text(wf.recovery_attempts, max_rec, wf.status, short=True, source=source),
         f"steps {counts.steps_completed}"
         + (f" ({counts.steps_failed} failed)" if counts.steps_failed else ""),
     ]
@@ -197,6 +205,7 @@ async def load_graph(
     validate_schema_name(settings.database.schema)
     rows = await read_snapshot(url, settings, server_clock)
     graph = WorkflowGraph().with_limits(known_limits(settings))
+    graph.remember(await asyncio.to_thread(registered_history, url, settings))
     graph.replace_all(rows)
     return graph
 
@@ -209,6 +218,8 @@ def run_snapshot(url: str, settings: Settings, as_json: bool) -> int:
     rows = asyncio.run(read_snapshot(url, settings, clock))
     # The TUI's own state, given one snapshot: the same limits, rules and diagnoses.
     state = MonitorState(settings, clock=clock.now_ms)
+    # The maxima a lab kept: each workflow's own, where its worker was limbo-tui's.
+    state.graph.remember(registered_history(url, settings))
     state.apply(FeedBatch(rows, full=True))
     frame = state.frame()
     _warn(frame.new_problems)
@@ -442,6 +453,7 @@ async def _watch(
             on_drained=lambda: restart.set(),
         )
     watcher = Watcher(settings, out, output.write_line if output is not None else None)
+    watcher.graph.remember(await asyncio.to_thread(registered_history, url, settings))
 
     async def still_there(ids: list[str]) -> set[str]:
         return await existing_ids(url, settings, ids)

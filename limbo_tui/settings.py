@@ -64,8 +64,11 @@ class WorkerSettings:
 class ExperimentSettings:
     children: int = 6
     steps: int = 5
-    crash_child: int = 0
-    crash_step: int = 3
+    # Numbered as DBOS numbers them (numbering.py): the crash child is the id suffix of a
+    # child (1, 3, 5, ...: the function id that started it in the parent), the crash step
+    # a function id in that child (1..steps). The seed's: the first child's 4th step.
+    crash_child: int = 1
+    crash_step: int = 4
     # Set crash_enabled = false to run the experiment without its crash point.
     crash_enabled: bool = True
     # How the process worker dies there: "SIGKILL", or "SIGSEGV" (a real segmentation
@@ -83,8 +86,9 @@ class ExperimentSettings:
 EXPERIMENT_BOUNDS: dict[str, tuple[int, int]] = {
     "children": (1, 100),
     "steps": (1, 100),
-    "crash_child": (0, 99),
-    "crash_step": (0, 99),
+    # Numbered as DBOS numbers them (numbering.py): a child's id suffix, a function id.
+    "crash_child": (1, 199),
+    "crash_step": (1, 100),
     "max_recovery_attempts": (0, 1000),
     "child_max_recovery_attempts": (0, 1000),
     "step_max_attempts": (1, 100),

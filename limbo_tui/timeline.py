@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from limbo_tui.model import Row, Step, StepRemoved, Workflow, WorkflowRemoved
+from limbo_tui.numbering import live_step_text, step_text
 
 EventKind = Literal[
     "created",
@@ -79,7 +80,7 @@ def _step_events(step: Step, now_ms: int) -> TimelineEvent:
             at,
             step.workflow_id,
             "child-result",
-            f"#{step.function_id} child {step.child_workflow_id} {verb}",
+            f"{step_text(step.function_id)} child {step.child_workflow_id} {verb}",
             observed,
         )
     if step.is_child_call:
@@ -87,15 +88,22 @@ def _step_events(step: Step, now_ms: int) -> TimelineEvent:
             at,
             step.workflow_id,
             "child-call",
-            f"#{step.function_id} started child {step.child_workflow_id} ({step.name})",
+            f"{step_text(step.function_id)} started child {step.child_workflow_id} ({step.name})",
             observed,
         )
     if step.failed:
         return TimelineEvent(
-            at, step.workflow_id, "step-failed", f"#{step.function_id} {step.name} failed{took}"
+            at,
+            step.workflow_id,
+            "step-failed",
+            f"{step_text(step.function_id)} {step.name} failed{took}",
         )
     return TimelineEvent(
-        at, step.workflow_id, "step", f"#{step.function_id} {step.name} done{took}", observed
+        at,
+        step.workflow_id,
+        "step",
+        f"{step_text(step.function_id)} {step.name} done{took}",
+        observed,
     )
 
 
@@ -221,7 +229,7 @@ class Timeline:
                         now_ms,
                         wid,
                         "attempt",
-                        f"#{step} try {attempt}/{max_attempts} running",
+                        f"{live_step_text(step, attempt, max_attempts)} running",
                         observed=True,
                     )
                 )

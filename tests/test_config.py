@@ -29,7 +29,7 @@ def test_defaults_without_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     s = load_settings(Overrides(), {})
     assert s.database.url is None  # embedded default
     assert s.config_path is None
-    assert s.experiment.children == 6 and s.experiment.crash_step == 3
+    assert s.experiment.children == 6 and s.experiment.crash_step == 4
 
 
 def test_shipped_config_toml_documents_exactly_the_defaults() -> None:
@@ -96,8 +96,18 @@ def test_flags_worker_and_read_only(tmp_path: Path) -> None:
         ('[experiment]\nchildren = "six"\n', "line 2: experiment.children must be a whole number"),
         ("[experiment]\nchildren = -1\n", "out of range 1..100"),
         ("[experiment]\nchildren = 100000\n", "out of range 1..100"),
-        ("\n\n[experiment]\ncrash_child = 7\n", "line 4: experiment.crash_child = 7 is outside"),
-        ("[experiment]\nsteps = 2\n", "experiment.crash_step = 3 is outside"),
+        # The crash point is numbered as DBOS numbers it: a child's id suffix (1, 3, 5, ...:
+        # each child takes two function ids of its parent), a step's function id.
+        (
+            "\n\n[experiment]\ncrash_child = 4\n",
+            "line 4: experiment.crash_child = 4 is not a child of the experiment: set the id "
+            "suffix of one (its 6 children are -1, -3, …, -11)",
+        ),
+        ("[experiment]\ncrash_child = 0\n", "out of range 1..199"),
+        (
+            "[experiment]\nsteps = 2\n",
+            "experiment.crash_step = 4 is outside the experiment (steps are function ids 1-2)",
+        ),
         ("[experiment]\ncolour = 1\n", "unknown setting experiment.colour; valid names"),
         ("[nonsense]\nx = 1\n", "line 1: unknown setting 'nonsense'"),
         ('[worker]\nmode = "fiber"\n', "choose one of thread, process, none"),

@@ -62,7 +62,7 @@ def test_seed_experiment_in_a_real_terminal(terminal: Terminal, tmp_path: Path) 
     # that there is time to press x while the first one runs.
     config.write_text(
         f'[embedded]\ndata_dir = "{data_dir}"\n'
-        "[experiment]\nchildren = 2\nsteps = 3\ncrash_child = 1\ncrash_step = 1\n"
+        "[experiment]\nchildren = 2\nsteps = 3\ncrash_child = 3\ncrash_step = 2\n"
         "step_delay_ms = 700\nmax_recovery_attempts = 2\nchild_max_recovery_attempts = 2\n"
     )
     env = {"TERM": "xterm-256color", "HOME": str(tmp_path)}

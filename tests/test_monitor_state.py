@@ -16,7 +16,7 @@ from test_graph_fuzz import IDS
 
 from limbo_tui.diagnose import LIMBO, WARNING, by_workflow, diagnose, summary
 from limbo_tui.fleet import fleet_of
-from limbo_tui.model import Row, Step, Workflow, WorkflowRemoved
+from limbo_tui.model import RegisteredMax, Row, Step, Workflow, WorkflowRemoved
 from limbo_tui.monitor_state import (
     ActionOutcome,
     FeedFacts,
@@ -261,15 +261,33 @@ def test_a_worker_down_orphans_its_pending_work_and_comes_back() -> None:
     assert state.diagnoses_of("w") == []
 
 
-def test_the_worker_limits_are_asked_once_and_apply_to_every_row() -> None:
+def test_the_worker_limits_apply_to_what_that_worker_dispatched() -> None:
+    # Each workflow's max is what the worker that dispatched it registered: this worker's
+    # for the rows it runs, an earlier session's (kept) for an old one, none for another
+    # executor's; the limits are used only once the kept history is known.
     state = new_state()
-    state.apply(Batch([Workflow("w", "PENDING", "user_wf", recovery_attempts=1)], full=True))
+    rows = [
+        Workflow("w", "PENDING", "user_wf", recovery_attempts=1, executor_id="ex-1"),
+        Workflow("old", "SUCCESS", "user_wf", recovery_attempts=1, executor_id="ex-1"),
+        Workflow("theirs", "PENDING", "user_wf", recovery_attempts=1, executor_id="ex-2"),
+    ]
+    state.apply(Batch(rows, full=True))
     state.frame()
-    assert state.needs_worker_limits
+    assert state.needs_worker_limits and state.needs_registered_history
     state.worker_polled(WorkerStatus("RUNNING", "ex-1", limits={"user_wf": 5}))
-    assert not state.needs_worker_limits
-    assert state.graph.max_recovery_attempts("w") == 5
+    assert state.needs_worker_limits  # not used before the history
+    assert state.graph.max_recovery_attempts("w") is None
+    kept = {"old": RegisteredMax(2, 1, "ex-1")}
+    state.worker_polled(WorkerStatus("RUNNING", "ex-1", limits={"user_wf": 5}, history=kept))
+    assert not state.needs_worker_limits and not state.needs_registered_history
+    assert state.graph.known_max("w") == (5, "worker")
+    assert state.graph.known_max("old") == (2, "worker")
+    assert state.graph.known_max("theirs") == (None, None)
+    assert state.take_learned() == {"w": RegisteredMax(5, 1, "ex-1")}
     assert state.frame().rebuild
+    # A restart: asked again once it runs.
+    state.worker_polled(WorkerStatus("DOWN", "ex-1"))
+    assert state.needs_worker_limits
 
 
 def test_feed_state_live_push_offer_and_problems() -> None:

@@ -101,7 +101,8 @@ def test_a_recorded_session_replays_as_timeline_and_tree(
             60,
             "the replay",
         )
-        assert f"db replay {record}"[:40] in screen
+        # The header names the recording (its problem line first: "replay finished: …").
+        assert f"replay finished: {record}"[:40] in screen
         # The replay's clock stops where the recording did: the workflow is seconds old.
         assert "m " not in screen.split("seed_parent", 1)[1].split("\n", 1)[0]
         again.keys("q")

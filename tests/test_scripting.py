@@ -19,7 +19,8 @@ import psycopg
 import pytest
 
 from limbo_tui.errors import DatabaseError
-from limbo_tui.model import Step, Workflow, WorkflowRemoved, short_id
+from limbo_tui.model import RegisteredMax, Step, Workflow, WorkflowRemoved, short_id
+from limbo_tui.pg import registered_max
 from limbo_tui.pg.feed import FeedBatch, FeedState
 from limbo_tui.scripting import Watcher, run_snapshot
 from limbo_tui.settings import DatabaseSettings, Settings
@@ -29,8 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 WORKFLOW_KEYS = {
     "id", "name", "status", "parent_id", "children", "queue", "dedup_id", "executor_id",
-    "app_version", "recovery_attempts", "max_recovery_attempts", "created_at", "updated_at",
-    "steps_completed", "steps_failed",
+    "app_version", "recovery_attempts", "max_recovery_attempts",
+    "max_recovery_attempts_source", "dispatches_allowed", "over_max", "created_at",
+    "updated_at", "steps_completed", "steps_failed",
 }  # fmt: skip
 
 
@@ -249,24 +251,50 @@ def test_watch_unreachable_is_exit_1(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_snapshot_shows_the_known_max_recovery_attempts(
+def test_snapshot_shows_each_workflows_own_max_recovery_attempts(
     dbos_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # DBOS does not store max_recovery_attempts: the demo's come from [experiment], a
-    # user's workflows' from [limits].
+    # DBOS does not store max_recovery_attempts. A workflow's own is what the lab's worker
+    # registered when it dispatched it (kept in the lab database), else the user's
+    # [limits] by name, else unknown: never the current [experiment] config.
     with psycopg.connect(dbos_url) as conn:
-        for wid, name in (("a", "limbo_demo.parent"), ("b", "shop.checkout"), ("c", "other")):
+        for wid, name, attempts in (
+            ("a", "limbo_demo.parent", 1),
+            ("b", "shop.checkout", 1),
+            ("c", "other", 1),
+            ("d", "limbo_demo.child", 4),
+        ):
             conn.execute(
                 "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, "
-                "recovery_attempts, created_at, updated_at) VALUES (%s, 'PENDING', %s, 1, "
+                "recovery_attempts, created_at, updated_at) VALUES (%s, %s, %s, %s, "
                 "(extract(epoch from now()) * 1000)::bigint, "
                 "(extract(epoch from now()) * 1000)::bigint)",
-                (wid, name),
+                (
+                    wid,
+                    "MAX_RECOVERY_ATTEMPTS_EXCEEDED" if wid == "d" else "PENDING",
+                    name,
+                    attempts,
+                ),
             )
+    registered_max.save(dbos_url, "dbos", {"d": RegisteredMax(2, 3, "limbo-tui-worker")})
     settings = Settings(limits={"shop.checkout": 7})
     _, doc = _snapshot_json(dbos_url, settings, capsys)
-    maxes = {w["id"]: w["max_recovery_attempts"] for w in doc["workflows"]}
-    assert maxes == {"a": 2, "b": 7, "c": None}
+    fields = {
+        w["id"]: (w["max_recovery_attempts"], w["max_recovery_attempts_source"],
+                  w["dispatches_allowed"], w["over_max"])
+        for w in doc["workflows"]
+    }  # fmt: skip
+    assert fields == {
+        "a": (None, None, None, None),
+        "b": (7, "config", 8, None),
+        "c": (None, None, None, None),
+        "d": (2, "worker", 3, "dispatch 4 was refused: DBOS dead-lettered it"),
+    }
+    dead = next(d for d in doc["diagnoses"] if d["workflow_id"] == "d")
+    assert dead["reason"].startswith(
+        "DBOS gave up on it after 3 dispatches (max_recovery_attempts 2, as the worker that "
+        "ran it registered it: the first run and 2 recoveries); dispatch 4 was refused"
+    )
 
 
 def test_watch_tells_each_workflows_story_as_timeline_lines() -> None:
@@ -285,6 +313,6 @@ def test_watch_tells_each_workflows_story_as_timeline_lines() -> None:
     assert [(x["workflow_id"], x["kind"], x["text"]) for x in story] == [
         ("p", "dispatch", "dispatch 1 (recovery_attempts 0 -> 1)"),
         ("p", "status", "ENQUEUED -> PENDING"),
-        ("p", "step", "#1 step done"),
+        ("p", "step", "step 1 step done"),
     ]
     assert story[0]["at_ms"] == now + 5 and ISO.match(story[0]["at"])

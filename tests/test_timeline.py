@@ -44,7 +44,7 @@ def test_the_seed_parent_story_lists_every_dispatch_in_order() -> None:
         (0, "created", "ENQUEUED, recovery_attempts 0, queue example-queue"),
         (100, "dispatch", "dispatch 1 (recovery_attempts 0 -> 1)"),
         (100, "status", "ENQUEUED -> PENDING"),
-        (150, "child-call", f"#1 started child {P}-1 (child_workflow)"),
+        (150, "child-call", f"step 1 started child {P}-1 (child_workflow)"),
         (1_000, "worker", "crashed (x)"),
         (2_000, "worker", "restarted (r): DBOS recovers its PENDING work"),
         (2_100, "dispatch", "dispatch 2 (recovery_attempts 1 -> 2)"),
@@ -102,11 +102,11 @@ def test_step_attempts_are_recorded_once_per_try_and_cleared_by_the_step_row() -
     tl.observe([wf("PENDING", 1, T0)], T0)
     assert len(tl.progress({P: (3, 1, 3)}, T0 + 1)) == 1
     assert tl.progress({P: (3, 1, 3)}, T0 + 2) == []  # the same try, polled again
-    assert [e.text for e in tl.progress({P: (3, 2, 3)}, T0 + 3)] == ["#3 try 2/3 running"]
+    assert [e.text for e in tl.progress({P: (3, 2, 3)}, T0 + 3)] == ["step 3 (try 2/3) running"]
     tl.observe(
         [Step(P, 3, "step", failed=True, started_at_ms=T0 + 3, completed_at_ms=T0 + 9)], T0 + 9
     )
-    assert tl.events(P)[-1].text == "#3 step failed in 6 ms"
+    assert tl.events(P)[-1].text == "step 3 step failed in 6 ms"
 
 
 def test_memory_is_bounded_per_workflow() -> None:

@@ -62,6 +62,9 @@ class WorkerDouble:
     executor_id: str = "limbo-tui-worker"
     progress: dict[str, Any] = field(default_factory=dict)
     limits: dict[str, int] = field(default_factory=dict)
+    # What earlier sessions kept (registered_history) and what this one kept.
+    history: dict[str, Any] = field(default_factory=dict)
+    kept: dict[str, Any] = field(default_factory=dict)
     detail: str = ""
     log_path: str | None = None
     crash_count: int = 0
@@ -105,6 +108,12 @@ class WorkerDouble:
 
     def max_recovery_attempts(self) -> dict[str, int]:
         return dict(self.limits)
+
+    def registered_history(self) -> dict[str, Any]:
+        return dict(self.history)
+
+    def keep_registered(self, seen: Any) -> None:
+        self.kept.update(seen)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from test_worker_support import (
     MAX_EXCEEDED,
     STEP_AT_STOP_MS,
     attempts,
+    demo_family,
     normalized_outcome,
     small_settings,
     wait_for,
@@ -82,7 +83,14 @@ def test_thread_crash_and_process_crash_leave_the_same_rows(
     process_seen = _run_until_parent_finishes(process_worker, other_dbos_url)
     assert thread_seen == expected
     assert process_seen == expected
-    assert "crash point reached: child 0 step 1" in Path(f"{tmp_path}/w.log").read_text()
+    log = Path(f"{tmp_path}/w.log").read_text()
+    parent, _child = demo_family(other_dbos_url)
+    assert parent is not None
+    child = f"{parent['workflow_uuid'][:8]}-1"
+    # The log says what the tree and the steps table say: a step by its function id and
+    # 1-based try, a child by its id.
+    assert f"crash point reached: child {child} step 2" in log
+    assert f"{parent['workflow_uuid']}-1 :: step 2 try 1/3" in log
 
     def without_new_enqueue(url: str) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
         wf, ops = normalized_outcome(url)
@@ -168,7 +176,10 @@ def test_a_segfault_at_the_crash_point_is_a_crash_like_the_seeds(
     try:
         assert worker.enqueue_experiment(ExperimentParams.from_settings(settings.experiment)).ok
         wait_for(lambda: worker.state == DOWN, 30, "the crash")
-        assert worker.detail.startswith("crash point: child 0 step 1 of "), worker.detail
+        parent, _child = demo_family(dbos_url)
+        assert parent is not None
+        expected = f"crash point: child {parent['workflow_uuid'][:8]}-1 step 2"
+        assert worker.detail.startswith(expected), worker.detail
         assert worker.detail.endswith("(killed by SIGSEGV)"), worker.detail
         assert worker.crash_count == 1
         assert "killing the worker process (a segmentation fault)" in log.read_text()

@@ -12,15 +12,16 @@ import psycopg
 from limbo_tui.settings import ExperimentSettings, Settings, WorkerSettings
 from limbo_tui.worker.demo import CHILD_NAME, PARENT_NAME
 
-# The seed experiment, small: 2 children x 3 steps, crash at child 0 step 1. The crash
+# The seed experiment, small: 2 children x 3 steps, crash at the first child (-1) at its
+# step 2 (function ids, as numbering.py has them). The crash
 # step takes 300-900 ms so that, after a relaunch, the parent (recovered on
 # example-queue) is dispatched before the child (recovered on DBOS's internal queue)
 # reaches the crash point; the two queues are polled independently, about once a second.
 SMALL = ExperimentSettings(
     children=2,
     steps=3,
-    crash_child=0,
-    crash_step=1,
+    crash_child=1,
+    crash_step=2,
     crash_enabled=True,
     max_recovery_attempts=2,
     child_max_recovery_attempts=2,

@@ -43,16 +43,20 @@ def _dbos_threads() -> list[threading.Thread]:
 def test_seed_timeline_and_a_crash_that_leaves_no_writer(dbos_url: str) -> None:
     settings = small_settings()
     worker = ThreadWorker(dbos_url, settings)
-    assert worker.max_recovery_attempts()[PARENT_NAME] == 2
     seen = []
     try:
         worker.start()
         assert worker.state == RUNNING, worker.detail
+        # What the launched worker registered, as DBOS reads it at each dispatch.
+        assert worker.max_recovery_attempts()[PARENT_NAME] == 2
         result = worker.enqueue_experiment(ExperimentParams.from_settings(settings.experiment))
         assert result.ok, result.message
         for cycle in range(3):
             wait_for(lambda: worker.state == DOWN, 20, "the crash point")
-            assert "crash point: child 0 step 1" in worker.detail
+            parent, _child = demo_family(dbos_url)
+            assert parent is not None
+            # The child by its id (its parent's short id and -1), the step by function id.
+            assert f"crash point: child {parent['workflow_uuid'][:8]}-1 step 2" in worker.detail
             seen.append(attempts(dbos_url))
             if cycle == 0:
                 # A crash is a dead process: every DBOS thread is gone, and for 5 s not
@@ -153,9 +157,11 @@ def test_stop_is_quick_mid_step_and_leaves_work_pending(dbos_url: str) -> None:
 def test_auto_restart_after_a_crash(dbos_url: str) -> None:
     settings = small_settings(auto_restart_s=0.3, child_max_recovery_attempts=1)
     worker = ThreadWorker(dbos_url, settings)
-    assert worker.max_recovery_attempts()[CHILD_NAME] == 1
     worker.start()
     try:
+        # What the launched worker registered (DBOS's registry is the process's: before a
+        # launch it holds whatever the last one configured).
+        assert worker.max_recovery_attempts()[CHILD_NAME] == 1
         result = worker.enqueue_experiment(ExperimentParams.from_settings(settings.experiment))
         assert result.ok
         # Crash, restart by itself, crash again, restart: the child is dead-lettered.

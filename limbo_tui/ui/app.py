@@ -279,6 +279,7 @@ class LimboApp(App[None]):
             # The header's second line may be cut at 80 columns: say it once in full.
             self.notify(status.detail, severity="warning", timeout=10)
         self.state.worker_polled(status)
+        self.inputs.keep(self.state.take_learned())
         self.repaint()
 
     def on_worker_poll_failed(self, message: WorkerPollFailed) -> None:

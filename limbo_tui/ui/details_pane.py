@@ -285,7 +285,7 @@ class DetailsPane(Vertical):
         graph: WorkflowGraph, wid: str, progress: Any, now_ms: int, fleet: Fleet
     ) -> Text:
         wf = graph.workflows[wid]
-        maximum = graph.max_recovery_attempts(wid)
+        maximum, source = graph.known_max(wid)
         counts = graph.step_counts(wid)
         kids = graph.children(wid)
         rows: list[tuple[str, str]] = [
@@ -295,7 +295,10 @@ class DetailsPane(Vertical):
             ("dedup id", wf.dedup_id or "-"),
             ("executor", _executor_text(wf.executor_id, fleet, now_ms)),
             ("version", wf.app_version or "-"),
-            ("recovery", dispatch_text(wf.recovery_attempts, maximum, wf.status, short=False)),
+            (
+                "recovery",
+                dispatch_text(wf.recovery_attempts, maximum, wf.status, short=False, source=source),
+            ),
             ("steps", f"{counts.steps_completed} done, {counts.steps_failed} failed"),
             ("live step", progress_text(progress) or "-"),
             ("parent", graph.parent_of(wid) or "-"),

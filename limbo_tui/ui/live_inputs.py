@@ -8,12 +8,15 @@ calls may block. post_message is thread-safe, so both post directly.
 
 from __future__ import annotations
 
+import queue
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from textual.app import App
 
 from limbo_tui.errors import one_line
+from limbo_tui.model import RegisteredMax
 from limbo_tui.monitor_state import FeedFacts, MonitorState, WorkerStatus
 from limbo_tui.ui.collaborators import FeedFactory, FeedLike
 from limbo_tui.ui.messages import (
@@ -38,6 +41,8 @@ class LiveInputs:
         self._feed_factory = feed_factory
         self._worker = worker
         self.feed: FeedLike | None = None
+        # Maxima the state learned on the loop, for the poll's thread to keep in the lab.
+        self._to_keep: queue.SimpleQueue[Mapping[str, RegisteredMax]] = queue.SimpleQueue()
 
     # -- the feed ----------------------------------------------------------------------
     def start_feed(self) -> None:
@@ -76,11 +81,19 @@ class LiveInputs:
             state, executor = str(worker.state), str(worker.executor_id or "")
             detail = str(getattr(worker, "detail", "") or "")
             progress = worker.step_progress() if state == "RUNNING" else {}
-            # The limits are declared by the worker's code, not by its state: asked until
-            # a poll that carried them was taken in.
+            # What the worker registered is known once it runs (asked again after a
+            # restart); what earlier sessions kept, once: each asked until a poll that
+            # carried it was taken in.
             limits = (
-                dict(worker.max_recovery_attempts()) if self._state.needs_worker_limits else None
+                dict(worker.max_recovery_attempts())
+                if state == "RUNNING" and self._state.needs_worker_limits
+                else None
             )
+            history = (
+                dict(worker.registered_history()) if self._state.needs_registered_history else None
+            )
+            while not self._to_keep.empty():
+                worker.keep_registered(self._to_keep.get())
         except Exception as exc:
             self._app.post_message(WorkerPollFailed(f"worker: {one_line(exc)}"))
             return
@@ -99,5 +112,11 @@ class LiveInputs:
             stops,
             last_stop,
             time.monotonic(),
+            history,
         )
         self._app.post_message(WorkerPolled(status))
+
+    def keep(self, learned: Mapping[str, RegisteredMax]) -> None:
+        """What the state learned its worker dispatched: kept by the next poll."""
+        if learned:
+            self._to_keep.put(learned)

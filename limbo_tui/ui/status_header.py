@@ -64,10 +64,11 @@ class StatusHeader(Widget):
         feed_detail = self.feed_detail if self.feed_state not in ("LIVE", "STARTING") else ""
         worker_detail = "" if stopping else self.worker_detail
         problem = self.alarm or self.problem or feed_detail or worker_detail
-        # Second line: the database, and what went wrong last (feed, worker, action).
-        line += f"\ndb {safe_text(self.database)}"
-        if problem:
-            line += f" │ ⚠ {safe_text(problem)}"
+        # Second line: what went wrong last (feed, worker, action), then the database. In
+        # that order: a narrow terminal cuts from the right, and the problem (a crash
+        # point naming its child) is what must stay visible.
+        line += "\n" + (f"⚠ {safe_text(problem)} │ " if problem else "")
+        line += f"db {safe_text(self.database)}"
         # Content(...) is plain text: a "[" from the database is never read as markup.
         return Content(line)
 

@@ -14,6 +14,7 @@ from limbo_tui.backlog import PAGE, RootGroup
 from limbo_tui.dispatch_count import dispatch_text
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.model import short_id as model_short_id
+from limbo_tui.numbering import live_step_text
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.time_text import age_text
 from limbo_tui.ui import status_style
@@ -46,7 +47,7 @@ def progress_text(progress: Any) -> str:
     """`step 3 (try 2/3)` from a worker's StepProgress (attempt is 1-based)."""
     if progress is None:
         return ""
-    return f"step {progress.step_id} (try {progress.attempt}/{progress.max_attempts})"
+    return live_step_text(progress.step_id, progress.attempt, progress.max_attempts)
 
 
 def row_cells(graph: WorkflowGraph, workflow_id: str, facts: TreeFacts) -> dict[str, Part]:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from limbo_tui.errors import LimboError, one_line
 from limbo_tui.limits import DEMO_PARENT as PARENT_NAME
 from limbo_tui.model import COMPLETED_STATUSES, ENQUEUED, PENDING, short_id
+from limbo_tui.numbering import step_text
 from limbo_tui.settings import Settings
 from limbo_tui.urls import is_sqlite, sqlalchemy_url
 from limbo_tui.worker.protocol import APP_NAME, ActionResult, EnqueueResult, ExperimentParams
@@ -430,7 +431,7 @@ class Actions:
         onto = f" onto version {application_version}" if application_version else ""
         return ActionResult(
             True,
-            f"forked {short_id(workflow_id)} from step {start_step}{onto} as {new_id}: "
+            f"forked {short_id(workflow_id)} from {step_text(start_step)}{onto} as {new_id}: "
             f"{self.state_text(new_id)}",
             new_id,
         )

@@ -11,8 +11,11 @@ import contextlib
 import logging
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 
+from limbo_tui.model import RegisteredMax
+from limbo_tui.pg.registered_max import keep_registered, registered_history
 from limbo_tui.settings import Settings
 from limbo_tui.worker import dbos_launch, progress
 from limbo_tui.worker.actions import Actions
@@ -162,6 +165,15 @@ class WorkerBase(ABC):
 
     def enqueue_experiment(self, params: ExperimentParams) -> EnqueueResult:
         return self._actions.enqueue_experiment(params)
+
+    def registered_history(self) -> dict[str, RegisteredMax]:
+        """The maxima earlier sessions saw this database's workflows dispatched with."""
+        return registered_history(self._url, self._settings)
+
+    def keep_registered(self, seen: Mapping[str, RegisteredMax]) -> None:
+        """Keep what this session saw, in a lab that may be written; a failure to keep
+        it costs only the history, so it is logged, not raised."""
+        keep_registered(self._url, self._settings, seen)
 
     def step_progress(self) -> dict[str, StepProgress]:
         return self._board.snapshot() if self._state == RUNNING else {}

@@ -10,6 +10,8 @@ Stable names, recorded in workflow_status.name and operation_outputs.function_na
 - `limbo_demo.step` (STEP_NAME): one step, with DBOS retries (max attempts from the
   input), a short random delay, and the crash point: when (child, step) is the crash
   point, the worker crashes EVERY time the step is reached, like the seed's segfault.
+  The crash point is numbered as DBOS numbers it (numbering.py): the child's id suffix
+  (1, 3, 5, ...) and the step's function id in it (1..steps).
 
 The parameters travel in the parent's input (plain JSON-able dict), so a recovered
 workflow crashes at the same place again. max_recovery_attempts is a decorator argument
@@ -37,6 +39,13 @@ from dbos import DBOS
 from dbos._registrations import get_func_info
 
 from limbo_tui.limits import DEMO_CHILD, DEMO_PARENT, DEMO_STEP
+from limbo_tui.numbering import (
+    child_function_id,
+    child_text,
+    crash_point_text,
+    step_text,
+    try_text,
+)
 from limbo_tui.worker import progress
 
 PARENT_NAME = DEMO_PARENT
@@ -140,24 +149,25 @@ def _demo_step(child_index: int, step_index: int, params: dict[str, Any]) -> str
     attempt0 = (status.current_attempt if status is not None else None) or 0
     max_attempts = (status.max_attempts if status is not None else None) or 1
     progress.step_started(workflow_id, step_id, STEP_NAME, attempt0, max_attempts)
+    # The seed's line ("Step 3 - Attempt 0/3") counted from 0; this one says what the
+    # tree and the steps table say: the step's function id and its 1-based try.
     log.info(
-        "\t\t%s::%s :: \t Step %d - Attempt %d/%d",
-        workflow_id,
-        step_id,
-        step_index,
-        attempt0,
-        max_attempts,
+        "\t\t%s :: %s %s", workflow_id, step_text(step_id), try_text(attempt0 + 1, max_attempts)
     )
     delay_s = int(params.get("step_delay_ms", 0)) / 1000.0
     if delay_s > 0:
         _host.sleep(delay_s * random.uniform(0.5, 1.5))
-    if params.get("crash_child") == child_index and params.get("crash_step") == step_index:
-        _host.crash(f"child {child_index} step {step_index} of {workflow_id}")
+    if (
+        params.get("crash_child") == child_function_id(workflow_id)
+        and params.get("crash_step") == step_id
+    ):
+        _host.crash(crash_point_text(workflow_id, step_id))
     if random.random() < float(params.get("step_fail_rate", 0.0)):
         raise TransientStepError(
-            f"step {step_index} of child {child_index} failed on try {attempt0 + 1}"
+            f"{crash_point_text(workflow_id, step_id)} failed on "
+            f"{try_text(attempt0 + 1, max_attempts)}"
         )
-    return f"child {child_index} step {step_index} done"
+    return f"{crash_point_text(workflow_id, step_id)} done"
 
 
 def _step_options(max_attempts: int) -> dict[str, Any]:
@@ -199,7 +209,7 @@ def _run_step(max_attempts: int, child_index: int, step_index: int, params: dict
 @DBOS.workflow(name=CHILD_NAME, max_recovery_attempts=2)
 def demo_child(params: dict[str, Any], child_index: int) -> str:
     workflow_id = DBOS.workflow_id
-    log.info("\t%s :: Starting sub-workflow %d", workflow_id, child_index)
+    log.info("\t%s :: Starting %s", workflow_id, child_text(workflow_id or ""))
     max_attempts = max(1, int(params.get("step_max_attempts", 3)))
     for step_index in range(int(params["steps"])):
         try:
@@ -207,7 +217,7 @@ def demo_child(params: dict[str, Any], child_index: int) -> str:
         finally:
             if workflow_id:
                 progress.step_ended(workflow_id)
-    return f"child {child_index}: {params['steps']} steps done"
+    return f"{child_text(workflow_id or '')}: {params['steps']} steps done"
 
 
 @DBOS.workflow(name=PARENT_NAME, max_recovery_attempts=2)

@@ -6,6 +6,10 @@ DBOSClient (enqueued work waits for whatever worker serves its queue and version
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from limbo_tui.model import RegisteredMax
+from limbo_tui.pg.registered_max import registered_history
 from limbo_tui.settings import Settings
 from limbo_tui.worker.actions import Actions
 from limbo_tui.worker.protocol import (
@@ -20,6 +24,7 @@ from limbo_tui.worker.protocol import (
 
 class NoWorker:
     def __init__(self, url: str, settings: Settings) -> None:
+        self._url = url
         self._settings = settings
         self._actions = Actions(url, settings)
 
@@ -69,5 +74,14 @@ class NoWorker:
         return {}
 
     def max_recovery_attempts(self) -> dict[str, int]:
-        # Only what config [limits] says; no workflow code is loaded here.
-        return dict(self._settings.limits)
+        # No workflow code is loaded here, so nothing is registered: a workflow's maximum
+        # is known only from the user's [limits] (the graph's, said to come from config).
+        return {}
+
+    def registered_history(self) -> dict[str, RegisteredMax]:
+        # What a lab's worker once saw, if this database is one that kept it (a read).
+        return registered_history(self._url, self._settings)
+
+    def keep_registered(self, seen: Mapping[str, RegisteredMax]) -> None:
+        # No worker of ours dispatches anything here: nothing is ever learned to keep.
+        pass

@@ -38,7 +38,7 @@ from typing import IO, Any
 from limbo_tui.errors import LimboError
 from limbo_tui.model import short_id
 from limbo_tui.settings import Settings
-from limbo_tui.worker import demo, progress
+from limbo_tui.worker import progress
 from limbo_tui.worker.base import WorkerBase
 from limbo_tui.worker.interpreter import Interpreter, foreign_release, worker_interpreter
 from limbo_tui.worker.protocol import (
@@ -275,10 +275,8 @@ class ProcessWorker(WorkerBase):
         return f"stopping: DBOS waits for {_ids(wait.active)} (up to {wait.wait_s} s)"
 
     def max_recovery_attempts(self) -> dict[str, int]:
-        limits = dict(self._limits)
-        limits.setdefault(demo.PARENT_NAME, self._settings.experiment.max_recovery_attempts)
-        limits.setdefault(demo.CHILD_NAME, self._settings.experiment.child_max_recovery_attempts)
-        return limits
+        # What the worker process registered, as its ready message said ({} before).
+        return dict(self._limits)
 
     # -- spawning (on the supervisor thread only: PR_SET_PDEATHSIG follows the thread) --
     def _supervise(self) -> None:

@@ -8,13 +8,14 @@ blocking; the UI calls them from thread workers, never on its event loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from limbo_tui.settings import ExperimentSettings, out_of_bounds
 
 if TYPE_CHECKING:
+    from limbo_tui.model import RegisteredMax
     from limbo_tui.pg.dbos_schema import SchemaVersion
 
 WorkerState = Literal["STARTING", "RUNNING", "STOPPING", "DOWN", "ELSEWHERE", "NONE"]
@@ -69,7 +70,9 @@ class ShutdownWait:
 class ExperimentParams:
     """One run of the seed experiment: a parent with `children` children run one after
     the other, each with `steps` steps; the step (crash_child, crash_step) crashes the
-    worker every time it is reached (None: no crash point)."""
+    worker every time it is reached (None: no crash point). Numbered as DBOS numbers them
+    (numbering.py): crash_child is the child's id suffix (1, 3, 5, ...: see
+    child_function_ids), crash_step the step's function id in the child (1..steps)."""
 
     # The defaults are the settings' (settings.py holds them).
     children: int = _DEFAULTS.children
@@ -116,13 +119,8 @@ class ExperimentParams:
                 return problem
         if not 0.0 <= self.step_fail_rate < 1.0:
             return "step fail rate must be in [0, 1)"
-        if self.crash_child is not None and not (
-            0 <= self.crash_child < self.children and 0 <= self.crash_step < self.steps
-        ):
-            return (
-                f"crash point child {self.crash_child} step {self.crash_step} is outside "
-                f"{self.children} children x {self.steps} steps"
-            )
+        if self.crash_child is not None:
+            return crash_point_problem(self.crash_child, self.crash_step, self.children, self.steps)
         return None
 
     def workflow_input(self) -> dict[str, object]:
@@ -137,6 +135,32 @@ class ExperimentParams:
             "step_max_attempts": self.step_max_attempts,
             "step_fail_rate": self.step_fail_rate,
         }
+
+
+def child_function_ids(children: int) -> list[int]:
+    """The function ids at which the demo parent starts its children, and so their id
+    suffixes (`<parent id>-1`, `-3`, ...): it starts each child and waits for it
+    (DBOS.getResult, the next function id) before starting the next."""
+    return [2 * k + 1 for k in range(children)]
+
+
+def child_ids_text(children: int) -> str:
+    """`-1, -3, -5` (`-1, -3, …, -11` when there are many): the demo's child suffixes."""
+    ids = [f"-{n}" for n in child_function_ids(children)]
+    return ", ".join(ids if len(ids) <= 4 else [*ids[:2], "…", ids[-1]])
+
+
+def crash_point_problem(child: int, step: int, children: int, steps: int) -> str | None:
+    """Why (child, step) is not a step of the experiment, in one line; None when it is."""
+    if child not in child_function_ids(children):
+        return (
+            f"crash child {child} is not a child: the {children} children's ids end with "
+            f"{child_ids_text(children)} (a child's id suffix is the function id that "
+            "started it in the parent)"
+        )
+    if not 1 <= step <= steps:
+        return f"crash step {step} is not a step: a child's steps are 1-{steps} (function ids)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -223,7 +247,18 @@ class Worker(Protocol):
 
     def step_progress(self) -> dict[str, StepProgress]: ...
 
-    def max_recovery_attempts(self) -> dict[str, int]: ...
+    def max_recovery_attempts(self) -> dict[str, int]:
+        """{workflow name: max_recovery_attempts} as this worker registered them (asked
+        once it runs; {} for none)."""
+        ...
+
+    def registered_history(self) -> dict[str, RegisteredMax]:
+        """The maxima kept by earlier sessions: {workflow id: what it was dispatched with}."""
+        ...
+
+    def keep_registered(self, seen: Mapping[str, RegisteredMax]) -> None:
+        """Keep what this session saw its worker dispatch (in a lab that may be written)."""
+        ...
 
     @property
     def actions(self) -> WorkflowActions: ...

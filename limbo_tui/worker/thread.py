@@ -102,12 +102,10 @@ class ThreadWorker(WorkerBase):
             self._call("stop", guard, STOP_TIMEOUT_S)
 
     def max_recovery_attempts(self) -> dict[str, int]:
-        # Every workflow registered in this process (worker.imports included); the demo's
-        # from this worker's settings, which configure() applies at launch.
-        limits = demo.registered_limits()
-        limits[demo.PARENT_NAME] = self._settings.experiment.max_recovery_attempts
-        limits[demo.CHILD_NAME] = self._settings.experiment.child_max_recovery_attempts
-        return limits
+        # What every workflow of this process (worker.imports included) is registered
+        # with, as DBOS reads it at each dispatch; the demo's were set by configure() at
+        # launch, so ask once the worker runs.
+        return demo.registered_limits()
 
     # -- control thread ----------------------------------------------------------------
     def _ensure_control_thread(self) -> None:

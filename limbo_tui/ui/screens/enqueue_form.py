@@ -1,6 +1,10 @@
 """The experiment form (E): how many children and steps, where it crashes, which dedup
 id. Enter in any field submits; escape closes; values are checked before submitting.
 
+The crash point is numbered as the tree, the steps table and the worker log number it
+(numbering.py): the crash child is a child's id suffix (-1, -3, ...), the crash step a
+function id in it; the line under the fields lists the numbers this experiment has.
+
 Compact fields (one row each), so that the whole form, its error line just below the
 fields and its buttons fit a 60x15 terminal; a bad value's field takes the focus."""
 
@@ -17,6 +21,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from limbo_tui.settings import ExperimentSettings, out_of_bounds
 from limbo_tui.ui.screens.dialog import Dialog
+from limbo_tui.worker.protocol import child_ids_text, crash_point_problem
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class EnqueueFormScreen(Dialog[ExperimentForm | None]):
                     placeholder="children/steps; - for none",
                     compact=True,
                 )
+            yield Static(crash_hint(d.children, d.steps), id="crash-hint")
             yield Checkbox("crash at that point", d.crash_enabled, id="crash_enabled", compact=True)
             yield Static("", id="form-error")
             with Horizontal(id="buttons"):
@@ -76,6 +82,18 @@ class EnqueueFormScreen(Dialog[ExperimentForm | None]):
         # query, not query_one: a dialog dismissed in the same instant has no widgets left.
         for field in self.query("#children"):
             field.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id not in ("children", "steps"):
+            return
+        try:
+            children, steps = (
+                int(self.query_one(f"#{f}", Input).value) for f in ("children", "steps")
+            )
+        except ValueError:
+            return
+        if 1 <= children <= 100 and 1 <= steps <= 100:
+            self.query_one("#crash-hint", Static).update(Text(crash_hint(children, steps)))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -107,12 +125,19 @@ class EnqueueFormScreen(Dialog[ExperimentForm | None]):
         try:
             children = self._number("children")
             steps = self._number("steps")
+            crash_child = self._number("crash_child", 1, 2 * children - 1)
+            crash_step = self._number("crash_step", 1, steps)
+            problem = crash_point_problem(crash_child, crash_step, children, steps)
+            if problem is not None:
+                raise BadField(
+                    "crash_child" if problem.startswith("crash child") else "crash_step", problem
+                )
             form = ExperimentForm(
                 children=children,
                 steps=steps,
                 crash_enabled=self.query_one("#crash_enabled", Checkbox).value,
-                crash_child=self._number("crash_child", 0, children - 1),
-                crash_step=self._number("crash_step", 0, steps - 1),
+                crash_child=crash_child,
+                crash_step=crash_step,
                 dedup_id=self.query_one("#dedup_id", Input).value.strip(),
             )
         except BadField as exc:
@@ -125,3 +150,9 @@ class EnqueueFormScreen(Dialog[ExperimentForm | None]):
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+def crash_hint(children: int, steps: int) -> str:
+    """The numbers a crash point may take: the children's id suffixes, the steps'
+    function ids (what the tree and the steps table show)."""
+    return f"child ids {child_ids_text(children)}; steps 1-{steps} (function ids)"

@@ -18,6 +18,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from limbo_tui.model import Step
+from limbo_tui.numbering import step_text
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.ui.screens.dialog import Dialog
 
@@ -35,12 +36,12 @@ class ForkStepScreen(Dialog[int | None]):
     def _texts(self) -> dict[str, str]:
         """Option id -> its words (without the mark)."""
         texts = {
-            str(s.function_id): f"step {s.function_id}: {safe_text(s.name)}"
+            str(s.function_id): f"{step_text(s.function_id)}: {safe_text(s.name)}"
             + (" (failed)" if s.failed else "")
             for s in self._steps
         }
         following = (self._steps[-1].function_id + 1) if self._steps else 1
-        texts[str(following)] = f"step {following}: the next, not yet recorded"
+        texts[str(following)] = f"{step_text(following)}: the next, not yet recorded"
         return texts
 
     def preselected(self) -> int:

@@ -32,7 +32,17 @@ def help_text(read_only: bool) -> Text:
         " disp a/n  dispatch a of at most n: DBOS counts each run of a workflow (the first,\n"
         "           then each recovery) and allows n = its max_recovery_attempts + 1 (? while\n"
         "           unknown); the dispatch past n is refused: DBOS dead-letters it\n"
-        "           (MAX_RECOVERY_ATTEMPTS_EXCEEDED), shown as 'disp 4/3 refused'\n"
+        "           (MAX_RECOVERY_ATTEMPTS_EXCEEDED), shown as 'disp 4/3 refused'. The max\n"
+        "           is the workflow's own: what limbo-tui's worker registered when it\n"
+        "           dispatched it, else [limits] (details: 'from [limits]'), else ?\n"
+    )
+    text.append("\nNumbering\n", style="bold")
+    text.append(
+        " step 4    DBOS's function id of a step in its workflow: the steps table's #,\n"
+        "           the tree's live step, the worker log, the fork picker, the crash point\n"
+        " try 1/3   the step's try, from 1 (DBOS logs 'attempt 1 of 3' when try 1 fails)\n"
+        " …-3       a child by its id: <parent id>-<function id of the call that started\n"
+        "           it>; the seed's children are -1, -3, -5 (each also waits: getResult)\n"
     )
     text.append("\nTree columns\n", style="bold")
     text.append(
