@@ -379,19 +379,16 @@ def _limits(value: Any, locate: _Locator) -> dict[str, int]:
 
 
 def _check_experiment(settings: Settings, locate: _Locator) -> None:
-    from limbo_tui.worker.protocol import child_function_ids, child_ids_text
+    from limbo_tui.worker.protocol import crash_point_problem
 
     exp = settings.experiment
-    if exp.crash_enabled and exp.crash_child not in child_function_ids(exp.children):
+    if not exp.crash_enabled:
+        return
+    crash = crash_point_problem(exp.crash_child, exp.crash_step, exp.children, exp.steps)
+    if crash is not None:
         raise ConfigError(
-            f"{locate.at('crash_child', 'experiment')}: experiment.crash_child = "
-            f"{exp.crash_child} is not a child of the experiment: set the id suffix of one "
-            f"(its {exp.children} children are {child_ids_text(exp.children)})"
-        )
-    if exp.crash_enabled and not 1 <= exp.crash_step <= exp.steps:
-        raise ConfigError(
-            f"{locate.at('crash_step', 'experiment')}: experiment.crash_step = "
-            f"{exp.crash_step} is outside the experiment (steps are function ids 1-{exp.steps})"
+            f"{locate.at(crash.field, 'experiment')}: experiment.{crash.field} = "
+            f"{crash.value} {crash.reason}"
         )
 
 

@@ -100,13 +100,13 @@ def test_flags_worker_and_read_only(tmp_path: Path) -> None:
         # each child takes two function ids of its parent), a step's function id.
         (
             "\n\n[experiment]\ncrash_child = 4\n",
-            "line 4: experiment.crash_child = 4 is not a child of the experiment: set the id "
-            "suffix of one (its 6 children are -1, -3, …, -11)",
+            "line 4: experiment.crash_child = 4 is not a child: the 6 children's ids end with "
+            "-1, -3, …, -11",
         ),
         ("[experiment]\ncrash_child = 0\n", "out of range 1..199"),
         (
             "[experiment]\nsteps = 2\n",
-            "experiment.crash_step = 4 is outside the experiment (steps are function ids 1-2)",
+            "experiment.crash_step = 4 is not a step: a child's steps are 1-2 (function ids)",
         ),
         ("[experiment]\ncolour = 1\n", "unknown setting experiment.colour; valid names"),
         ("[nonsense]\nx = 1\n", "line 1: unknown setting 'nonsense'"),

@@ -42,3 +42,21 @@ def test_an_enqueue_and_a_config_file_refuse_the_same_numbers(tmp_path: Path, na
     for good in (low, high):
         assert out_of_bounds(name, good) is None
         assert ExperimentParams().replace(**{name: good, "crash_child": None}).validate() is None
+
+
+@pytest.mark.parametrize(
+    ("name", "setting", "field", "value"),
+    [("crash_child", 4, "crash_child", 4), ("steps", 2, "crash_step", 4)],
+)
+def test_a_crash_point_outside_the_experiment_is_refused_for_one_reason(
+    tmp_path: Path, name: str, setting: int, field: str, value: int
+) -> None:
+    config = tmp_path / "limbo-tui.toml"
+    config.write_text(f"[experiment]\n{name} = {setting}\n")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(Overrides(config=str(config)), {})
+    exp = dataclasses.replace(ExperimentSettings(), **{name: setting})
+    said = ExperimentParams.from_settings(exp).validate()
+    assert said is not None and said.startswith(f"{field.replace('_', ' ')} {value} ")
+    reason = said.split(f" {value} ", 1)[1]
+    assert str(refused.value).endswith(f": experiment.{field} = {value} {reason}")

@@ -120,7 +120,10 @@ class ExperimentParams:
         if not 0.0 <= self.step_fail_rate < 1.0:
             return "step fail rate must be in [0, 1)"
         if self.crash_child is not None:
-            return crash_point_problem(self.crash_child, self.crash_step, self.children, self.steps)
+            crash = crash_point_problem(
+                self.crash_child, self.crash_step, self.children, self.steps
+            )
+            return str(crash) if crash else None
         return None
 
     def workflow_input(self) -> dict[str, object]:
@@ -150,16 +153,36 @@ def child_ids_text(children: int) -> str:
     return ", ".join(ids if len(ids) <= 4 else [*ids[:2], "…", ids[-1]])
 
 
-def crash_point_problem(child: int, step: int, children: int, steps: int) -> str | None:
-    """Why (child, step) is not a step of the experiment, in one line; None when it is."""
+@dataclass(frozen=True)
+class CrashPointProblem:
+    """Why a crash point is not a step of its experiment: the field at fault
+    ("crash_child" or "crash_step"), its value and the reason ("is not a child: ...")."""
+
+    field: str
+    value: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field.replace('_', ' ')} {self.value} {self.reason}"
+
+
+def crash_point_problem(
+    child: int, step: int, children: int, steps: int
+) -> CrashPointProblem | None:
+    """The one check of a crash point (config file, E form, enqueue): None when (child,
+    step) is a step of the experiment."""
     if child not in child_function_ids(children):
-        return (
-            f"crash child {child} is not a child: the {children} children's ids end with "
+        return CrashPointProblem(
+            "crash_child",
+            child,
+            f"is not a child: the {children} children's ids end with "
             f"{child_ids_text(children)} (a child's id suffix is the function id that "
-            "started it in the parent)"
+            "started it in the parent)",
         )
     if not 1 <= step <= steps:
-        return f"crash step {step} is not a step: a child's steps are 1-{steps} (function ids)"
+        return CrashPointProblem(
+            "crash_step", step, f"is not a step: a child's steps are 1-{steps} (function ids)"
+        )
     return None
 
 

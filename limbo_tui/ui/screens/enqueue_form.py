@@ -92,7 +92,7 @@ class EnqueueFormScreen(Dialog[ExperimentForm | None]):
             )
         except ValueError:
             return
-        if 1 <= children <= 100 and 1 <= steps <= 100:
+        if out_of_bounds("children", children) is None and out_of_bounds("steps", steps) is None:
             self.query_one("#crash-hint", Static).update(Text(crash_hint(children, steps)))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -106,17 +106,14 @@ class EnqueueFormScreen(Dialog[ExperimentForm | None]):
         else:
             self.dismiss(None)
 
-    def _number(self, field: str, low: int | None = None, high: int | None = None) -> int:
-        """The field's whole number, within the experiment's bounds (settings.py) and, for
-        a crash point, within `low`..`high` (the children and steps asked for)."""
+    def _number(self, field: str) -> int:
+        """The field's whole number, within the experiment's bounds (settings.py)."""
         raw = self.query_one(f"#{field}", Input).value.strip()
         try:
             value = int(raw)
         except ValueError:
             raise BadField(field, f"{field.replace('_', ' ')}: a whole number, please") from None
         problem = out_of_bounds(field, value)
-        if problem is None and low is not None and high is not None and not low <= value <= high:
-            problem = f"{field.replace('_', ' ')}: between {low} and {high}"
         if problem is not None:
             raise BadField(field, problem)
         return value
@@ -125,13 +122,11 @@ class EnqueueFormScreen(Dialog[ExperimentForm | None]):
         try:
             children = self._number("children")
             steps = self._number("steps")
-            crash_child = self._number("crash_child", 1, 2 * children - 1)
-            crash_step = self._number("crash_step", 1, steps)
-            problem = crash_point_problem(crash_child, crash_step, children, steps)
-            if problem is not None:
-                raise BadField(
-                    "crash_child" if problem.startswith("crash child") else "crash_step", problem
-                )
+            crash_child = self._number("crash_child")
+            crash_step = self._number("crash_step")
+            crash = crash_point_problem(crash_child, crash_step, children, steps)
+            if crash is not None:
+                raise BadField(crash.field, str(crash))
             form = ExperimentForm(
                 children=children,
                 steps=steps,
