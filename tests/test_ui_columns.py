@@ -179,6 +179,9 @@ def test_the_tree_gets_what_its_columns_need_within_bounds() -> None:
     assert tree_width(100, 86, 70) == 70 and tree_width(200, 86, 70) == 140
     assert tree_width(60, 86, 80) == 40
     # The keys walk whole tenths, from wherever the split was.
+    # At 60 columns the essentials (41 here) beat the 60% rule, the details keep 20.
+    assert tree_width(60, 86, None, essential=41) == 40
+    assert tree_width(60, 86, None, essential=30) == 36
     assert moved_share(100, 48, +10) == 60 and moved_share(100, 48, -10) == 40
     assert moved_share(100, 80, +10) == 80 and moved_share(100, 20, -10) == 20
 
@@ -199,3 +202,15 @@ async def test_a_tree_taller_than_the_pane_keeps_its_last_column_clear_of_the_sc
         await pilot.press("o", "o", "o")  # sorted by recoveries: the arrow fits too
         await pilot.pause()
         assert "recovery↓" in header(app) and "mark" in header(app)
+
+
+async def test_at_60x15_the_tree_keeps_its_essential_columns_whole() -> None:
+    app, feeds = make_app()
+    async with app.run_test(size=(60, 15)) as pilot:
+        feeds[0].push(seed.rows(), full=True)
+        await pilot.pause()
+        parent = line_of(app, "fe5f923f")
+        for whole in ("PENDING", "fe5f923f", "disp 2/3", "‼ LIMBO"):
+            assert whole in parent, parent
+        assert "mark" in header(app)
+        assert app.query_one("#details").region.width >= 19

@@ -3,8 +3,9 @@ user (`<` / `>`, kept for the session), or the details alone, full width (`z`).
 
 By default the tree asks for what its columns need (every column, names whole up to a
 limit) and gets it between 40% of the screen and what leaves the details DETAILS_MIN
-cells: at 200 columns neither pane is half blank, at 80 the details keep a readable
-third. A moved split is a share of the screen, so it holds across a resize.
+cells (on a small screen, at least what its essential columns need): at 200 columns
+neither pane is half blank, at 80 the details keep a readable third. A moved split is
+a share of the screen, so it holds across a resize.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ SHARE_MIN, SHARE_MAX = 20, 80
 PANE_MIN = 20
 
 
-def tree_width(screen: int, wanted: int, share: int | None) -> int:
+def tree_width(screen: int, wanted: int, share: int | None, essential: int = 0) -> int:
     """The tree pane's width on a screen `screen` cells wide: `wanted` (what its columns
-    need) within bounds, or `share` percent of the screen once the user moved it."""
+    need) within bounds, or `share` percent of the screen once the user moved it. On a
+    small screen the tree gets at least its `essential` width (status, id, counter and
+    mark whole) as long as the details keep PANE_MIN cells."""
     if share is not None:
         return max(min(round(screen * share / 100), screen - PANE_MIN), min(PANE_MIN, screen))
-    most = max(screen - DETAILS_MIN, round(screen * 0.6))
+    most = max(screen - DETAILS_MIN, round(screen * 0.6), min(essential, screen - PANE_MIN))
     least = round(screen * 0.4)
     return max(least, min(wanted, most))
 
@@ -80,8 +83,9 @@ class SplitView(Horizontal):
         if not self.zoomed and self.size.width:
             tree = self.query_one(WorkflowTree)
             # + the tree's scrollbar, which its lines leave room for.
-            wanted = tree.wanted_width() + tree.styles.scrollbar_size_vertical
-            width = tree_width(self.size.width, wanted, self.share)
+            bar = tree.styles.scrollbar_size_vertical
+            wanted, essential = tree.wanted_width() + bar, tree.essential_width() + bar
+            width = tree_width(self.size.width, wanted, self.share, essential)
             if width != self._width:
                 self._width = width
                 pane.styles.width = width

@@ -128,6 +128,12 @@ def wanted_width(content: Mapping[str, int], indent_room: int) -> int:
     return indent_room + others + name + GAP * (len(COLUMNS) - 1)
 
 
+def essential_width(content: Mapping[str, int], indent_room: int) -> int:
+    """The narrowest width at which no column that is never dropped is cut."""
+    kept = [c for c in COLUMNS if c.drop_rank is None]
+    return indent_room + sum(column_width(c, content) for c in kept) + GAP * (len(kept) - 1)
+
+
 def fit(text: str, width: int, right: bool = False) -> str:
     """text in exactly `width` cells: cut with an ellipsis, or padded."""
     if width <= 0:

@@ -285,6 +285,10 @@ class WorkflowTree(BulkTree):
             self.repaint_lines()
             self.post_message(self.ColumnsChanged(lay))
 
+    def essential_width(self) -> int:
+        """The pane width below which the status, id, counter or mark would be cut."""
+        return columns.essential_width(self._content, self._indent_room())
+
     def wanted_width(self) -> int:
         """The pane width at which every column shows and names fit (the split's own)."""
         return columns.wanted_width(self._content, self._indent_room())
