@@ -9,7 +9,7 @@ timeline keeps the same words without the clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from limbo_tui.diagnose import AWAITING_DEAD_CHILD, LIMBO, Diagnosis
 from limbo_tui.model import WorkflowGraph, short_id
@@ -19,13 +19,29 @@ from limbo_tui.worker.protocol import ShutdownWait
 _WORDS = {AWAITING_DEAD_CHILD: "awaiting a dead child"}
 
 
-def _why(workflow_id: str, graph: WorkflowGraph, diagnoses: Iterable[Diagnosis]) -> str:
+def short_waited_id(workflow_id: str, others: Collection[str]) -> str:
+    """A waited-for id as short_id writes it, a child (DBOS's `<parent>-<n>`) after its
+    parent's short id when the parent is among `others` (DBOS names both while a parent
+    waits for a running child): `b1fb725b-1`, never the parent's `b1fb725b` twice."""
+    parent = workflow_id.rpartition("-")[0]
+    return short_id(workflow_id, parent if parent in others else None)
+
+
+def _why(
+    workflow_id: str,
+    graph: WorkflowGraph,
+    diagnoses: Iterable[Diagnosis],
+    active: tuple[str, ...],
+) -> str:
     wf = graph.workflows.get(workflow_id)
     said = [wf.status if wf is not None else "not loaded"]
     kinds = [d.kind for d in diagnoses if d.workflow_id == workflow_id and d.severity == LIMBO]
     if kinds:
         said.append(_WORDS.get(kinds[0], kinds[0].replace("-", " ")))
-    return f"{short_id(workflow_id)} ({', '.join(said)})"
+    known = set(active) | ({wf.parent_id} if wf is not None and wf.parent_id else set())
+    if workflow_id.rpartition("-")[0] in graph.workflows:
+        known.add(workflow_id.rpartition("-")[0])
+    return f"{short_waited_id(workflow_id, known)} ({', '.join(said)})"
 
 
 def waiting_for(wait: ShutdownWait, graph: WorkflowGraph, diagnoses: Iterable[Diagnosis]) -> str:
@@ -34,7 +50,8 @@ def waiting_for(wait: ShutdownWait, graph: WorkflowGraph, diagnoses: Iterable[Di
     if not wait.active:
         return f"DBOS's shutdown waits up to {wait.wait_s} s for its active workflows"
     listed = list(diagnoses)
-    return "DBOS waits for " + ", ".join(_why(i, graph, listed) for i in wait.active)
+    named = ", ".join(_why(i, graph, listed, wait.active) for i in wait.active)
+    return "DBOS waits for " + named
 
 
 def stopping_line(

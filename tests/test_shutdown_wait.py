@@ -40,3 +40,11 @@ def test_before_dbos_names_anything_and_for_an_unloaded_id() -> None:
     )
     other = ShutdownWait(10, 0.0, ("0123456789abcdef",))
     assert waiting_for(other, graph, []) == "DBOS waits for 01234567 (not loaded)"
+
+
+def test_a_parent_and_its_running_child_are_told_apart() -> None:
+    # DBOS names both while the parent waits for a child still running its steps.
+    wait = ShutdownWait(10, 0.0, (PARENT, f"{PARENT}-1"))
+    assert waiting_for(wait, WorkflowGraph(), []) == (
+        "DBOS waits for fe5f923f (not loaded), fe5f923f-1 (not loaded)"
+    )

@@ -241,3 +241,26 @@ def test_a_worker_that_never_exits_after_the_shutdown_is_killed_and_it_says_so(
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert "DBOS successfully shut down" in (tmp_path / "w.log").read_text()
+
+
+def test_dbos_34_shutdown_waits_too_while_work_runs_and_names_parent_and_child(
+    dbos_url: str, tmp_path: Path
+) -> None:
+    base = small_settings(crash_enabled=False, step_delay_ms=STEP_AT_STOP_MS)
+    settings = replace(base, worker=replace(base.worker, shutdown_wait_s=2))
+    worker = ProcessWorker(dbos_url, settings, log_path=tmp_path / "w.log")
+    worker.start()
+    assert worker.state == RUNNING, worker.detail
+    try:
+        result = worker.enqueue_experiment(ExperimentParams.from_settings(settings.experiment))
+        assert result.ok and result.workflow_id
+        wait_for(lambda: worker.step_progress().get(f"{result.workflow_id}-1"), 30, "a step")
+        outcome = worker.stop_gracefully()
+    except BaseException:
+        worker.stop()
+        raise
+    parent = result.workflow_id[:8]
+    named = outcome.removeprefix("DBOS waited its whole 2 s for ").split(", still active")[0]
+    assert sorted(named.split(", ")) == [parent, f"{parent}-1"], outcome
+    assert outcome.endswith(", still active, and gave up; they stay PENDING"), outcome
+    assert [row[0] for row in attempts(dbos_url)] == ["PENDING", "PENDING"]

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from limbo_tui.errors import LimboError
-from limbo_tui.model import short_id
 from limbo_tui.settings import Settings
+from limbo_tui.shutdown_wait import short_waited_id
 from limbo_tui.worker import progress
 from limbo_tui.worker.base import WorkerBase
 from limbo_tui.worker.interpreter import Interpreter, foreign_release, worker_interpreter
@@ -400,4 +400,4 @@ class ProcessWorker(WorkerBase):
 
 
 def _ids(ids: tuple[str, ...]) -> str:
-    return ", ".join(short_id(i) for i in ids)
+    return ", ".join(short_waited_id(i, ids) for i in ids)
