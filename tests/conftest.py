@@ -4,6 +4,7 @@ per test copied from templates (tests/pg_support.py)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -41,3 +42,31 @@ def dbos_url(pg_server: EmbeddedServer) -> Iterator[str]:
     name = fresh_database(pg_server, DBOS_TEMPLATE)
     yield pg_server.url(name)
     drop_database(pg_server, name)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist's worksteal each worker first runs one contiguous share of the list,
+    and idle workers steal from the ends of the others' shares. So each share starts
+    with its part of the slow tests: they all start at once instead of one worker
+    meeting a run of them last, and what is stolen at the end is short."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        items[:] = spread_slow_first(items, workers)
+
+
+def spread_slow_first(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    # The shares as worksteal cuts them: pending // idle workers left, in turn.
+    sizes, left = [], len(items)
+    for remaining in range(workers, 0, -1):
+        sizes.append(left // remaining)
+        left -= sizes[-1]
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    shares: list[list[pytest.Item]] = [slow[i::workers] for i in range(workers)]
+    for share, size in zip(shares, sizes, strict=True):
+        # then the rest in collection order, so that a module's tests stay together
+        room = max(0, size - len(share))
+        share.extend(rest[:room])
+        del rest[:room]
+    shares[-1].extend(rest)
+    return [item for share in shares for item in share]

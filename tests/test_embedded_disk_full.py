@@ -27,9 +27,12 @@ from limbo_tui.ui.app import LimboApp
 from limbo_tui.ui.status_header import StatusHeader
 from tests.pg_support import shared_tmp
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0, reason="mounting the small filesystem that fills up needs root"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        os.geteuid() != 0, reason="mounting the small filesystem that fills up needs root"
+    ),
+    pytest.mark.slow,
+]
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ The real `limbo-tui` command in a pseudo-terminal, on the embedded default.
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import time
@@ -69,7 +70,12 @@ def _check_triggers_whole(url: str) -> str:
 
 def test_killed_twenty_times_then_everything_recovers(tmp_path: Path) -> None:
     data_dir = shared_tmp("limbo-tui-kill-") / "pg"
-    exp = "\n".join(f"{k} = {str(v).lower()}" for k, v in vars(EXPERIMENT).items() if k != "queue")
+    # TOML values (json.dumps writes true / 300 / "SIGKILL" as TOML does); None is unset.
+    exp = "\n".join(
+        f"{k} = {json.dumps(v)}"
+        for k, v in vars(EXPERIMENT).items()
+        if k != "queue" and v is not None
+    )
     config = tmp_path / "config.toml"
     config.write_text(f'[embedded]\ndata_dir = "{data_dir}"\n[experiment]\n{exp}\n')
     settings = Settings(experiment=EXPERIMENT, worker=WorkerSettings())

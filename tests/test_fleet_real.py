@@ -32,6 +32,9 @@ from limbo_tui.urls import sqlalchemy_url
 from limbo_tui.waits import MESSAGE, current_wait
 from limbo_tui.worker.actions import Actions
 
+# Real DBOS workers and their thresholds: long (`-m "not slow"` leaves them out).
+pytestmark = pytest.mark.slow
+
 WORKER = Path(__file__).with_name("fleet_worker.py")
 # Thresholds a test can wait out: silent after 8 s, ENQUEUED too long after 3 s. The live
 # executor must write within the silence threshold of each diagnosis, which takes a

@@ -25,6 +25,9 @@ from limbo_tui.scripting import snapshot_json
 from limbo_tui.waits import MESSAGE, current_wait
 from tests.pg_support import drop_database
 
+# Real DBOS workers and their thresholds: long (`-m "not slow"` leaves them out).
+pytestmark = pytest.mark.slow
+
 OLD = "2.8.0"
 
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from limbo_tui.lab_compare import (
     Moment,
     ReleaseRun,
@@ -17,6 +19,7 @@ from limbo_tui.lab_compare import (
 from tests.pg_support import shared_tmp
 
 
+@pytest.mark.slow
 def test_compare_prints_both_timelines_and_where_they_part(tmp_path: Path) -> None:
     data_dir = shared_tmp("limbo-tui-compare-") / "pg"
     config = tmp_path / "limbo-tui.toml"

@@ -31,6 +31,9 @@ from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.worker_log import shutdown_wait_ids
 from tests.pg_support import drop_database, fresh_database
 
+# The seed on real DBOS releases, launch after launch: long (`-m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 NEW = "3.4.0"
 
 

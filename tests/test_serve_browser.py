@@ -23,6 +23,7 @@ from tests.browser import CHROMIUM, TESSERACT, chromium_page, wait_for_text
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run)"),
     pytest.mark.skipif(TESSERACT is None, reason="tesseract-ocr is not installed (.ci/run)"),
+    pytest.mark.slow,
 ]
 
 COMMAND = Path(sys.executable).parent / "limbo-tui"

@@ -17,10 +17,13 @@ import pytest
 from tests.pg_support import shared_tmp
 from tests.tmux_support import Terminal
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("tmux") is None or shutil.which("uv") is None,
-    reason="needs tmux and uv (.ci/run installs both)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("tmux") is None or shutil.which("uv") is None,
+        reason="needs tmux and uv (.ci/run installs both)",
+    ),
+    pytest.mark.slow,
+]
 REPO = Path(__file__).resolve().parent.parent
 
 
