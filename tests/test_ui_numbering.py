@@ -190,3 +190,22 @@ async def test_the_max_is_what_the_worker_registered_when_it_dispatched_the_work
         assert "disp 4/3 refused" in tree_line(app, f"{RUN}-1")
         await select(app, pilot, f"{RUN}-1")
         assert "dispatch 4 was refused: DBOS dead-lettered it" in recovery_field(app)
+
+
+async def test_what_the_worker_was_last_seen_dispatching_is_kept_at_quit() -> None:
+    worker = WorkerDouble(executor_id=OURS, limits={PARENT_NAME: 2, CHILD_NAME: 2})
+    app, feeds = make_app(worker=worker)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        feeds[0].push(experiment_rows(), full=True)
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if RUN in worker.kept:
+                break
+        assert RUN in worker.kept
+        late = Workflow("7d00aa11-2222-4333-8444-555566667777", "PENDING", name=PARENT_NAME,
+                        executor_id=OURS, recovery_attempts=1, created_at_ms=NOW_MS)  # fmt: skip
+        feeds[0].push([late])
+        await pilot.pause()
+    # The app quit before its next poll: what the last batch showed is kept all the same.
+    assert worker.kept[late.id] == RegisteredMax(2, 1, OURS)

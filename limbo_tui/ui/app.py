@@ -13,6 +13,8 @@ become notifications and a header line, never an exception that ends the app.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -242,6 +244,10 @@ class LimboApp(App[None]):
         self._graceful_quit.press()
 
     async def on_unmount(self) -> None:
+        # What the worker was last seen dispatching is kept for the next session.
+        self.inputs.keep(self.state.take_learned())
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.inputs.keep_now)
         # Shutting down: a feed that fails to stop has nothing useful left to say.
         try:
             await self.inputs.stop_feed()

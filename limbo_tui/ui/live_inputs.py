@@ -120,3 +120,8 @@ class LiveInputs:
         """What the state learned its worker dispatched: kept by the next poll."""
         if learned:
             self._to_keep.put(learned)
+
+    def keep_now(self) -> None:
+        """At quit, what no poll took yet (blocking: call it from a thread)."""
+        while self._worker is not None and not self._to_keep.empty():
+            self._worker.keep_registered(self._to_keep.get())
