@@ -2,7 +2,7 @@
 
 BenchApp is LimboApp with three timestamps added and nothing else changed:
 - graph:  when `_apply_batch` has applied a feed batch to the WorkflowGraph;
-- repaint: when `_repaint` (throttled to refresh_hz) has synced the widgets;
+- repaint: when `repaint` (throttled to refresh_hz) has synced the widgets;
 - screen: when the next compositor frame was rendered and encoded to terminal bytes.
 Textual's headless driver skips the final encoding; BenchApp does it (render_segments)
 so that a frame costs what it costs on a terminal, then throws the bytes away.
@@ -115,12 +115,14 @@ def make_bench_app(settings: Settings, url: str, rec: Recorder) -> Any:
         # Textual resolves a relative CSS_PATH against the subclass's own module.
         CSS_PATH = str(Path(app_module.__file__).with_name(LimboApp.CSS_PATH))  # type: ignore[arg-type]
 
-        def _apply_batch(self, batch: Any) -> None:
-            super()._apply_batch(batch)
-            rec.applied(batch)
+        def on_feed_batch_arrived(self, message: Any) -> None:
+            # Textual calls every class's handler along the MRO, this one first: the
+            # app's own applies the batch right after (no super() call, or it would run
+            # twice).
+            rec.applied(message.batch)
 
-        def _repaint(self) -> None:
-            super()._repaint()
+        def repaint(self) -> None:
+            super().repaint()
             rec.repainted()
 
         def _display(self, screen: Any, renderable: Any) -> None:

@@ -23,6 +23,10 @@ FIGURES: tuple[str, ...] = (
     "app_cost.ratio_triggers_and_monitor",
     "idle.live_queries_per_s",
     "idle.poll_queries_per_s",
+    "idle.tui_cpu_pct",
+    "idle.tui_tick_ms",
+    "idle.tui_filter_ms",
+    "scale.filter_first_key_ms@largest",
     "startup.cold_s",
     "startup.warm_s",
     *real_terminal_report.FIGURES,
@@ -180,6 +184,57 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
         "q/s",
         f"server {_get(idle, 'modes', 'poll', 'server_ms_per_s')} ms/s on "
         f"{idle.get('workflow_rows')} rows; {idle.get('poll_over_live_queries')}x LISTEN mode",
+    )
+    tui = idle.get("tui") or {}
+    cpu = _get(tui, "this_cpu_pct", "median")
+    base = _get(tui, "baseline_cpu_pct", "median")
+    than = f"; baseline tree {base}% in the same run ({tui.get('baseline_over_this')}x)"
+    loads = [r["load"] for rs in (tui.get("rounds") or {}).values() for r in rs]
+    busy = [b for b in (ld.get("busy_pct_of_all_cores") for ld in loads) if b is not None]
+    add(
+        "idle.tui_cpu_pct",
+        f"idle TUI CPU, {tui.get('unfinished')} unfinished workflows",
+        cpu,
+        "% of a core",
+        f"over {tui.get('seconds')} s x {_get(tui, 'this_cpu_pct', 'n')}"
+        + (than if base is not None else "")
+        + (f"; machine {min(busy)}-{max(busy)}% busy (both cores)" if busy else ""),
+        "< 3%",
+        None if cpu is None else cpu < 3,
+    )
+    tick = tui.get("tick") or {}
+    add(
+        "idle.tui_tick_ms",
+        "one idle tick's diagnosis, scheduled",
+        _get(tick, "scheduled_ms", "median"),
+        "ms",
+        f"re-diagnosing all {tick.get('ticking')} PENDING/ENQUEUED: "
+        f"{_get(tick, 'every_unfinished_ms', 'median')} ms "
+        f"({tick.get('old_over_scheduled_median')}x)",
+    )
+    fm = _get(tui, "this_filter_ms", "median")
+    add(
+        "idle.tui_filter_ms",
+        f"`/` filter on screen, {tui.get('unfinished')} unfinished workflows",
+        fm,
+        "ms",
+        f"keys to the filtered tree on a 200x50 pty; baseline tree "
+        f"{_get(tui, 'baseline_filter_ms', 'median')} ms",
+        "< 100 ms",
+        None if fm is None else fm < 100,
+    )
+    sizes = (results.get("scale") or {}).get("sizes") or {}
+    largest = max(sizes, key=int) if sizes else None
+    flt = (sizes.get(largest) or {}).get("filter") or {} if largest else {}
+    add(
+        "scale.filter_first_key_ms@largest",
+        f"`/` filter in the core, first key, {largest} rows",
+        flt.get("first_key_ms"),
+        "ms",
+        f"{flt.get('workflows')} loaded; next keys {_get(flt, 'next_keys_ms', 'median')} ms; "
+        f"index built once in {flt.get('index_ms')} ms",
+        "< 100 ms",
+        None if flt.get("first_key_ms") is None else flt["first_key_ms"] < 100,
     )
     st = results.get("startup") or {}
     add(

@@ -6,7 +6,11 @@ families (5,000 at 10k rows: half the table) and the rest finished. For each siz
 - first paint: a fresh limbo-tui process (LimboApp headless + LiveFeed) from app start to
   the first frame drawn after the snapshot was applied; `process` adds interpreter start
   and imports (spawn to that frame);
-- memory: the resident set of that process right after the first paint.
+- memory: the resident set of that process right after the first paint;
+- `/` filter, in the pure core: the snapshot's graph indexed once (SearchIndex.rebuild),
+  then each keystroke of "needle" typed in turn (SearchIndex.matches and the ids the tree
+  keeps, workflow_lines.visible_ids); the first keystroke searches every loaded
+  workflow, the next ones only what the previous one found.
 An empty database gives the baseline memory of limbo-tui itself.
 """
 
@@ -21,8 +25,14 @@ import asyncpg
 from bench.common import BenchServer, dist, log, spread
 from bench.live import Monitor
 from bench.synthetic import populate
+from limbo_tui.model import WorkflowGraph
 from limbo_tui.pg import queries
+from limbo_tui.search import SearchIndex
+from limbo_tui.ui import status_style
+from limbo_tui.ui.workflow_lines import visible_ids
 from limbo_tui.urls import asyncpg_dsn
+
+FILTER_TEXT = "needle"
 
 SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (2_000, 10_000)
@@ -41,6 +51,31 @@ async def _snapshot_times(url: str, runs: int) -> tuple[list[float], int]:
         return times, rows
     finally:
         await conn.close()
+
+
+async def _filter_times(url: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(asyncpg_dsn(url), statement_cache_size=0)
+    try:
+        rows = await queries.snapshot(conn, "dbos", 200)
+    finally:
+        await conn.close()
+    graph = WorkflowGraph()
+    graph.replace_all(rows)
+    index = SearchIndex(status_style.word)
+    t0 = time.perf_counter()
+    index.rebuild(graph)
+    rebuild_ms = (time.perf_counter() - t0) * 1000
+    keys: list[float] = []
+    for n in range(1, len(FILTER_TEXT) + 1):
+        t0 = time.perf_counter()
+        visible_ids(graph, index.matches(FILTER_TEXT[:n]))
+        keys.append((time.perf_counter() - t0) * 1000)
+    return {
+        "workflows": len(graph.workflows),
+        "index_ms": round(rebuild_ms, 1),
+        "first_key_ms": round(keys[0], 2),
+        "next_keys_ms": dist(keys[1:], 2),
+    }
 
 
 def first_paint(url: str) -> dict[str, Any]:
@@ -82,12 +117,13 @@ def run(bs: BenchServer, quick: bool, keep: set[int] | None = None) -> dict[str,
             "rss_mb": spread([p["ready_rss_mb"] for p in paints], 1),
             "tree_nodes": paints[-1]["tree_nodes"],
             "graph_workflows": paints[-1]["graph_workflows"],
+            "filter": asyncio.run(_filter_times(url)),
         }
         out["sizes"][str(n)] = entry
         log(
             f"scale {n:,}: snapshot {entry['snapshot_ms']['median']} ms, first paint "
             f"{entry['first_paint_s']['median']} s, rss {entry['rss_mb']['median']} MB, "
-            f"{entry['tree_nodes']} nodes"
+            f"{entry['tree_nodes']} nodes, filter first key {entry['filter']['first_key_ms']} ms"
         )
         if keep and n in keep:
             out["databases"][str(n)] = db

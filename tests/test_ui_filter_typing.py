@@ -4,11 +4,15 @@ switch to limbo-only)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from test_ui_support import ActionsDouble, WorkerDouble, make_app
 from textual import events
 from textual.widgets import Input
 
 from limbo_tui.ui.filter_input import FilterInput
+from limbo_tui.ui.workflow_lines import TreeFacts
+from limbo_tui.ui.workflow_tree import WorkflowTree
 from tests import seed
 
 
@@ -43,3 +47,28 @@ async def test_a_slash_typed_into_a_form_field_is_text() -> None:
         await pilot.press("7", "slash", "3")
         assert field.value == "7/3"
         assert not app.query_one(FilterInput).display
+
+
+async def test_a_filter_typed_in_one_burst_syncs_the_tree_once_for_its_last_text() -> None:
+    # Each sync of a large tree costs more than the burst takes to arrive: a sync per key
+    # ("n" matches nearly everything) kept 20k workflows from filtering for seconds. The
+    # app repaints after the messages already queued, so the burst is one sync.
+    app, feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        feeds[0].push(seed.rows(), full=True)
+        await pilot.pause(0.3)
+        tree = app.query_one(WorkflowTree)
+        synced: list[frozenset[str] | None] = []
+        sync = tree.sync
+
+        def counted(graph: Any, facts: TreeFacts, *rest: Any) -> None:
+            synced.append(facts.shown)
+            sync(graph, facts, *rest)
+
+        tree.sync = counted  # type: ignore[method-assign]
+        for ch in "/parent":
+            app.post_message(events.Key(ch if ch != "/" else "slash", ch))
+        await pilot.pause(0.3)
+        assert app.filter_text == "parent"
+        assert len(synced) == 1 and synced[0] is not None
