@@ -9,6 +9,7 @@ from test_ui_support import (
     family_rows,
     make_app,
     screen_lines,
+    workers_done,
 )
 
 from limbo_tui.model import Step, Workflow
@@ -253,7 +254,7 @@ async def test_a_worker_that_fails_to_start_is_reported_in_the_header() -> None:
     app.start_worker = True
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         header = str(app.query_one(StatusHeader).render())
         assert "DBOS launch failed" in header and "hunter2" not in header

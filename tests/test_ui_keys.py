@@ -7,6 +7,7 @@ from test_ui_support import (
     ActionsDouble,
     WorkerDouble,
     make_app,
+    workers_done,
 )
 
 from limbo_tui.ui.bindings import KEYS
@@ -25,7 +26,7 @@ SIZE = (80, 24)
 async def settle(app, pilot) -> None:  # type: ignore[no-untyped-def]
     """Let thread workers finish and their messages land."""
     await pilot.pause()
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await pilot.pause()
     await pilot.pause()
 

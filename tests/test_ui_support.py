@@ -4,9 +4,12 @@ LiveFeed uses), small worker / actions doubles, and the app's clock a minute int
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from textual.worker import WorkerCancelled
 
 from limbo_tui.model import Step, Workflow
 from limbo_tui.settings import Settings, UISettings
@@ -148,6 +151,20 @@ class ActionsDouble:
     def send(self, workflow_id: str, topic: str | None, message: str) -> ActionResult:
         self.calls.append(("send", workflow_id, topic, message))
         return ActionResult(True, f"sent {message!r}", workflow_id)
+
+
+async def workers_done(app: Any) -> None:
+    """Wait for the app's thread workers. The worker poll is exclusive: on a loaded
+    machine a new poll cancels the one still waiting, and wait_for_complete re-raises
+    that cancellation; the poll that replaced it is what the test waits for."""
+    for _ in range(20):
+        try:
+            await app.workers.wait_for_complete()
+            return
+        except WorkerCancelled:
+            continue
+    with contextlib.suppress(WorkerCancelled):
+        await app.workers.wait_for_complete()
 
 
 def make_app(

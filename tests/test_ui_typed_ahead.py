@@ -16,6 +16,7 @@ from limbo_tui.ui.screens.confirm import ConfirmScreen
 from limbo_tui.ui.screens.fork_picker import ForkStepScreen
 from limbo_tui.ui.workflow_tree import WorkflowTree
 from tests.faults_support import live_app, screen_lines, until
+from tests.test_ui_support import workers_done
 
 SETTINGS = Settings(
     feed=FeedSettings(poll_interval_s=0.2, heartbeat_s=2.0, coalesce_ms=10),
@@ -75,13 +76,13 @@ async def test_y_typed_ahead_does_not_confirm_a_cancel(dbos_url: str) -> None:
         _burst(app, "c", "y")
         await until(lambda: isinstance(app.screen, ConfirmScreen), 5, "the cancel dialog")
         await pilot.pause(0.3)
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         assert isinstance(app.screen, ConfirmScreen), "the typed-ahead y answered the dialog"
         assert _status(dbos_url) == "ENQUEUED"
         # A y typed once the dialog is on screen still answers it.
         await pilot.press("y")
         await until(lambda: not isinstance(app.screen, ConfirmScreen), 5, "the dialog to close")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await until(lambda: _status(dbos_url) == "CANCELLED", 10, "the cancel")
 
 
@@ -94,7 +95,7 @@ async def test_enter_typed_ahead_does_not_fork(dbos_url: str) -> None:
         _burst(app, "f", "g", "enter")  # the reflexive `fg` Enter after a ctrl+z
         await until(lambda: isinstance(app.screen, ForkStepScreen), 5, "the fork picker")
         await pilot.pause(0.3)
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         assert isinstance(app.screen, ForkStepScreen), "the typed-ahead enter picked a step"
         assert _workflows(dbos_url) == before, "a workflow was forked"
         await pilot.press("escape")
