@@ -475,7 +475,7 @@ def _diagnose_one(
                 NEAR_MAX_RECOVERY,
                 f"It is on dispatch {attempts}, above the {maximum + 1} that "
                 f"{max_origin(maximum, source)} allows (the first run and {maximum} "
-                f"recoveries): {over}, so its next recovery may dead-letter it.",
+                f"recoveries): {over}.",
                 "u: resume it (resets its recovery attempts to 0), or f: fork it from a step",
             )
         elif left <= limbo.near_max_margin:

@@ -41,9 +41,18 @@ def over_max_reason(attempts: int, maximum: int | None, status: str) -> str | No
     allowed = allowed_dispatches(maximum)
     if allowed is None or attempts <= allowed:
         return None
-    if status == model.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
-        return f"dispatch {attempts} was refused: DBOS dead-lettered it"
-    return "above what that maximum allows: it runs with another maximum"
+    if attempts == allowed + 1:
+        # The dispatch DBOS refuses counts too: it is one past the allowed, whatever the
+        # status after it (dead-lettered, for a moment still PENDING, cancelled later).
+        if status == model.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
+            return f"dispatch {attempts} was refused: DBOS dead-lettered it"
+        return f"dispatch {attempts} is one past the maximum: DBOS refuses it (dead-letters it)"
+    return "above what that maximum allows: it ran with another maximum"
+
+
+def _refused(attempts: int, maximum: int | None) -> bool:
+    allowed = allowed_dispatches(maximum)
+    return allowed is not None and attempts == allowed + 1
 
 
 def dispatch_text(
@@ -58,8 +67,7 @@ def dispatch_text(
         text = f"disp {count}/{of}"
         if over_max_reason(count, maximum, status) is None:
             return text
-        dead = status == model.MAX_RECOVERY_ATTEMPTS_EXCEEDED
-        return text + (" refused" if dead else " over max")
+        return text + (" refused" if _refused(count, maximum) else " over max")
     text = f"dispatch {count} of {of} ({max_origin(maximum, source)})"
     reason = over_max_reason(count, maximum, status)
     return text if reason is None else f"{text}: {reason}"

@@ -21,10 +21,16 @@ def test_a_count_above_the_allowed_dispatches_says_why() -> None:
         "dispatch 4 of 3 (max_recovery_attempts 2, as the worker that ran it registered it): "
         "dispatch 4 was refused: DBOS dead-lettered it"
     )
+    # The refused dispatch is one past the allowed whatever the status says of it: for a
+    # moment still PENDING (DBOS counts, then dead-letters), or cancelled afterwards.
+    assert dispatch_text(4, 2, "PENDING", short=True) == "disp 4/3 refused"
+    assert dispatch_text(4, 2, "CANCELLED", short=False).endswith(
+        ": dispatch 4 is one past the maximum: DBOS refuses it (dead-letters it)"
+    )
     assert dispatch_text(5, 2, "PENDING", short=True) == "disp 5/3 over max"
     assert dispatch_text(5, 2, "PENDING", short=False, source="config").endswith(
         "(max_recovery_attempts 2, from [limits] in the config): "
-        "above what that maximum allows: it runs with another maximum"
+        "above what that maximum allows: it ran with another maximum"
     )
 
 
