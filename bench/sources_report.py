@@ -69,7 +69,7 @@ def details(results: dict[str, Any]) -> list[str]:
     if not res or "sources" not in res:
         return []
     return [
-        "## 7. Change sources side by side",
+        "## Change sources side by side (the figures)",
         "",
         f"PostgreSQL {res.get('postgres')} of its own with `wal_level = logical`, `fsync = on`, "
         "`synchronous_commit = on`; pgbench single-row UPDATEs of `dbos.workflow_status` "
