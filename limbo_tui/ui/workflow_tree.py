@@ -477,6 +477,7 @@ class WorkflowTree(BulkTree):
         if node.is_expanded and node.children:
             node.collapse()
         elif node.parent is not None and node.parent is not self.root:
+            _ = self.last_line  # as in action_unfold_or_child: lines current first
             self.move_cursor(node.parent, animate=False)
 
     def action_unfold_or_child(self) -> None:
@@ -488,6 +489,10 @@ class WorkflowTree(BulkTree):
             node.expand()
             self._build_children(node)
         elif node.children:
+            # A family unfolded by the key just before has no line yet until the tree is
+            # next painted (a loaded machine may not paint between two keys): build the
+            # line list now so that the cursor lands on the child.
+            _ = self.last_line
             self.move_cursor(node.children[0], animate=False)
 
     def action_fold_all(self) -> None:
