@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-import psycopg
-
 from limbo_tui.errors import one_line
 from limbo_tui.model import RegisteredMax
 from limbo_tui.pg.sql_text import quote_ident
@@ -60,6 +58,8 @@ _made: set[str] = set()
 
 def load(url: str, dbos_schema: str) -> dict[str, RegisteredMax]:
     """{workflow id: what it was dispatched with}; {} where nothing was ever kept."""
+    import psycopg  # here, not at import: `snapshot` and the TUI load this module
+
     with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
         present = conn.execute("SELECT to_regclass(%s)", (f"{OWN_SCHEMA}.{TABLE}",)).fetchone()
         if present is None or present[0] is None:
@@ -76,6 +76,8 @@ def save(url: str, dbos_schema: str, seen: Mapping[str, RegisteredMax]) -> None:
     """Keep these (one transaction; the newest dispatch of a workflow wins)."""
     if not seen:
         return
+    import psycopg
+
     with psycopg.connect(url, connect_timeout=10) as conn:
         if url not in _made:
             with conn.transaction():
