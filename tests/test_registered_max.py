@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from faults_support import until
+from faults_support import until, until_async
 from test_worker_support import SMALL
 
 from limbo_tui.database import Database
@@ -70,7 +70,12 @@ async def _session(url: str, maximum: int, log: Path) -> dict[str, str]:
 
             await until(done, 120, "the experiment done")
             new = set(_statuses(url)) - before
-            await until(lambda: new <= set(registered_max.load(url, "dbos")), 60, "the maxima kept")
+
+            async def kept() -> bool:
+                # load() runs its own event loop (a blocking read): a thread, as the app's
+                return new <= set(await asyncio.to_thread(registered_max.load, url, "dbos"))
+
+            await until_async(kept, 60, "the maxima kept")
             # The lines the tree paints (an older family may be folded away on screen).
             ids = set(_statuses(url))
 
@@ -97,7 +102,7 @@ async def test_old_workflows_keep_the_max_their_worker_ran_them_with(
     for wid, line in second.items():
         expected = "disp 1/3" if wid in first else "disp 1/8"
         assert expected in line, (wid, line)
-    kept = registered_max.load(dbos_url, "dbos")
+    kept = await asyncio.to_thread(registered_max.load, dbos_url, "dbos")
     assert {w: r.max_recovery_attempts for w, r in kept.items()} == {
         w: 2 if w in first else 7 for w in second
     }

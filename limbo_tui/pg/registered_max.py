@@ -7,16 +7,19 @@ config, still shows an old workflow's own maximum. One table in limbo-tui's own 
 (pg/triggers.OWN_SCHEMA), written only in a lab that may be written (never on a
 monitor's database, never with --read-only); read wherever it exists (a SELECT).
 
-Blocking (psycopg): the worker's poll thread calls these, never the UI loop.
+Blocking (load: asyncpg in its own loop; save: psycopg, a lab only): the worker's poll
+thread calls these, never the UI loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 
 from limbo_tui.errors import one_line
 from limbo_tui.model import RegisteredMax
+from limbo_tui.pg.connect import connect
 from limbo_tui.pg.sql_text import quote_ident
 from limbo_tui.pg.triggers import OWN_SCHEMA
 from limbo_tui.settings import Settings
@@ -57,19 +60,28 @@ _made: set[str] = set()
 
 
 def load(url: str, dbos_schema: str) -> dict[str, RegisteredMax]:
-    """{workflow id: what it was dispatched with}; {} where nothing was ever kept."""
-    import psycopg  # here, not at import: `snapshot` and the TUI load this module
+    """{workflow id: what it was dispatched with}; {} where nothing was ever kept.
 
-    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-        present = conn.execute("SELECT to_regclass(%s)", (f"{OWN_SCHEMA}.{TABLE}",)).fetchone()
-        if present is None or present[0] is None:
+    Read through asyncpg, which every session has loaded already: a monitor
+    (`--worker none`) must not pay psycopg's import for a table only a lab writes. Call
+    it from a thread or a sync command, never from inside a running event loop."""
+    return asyncio.run(_load(url, dbos_schema))
+
+
+async def _load(url: str, dbos_schema: str) -> dict[str, RegisteredMax]:
+    conn = await connect(url)
+    try:
+        present = await conn.fetchval("SELECT to_regclass($1)::text", f"{OWN_SCHEMA}.{TABLE}")
+        if present is None:
             return {}
-        rows = conn.execute(
+        rows = await conn.fetch(
             f"SELECT workflow_uuid, max_recovery_attempts, recovery_attempts, executor_id "
-            f"FROM {_QUALIFIED} WHERE dbos_schema = %s",
-            (dbos_schema,),
-        ).fetchall()
-    return {str(wid): RegisteredMax(int(m), int(a), str(ex)) for wid, m, a, ex in rows}
+            f"FROM {_QUALIFIED} WHERE dbos_schema = $1",
+            dbos_schema,
+        )
+    finally:
+        await conn.close()
+    return {str(r[0]): RegisteredMax(int(r[1]), int(r[2]), str(r[3])) for r in rows}
 
 
 def save(url: str, dbos_schema: str, seen: Mapping[str, RegisteredMax]) -> None:
