@@ -294,6 +294,10 @@ class WorkflowGraph:
     def parent_of(self, workflow_id: str) -> str | None:
         return self._parent_of.get(workflow_id)
 
+    def known_ids(self) -> set[str]:
+        """Every id the graph knows: its rows and the children named, loaded or not."""
+        return self.workflows.keys() | self._parent_of.keys()
+
     def children(self, workflow_id: str) -> list[str]:
         """Child ids in call order; ids may not be loaded (no row in `workflows`)."""
         cached = self._sorted.get(workflow_id)

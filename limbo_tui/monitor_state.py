@@ -175,6 +175,8 @@ class Frame:
     diagnosed: frozenset[str]
     # A new snapshot, new limits or a new view: every line is redrawn.
     rebuild: bool
+    # Every line may read differently (a rebuild for a new view alone only moves lines).
+    relabel: bool
     view: View
     tree: TreeFacts
     selected: str | None
@@ -253,6 +255,7 @@ class MonitorState:
         self._unframed: set[str] = set()
         self._unframed_diagnosed: set[str] = set()
         self._rebuild = True
+        self._relabel = True
         # The view's rows (None: every row), recomputed when the graph or the view moved.
         self._shown: frozenset[str] | None = None
         self._shown_stale = False
@@ -381,7 +384,7 @@ class MonitorState:
             self._history_known = True
             self.graph.remember(status.history)
             self._undiagnosed_all = True
-            self._rebuild = True
+            self._rebuild = self._relabel = True
         if status.state != "RUNNING":
             self._worker_limits_known = False
         if status.limits is not None and self._history_known:
@@ -546,6 +549,7 @@ class MonitorState:
         changed, self._unframed = frozenset(self._unframed), set()
         diagnosed, self._unframed_diagnosed = frozenset(self._unframed_diagnosed), set()
         rebuild, self._rebuild = self._rebuild, False
+        relabel, self._relabel = self._relabel, False
         problems, self._new_problems = tuple(self._new_problems), []
         live = self._diagnoses
         summary = live.summary
@@ -555,6 +559,7 @@ class MonitorState:
             changed=changed,
             diagnosed=diagnosed,
             rebuild=rebuild,
+            relabel=relabel,
             view=self._view,
             tree=TreeFacts(
                 live.limbo_ids,
@@ -601,6 +606,7 @@ class MonitorState:
             changed, self._undiagnosed, self._undiagnosed_all = self._undiagnosed, set(), False
             self._unframed |= changed
             self._rebuild |= everything
+            self._relabel |= everything
             limbo = self.settings.limbo
             try:
                 if everything:

@@ -31,8 +31,12 @@ def test_the_private_tree_members_exist_with_the_expected_shapes() -> None:
     assert callable(tree._line_cache.clear), "Tree._line_cache has no clear()"
     node = tree.root.add("child", "data")
     for name in PRIVATE_NODE_MEMBERS:
-        assert isinstance(getattr(node, name), list), f"TreeNode.{name} is not a list"
+        assert hasattr(node, name), f"TreeNode.{name} is gone"
+    assert isinstance(node._children, list), "TreeNode._children is not a list"
     assert tree.root._children == [node]
+    assert node._expanded is False and node.expand()._expanded is True
+    # Every node by its id: what forget() drops a node from.
+    assert tree._tree_nodes[node.id] is node
     # A click on a line's toggle icon folds / unfolds only if the icon carries this meta.
     from textual.widgets import _tree
 
@@ -66,3 +70,40 @@ async def test_bulk_nodes_reorder_keeping_their_subtrees() -> None:
         tree.repaint_lines()
         await pilot.pause()
         assert "a1" in "".join(str(s.text) for s in [tree.render_line(2)])
+
+
+class FoldWatch(OneTree):
+    def __init__(self) -> None:
+        super().__init__()
+        self.folds: list[str | None] = []
+
+    def on_tree_node_collapsed(self, event: Tree.NodeCollapsed[str]) -> None:
+        self.folds.append(event.node.data)
+
+
+async def test_a_child_left_out_comes_back_whole_and_forget_drops_it() -> None:
+    app = FoldWatch()
+    async with app.run_test() as pilot:
+        tree = app.query_one(BulkTree)
+        tree.show_root = False
+        a = tree.make_node(tree.root, Text("a"), "a", True)
+        b = tree.make_node(tree.root, Text("b"), "b", False)
+        tree.set_children(tree.root, [a, b])
+        tree.set_children(a, [tree.make_node(a, Text("a1"), "a1", False)])
+        tree.set_children(tree.root, [b])
+        await pilot.pause()
+        assert [n.data for n in tree.visible_nodes()] == ["b"]
+        tree.set_children(tree.root, [a, b])
+        await pilot.pause()
+        assert [n.data for n in tree.visible_nodes()] == ["a", "a1", "b"]
+        # The program's own fold says nothing: no NodeCollapsed for the app to take as
+        # the user's choice.
+        tree.set_expanded(a, False)
+        await pilot.pause()
+        assert [n.data for n in tree.visible_nodes()] == ["a", "b"] and app.folds == []
+        a.collapse()  # the user's fold is told, as before
+        await pilot.pause()
+        assert app.folds == ["a"]
+        tree.set_children(tree.root, [b])
+        tree.forget(a)
+        assert a.id not in tree._tree_nodes and a.children[0].id not in tree._tree_nodes

@@ -330,7 +330,7 @@ class LimboApp(App[None]):
         tree.now_ms = frame.now_ms
         if frame.changed or frame.rebuild:
             try:
-                tree.sync(frame.graph, frame.tree, frame.changed, frame.rebuild)
+                tree.sync(frame.graph, frame.tree, frame.changed, frame.rebuild, frame.relabel)
             except Exception as exc:
                 self.state.report(f"tree update failed: {one_line(exc)}")
         if tree.cursor_line < 0 and tree.last_line >= 0:

@@ -19,8 +19,14 @@ from textual.widgets.tree import TreeNode
 
 # What this module reads or calls of Textual's Tree and TreeNode (the seam's test
 # checks each one on the installed Textual).
-PRIVATE_TREE_MEMBERS: tuple[str, ...] = ("_add_node", "_invalidate", "_tree_lines", "_line_cache")
-PRIVATE_NODE_MEMBERS: tuple[str, ...] = ("_children",)
+PRIVATE_TREE_MEMBERS: tuple[str, ...] = (
+    "_add_node",
+    "_invalidate",
+    "_tree_lines",
+    "_line_cache",
+    "_tree_nodes",
+)
+PRIVATE_NODE_MEMBERS: tuple[str, ...] = ("_children", "_expanded")
 # What Tree's click handler looks for on a line's toggle icon (a line painted by
 # render_label of our own draws the icon with it, as Tree's does).
 TOGGLE_STYLE = Style.from_meta({"toggle": True})
@@ -39,9 +45,25 @@ class BulkTree(Tree[str]):
     def set_children(self, parent: TreeNode[str], children: Sequence[TreeNode[str]]) -> None:
         """Make `children` (nodes of this tree, existing or from make_node) parent's
         child list, in this order, keeping each subtree and its expansion; the tree's
-        lines are rebuilt once."""
+        lines are rebuilt once. A child left out is kept whole (with its subtree), off
+        the screen, and can be placed under the same parent again; forget() drops it."""
         parent._children[:] = children
         self._invalidate()
+
+    def forget(self, node: TreeNode[str]) -> None:
+        """Drop for good a node (and its subtree) that set_children left out."""
+        stack = [node]
+        while stack:
+            gone = stack.pop()
+            self._tree_nodes.pop(gone.id, None)
+            stack.extend(gone._children)
+
+    def set_expanded(self, node: TreeNode[str], expanded: bool) -> None:
+        """Open or fold a node as the program's choice: no NodeExpanded / NodeCollapsed
+        message (those say the user chose), the lines rebuilt on the next paint."""
+        if node._expanded != expanded:
+            node._expanded = expanded
+            self._invalidate()
 
     def visible_nodes(self) -> list[TreeNode[str]]:
         """The node of each line the tree shows (inside opened families), top to bottom."""

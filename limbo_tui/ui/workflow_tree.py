@@ -2,9 +2,14 @@
 
 Updates are incremental: sync() touches only the families whose ids changed, keeps
 every existing node (so expansion, the cursor and the scroll position survive) and only
-relabels lines whose content changed. Nodes are made lazily: a folded family's children
-get theirs when it is first opened (or a search selects one of them). Ages are painted
-at render time from `now_ms`, so the 1 Hz age tick repaints visible lines only.
+relabels lines whose content changed. A new view (filter, limbo only, sort) reconciles
+only the parents of the ids it shows or hides and relabels nothing: the nodes it hides
+are kept whole, off screen, and placed again (as the user left them, reading as they do
+now) when a view shows them, so a view change makes no node it made before (issue #16:
+rebuilding nodes per view took seconds at 20k workflows). Nodes are made lazily: a
+folded family's children get theirs when it is first opened (or a search selects one of
+them). Ages are painted at render time from `now_ms`, so the 1 Hz age tick repaints
+visible lines only.
 
 Lines are laid out in columns (tree_columns): each workflow's cells are kept by id, and
 a line is laid out when it is painted, for the pane's width and the line's indentation,
@@ -124,6 +129,11 @@ class WorkflowTree(BulkTree):
         self._clock = clock
         self.now_ms = clock()
         self._node_by_id: dict[str, WorkflowNode] = {}
+        # Nodes a view hides (filter, limbo only), kept whole with their subtrees, so
+        # that the next view places them again instead of making them anew; the ids
+        # among them whose line may read differently since they were hidden.
+        self._detached: dict[str, WorkflowNode] = {}
+        self._stale: set[str] = set()
         # The user's own expand / fold choices, so that they outlive a node (a filter
         # removes nodes; clearing it brings them back as the user left them).
         self._expanded_by_user: dict[str, bool] = {}
@@ -157,17 +167,37 @@ class WorkflowTree(BulkTree):
 
     # -- updating ----------------------------------------------------------------------
     def sync(
-        self, graph: WorkflowGraph, facts: TreeFacts, changed: Iterable[str], everything: bool
+        self,
+        graph: WorkflowGraph,
+        facts: TreeFacts,
+        changed: Iterable[str],
+        everything: bool,
+        relabel: bool | None = None,
     ) -> None:
-        """Bring the tree in line with the graph for the changed ids (or everything)."""
+        """Bring the tree in line with the graph for the changed ids (or everything).
+
+        `relabel` (default: `everything`) says every line may read differently; a new
+        view alone (filter, limbo only, sort) changes which lines show and their order,
+        not what a line reads, so it relabels only the changed ids."""
+        relabel_all = everything if relabel is None else relabel
+        if graph is not self._graph:
+            self._forget_detached()
+            relabel_all = everything = True
+        old_shown = self._facts.shown
         self._graph, self._facts = graph, facts
         self._family_open = {}
         anchor = self._cursor_anchor()
         changed = set(changed)
+        # A new view alone: only the ids it shows or hides move (and the families' order),
+        # so only their parents' child lists are reconciled, not the whole tree.
+        moved = (
+            self._shown_moved(old_shown, facts.shown) if everything and not relabel_all else None
+        )
+        full = everything and moved is None
         # A changed id may change its own line, its child list and (via shown) the lines
         # of its ancestors: those are the nodes whose children get reconciled.
         affected: set[str] = set()
-        for wid in changed:
+        for wid in changed if moved is None else changed | moved:
             node_id: str | None = wid
             while node_id is not None and node_id not in affected:
                 affected.add(node_id)
@@ -186,11 +216,18 @@ class WorkflowTree(BulkTree):
         self._groups = groups
         # A group's members come and go with any batch: its page is reconciled each time.
         affected |= groups.keys()
-        created = self._reconcile(self.root, top, affected, everything)
-        relabel = list(self._node_by_id) if everything else [*changed, *groups]
-        relabel += [MORE_KEY + key[len(GROUP_KEY) :] for key in groups]
-        relabel += [MORE_CHILDREN_KEY + wid for wid in changed]
-        for wid in relabel:
+        if relabel_all:
+            # A new snapshot may have dropped rows: their hidden nodes go with them.
+            for wid in [w for w in self._detached if not self._in_graph(w)]:
+                self.forget(self._detached.pop(wid))
+            self._stale.update(self._detached)
+        else:
+            self._stale.update(wid for wid in changed if wid in self._detached)
+        created = self._reconcile(self.root, top, affected, full)
+        lines = list(self._node_by_id) if relabel_all else [*changed, *groups]
+        lines += [MORE_KEY + key[len(GROUP_KEY) :] for key in groups]
+        lines += [MORE_CHILDREN_KEY + wid for wid in changed]
+        for wid in lines:
             node = self._node_by_id.get(wid)
             if node is not None and wid not in created:
                 self._relabel(node)
@@ -200,6 +237,7 @@ class WorkflowTree(BulkTree):
     def relabel_all(self) -> None:
         for node in self._node_by_id.values():
             self._relabel(node)
+        self._stale.update(self._detached)
 
     def tick(self) -> None:
         """Repaint the visible lines so that ages move on; no rebuild of the tree."""
@@ -579,17 +617,21 @@ class WorkflowTree(BulkTree):
         wanted = set(desired)
         for node in list(parent.children):
             if node.data not in wanted:
-                self._drop(node)
+                self._hide(node)  # set_children below leaves it out
         fresh: set[str] = set()
+        # Hidden before and placed again: their subtrees follow the view like new ones.
+        revived: set[str] = set()
         for wid in desired:
             existing = self._node_by_id.get(wid)
             if existing is not None and existing.parent is not parent:
                 self._drop(existing)  # moved to another parent
                 existing = None
-            if existing is None:
+            if existing is None and self._show_again(wid, parent):
+                revived.add(wid)
+            elif existing is None:
                 self._node_by_id[wid] = self._new_node(parent, wid)
                 fresh.add(wid)
-        if fresh or [n.data for n in parent.children] != desired:
+        if fresh or revived or [n.data for n in parent.children] != desired:
             # Tree has no "move node" API; reordering the child list keeps each subtree
             # (and its expansion) intact, where remove + add would lose it.
             self.set_children(parent, [self._node_by_id[w] for w in desired])
@@ -597,16 +639,15 @@ class WorkflowTree(BulkTree):
         for wid in desired:
             if wid in visiting:
                 continue  # a cycle in bad data: never recurse for ever
-            if full or wid in fresh or wid in affected:
+            anew = wid in fresh or wid in revived
+            if full or anew or wid in affected:
                 kids = self._kids(wid)
                 node = self._node_by_id[wid]
                 if node.allow_expand != bool(kids):
                     node.allow_expand = bool(kids)
                 if not node.is_expanded and not node.children:
                     continue  # folded and never opened: its children are made on demand
-                created |= self._reconcile(
-                    node, kids, affected, full or wid in fresh, visiting | {wid}
-                )
+                created |= self._reconcile(node, kids, affected, full or anew, visiting | {wid})
         return created
 
     def _new_node(self, parent: WorkflowNode, workflow_id: str) -> WorkflowNode:
@@ -631,6 +672,67 @@ class WorkflowTree(BulkTree):
                 self._cells.pop(n.data, None)
             stack.extend(n.children)
         node.remove()
+
+    def _hide(self, node: WorkflowNode) -> None:
+        """Take a node the view hides (and its subtree) out of the shown ones, keeping
+        it for the view that shows it again."""
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if n.data is not None and self._node_by_id.get(n.data) is n:
+                del self._node_by_id[n.data]
+                old = self._detached.get(n.data)
+                if old is not None and old is not n:
+                    self.forget(old)
+                self._detached[n.data] = n
+            stack.extend(n.children)
+
+    def _show_again(self, workflow_id: str, parent: WorkflowNode) -> bool:
+        """Place a hidden node under parent again, with its subtree as it was kept; its
+        lines open or fold as a new node's would, and read as they do now."""
+        node = self._detached.pop(workflow_id, None)
+        if node is None:
+            return False
+        if node.parent is not parent:
+            self.forget(node)  # its parent was dropped meanwhile
+            return False
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if n.data is None:
+                continue
+            if n is not node:
+                if self._detached.get(n.data) is not n or n.data in self._node_by_id:
+                    continue  # replaced while hidden: the reconcile below sets it right
+                del self._detached[n.data]
+            self._node_by_id[n.data] = n
+            self.set_expanded(n, self._default_expanded(n.data))
+            if n.data in self._stale:
+                self._stale.discard(n.data)
+                self._relabel(n)
+            stack.extend(n.children)
+        return True
+
+    def _shown_moved(self, old: frozenset[str] | None, new: frozenset[str] | None) -> set[str]:
+        """The ids one view shows and the other does not."""
+        if old is None and new is None:
+            return set()
+        if old is not None and new is not None:
+            return set(old ^ new)
+        kept = new if new is not None else old
+        assert kept is not None
+        return self._graph.known_ids() - kept
+
+    def _in_graph(self, key: str) -> bool:
+        if not is_workflow_key(key):
+            return True  # a group or "more" line: the reconcile decides
+        return self._graph.get(key) is not None or self._graph.parent_of(key) is not None
+
+    def _forget_detached(self) -> None:
+        for node in self._detached.values():
+            self.forget(node)
+        self._detached.clear()
+        self._stale.clear()
 
     def _cursor_anchor(self) -> tuple[WorkflowNode, int, bool] | None:
         node = self.cursor_node

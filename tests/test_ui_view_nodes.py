@@ -1,0 +1,84 @@
+"""A new view (filter, limbo only, sort) moves the tree's lines without making them
+anew: the nodes of the workflows it hides are kept and placed again when a view shows
+them, as the user left them (folded or open) and reading as they do now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from test_ui_support import NOW_MS, make_app
+
+from limbo_tui.model import Workflow
+from limbo_tui.ui.workflow_tree import WorkflowTree
+
+FAMILIES = 40
+
+
+def _rows() -> list[Workflow]:
+    rows = []
+    for i in range(FAMILIES):
+        parent = f"par-{i:03d}" + ("-needle" if i % 2 else "")
+        created = NOW_MS - 60_000 - i * 1_000
+        rows.append(Workflow(parent, "PENDING", name="job", created_at_ms=created))
+        rows.append(
+            Workflow(f"kid-{i:03d}", "PENDING", name="kid", parent_id=parent, created_at_ms=created)
+        )
+    return rows
+
+
+async def test_a_filter_and_its_clearing_make_no_node_and_keep_each_family_as_left() -> None:
+    app, feeds = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        feeds[0].push(_rows(), full=True)
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        every = tree.shown_ids()
+        assert len(every) == 2 * FAMILIES  # live families open: parent and child
+        # The user folds one family that the filter will hide.
+        folded = tree.node_for("par-000")
+        assert folded is not None
+        folded.collapse()
+        await pilot.pause()
+        before = tree.shown_ids()
+        made: list[str] = []
+        make_node = tree.make_node
+
+        def counted(parent: Any, label: Any, data: str, expanded: bool) -> Any:
+            made.append(data)
+            return make_node(parent, label, data, expanded)
+
+        tree.make_node = counted  # type: ignore[method-assign]
+        app.state.set_filter("needle")
+        app.repaint()
+        await pilot.pause()
+        assert len(tree.shown_ids()) == FAMILIES  # half the rows hidden
+        graph = app.state.graph
+        assert all("needle" in w + (graph.parent_of(w) or "") for w in tree.shown_ids())
+        # A hidden workflow finishes meanwhile: shown again, its line says so.
+        feeds[0].push(
+            [
+                Workflow(
+                    "kid-000",
+                    "SUCCESS",
+                    name="kid",
+                    parent_id="par-000",
+                    created_at_ms=NOW_MS - 60_000,
+                )
+            ]
+        )
+        await pilot.pause()
+        app.state.set_filter("")
+        app.repaint()
+        await pilot.pause()
+        assert made == []
+        assert tree.shown_ids() == before
+        assert folded.is_expanded is False
+        assert tree.node_for("par-000") is folded
+        folded.expand()
+        await pilot.pause()
+        assert "SUCCESS" in tree.line_text("kid-000")
+        app.state.set_filter("needle")
+        app.repaint()
+        await pilot.pause()
+        assert made == [] and len(tree.shown_ids()) == FAMILIES
