@@ -65,9 +65,10 @@ class BulkTree(Tree[str]):
             node._expanded = expanded
             self._invalidate()
 
-    def visible_nodes(self) -> list[TreeNode[str]]:
-        """The node of each line the tree shows (inside opened families), top to bottom."""
-        return [line.node for line in self._tree_lines]
+    def visible_nodes(self, start: int = 0, end: int | None = None) -> list[TreeNode[str]]:
+        """The node of each line the tree shows (inside opened families), top to bottom;
+        of lines start to end (exclusive) when given."""
+        return [line.node for line in self._tree_lines[start:end]]
 
     def repaint_lines(self) -> None:
         """Paint every visible line again (what render_label adds changed, e.g. ages),

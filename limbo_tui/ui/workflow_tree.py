@@ -9,7 +9,8 @@ now) when a view shows them, so a view change makes no node it made before (issu
 rebuilding nodes per view took seconds at 20k workflows). Nodes are made lazily: a
 folded family's children get theirs when it is first opened (or a search selects one of
 them). Ages are painted at render time from `now_ms`, so the 1 Hz age tick repaints
-visible lines only.
+visible lines only, and only when an age on them reads otherwise (an idle screen of
+workflows minutes old repaints once a minute).
 
 Lines are laid out in columns (tree_columns): each workflow's cells are kept by id, and
 a line is laid out when it is painted, for the pane's width and the line's indentation,
@@ -40,7 +41,7 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
-from textual.widgets.tree import TreeNode
+from textual.widgets.tree import NodeID, TreeNode
 
 from limbo_tui.backlog import GROUP_MIN, PAGE, RootGroup, group_roots
 from limbo_tui.model import WorkflowGraph
@@ -134,6 +135,8 @@ class WorkflowTree(BulkTree):
         # among them whose line may read differently since they were hidden.
         self._detached: dict[str, WorkflowNode] = {}
         self._stale: set[str] = set()
+        # The visible lines' clock-driven text at the last tick (node id, text).
+        self._ticked_ages: list[tuple[NodeID, str]] = []
         # The user's own expand / fold choices, so that they outlive a node (a filter
         # removes nodes; clearing it brings them back as the user left them).
         self._expanded_by_user: dict[str, bool] = {}
@@ -240,9 +243,23 @@ class WorkflowTree(BulkTree):
         self._stale.update(self._detached)
 
     def tick(self) -> None:
-        """Repaint the visible lines so that ages move on; no rebuild of the tree."""
+        """Repaint the visible lines when an age on them reads otherwise than at the last
+        tick (most seconds none does: an idle screen costs nothing); no rebuild."""
         self.now_ms = self._clock()
-        self.repaint_lines()
+        top = round(self.scroll_y)
+        ages = [
+            (node.id, self._clock_text(node))
+            for node in self.visible_nodes(top, top + self.size.height)
+        ]
+        if ages != self._ticked_ages:
+            self._ticked_ages = ages
+            self.repaint_lines()
+
+    def _clock_text(self, node: WorkflowNode) -> str:
+        """What of a line reads from the clock: a workflow's age, a backlog's ages."""
+        if node.data is not None and node.data.startswith(GROUP_KEY):
+            return "".join(part for part, _ in self._parts(node.data))
+        return self._age(node)
 
     def select_workflow(self, workflow_id: str) -> bool:
         """Move the cursor to a workflow, expanding its ancestors; False if not shown."""
