@@ -55,8 +55,9 @@ log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 1.5
 # How long past DBOS's own shutdown wait limbo-tui waits for the worker to exit before
-# it kills it: DBOS 2.8 then still joins its background threads with no timeout.
-STOP_GRACE_S = 5.0
+# it kills it: DBOS then still joins its background threads (2.8 with no timeout), and
+# its queue manager gives each queue thread 10 s; a loaded machine needs some of it.
+STOP_GRACE_S = 10.0
 ENTRY_MODULE = "limbo_tui.worker.process_main"
 
 
