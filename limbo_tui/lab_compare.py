@@ -119,6 +119,23 @@ def _family_rows(url: str, schema: str, parent: str) -> list[FamilyRow]:
         return [(r[0], r[1], int(r[2] or 0), r[3], r[4]) for r in cur.fetchall()]
 
 
+def _family_progress(url: str, schema: str, parent: str) -> tuple[list[FamilyRow], int]:
+    """The family's rows and how many steps it has recorded: a launch whose children run
+    their steps moves even while no workflow_status row changes."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            sql.SQL(
+                "SELECT count(*) FROM {}.operation_outputs "
+                "WHERE workflow_uuid = %s OR workflow_uuid LIKE %s"
+            ).format(sql.Identifier(schema)),
+            (parent, parent.replace("%", r"\%").replace("_", r"\_") + "-%"),
+        ).fetchone()
+    return _family_rows(url, schema, parent), int(row[0]) if row else 0
+
+
 def _describe(parent: str, row: FamilyRow) -> str:
     wid, status, attempts, queue, dedup = row
     who = "parent" if wid == parent else f"child {wid[len(parent) :]}"
@@ -192,6 +209,9 @@ def run_release(
             if worker.state != "RUNNING":
                 raise LimboError(f"dbos {release}: the worker did not start: {worker.detail}")
             params = ExperimentParams.from_settings(run_settings.experiment)
+            # Counted before the launch's work starts: under load the worker can reach
+            # its crash point before the (release helper's) enqueue has even returned.
+            crashes = worker.crash_count
             enqueued = worker.enqueue_experiment(params)
             if not enqueued.ok or enqueued.workflow_id is None:
                 raise LimboError(f"dbos {release}: enqueue failed: {enqueued.message}")
@@ -200,7 +220,7 @@ def run_release(
             for number in range(1, rounds + 1):
                 label = "launch 1 (enqueue)" if number == 1 else f"restart {number - 1}"
                 say(f"dbos {release}: {label}")
-                crashed = _settle(worker, url, schema, parent)
+                crashed = _settle(worker, url, schema, parent, crashes)
                 rows = _family_rows(url, schema, parent)
                 family = {r[0] for r in rows}
                 down = (
@@ -223,6 +243,7 @@ def run_release(
                 if all(r[1] in _FINISHED for r in rows if r[0] == parent):
                     break
                 stops = worker.stop_count
+                crashes = worker.crash_count
                 worker.restart()
                 if worker.stop_count > stops:
                     stop = in_family_words(worker.last_stop, [r[0] for r in rows], parent)
@@ -251,12 +272,13 @@ def in_family_words(text: str, ids: list[str], parent: str) -> str:
     return text
 
 
-def _settle(worker: ProcessWorker, url: str, schema: str, parent: str) -> bool:
-    """Wait until this launch crashed (True) or stopped moving (False). The quiet time
-    counts from when the worker is up: a slow start is not a settled launch."""
-    crashes = worker.crash_count
+def _settle(worker: ProcessWorker, url: str, schema: str, parent: str, crashes: int) -> bool:
+    """Wait until this launch crashed (True) or stopped moving (False): no row and no
+    step recorded for QUIET_S. The quiet time counts from when the worker is up: a slow
+    start (or slow steps on a loaded machine) is not a settled launch. `crashes` is the
+    crash count from before the launch began."""
     deadline = time.monotonic() + ROUND_TIMEOUT_S
-    last = _family_rows(url, schema, parent)
+    last = _family_progress(url, schema, parent)
     quiet_since: float | None = None
     while time.monotonic() < deadline:
         time.sleep(0.25)
@@ -265,7 +287,7 @@ def _settle(worker: ProcessWorker, url: str, schema: str, parent: str) -> bool:
             return True
         if worker.state != "RUNNING":
             continue
-        now = _family_rows(url, schema, parent)
+        now = _family_progress(url, schema, parent)
         if quiet_since is None or now != last:
             last, quiet_since = now, time.monotonic()
         elif time.monotonic() - quiet_since >= QUIET_S:
