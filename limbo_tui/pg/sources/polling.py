@@ -218,11 +218,16 @@ class DeltaPoller:
         for wid, line in recent.items():
             if self._recent.get(wid) != line and self._live.get(wid) != line:
                 out.workflows.add(wid)
+                if wid not in live and wid not in self._live:
+                    # Started and finished between two polls: no poll saw it run, so
+                    # no step count of it was ever taken; its steps come with it.
+                    out.all_steps.add(wid)
         for wid, counts in steps.items():
             if self._steps.get(wid) != counts:
                 out.all_steps.add(wid)
-        # A workflow that left the live set brings its last steps.
-        out.all_steps |= (self._live.keys() - live.keys()) & steps.keys()
+        # A workflow that left the live set brings its last steps, also one that was
+        # ENQUEUED at the last poll and ran all of its steps before this one.
+        out.all_steps |= self._live.keys() - live.keys()
         self._live, self._steps, self._recent = live, steps, recent
         self._running = running
         return out
