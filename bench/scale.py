@@ -25,11 +25,11 @@ import asyncpg
 from bench.common import BenchServer, dist, log, spread
 from bench.live import Monitor
 from bench.synthetic import populate
+from limbo_tui import status_style
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.pg import queries
 from limbo_tui.search import SearchIndex
-from limbo_tui.ui import status_style
-from limbo_tui.ui.workflow_lines import visible_ids
+from limbo_tui.tree_facts import visible_ids
 from limbo_tui.urls import asyncpg_dsn
 
 FILTER_TEXT = "needle"

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from limbo_tui import errors
+from limbo_tui import errors, status_style
 from limbo_tui.backlog import totals_line
 from limbo_tui.diagnose import Diagnosis
 from limbo_tui.fleet import Fleet
@@ -43,8 +43,7 @@ from limbo_tui.search import SearchIndex
 from limbo_tui.settings import Settings
 from limbo_tui.shutdown_wait import stopping_line, waiting_for
 from limbo_tui.timeline import Timeline, TimelineEvent
-from limbo_tui.ui import status_style
-from limbo_tui.ui.workflow_lines import TreeFacts, visible_ids
+from limbo_tui.tree_facts import TreeFacts, visible_ids
 from limbo_tui.view_sort import Sort
 from limbo_tui.worker.protocol import ShutdownWait
 

@@ -14,6 +14,7 @@ from test_diagnose_incremental import LIMITS, limbo_settings
 from test_diagnose_incremental import rows_strategy as diagnosable_rows
 from test_graph_fuzz import IDS
 
+from limbo_tui import status_style
 from limbo_tui.diagnose import LIMBO, WARNING, by_workflow, diagnose, summary
 from limbo_tui.fleet import fleet_of
 from limbo_tui.model import RegisteredMax, Row, Step, Workflow, WorkflowRemoved
@@ -26,8 +27,7 @@ from limbo_tui.monitor_state import (
 )
 from limbo_tui.search import SearchIndex
 from limbo_tui.settings import LimboSettings, Settings
-from limbo_tui.ui import status_style
-from limbo_tui.ui.workflow_lines import visible_ids
+from limbo_tui.tree_facts import visible_ids
 from limbo_tui.worker.protocol import ShutdownWait
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

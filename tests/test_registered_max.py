@@ -26,7 +26,8 @@ from limbo_tui.model import RegisteredMax
 from limbo_tui.pg import registered_max
 from limbo_tui.scripting import run_snapshot
 from limbo_tui.settings import Settings, UISettings
-from limbo_tui.ui.workflow_lines import TreeFacts, cells_text, row_cells
+from limbo_tui.tree_facts import TreeFacts
+from limbo_tui.ui.workflow_lines import cells_text, row_cells
 from limbo_tui.ui.workflow_tree import WorkflowTree
 
 

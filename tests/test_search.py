@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from limbo_tui import status_style
 from limbo_tui.model import Workflow, WorkflowGraph, WorkflowRemoved
 from limbo_tui.search import SearchIndex
-from limbo_tui.ui import status_style
 
 
 def _scan(graph: WorkflowGraph, text: str) -> frozenset[str]:

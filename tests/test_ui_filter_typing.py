@@ -10,8 +10,8 @@ from test_ui_support import ActionsDouble, WorkerDouble, make_app
 from textual import events
 from textual.widgets import Input
 
+from limbo_tui.tree_facts import TreeFacts
 from limbo_tui.ui.filter_input import FilterInput
-from limbo_tui.ui.workflow_lines import TreeFacts
 from limbo_tui.ui.workflow_tree import WorkflowTree
 from tests import seed
 

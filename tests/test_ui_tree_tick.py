@@ -8,7 +8,7 @@ from test_ui_support import NOW_MS
 from textual.app import App, ComposeResult
 
 from limbo_tui.model import Workflow, WorkflowGraph
-from limbo_tui.ui.workflow_lines import TreeFacts
+from limbo_tui.tree_facts import TreeFacts
 from limbo_tui.ui.workflow_tree import WorkflowTree
 
 MINUTE = 60_000

@@ -13,6 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from limbo_tui import status_style
 from limbo_tui.dispatch_count import dispatch_text
 from limbo_tui.fleet import Fleet
 from limbo_tui.model import PENDING, SLEEP_STEP, WAIT_STEPS, Step, WorkflowGraph
@@ -21,7 +22,6 @@ from limbo_tui.stored_values import describe
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.time_text import age_text, duration_text, stamp_text, time_of_day_text, until_text
 from limbo_tui.timeline import TimelineEvent
-from limbo_tui.ui import status_style
 from limbo_tui.ui.workflow_lines import progress_text, short_id
 from limbo_tui.waits import MESSAGE, Wait, current_wait
 

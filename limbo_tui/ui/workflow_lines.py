@@ -6,10 +6,9 @@ and tests can read a line without a terminal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from limbo_tui import status_style
 from limbo_tui.backlog import PAGE, RootGroup
 from limbo_tui.dispatch_count import dispatch_text
 from limbo_tui.model import WorkflowGraph
@@ -17,25 +16,10 @@ from limbo_tui.model import short_id as model_short_id
 from limbo_tui.numbering import live_step_text
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.time_text import age_text
-from limbo_tui.ui import status_style
+from limbo_tui.tree_facts import TreeFacts
 from limbo_tui.ui import tree_columns as columns
-from limbo_tui.view_sort import Sort
 
 Part = columns.Part
-
-
-@dataclass(frozen=True)
-class TreeFacts:
-    """Everything a tree line depends on besides the graph."""
-
-    limbo_ids: frozenset[str] = frozenset()
-    warning_ids: frozenset[str] = frozenset()
-    # workflow id -> StepProgress(step_id, name, attempt, max_attempts) from the worker.
-    progress: Mapping[str, Any] = field(default_factory=dict)
-    # None: show everything; else only these ids.
-    shown: frozenset[str] | None = None
-    # The order of the families (view_sort).
-    sort: Sort = field(default_factory=Sort)
 
 
 def short_id(workflow_id: str, parent_id: str | None = None) -> str:
@@ -99,27 +83,6 @@ def cells_text(cells: dict[str, Part]) -> list[Part]:
             parts.append((" " if parts else "", ""))
             parts.append(cell)
     return parts
-
-
-def visible_ids(graph: WorkflowGraph, matches: Iterable[str]) -> frozenset[str]:
-    """Matching workflows, their ancestors (the path to them) and their descendants
-    (the context that explains them, e.g. the dead child of a parent in limbo)."""
-    shown: set[str] = set()
-    for wid in matches:
-        if wid in shown:
-            continue
-        node: str | None = wid
-        while node is not None and node not in shown:
-            shown.add(node)
-            node = graph.parent_of(node)
-        stack = list(graph.children(wid))
-        while stack:
-            child = stack.pop()
-            if child in shown:
-                continue
-            shown.add(child)
-            stack.extend(graph.children(child))
-    return frozenset(shown)
 
 
 def group_parts(

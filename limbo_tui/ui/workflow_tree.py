@@ -43,15 +43,15 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import NodeID, TreeNode
 
+from limbo_tui import status_style
 from limbo_tui.backlog import GROUP_MIN, PAGE, RootGroup, group_roots
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.time_text import age_text
-from limbo_tui.ui import status_style
+from limbo_tui.tree_facts import TreeFacts
 from limbo_tui.ui import tree_columns as columns
 from limbo_tui.ui.bulk_tree import TOGGLE_STYLE, BulkTree
 from limbo_tui.ui.workflow_lines import (
     Part,
-    TreeFacts,
     cells_text,
     group_parts,
     more_children_parts,

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from limbo_tui.ui import status_style
+from limbo_tui import status_style
 from limbo_tui.ui.bindings import KEYS, WIDGET_KEYS, display_key
 
 
