@@ -32,8 +32,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import psycopg
+from psycopg import sql
 
 from bench.commit_writer import HOT_NAME, dbos_id, hot_id
 from bench.common import REPO, BenchServer, child_env, dist, log, set_triggers, stop_process
@@ -380,7 +382,32 @@ def prepare_backlog_db(bs: BenchServer, finished: int, enqueued: int) -> tuple[s
     return url, data
 
 
-def backlog_figures(url: str, enqueued: int, idle_s: float) -> dict[str, Any]:
+def cached_backlog_db(bs: BenchServer, finished: int, enqueued: int) -> tuple[str, dict]:
+    """prepare_backlog_db's database, built once per server and kept (its name says its
+    size): the focused runner below reuses it between runs, since building 1.5M rows takes
+    minutes and the figures are taken on the same rows each time."""
+    name = f"backlog_cache_{finished}_{enqueued}"
+    with psycopg.connect(bs.url("postgres"), autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if found is not None:
+        return bs.url(name), {"cached": name}
+    url, data = prepare_backlog_db(bs, finished, enqueued)
+    built = unquote(urlsplit(url).path.lstrip("/"))
+    with psycopg.connect(bs.url("postgres"), autocommit=True) as conn:
+        # Renamed only once complete: an interrupted build is never taken for the cache.
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(built), sql.Identifier(name)
+            )
+        )
+    return bs.url(name), data
+
+
+def backlog_figures(
+    url: str, enqueued: int, idle_s: float, command: list[str] | None = None
+) -> dict[str, Any]:
+    """First paint with the true totals, idle CPU, memory and the `/` filter of one TUI
+    (`command`: another tree's, for a baseline; by default this one's)."""
     out: dict[str, Any] = {"enqueued": enqueued}
 
     def totals_shown(s: Screen) -> bool:
@@ -389,7 +416,8 @@ def backlog_figures(url: str, enqueued: int, idle_s: float) -> dict[str, Any]:
             "LIVE" in s.line(0) and m is not None and int(m.group(1).replace(",", "")) >= (enqueued)
         )
 
-    with LoadSampler() as load, _tui(url) as term:
+    args = ["--db-url", url, "--worker", "none"]
+    with LoadSampler() as load, PtyTerminal(args, COLUMNS, ROWS, command=command) as term:
         painted = term.wait_for(totals_shown, 120)
         out["first_paint_s"] = round((painted - term.spawned_ns) / 1e9, 2) if painted else None
         out["totals_on_screen"] = painted is not None
@@ -453,3 +481,60 @@ def run(bs: BenchServer, quick: bool) -> dict[str, Any]:
     results["backlog_database"] = data
     results["backlog"] = backlog_figures(big, enqueued, 3.0 if quick else 15.0)
     return results
+
+
+def backlog_main(argv: list[str] | None = None) -> int:
+    """`python -m bench.real_terminal --data-dir DIR`: only the backlog figures, on a
+    server kept in DIR whose backlog database is built at the first run and reused."""
+    import argparse
+    import os
+    import statistics
+
+    from bench.idle_load import BASELINE_ENV, _tui_command
+
+    p = argparse.ArgumentParser(prog="python -m bench.real_terminal", description=__doc__)
+    p.add_argument("--data-dir", type=Path, required=True, help="the kept server's directory")
+    p.add_argument("--finished", type=int, default=1_000_000)
+    p.add_argument("--enqueued", type=int, default=500_000)
+    p.add_argument("--idle", type=float, default=15.0, help="seconds of idle CPU measured")
+    p.add_argument("--rounds", type=int, default=1, help="rounds (alternating with a baseline)")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        default=os.environ.get(BASELINE_ENV),
+        help=f"another tree measured in the same run (default ${BASELINE_ENV})",
+    )
+    p.add_argument("--prepare-only", action="store_true", help="build, print the URL, stop")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = p.parse_args(argv)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    bs = BenchServer(args.data_dir.resolve())
+    bs.start()
+    try:
+        url, data = cached_backlog_db(bs, args.finished, args.enqueued)
+        log(f"backlog database: {url} {data}")
+        if args.prepare_only:
+            print(url)
+            return 0
+        trees: dict[str, list[str] | None] = {"this": None}
+        if args.baseline:
+            trees["baseline"] = _tui_command(args.baseline.resolve())
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+        for _ in range(args.rounds):
+            for name, command in trees.items():
+                runs[name].append(backlog_figures(url, args.enqueued, args.idle, command))
+        out: dict[str, Any] = {"database": data, "runs": runs}
+        for name, got in runs.items():
+            for key in ("first_paint_s", "idle_cpu_pct_of_a_core", "rss_mb", "filter_ms"):
+                vals = [r[key] for r in got if r.get(key) is not None]
+                out[f"{name}_{key}"] = statistics.median(vals) if vals else None
+        print(json.dumps(out, indent=1))
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=1))
+    finally:
+        bs.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(backlog_main())

@@ -94,10 +94,13 @@ def needs_recount(
     return False
 
 
-# ENQUEUED roots of one queue beyond this many fold into one summarized line; opened, it
-# shows them a page at a time (newest first).
+# A queue with this many ENQUEUED roots (loaded, or counted in the database) folds them
+# into one summarized line; opened, it shows them a page at a time (newest first).
 GROUP_MIN = 200
 PAGE = 100
+# The rows of a summarized backlog a snapshot loads (its first pages); the next pages are
+# fetched from the database when the user reaches them (pg/queries.backlog_page).
+FIRST_LOADED = 2 * PAGE
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,23 @@ class RootGroup:
     queue: str
     members: tuple[str, ...]
     total: GroupTotal | None
+
+    @property
+    def not_loaded(self) -> int:
+        """How many of the group's workflows only the database holds."""
+        return max(0, self.total.count - len(self.members)) if self.total is not None else 0
+
+
+def older_than(graph: WorkflowGraph, group: RootGroup) -> tuple[int, str] | None:
+    """Where the next page of a group starts in the database: (created_at, id) of its
+    oldest loaded member, in the order snapshots and pages load them (newest first,
+    ties by id, descending); None when no member has a creation time."""
+    keys = [
+        (wf.created_at_ms, wf.id)
+        for wf in (graph.workflows.get(wid) for wid in group.members)
+        if wf is not None and wf.created_at_ms is not None
+    ]
+    return min(keys) if keys else None
 
 
 def group_roots(

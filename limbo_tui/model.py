@@ -470,6 +470,23 @@ class WorkflowGraph:
                 self.registry = row
         return changed
 
+    def add_counted(self, rows: Iterable[Row]) -> set[str]:
+        """Rows read on demand that the totals counted already (a page of a backlog): the
+        workflows not in the graph yet, with their steps, the totals untouched. A row the
+        graph holds came from the feed, which is never older than the page."""
+        fresh = {r.id for r in rows if isinstance(r, Workflow) and r.id not in self.workflows}
+        taken = [
+            r
+            for r in rows
+            if (isinstance(r, Workflow) and r.id in fresh)
+            or (isinstance(r, Step) and r.workflow_id in fresh)
+        ]
+        totals, self.totals = self.totals, None
+        try:
+            return self._apply(taken, live=False)
+        finally:
+            self.totals = totals
+
     def replace_all(self, rows: Iterable[Row]) -> set[str]:
         """Swap in a fresh snapshot; returns every id that was or is in the graph."""
         before = set(self.workflows) | set(self._parent_of) | set(self._kids)

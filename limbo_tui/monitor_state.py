@@ -296,6 +296,19 @@ class MonitorState:
         self._shown_stale = True
         return events
 
+    def apply_page(self, rows: Sequence[Row]) -> None:
+        """A page of a backlog the user opened (read beside the feed, counted already):
+        only rows neither in the graph nor in a held batch (both are newer)."""
+        try:
+            fresh = [r for r in rows if _row_id(r) not in self._held_ids]
+            changed = self.graph.add_counted(fresh)
+            self._search.update(self.graph, changed)
+            self._undiagnosed |= changed
+        except Exception as exc:  # a bad row must not end the monitor
+            self.report(f"could not apply a page of a backlog: {errors.one_line(exc)}")
+            return
+        self._shown_stale = True
+
     def feed_changed(self, facts: FeedFacts) -> FeedFacts:
         """The feed's state moved; returns what it said before."""
         before, self._feed = self._feed, facts

@@ -40,7 +40,7 @@ import asyncpg
 from limbo_tui.errors import LimboError, one_line
 from limbo_tui.model import Row, StepRemoved, Workflow, WorkflowRemoved
 from limbo_tui.pg import queries, triggers
-from limbo_tui.pg.connect import connect, connect_checked
+from limbo_tui.pg.connect import close_quietly, connect, connect_checked
 from limbo_tui.pg.recount import Recount
 from limbo_tui.pg.sources import Changes, ChangeSource, SourceFailed
 from limbo_tui.pg.sources.notify import NotifySource, parse_payload
@@ -265,6 +265,21 @@ class LiveFeed:
 
     def events_per_s(self) -> float:
         return self._rate.value()
+
+    async def load_page(self, queue: str, older_than: tuple[int, str]) -> list[Row]:
+        """The next page of a summarized backlog (queries.backlog_page), read on a
+        connection of its own beside the feed's: the graph takes only the rows it does not
+        hold, and a change to one of them after this read is notified and fetched as any."""
+        conn = await connect(self.url)
+        try:
+            rows = await asyncio.wait_for(
+                queries.backlog_page(conn, self.schema, queue, older_than), QUERY_TIMEOUT_S
+            )
+        finally:
+            await close_quietly(conn)
+        # In the graph from now on: their next change places them in the totals exactly.
+        self._known |= {r.id for r in rows if isinstance(r, Workflow)}
+        return rows
 
     async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:
         """The user confirmed live push: install the triggers (on a connection of their

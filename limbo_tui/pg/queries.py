@@ -12,7 +12,9 @@ Snapshot scope (bounded, index-friendly, for system databases of a million rows)
   1. every workflow not finished (PENDING / ENQUEUED / DELAYED), each status read through
      its partial index (3.x: idx_workflow_status_in_flight_v2, idx_workflow_status_delayed;
      2.8: workflow_status_status_index); at most MAX_LIVE rows per status are loaded,
-     newest first (the totals count the rest);
+     newest first (the totals count the rest); of a queue's ENQUEUED backlog that the tree
+     summarizes (backlog.GROUP_MIN or more), only its newest backlog.FIRST_LOADED rows:
+     the rest is fetched a page at a time when the user opens it (backlog_page);
   2. the most recent `finished_families` finished top-level workflows (backwards scan of
      workflow_status_created_at_index, present in every version); "finished" is any
      status but the live ones, so unknown or NULL statuses are shown too;
@@ -43,7 +45,9 @@ from typing import TypeVar
 
 import asyncpg
 
+from limbo_tui.backlog import FIRST_LOADED, GROUP_MIN, PAGE
 from limbo_tui.model import (
+    ENQUEUED,
     LIVE_STATUSES,
     GroupTotal,
     Row,
@@ -283,20 +287,82 @@ async def fetch_step_keys(
     return await _fetch_batched(conn, sql, keys, params, step_from_record)
 
 
-async def live_ids(conn: asyncpg.Connection, schema: str, limit: int = MAX_LIVE) -> list[str]:
+async def live_ids(
+    conn: asyncpg.Connection, schema: str, limit: int = MAX_LIVE, totals: Totals | None = None
+) -> list[str]:
     """Ids of every non-finished workflow (newest first, at most `limit` per status).
 
-    One branch per status so each one can use its own partial index.
+    One branch per status so each one can use its own partial index. Given the `totals`
+    counted in the same transaction, the ENQUEUED ones are read queue by queue: a queue
+    the tree summarizes (backlog.GROUP_MIN or more in the database) loads only its newest
+    FIRST_LOADED, fetched further a page at a time when the user opens it (backlog_page).
     """
     cols = await probe(conn, schema)
     ws = _t(cols, "workflow_status")
-    order = "ORDER BY created_at DESC" if "created_at" in cols.workflow else ""
+    has_created = "created_at" in cols.workflow
+    order = "ORDER BY created_at DESC" if has_created else ""
+    # The same order as backlog_page's, so that its pages start where this one ends.
+    by_page = "ORDER BY created_at DESC, workflow_uuid DESC" if has_created else ""
+    queued = totals is not None and "queue_name" in cols.workflow
     branches = [
         f"(SELECT workflow_uuid FROM {ws} WHERE status = '{s}' {order} LIMIT $1)"
         for s in LIVE_STATUSES
+        if not (queued and s == ENQUEUED)
     ]
-    rows = await conn.fetch(" UNION ALL ".join(branches), limit)
+    params: list[object] = [limit]
+    if totals is not None and queued:
+        # One branch per queue counted (each stops at its count: no scan past its oldest
+        # row looking for rows that are not there).
+        per_queue = []
+        for g in totals.groups:
+            if g.status != ENQUEUED or g.count <= 0:
+                continue
+            n = min(g.count, FIRST_LOADED if g.count >= GROUP_MIN else limit)
+            if g.queue is None:
+                where = "queue_name IS NULL"
+            else:
+                params.append(g.queue)
+                where = f"queue_name = ${len(params)}"
+            per_queue.append(
+                f"(SELECT workflow_uuid FROM {ws} WHERE status = '{ENQUEUED}' AND {where} "
+                f"{by_page} LIMIT {int(n)})"
+            )
+        if per_queue:
+            # Many small queues together still load at most `limit` rows.
+            branches.append(f"(SELECT workflow_uuid FROM ({' UNION ALL '.join(per_queue)}) e "
+                            "LIMIT $1)")  # fmt: skip
+    rows = await conn.fetch(" UNION ALL ".join(branches), *params)
     return [r[0] for r in rows]
+
+
+async def backlog_page(
+    conn: asyncpg.Connection,
+    schema: str,
+    queue: str,
+    older_than: tuple[int, str],
+    limit: int = PAGE,
+) -> list[Row]:
+    """The next `limit` ENQUEUED workflows of `queue` older than (created_at, id) in the
+    order a snapshot loads them (newest first), with their steps: a page of a summarized
+    backlog, fetched when the user opens it."""
+    cols = await probe(conn, schema)
+    if "created_at" not in cols.workflow or "queue_name" not in cols.workflow:
+        return []
+    ws = _t(cols, "workflow_status")
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await jit_off_in_transaction(conn)
+        rows = await conn.fetch(
+            f"SELECT workflow_uuid FROM {ws} WHERE status = '{ENQUEUED}' AND queue_name = $1 "
+            "AND (created_at, workflow_uuid) < ($2, $3) "
+            "ORDER BY created_at DESC, workflow_uuid DESC LIMIT $4",
+            queue,
+            older_than[0],
+            older_than[1],
+            limit,
+        )
+        workflows = await fetch_workflows(conn, schema, [r[0] for r in rows])
+        steps = await fetch_steps(conn, schema, [w.id for w in workflows])
+    return [*workflows, *steps]
 
 
 async def recent_finished_roots(conn: asyncpg.Connection, schema: str, limit: int) -> list[str]:
@@ -431,7 +497,7 @@ async def snapshot(
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await jit_off_in_transaction(conn)
         totals = await live_totals(conn, schema)
-        seeds = await live_ids(conn, schema)
+        seeds = await live_ids(conn, schema, totals=totals)
         seeds += await recent_finished_roots(conn, schema, finished_families)
         ids = await family_ids(conn, schema, seeds)
         workflows = await fetch_workflows(conn, schema, ids)

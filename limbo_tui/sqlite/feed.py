@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from limbo_tui.backlog import needs_recount
+from limbo_tui.backlog import PAGE, needs_recount
 from limbo_tui.errors import LimboError, one_line
 from limbo_tui.model import Row, Totals, Workflow, WorkflowRemoved
 from limbo_tui.pg.feed import (
@@ -107,6 +107,16 @@ class SqliteFeed:
 
     async def resume(self) -> None:
         return None
+
+    async def load_page(self, queue: str, older_than: tuple[int, str]) -> list[Row]:
+        """The next page of a summarized backlog, read on the feed's own thread (after
+        what it read before, before what it reads next)."""
+        conn, cols = self._conn, self._cols
+        if conn is None or cols is None:
+            return []
+        rows = await self._call(reader.backlog_page, conn, cols, queue, older_than, PAGE)
+        self._known |= {r.id for r in rows if isinstance(r, Workflow)}
+        return rows
 
     # -- session -----------------------------------------------------------------------
     async def _call(self, fn: Callable[..., T], *args: object) -> T:

@@ -143,6 +143,28 @@ def live_ids(conn: sqlite3.Connection, cols: Columns) -> list[str]:
     return out
 
 
+def backlog_page(
+    conn: sqlite3.Connection, cols: Columns, queue: str, older_than: tuple[int, str], limit: int
+) -> list[Row]:
+    """queries.backlog_page on the SQLite file: the next `limit` ENQUEUED workflows of
+    `queue` older than (created_at, id), newest first, with their steps."""
+    if "created_at" not in cols.workflow or "queue_name" not in cols.workflow:
+        return []
+    with read(conn):
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT workflow_uuid FROM workflow_status WHERE status = 'ENQUEUED' "
+                "AND queue_name = ? AND (created_at, workflow_uuid) < (?, ?) "
+                "ORDER BY created_at DESC, workflow_uuid DESC LIMIT ?",
+                (queue, older_than[0], older_than[1], limit),
+            )
+        ]
+        workflows = fetch_workflows(conn, cols, ids)
+        steps = fetch_steps(conn, cols, [w.id for w in workflows])
+    return [*workflows, *steps]
+
+
 def recent_finished_roots(conn: sqlite3.Connection, cols: Columns, limit: int) -> list[str]:
     if limit <= 0:
         return []

@@ -56,6 +56,8 @@ from limbo_tui.ui.live_inputs import LiveInputs
 from limbo_tui.ui.live_push import LivePush
 from limbo_tui.ui.messages import (
     ActionFinished,
+    BacklogPageLoaded,
+    BacklogPageWanted,
     FeedBatchArrived,
     FeedStateChanged,
     WorkerPolled,
@@ -262,6 +264,15 @@ class LimboApp(App[None]):
     # and an action is painted at once (they come a few times a second at most).
     def on_feed_batch_arrived(self, message: FeedBatchArrived) -> None:
         self.state.apply(message.batch)
+        self._schedule_repaint()
+
+    def on_backlog_page_wanted(self, message: BacklogPageWanted) -> None:
+        self.inputs.load_page(message.queue, message.older_than)
+
+    def on_backlog_page_loaded(self, message: BacklogPageLoaded) -> None:
+        if message.problem:
+            self.state.report(message.problem)
+        self.state.apply_page(message.rows)
         self._schedule_repaint()
 
     @quiet_in_teardown

@@ -6,12 +6,21 @@ the same seams."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class FeedLike(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class BacklogPages(Protocol):
+    """A feed that can read the next page of a summarized backlog (pg/feed.LiveFeed): the
+    ENQUEUED workflows of `queue` older than (created_at, id), newest first, with their
+    steps. A feed without it leaves the rest of a backlog counted, not shown."""
+
+    async def load_page(self, queue: str, older_than: tuple[int, str]) -> list[Any]: ...
 
 
 # (on_batch(FeedBatch), on_state(FeedState)) -> a feed not yet started.

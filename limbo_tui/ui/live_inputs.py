@@ -18,8 +18,9 @@ from textual.app import App
 from limbo_tui.errors import one_line
 from limbo_tui.model import RegisteredMax
 from limbo_tui.monitor_state import FeedFacts, MonitorState, WorkerStatus
-from limbo_tui.ui.collaborators import FeedFactory, FeedLike
+from limbo_tui.ui.collaborators import BacklogPages, FeedFactory, FeedLike
 from limbo_tui.ui.messages import (
+    BacklogPageLoaded,
     FeedBatchArrived,
     FeedStateChanged,
     WorkerPolled,
@@ -41,6 +42,8 @@ class LiveInputs:
         self._feed_factory = feed_factory
         self._worker = worker
         self.feed: FeedLike | None = None
+        # Queues whose next backlog page is being read.
+        self._pages_loading: set[str] = set()
         # Maxima the state learned on the loop, for the poll's thread to keep in the lab.
         self._to_keep: queue.SimpleQueue[Mapping[str, RegisteredMax]] = queue.SimpleQueue()
 
@@ -61,6 +64,28 @@ class LiveInputs:
 
     def _on_state(self, state: Any) -> None:
         self._app.post_message(FeedStateChanged(FeedFacts.of(state)))
+
+    def load_page(self, queue: str, older_than: tuple[int, str]) -> None:
+        """The next page of a summarized backlog, read by the feed beside its own work;
+        one request per queue at a time (a second enter while it loads adds nothing)."""
+        feed = self.feed
+        if not isinstance(feed, BacklogPages) or queue in self._pages_loading:
+            return
+        self._pages_loading.add(queue)
+        self._app.run_worker(
+            self._load_page(feed, queue, older_than), group="backlog-page", exit_on_error=False
+        )
+
+    async def _load_page(self, feed: BacklogPages, queue: str, older_than: tuple[int, str]) -> None:
+        try:
+            rows = await feed.load_page(queue, older_than)
+        except Exception as exc:
+            problem = f"could not read the next page of queue {queue}: {one_line(exc)}"
+            self._app.post_message(BacklogPageLoaded([], problem))
+            return
+        finally:
+            self._pages_loading.discard(queue)
+        self._app.post_message(BacklogPageLoaded(rows))
 
     async def stop_feed(self) -> None:
         if self.feed is not None:

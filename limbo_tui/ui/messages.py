@@ -7,6 +7,7 @@ post_message is thread-safe, so a feed or a thread worker posts them directly.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual.message import Message
 
@@ -18,6 +19,24 @@ class FeedBatchArrived(Message):
     """Rows from the feed. Never replaced by a newer one: every batch is applied."""
 
     batch: Batch
+
+
+@dataclass
+class BacklogPageWanted(Message):
+    """The user reached the end of what is loaded of a summarized backlog (the tree's
+    "more" line): the next page of `queue`, older than (created_at, id)."""
+
+    queue: str
+    older_than: tuple[int, str]
+
+
+@dataclass
+class BacklogPageLoaded(Message):
+    """A page of a backlog read from the database (rows the totals counted already), or
+    why it could not be read."""
+
+    rows: list[Any]
+    problem: str = ""
 
 
 @dataclass

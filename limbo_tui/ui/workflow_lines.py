@@ -125,10 +125,15 @@ def group_parts(
 
 
 def more_parts(group: RootGroup, shown: int, *, compact: bool = False) -> list[Part]:
-    """The last line of an opened group: what enter brings next."""
+    """The last line of an opened group: what enter brings next (loaded members first,
+    then a page read from the database)."""
     left = len(group.members) - shown
-    total = group.total
-    older = total.count - len(group.members) if total is not None else 0
+    older = group.not_loaded
+    if left <= 0:
+        if compact:
+            return [(f"… {older:,} older, enter: +{min(older, PAGE):,}", status_style.DIM_CLASS)]
+        text = f"… {older:,} older in the database: enter loads the next {min(older, PAGE):,}"
+        return [(text, status_style.DIM_CLASS)]
     if compact:
         text = f"… {left:,} more, enter: +{min(left, PAGE):,}"
         return [(text + (f" ({older:,} not loaded)" if older > 0 else ""), status_style.DIM_CLASS)]

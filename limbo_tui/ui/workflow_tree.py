@@ -44,12 +44,13 @@ from textual.widgets import Tree
 from textual.widgets.tree import NodeID, TreeNode
 
 from limbo_tui import status_style
-from limbo_tui.backlog import GROUP_MIN, PAGE, RootGroup, group_roots
+from limbo_tui.backlog import GROUP_MIN, PAGE, RootGroup, group_roots, older_than
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.time_text import age_text
 from limbo_tui.tree_facts import TreeFacts
 from limbo_tui.ui import tree_columns as columns
 from limbo_tui.ui.bulk_tree import TOGGLE_STYLE, BulkTree
+from limbo_tui.ui.messages import BacklogPageWanted
 from limbo_tui.ui.workflow_lines import (
     Part,
     cells_text,
@@ -450,7 +451,7 @@ class WorkflowTree(BulkTree):
                 return []
             size = self._page_size(group)
             page = list(group.members[:size])
-            if len(group.members) > size:
+            if len(group.members) > size or group.not_loaded:
                 page.append(MORE_KEY + group.queue)
             return page
         if workflow_id.startswith("\x00"):
@@ -476,7 +477,15 @@ class WorkflowTree(BulkTree):
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
         data = event.node.data
         if data is not None and data.startswith(MORE_KEY):
-            self._next_page(GROUP_KEY + data[len(MORE_KEY) :])
+            key = GROUP_KEY + data[len(MORE_KEY) :]
+            group = self._groups.get(key)
+            if group is not None and len(group.members) <= self._page_size(group):
+                # Every loaded member is shown: the next page comes from the database,
+                # and shows as soon as it is applied (the page is already open for it).
+                start = older_than(self._graph, group)
+                if group.not_loaded and start is not None and self._facts.shown is None:
+                    self.post_message(BacklogPageWanted(group.queue, start))
+            self._next_page(key)
         elif data is not None and data.startswith(MORE_CHILDREN_KEY):
             self._next_page(data[len(MORE_CHILDREN_KEY) :])
 

@@ -1,0 +1,129 @@
+"""A summarized backlog is loaded by its first pages only; opening it further reads the
+next pages from the database on demand, and the header keeps the true totals while the
+paged rows change and the backlog drains (real Postgres, the real LiveFeed)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import psycopg
+
+from limbo_tui.backlog import FIRST_LOADED, GROUP_MIN, PAGE
+from limbo_tui.config import Overrides, load_settings
+from limbo_tui.pg.feed import LiveFeed
+from limbo_tui.ui.app import LimboApp
+from limbo_tui.ui.status_header import StatusHeader
+from limbo_tui.ui.workflow_tree import WorkflowTree
+
+# Enough for two pages from the database beyond what the snapshot loads.
+BACKLOG = FIRST_LOADED + 2 * PAGE + 50
+
+
+def _fill(url: str) -> None:
+    """BACKLOG ENQUEUED workflows on queue "bulk" (bulk-000001 the oldest), one SUCCESS."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, queue_name, "
+            "created_at, updated_at) SELECT 'bulk-' || lpad(i::text, 6, '0'), 'ENQUEUED', "
+            "'bulk_job', 'bulk', 1000 + i, 1000 + i FROM generate_series(1, %s) AS i",
+            (BACKLOG,),
+        )
+        conn.execute(
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, created_at, "
+            "updated_at) VALUES ('done-1', 'SUCCESS', 'done', 5, 5)"
+        )
+
+
+def _lines(tree: WorkflowTree) -> list[str]:
+    return [str(node.label) for node in tree.visible_nodes()]
+
+
+async def _until(what: str, probe: Callable[[], bool], describe: Callable[[], str]) -> None:
+    for _ in range(600):
+        if probe():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never {what}: {describe()}")
+
+
+async def test_opening_a_summarized_backlog_reads_its_next_pages_from_the_database(
+    dbos_url: str,
+) -> None:
+    assert FIRST_LOADED >= GROUP_MIN  # the snapshot's rows alone keep it one line
+    _fill(dbos_url)
+    settings = load_settings(Overrides(db_url=dbos_url, worker="none"), {})
+    app = LimboApp(
+        settings,
+        "test",
+        feed_factory=lambda on_batch, on_state: LiveFeed(dbos_url, settings, on_batch, on_state),
+    )
+
+    def header() -> str:
+        return str(app.query_one(StatusHeader).render())
+
+    async with app.run_test(size=(160, 40)) as pilot:
+        tree = app.query_one(WorkflowTree)
+        await _until(
+            "showed the backlog's line",
+            lambda: any("on queue bulk" in line for line in _lines(tree)),
+            lambda: repr(_lines(tree)),
+        )
+        loaded = f"{BACKLOG + 1:,} workflows: {BACKLOG:,} ENQUEUED ({FIRST_LOADED:,} loaded)"
+        assert loaded in header()
+        group = next(line for line in _lines(tree) if "on queue bulk" in line)
+        assert f"{FIRST_LOADED:,} on queue bulk, {BACKLOG:,} in the database" in group
+        tree.cursor_line = _lines(tree).index(group)
+        await pilot.press("enter")  # open it: its first page
+        await pilot.pause()
+
+        def more_line() -> str:
+            return next(ln for ln in _lines(tree) if ln.lstrip().startswith("…"))
+
+        async def enter_on_more() -> None:
+            tree.cursor_line = _lines(tree).index(more_line())
+            await pilot.press("enter")
+            await pilot.pause()
+
+        await enter_on_more()  # the second page, loaded with the snapshot
+        assert sum("bulk_job" in line for line in _lines(tree)) == FIRST_LOADED
+        older = BACKLOG - FIRST_LOADED
+        assert f"{older:,} older in the database: enter loads the next {PAGE}" in more_line()
+        for pages in (1, 2):
+            await enter_on_more()  # read from the database
+            shown = FIRST_LOADED + pages * PAGE
+            await _until(
+                f"showed {shown} members",
+                lambda shown=shown: sum("bulk_job" in ln for ln in _lines(tree)) == shown,
+                more_line,
+            )
+        # The oldest shown is the next in the database's order: none skipped.
+        assert any("bulk-000051" in ln for ln in _lines(tree))
+        assert not any("bulk-000050" in ln for ln in _lines(tree))
+        assert "50 older in the database" in more_line()
+        # The header counts what is loaded now, and its totals stay exact.
+        assert f"({FIRST_LOADED + 2 * PAGE:,} loaded)" in header() and "≈" not in header()
+
+        # A paged row dequeued is placed in the totals by the graph itself.
+        with psycopg.connect(dbos_url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE dbos.workflow_status SET status = 'PENDING' "
+                "WHERE workflow_uuid = 'bulk-000100'"
+            )
+        await _until(
+            "counted the dequeued row",
+            lambda: f"1 PENDING, {BACKLOG - 1:,} ENQUEUED" in header(),
+            header,
+        )
+        assert "≈" not in header()
+        # The whole backlog drains: the totals say so, though most rows were never loaded.
+        with psycopg.connect(dbos_url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE dbos.workflow_status SET status = 'SUCCESS' WHERE status <> 'SUCCESS'"
+            )
+        await _until(
+            "showed the drained backlog's totals",
+            lambda: header().count("ENQUEUED") == 0 and f"{BACKLOG + 1:,} workflows" in header(),
+            header,
+        )
+        assert "≈" not in header() and "PENDING" not in header()
