@@ -8,7 +8,7 @@ import inspect
 
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.widgets import Tree
+from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 
 from limbo_tui.ui.bulk_tree import (
@@ -107,3 +107,56 @@ async def test_a_child_left_out_comes_back_whole_and_forget_drops_it() -> None:
         tree.set_children(tree.root, [b])
         tree.forget(a)
         assert a.id not in tree._tree_nodes and a.children[0].id not in tree._tree_nodes
+
+
+async def test_a_shorter_tree_keeps_its_line_list_and_a_narrower_one_rebuilds_it() -> None:
+    # Tree's own handler rebuilds every line for any new size: a 25k-line tree made one
+    # line shorter (the `/` filter line showing) rebuilt them all.
+    app = OneTree()
+    async with app.run_test(size=(40, 20)) as pilot:
+        tree = app.query_one(BulkTree)
+        tree.show_root = False
+        nodes = [tree.make_node(tree.root, Text(f"n{i}"), f"n{i}", False) for i in range(50)]
+        tree.set_children(tree.root, nodes)
+        await pilot.pause()
+        built = tree.lines_built
+        tree.styles.height = 10
+        await pilot.pause()
+        assert tree.size.height == 10
+        assert tree.lines_built == built
+        assert "n0" in tree.render_line(0).text and "n9" in tree.render_line(9).text
+        tree.styles.width = 20
+        await pilot.pause()
+        assert tree.size.width == 20
+        assert tree.lines_built == built + 1
+        assert "n0" in tree.render_line(0).text
+
+
+class TreeAndField(App[None]):
+    def compose(self) -> ComposeResult:
+        yield BulkTree("root")
+        yield Input()
+
+
+async def test_focus_leaving_the_tree_repaints_its_lines_without_rebuilding_them() -> None:
+    # Tree's own style update rebuilds every line: `/` moving the focus to the filter
+    # line rebuilt a 25k-line tree before the filter's own sync.
+    app = TreeAndField()
+    async with app.run_test(size=(40, 20)) as pilot:
+        tree = app.query_one(BulkTree)
+        tree.show_root = False
+        nodes = [tree.make_node(tree.root, Text(f"n{i}"), f"n{i}", False) for i in range(50)]
+        tree.set_children(tree.root, nodes)
+        tree.focus()
+        await pilot.pause()
+        tree.cursor_line = 0
+        await pilot.pause()
+        focused = tree.render_line(0)
+        built = tree.lines_built
+        app.query_one(Input).focus()
+        await pilot.pause()
+        assert not tree.has_focus
+        assert tree.lines_built == built
+        # The cursor's line is painted as a blurred tree's (another style), same text.
+        blurred = tree.render_line(0)
+        assert blurred.text == focused.text and list(blurred) != list(focused)

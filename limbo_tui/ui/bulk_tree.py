@@ -2,7 +2,10 @@
 
 Tree's public API adds one node at a time and invalidates the whole tree for each
 (a snapshot makes ~10k nodes), has no way to reorder children (remove + add would lose
-each subtree's expansion) and no way to repaint every line without rebuilding them.
+each subtree's expansion) and no way to repaint every line without rebuilding them; and
+Tree rebuilds its whole line list on any resize and any style update, where only a new
+width can change a line (the `/` filter line showing made the tree 1 line shorter and
+took its focus: two rebuilds of 25k lines before the filter's own).
 Those need Tree's private parts; this is the one module that touches them, and
 tests/test_bulk_tree.py checks them against the installed Textual, so that an upgrade
 that changes them fails there first, by name.
@@ -14,6 +17,7 @@ from collections.abc import Sequence
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -25,6 +29,8 @@ PRIVATE_TREE_MEMBERS: tuple[str, ...] = (
     "_tree_lines",
     "_line_cache",
     "_tree_nodes",
+    "_build",
+    "_on_resize",
 )
 PRIVATE_NODE_MEMBERS: tuple[str, ...] = ("_children", "_expanded")
 # What Tree's click handler looks for on a line's toggle icon (a line painted by
@@ -34,6 +40,30 @@ TOGGLE_STYLE = Style.from_meta({"toggle": True})
 
 class BulkTree(Tree[str]):
     """A Tree of string node data with bulk node making, reordering and repainting."""
+
+    # How many times the line list was rebuilt (tests count them; a rebuild walks every
+    # open node).
+    lines_built = 0
+    _lines_width = -1
+
+    def _build(self) -> None:
+        self.lines_built += 1
+        super()._build()
+
+    def notify_style_update(self) -> None:
+        # Instead of Tree's, which rebuilds the line list as well: a style (a focus
+        # moving to the `/` filter line, a theme) changes how lines look, not which.
+        super(Tree, self).notify_style_update()
+        self.repaint_lines()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        # Instead of Tree's handler (prevent_default), which rebuilds the line list for
+        # any new size: lines depend on the width only.
+        event.prevent_default()
+        self._line_cache.grow(event.size.height)
+        if event.size.width != self._lines_width:
+            self._lines_width = event.size.width
+            self._invalidate()
 
     def make_node(
         self, parent: TreeNode[str], label: Text, data: str, expanded: bool
@@ -57,6 +87,17 @@ class BulkTree(Tree[str]):
             gone = stack.pop()
             self._tree_nodes.pop(gone.id, None)
             stack.extend(gone._children)
+
+    @staticmethod
+    def subtree(node: TreeNode[str]) -> list[tuple[str | None, TreeNode[str]]]:
+        """(data, node) of a node and of every node made under it, shown or folded,
+        parents first: what a view hides with it (25k nodes at once for a filter)."""
+        out = [(node.data, node)]
+        i = 0
+        while i < len(out):
+            out.extend((kid.data, kid) for kid in out[i][1]._children)
+            i += 1
+        return out
 
     def set_expanded(self, node: TreeNode[str], expanded: bool) -> None:
         """Open or fold a node as the program's choice: no NodeExpanded / NodeCollapsed

@@ -8,9 +8,10 @@ are kept whole, off screen, and placed again (as the user left them, reading as 
 now) when a view shows them, so a view change makes no node it made before (issue #16:
 rebuilding nodes per view took seconds at 20k workflows). Nodes are made lazily: a
 folded family's children get theirs when it is first opened (or a search selects one of
-them). Ages are painted at render time from `now_ms`, so the 1 Hz age tick repaints
-visible lines only, and only when an age on them reads otherwise (an idle screen of
-workflows minutes old repaints once a minute).
+them). Ages are painted from `now_ms` over the line as it was laid out (which keeps an
+empty age cell), so the 1 Hz age tick repaints only the age cells that read otherwise,
+from the lines Tree keeps: an idle screen of workflows seconds or minutes old paints a
+few cells a second, and lays out no line.
 
 Lines are laid out in columns (tree_columns): each workflow's cells are kept by id, and
 a line is laid out when it is painted, for the pane's width and the line's indentation,
@@ -35,11 +36,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import Tree
 from textual.widgets.tree import NodeID, TreeNode
 
@@ -136,8 +140,8 @@ class WorkflowTree(BulkTree):
         # among them whose line may read differently since they were hidden.
         self._detached: dict[str, WorkflowNode] = {}
         self._stale: set[str] = set()
-        # The visible lines' clock-driven text at the last tick (node id, text).
-        self._ticked_ages: list[tuple[NodeID, str]] = []
+        # The visible lines' clock-driven text as last painted, by node id.
+        self._ticked_ages: dict[NodeID, str] = {}
         # The user's own expand / fold choices, so that they outlive a node (a filter
         # removes nodes; clearing it brings them back as the user left them).
         self._expanded_by_user: dict[str, bool] = {}
@@ -163,7 +167,7 @@ class WorkflowTree(BulkTree):
     def line_text(self, workflow_id: str) -> str:
         """The line of a workflow as the tree paints it now (columns and age)."""
         node = self._node_by_id.get(workflow_id)
-        return self.render_label(node, Style.null(), Style.null()).plain if node else ""
+        return self._label(node, Style.null(), Style.null(), True).plain if node else ""
 
     def shown_ids(self) -> list[str]:
         """Ids on visible lines, top to bottom (tests and the palette use it)."""
@@ -201,11 +205,22 @@ class WorkflowTree(BulkTree):
         # A changed id may change its own line, its child list and (via shown) the lines
         # of its ancestors: those are the nodes whose children get reconciled.
         affected: set[str] = set()
-        for wid in changed if moved is None else changed | moved:
+        parent_of = graph.parent_of
+        for wid in changed:
             node_id: str | None = wid
             while node_id is not None and node_id not in affected:
                 affected.add(node_id)
-                node_id = graph.parent_of(node_id)
+                node_id = parent_of(node_id)
+        # An id the view moves with its parent (a family hidden or shown whole) is the
+        # parent's reconcile: hidden, nothing under it is; shown again, all under it is.
+        moving = moved if moved is not None else set()
+        for wid in moving:
+            if parent_of(wid) in moving:
+                continue
+            node_id = wid
+            while node_id is not None and node_id not in affected:
+                affected.add(node_id)
+                node_id = parent_of(node_id)
         ordered = self._root_order.ordered(graph, facts.sort, changed)
         roots = [r for r in ordered if facts.shown is None or r in facts.shown]
         top: list[str] = []
@@ -244,17 +259,21 @@ class WorkflowTree(BulkTree):
         self._stale.update(self._detached)
 
     def tick(self) -> None:
-        """Repaint the visible lines when an age on them reads otherwise than at the last
-        tick (most seconds none does: an idle screen costs nothing); no rebuild."""
+        """Repaint, of the visible lines, the age cells that read otherwise than when
+        last painted (a backlog's line whole); no line is laid out again."""
         self.now_ms = self._clock()
         top = round(self.scroll_y)
-        ages = [
-            (node.id, self._clock_text(node))
-            for node in self.visible_nodes(top, top + self.size.height)
-        ]
-        if ages != self._ticked_ages:
-            self._ticked_ages = ages
-            self.repaint_lines()
+        span = self.age_span()
+        ages: dict[NodeID, str] = {}
+        for row, node in enumerate(self.visible_nodes(top, top + self.size.height)):
+            text = ages[node.id] = self._clock_text(node)
+            if self._ticked_ages.get(node.id) == text:
+                continue
+            if node.data is not None and node.data.startswith(GROUP_KEY):
+                node.refresh()  # its words hold the ages: laid out again
+            elif span is not None and text:
+                self.refresh(Region(span[0], row, span[1], 1))
+        self._ticked_ages = ages
 
     def _clock_text(self, node: WorkflowNode) -> str:
         """What of a line reads from the clock: a workflow's age, a backlog's ages."""
@@ -276,7 +295,44 @@ class WorkflowTree(BulkTree):
         return True
 
     # -- painting ----------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        """Tree's line (kept until the line reads otherwise), the age painted over its
+        empty age cell from the clock."""
+        strip = super().render_line(y)
+        span = self.age_span()
+        lines = self.visible_nodes(y + round(self.scroll_y), y + round(self.scroll_y) + 1)
+        if span is None or not lines:
+            return strip
+        node = lines[0]
+        text = self._ticked_ages[node.id] = self._clock_text(node)
+        age = text if node.data in self._cells else ""
+        if not age:
+            return strip
+        x, width = span
+        cell = strip.crop(x, x + width)
+        style = next((seg.style for seg in cell if seg.text), None)
+        painted = Strip([Segment(columns.fit(age, width, right=True), style)], width)
+        return Strip.join([strip.crop(0, x), painted, strip.crop(x + width, strip.cell_length)])
+
+    def age_span(self) -> tuple[int, int] | None:
+        """Where the age column is on every line (x, width), None when not shown: after
+        the guides, the name takes up what a line is indented less than the deepest."""
+        lay = self.column_layout
+        if columns.AGE not in lay.shown:
+            return None
+        x = lay.indent_room
+        for key in lay.shown:
+            if key == columns.AGE:
+                return x, lay.widths[key]
+            x += lay.widths[key] + columns.GAP
+        return None
+
     def render_label(self, node: WorkflowNode, base_style: Style, style: Style) -> Text:
+        return self._label(node, base_style, style, False)
+
+    def _label(self, node: WorkflowNode, base_style: Style, style: Style, age: bool) -> Text:
+        """A node's line after its guides; a workflow's age cell empty unless `age`
+        (render_line paints it)."""
         if node.allow_expand:
             toggle = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
         else:
@@ -293,16 +349,17 @@ class WorkflowTree(BulkTree):
             label = label.copy()
             label.truncate(width, overflow="ellipsis", pad=True)
         else:
-            age = self._age(node)
-            line = {**cells, columns.AGE: (age, status_style.DIM_CLASS)} if age else cells
+            age_cell = (self._age(node) if age else "", status_style.DIM_CLASS)
+            line = {**cells, columns.AGE: age_cell}
             label = self._styled(columns.row_parts(line, self.column_layout, indent))
         label.stylize(style)
         return Text.assemble((toggle, base_style + TOGGLE_STYLE), label) if toggle else label
 
     def get_label_width(self, node: WorkflowNode) -> int:
-        # Asked for every line whenever lines come or go: every line is the pane's width
-        # (nothing to scroll sideways), so no line is laid out to answer.
-        return max(0, self.column_layout.width - self._indent(node))
+        # Asked for every line whenever lines come or go (25k calls for a large tree),
+        # only to size the tree for sideways scrolling, which it has none of: every line
+        # is painted the pane's width whatever this says, so no line is measured.
+        return 0
 
     def _indent(self, node: WorkflowNode) -> int:
         """The cells of guides before a node's line (the toggle comes after them)."""
@@ -702,16 +759,14 @@ class WorkflowTree(BulkTree):
     def _hide(self, node: WorkflowNode) -> None:
         """Take a node the view hides (and its subtree) out of the shown ones, keeping
         it for the view that shows it again."""
-        stack = [node]
-        while stack:
-            n = stack.pop()
-            if n.data is not None and self._node_by_id.get(n.data) is n:
-                del self._node_by_id[n.data]
-                old = self._detached.get(n.data)
+        by_id, detached = self._node_by_id, self._detached
+        for data, n in self.subtree(node):
+            if data is not None and by_id.get(data) is n:
+                del by_id[data]
+                old = detached.get(data)
                 if old is not None and old is not n:
                     self.forget(old)
-                self._detached[n.data] = n
-            stack.extend(n.children)
+                detached[data] = n
 
     def _show_again(self, workflow_id: str, parent: WorkflowNode) -> bool:
         """Place a hidden node under parent again, with its subtree as it was kept; its
