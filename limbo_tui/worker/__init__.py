@@ -9,7 +9,8 @@
 - monitor_only.py  NoWorker: `--worker none`
 - actions.py       enqueue / cancel / resume / fork through DBOSClient
 - release_client.py  which DBOS release acts on a database, and the helper that runs it
-- release_helper.py  the helper script: one action with its interpreter's dbos (JSON)
+- release_helper.py  the helper script: actions with its interpreter's dbos (JSON lines)
+- helper_process.py  the helper kept running for the session, one per interpreter
 - progress.py      live step attempts (DBOS.step_status) for the UI
 """
 

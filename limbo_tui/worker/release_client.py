@@ -2,10 +2,11 @@
 
 limbo-tui's own dbos (3.x) speaks only its own schema: DBOSClient 3.4 fails on a 2.8
 database (`column "completed_at" does not exist`). So an action on a database of another
-schema version runs in a short-lived helper process (release_helper.py) whose interpreter
-holds the matching release, provisioned once by releases.py. The database's schema
-version (pg/dbos_schema.py) picks the release: the one the user named for the worker
-(`[worker] dbos`) when it writes that schema, else the oldest release that does.
+schema version runs in a helper process (release_helper.py, kept running for the session
+by helper_process.py) whose interpreter holds the matching release, provisioned once by
+releases.py. The database's schema version (pg/dbos_schema.py) picks the release: the one
+the user named for the worker (`[worker] dbos`) when it writes that schema, else the
+oldest release that does.
 
 A backend raises Deduplicated for a rejected enqueue and ReleaseActionError for anything
 else; Actions turns both into one-line results.
@@ -13,9 +14,6 @@ else; Actions turns both into one-line results.
 
 from __future__ import annotations
 
-import json
-import logging
-import subprocess
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -25,10 +23,8 @@ from limbo_tui import releases
 from limbo_tui.errors import one_line
 from limbo_tui.pg.dbos_schema import SchemaVersion
 from limbo_tui.urls import mask, sqlalchemy_url
+from limbo_tui.worker.helper_process import HelperFailed, helper_for
 
-log = logging.getLogger(__name__)
-
-HELPER = Path(__file__).with_name("release_helper.py")
 HELPER_TIMEOUT_S = 120.0
 # DBOSClient.cancel_workflow(cancel_children=...) exists from this release on.
 CANCEL_CHILDREN_SINCE = (2, 24)
@@ -136,27 +132,14 @@ class HelperBackend:
 def call_helper(
     python: Path, request: dict[str, Any], timeout: float = HELPER_TIMEOUT_S
 ) -> dict[str, Any]:
-    """Run one request through release_helper.py with `python`; the reply, or raise."""
+    """Run one request through the session's release helper of `python`
+    (helper_process.py); the reply, or raise."""
     try:
-        done = subprocess.run(
-            [str(python), "-I", str(HELPER)],
-            input=json.dumps(request) + "\n",
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ReleaseActionError(f"the DBOS helper did not answer: {one_line(exc, 160)}") from None
-    if done.stderr.strip():
-        log.debug("DBOS helper (%s) said: %s", python, done.stderr[-2000:])
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
-    try:
-        reply = json.loads(lines[-1]) if lines else None
-    except ValueError:
-        reply = None
+        reply = helper_for(python).request(request, timeout)
+    except HelperFailed as exc:
+        raise ReleaseActionError(f"the DBOS helper failed: {one_line(str(exc), 160)}") from None
     if not isinstance(reply, dict):
-        tail = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise ReleaseActionError(f"the DBOS helper failed: {one_line(tail, 160)}")
+        raise ReleaseActionError("the DBOS helper failed: its reply is not an object")
     if reply.get("ok"):
         return reply
     error = str(reply.get("error") or "Error")

@@ -1,13 +1,13 @@
-"""A short-lived helper that performs one action with the dbos of its own interpreter.
+"""A helper that performs actions with the dbos of its own interpreter.
 
-Run as `python -I release_helper.py` by worker/release_client.py in a venv that holds one
-DBOS release (releases.py), so the action has exactly that release's semantics on a
+Run as `python -I release_helper.py` by worker/helper_process.py in a venv that holds one
+DBOS release (releases.py), so each action has exactly that release's semantics on a
 database that release wrote. It imports nothing of limbo-tui: only the standard library
 and that release's dbos, so it runs in any interpreter with dbos installed (-I keeps this
 file's directory and PYTHONPATH out of sys.path).
 
-Protocol: one JSON request on stdin (so the database URL, password included, never shows
-in `ps`), one JSON reply on stdout:
+Protocol: JSON requests on stdin, one a line (so the database URL, password included,
+never shows in `ps`), one JSON reply line on stdout for each, until stdin ends:
 
 - request  {"url": <sqlalchemy URL>, "schema": ..., "op": ..., ...op's arguments}
 - reply    {"ok": true, "dbos": <release>, ...} or
@@ -138,16 +138,23 @@ def main() -> int:
         release = metadata.version("dbos")
     except metadata.PackageNotFoundError:
         release = "?"
+    with os.fdopen(reply_fd, "w", encoding="utf-8") as out:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            out.write(json.dumps(_answer(line, release)) + "\n")
+            out.flush()
+    return 0
+
+
+def _answer(line: str, release: str) -> dict[str, Any]:
     try:
-        request = json.loads(sys.stdin.readline() or "{}")
-        reply = _run(request)
+        reply = _run(json.loads(line))
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         reply = {"ok": False, "error": type(exc).__name__, "message": first}
     reply["dbos"] = release
-    with os.fdopen(reply_fd, "w", encoding="utf-8") as out:
-        out.write(json.dumps(reply) + "\n")
-    return 0
+    return reply
 
 
 if __name__ == "__main__":
