@@ -132,12 +132,18 @@ def older_than(graph: WorkflowGraph, group: RootGroup) -> tuple[int, str] | None
 
 
 def group_roots(
-    graph: WorkflowGraph, roots: Sequence[str], keep_apart: Container[str]
+    graph: WorkflowGraph,
+    roots: Sequence[str],
+    keep_apart: Container[str],
+    *,
+    filtered: bool = False,
 ) -> list[str | RootGroup]:
     """The tree's top level: `roots` in their order, where the ENQUEUED roots of a queue
-    that has at least GROUP_MIN of them become one RootGroup at the place of its newest
-    member. A root with children or in limbo (`keep_apart`) keeps its own line: folding
-    must never hide what needs a look (the group's line counts its warnings)."""
+    that has at least GROUP_MIN of them, loaded or (unless a filter chose `roots`) counted
+    in the database, become one RootGroup at the place of its newest member: a backlog
+    loaded by its first pages stays one line while its loaded rows are dequeued. A root
+    with children or in limbo (`keep_apart`) keeps its own line: folding must never hide
+    what needs a look (the group's line counts its warnings)."""
     by_queue: dict[str, list[str]] = {}
     for wid in roots:
         wf = graph.workflows.get(wid)
@@ -149,11 +155,18 @@ def group_roots(
             and not graph.children(wid)
         ):
             by_queue.setdefault(wf.queue, []).append(wid)
-    big = {q: ids for q, ids in by_queue.items() if len(ids) >= GROUP_MIN}
+    totals = graph.totals
+
+    def folds(queue: str, ids: list[str]) -> bool:
+        if len(ids) >= GROUP_MIN:
+            return True
+        counted = totals.group(ENQUEUED, queue) if totals is not None and not filtered else None
+        return counted is not None and counted.count >= GROUP_MIN
+
+    big = {q: ids for q, ids in by_queue.items() if folds(q, ids)}
     if not big:
         return list(roots)
     queue_of = {wid: q for q, ids in big.items() for wid in ids}
-    totals = graph.totals
     out: list[str | RootGroup] = []
     for wid in roots:
         queue = queue_of.get(wid)

@@ -127,3 +127,27 @@ async def test_opening_a_summarized_backlog_reads_its_next_pages_from_the_databa
             header,
         )
         assert "≈" not in header() and "PENDING" not in header()
+
+
+async def test_a_backlog_page_is_read_in_the_snapshot_order(dbos_url: str) -> None:
+    """The ENQUEUED rows of the queue older than (created_at, id), newest first, ties by
+    id; other queues and statuses left out (as on a SQLite file, test_sqlite)."""
+    from limbo_tui.pg import queries
+    from limbo_tui.pg.connect import connect
+
+    rows = [(f"b{i}", "ENQUEUED", "q", created) for i, created in enumerate([10, 20, 20, 30, 40])]
+    rows += [("other-q", "ENQUEUED", "r", 15), ("done", "SUCCESS", "q", 25)]
+    with psycopg.connect(dbos_url, autocommit=True) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, queue_name, "
+            "created_at, updated_at) VALUES (%s, %s, 'job', %s, %s, 0)",
+            rows,
+        )
+    conn = await connect(dbos_url)
+    try:
+        got = await queries.backlog_page(conn, "dbos", "q", (30, "b3"))
+        assert [r.id for r in got] == ["b2", "b1", "b0"]
+        got = await queries.backlog_page(conn, "dbos", "q", (20, "b2"))
+        assert [r.id for r in got] == ["b1", "b0"]
+    finally:
+        await conn.close()

@@ -96,8 +96,27 @@ def test_group_roots_keeps_limbo_and_families_apart() -> None:
     assert "bulk-00003" in entries
     assert groups[0].members[0] == "bulk-00000"  # the newest first, at its place
     assert groups[0].total is not None and groups[0].total.count == GROUP_MIN + 5
+    # A filter that leaves few: no group.
     small = [w for w in roots if w in ("solo-1", "bulk-00001")]
-    assert group_roots(graph, small, set()) == small
+    assert group_roots(graph, small, set(), filtered=True) == small
+
+
+def test_a_backlog_stays_one_line_while_its_loaded_rows_are_dequeued() -> None:
+    from limbo_tui.backlog import RootGroup, group_roots
+    from limbo_tui.model import WorkflowGraph
+
+    graph = WorkflowGraph()
+    graph.replace_all(_rows())
+    # All but 3 of the loaded rows dequeued (DBOS takes the highest priority first): the
+    # database still holds 500,000 minus those, so the 3 stay one summarized line.
+    graph.apply(
+        [Workflow(f"bulk-{i:05d}", "PENDING", name="bulk_job", queue="bulk",
+                  created_at_ms=NOW_MS - 60_000 - i * 10) for i in range(3, BACKLOG)]
+    )  # fmt: skip
+    entries = group_roots(graph, graph.roots(), set())
+    groups = [e for e in entries if isinstance(e, RootGroup)]
+    assert len(groups) == 1 and len(groups[0].members) == 3
+    assert groups[0].total is not None and groups[0].total.count > GROUP_MIN
 
 
 async def test_a_parent_of_many_children_shows_them_a_page_at_a_time() -> None:

@@ -411,6 +411,36 @@ async def test_totals_stay_true_when_a_row_beyond_the_snapshot_is_dequeued(
         await feed.stop()
 
 
+async def test_a_backlog_page_is_read_from_the_file_in_the_snapshot_order(
+    tmp_path: Path,
+) -> None:
+    """The next page of a summarized backlog: the ENQUEUED rows of the queue older than
+    (created_at, id), newest first, ties by id; other queues and statuses left out."""
+    from limbo_tui.ui.collaborators import BacklogPages
+
+    path = _prepare(tmp_path)
+    rows = [(f"b{i}", "ENQUEUED", "q", created) for i, created in enumerate([10, 20, 20, 30, 40])]
+    rows += [("other-q", "ENQUEUED", "r", 15), ("done", "SUCCESS", "q", 25)]
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO workflow_status (workflow_uuid, status, name, queue_name, created_at) "
+            "VALUES (?, ?, 'job', ?, ?)",
+            rows,
+        )
+    feed = make_feed(resolve(f"sqlite:///{path}", "t", {}), Settings(read_only=True),
+                     lambda b: None, lambda s: None)  # fmt: skip
+    assert isinstance(feed, BacklogPages)
+    await feed.start()
+    try:
+        got = await feed.load_page("q", (30, "b3"))
+        assert [r.id for r in got] == ["b2", "b1", "b0"]
+        # Between two rows of the same instant: only the one after it in the order.
+        got = await feed.load_page("q", (20, "b2"))
+        assert [r.id for r in got] == ["b1", "b0"]
+    finally:
+        await feed.stop()
+
+
 def test_the_registry_is_read_from_the_file_as_from_postgres(tmp_path: Path) -> None:
     from limbo_tui.sqlite import reader
 

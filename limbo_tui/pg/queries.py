@@ -360,9 +360,11 @@ async def backlog_page(
             older_than[1],
             limit,
         )
-        workflows = await fetch_workflows(conn, schema, [r[0] for r in rows])
+        ids = [r[0] for r in rows]
+        workflows = await fetch_workflows(conn, schema, ids)
         steps = await fetch_steps(conn, schema, [w.id for w in workflows])
-    return [*workflows, *steps]
+    place = {wid: i for i, wid in enumerate(ids)}
+    return [*sorted(workflows, key=lambda w: place[w.id]), *steps]
 
 
 async def recent_finished_roots(conn: asyncpg.Connection, schema: str, limit: int) -> list[str]:

@@ -162,7 +162,8 @@ def backlog_page(
         ]
         workflows = fetch_workflows(conn, cols, ids)
         steps = fetch_steps(conn, cols, [w.id for w in workflows])
-    return [*workflows, *steps]
+    place = {wid: i for i, wid in enumerate(ids)}
+    return [*sorted(workflows, key=lambda w: place[w.id]), *steps]
 
 
 def recent_finished_roots(conn: sqlite3.Connection, cols: Columns, limit: int) -> list[str]:

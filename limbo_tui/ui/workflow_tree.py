@@ -225,7 +225,8 @@ class WorkflowTree(BulkTree):
         roots = [r for r in ordered if facts.shown is None or r in facts.shown]
         top: list[str] = []
         groups: dict[str, RootGroup] = {}
-        for entry in group_roots(graph, roots, facts.limbo_ids):
+        filtered = facts.shown is not None
+        for entry in group_roots(graph, roots, facts.limbo_ids, filtered=filtered):
             if isinstance(entry, RootGroup):
                 key = GROUP_KEY + entry.queue
                 groups[key] = entry
