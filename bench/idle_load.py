@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from bench.common import REPO, BenchServer, dist, log, set_triggers
 from bench.live import Monitor
 from bench.real_terminal import TREE_LINE
 from bench.synthetic import LIVE_FAMILY_NODES, populate
-from bench.terminal import LoadSampler, PtyTerminal, Screen, cpu_seconds, rss_mb
+from bench.terminal import LoadSampler, PtyTerminal, Screen, cpu_seconds, rss_mb, tree_command
 from limbo_tui.diagnose import diagnose_ids, ticking_ids
 from limbo_tui.live_diagnoses import LiveDiagnoses
 from limbo_tui.model import WorkflowGraph
@@ -147,15 +146,6 @@ def _queries(bs: BenchServer, quick: bool, source_db: str | None) -> dict[str, A
     return out
 
 
-def _tui_command(tree: Path) -> list[str]:
-    """`python -m limbo_tui` with `tree`'s package first on the path (before the cwd)."""
-    code = (
-        f"import sys, runpy; sys.path.insert(0, {str(tree)!r}); "
-        "runpy.run_module('limbo_tui', run_name='__main__')"
-    )
-    return [sys.executable, "-c", code]
-
-
 def _tree_lines(s: Screen) -> list[str]:
     # The tree's column only: not its frame, nor the details pane on the right.
     left = [ln.split("▏", 1)[0] for ln in s.lines[2:-3]]
@@ -171,7 +161,7 @@ def _idle_cpu(url: str, tree: Path, seconds: float) -> dict[str, Any]:
     """The idle CPU of the TUI of `tree`, then `/` + the needle typed at once: the time
     from the keys to the tree showing only the match."""
     args = ["--db-url", url, "--worker", "none"]
-    with PtyTerminal(args, 200, 50, command=_tui_command(tree)) as term:
+    with PtyTerminal(args, 200, 50, command=tree_command(tree)) as term:
         if term.wait_for(lambda s: "LIVE" in s.line(0), 120) is None:
             raise RuntimeError(f"the TUI of {tree} never went LIVE")
         time.sleep(3.0)  # past the first paint and the first full diagnosis

@@ -21,9 +21,11 @@ the keys to the filtered tree, with the typed text checked whole (no key lost).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,9 +40,18 @@ import psycopg
 from psycopg import sql
 
 from bench.commit_writer import HOT_NAME, dbos_id, hot_id
-from bench.common import REPO, BenchServer, child_env, dist, log, set_triggers, stop_process
+from bench.common import (
+    REPO,
+    BenchServer,
+    bench_server,
+    child_env,
+    dist,
+    log,
+    set_triggers,
+    stop_process,
+)
 from bench.synthetic import populate
-from bench.terminal import LoadSampler, PtyTerminal, Screen, cpu_seconds, rss_mb
+from bench.terminal import LoadSampler, PtyTerminal, Screen, cpu_seconds, rss_mb, tree_command
 from limbo_tui.model import short_id
 
 COLUMNS, ROWS = 200, 50
@@ -340,22 +351,71 @@ def startup(url: str, runs: int) -> dict[str, Any]:
     live: list[float] = []
     with LoadSampler() as load:
         for i in range(runs + 1):
-            with _tui(url) as term:
-                # The header's first line is drawn (it names the worker).
-                ff = term.wait_for(lambda s: " worker " in f" {s.line(0)} ", 60)
-                lv = term.wait_for(lambda s: "LIVE" in s.line(0), 60)
-                if i == 0:
-                    continue  # the warm-up: the server's caches, the OS's page cache
-                if ff is not None:
-                    first.append((ff - term.spawned_ns) / 1e9)
-                if lv is not None:
-                    live.append((lv - term.spawned_ns) / 1e9)
+            ff, _, lv = _start_once(url, REPO)
+            if i == 0:
+                continue  # the warm-up: the server's caches, the OS's page cache
+            if ff is not None:
+                first.append(ff)
+            if lv is not None:
+                live.append(lv)
     return {
         "runs": runs,
         "first_frame_s": dist(first, 3),
         "live_s": dist(live, 3),
         "load": load.summary(),
     }
+
+
+def _start_once(url: str, tree: Path) -> tuple[float | None, float | None, float | None]:
+    """Seconds from exec to the header's first line naming the worker (the first frame),
+    the process's CPU seconds by then (read as the frame is seen: a figure the machine's
+    load changes less), and seconds to the feed LIVE, of `tree`'s `limbo-tui --worker
+    none`."""
+    with PtyTerminal(
+        ["--db-url", url, "--worker", "none"], COLUMNS, ROWS, command=tree_command(tree)
+    ) as term:
+        ff = term.wait_for(lambda s: " worker " in f" {s.line(0)} ", 60)
+        cpu = cpu_seconds(term.pid) if ff is not None else None
+        lv = term.wait_for(lambda s: "LIVE" in s.line(0), 60)
+        since = term.spawned_ns
+        return (
+            None if ff is None else (ff - since) / 1e9,
+            cpu,
+            None if lv is None else (lv - since) / 1e9,
+        )
+
+
+def _drop_byte_code(tree: Path) -> None:
+    """The tree's own modules as a fresh checkout or an upgrade leaves them: not compiled."""
+    for cache in (tree / "limbo_tui").rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def startup_side_by_side(url: str, trees: dict[str, Path], runs: int) -> dict[str, Any]:
+    """Cold (the tree's modules not byte-compiled: the first start after a checkout or an
+    upgrade) then warm (the same command again), each tree in turn within a round, so
+    that every tree meets the same load; one warm-up start first."""
+    _start_once(url, REPO)
+    kinds = ("cold", "warm")
+    samples: dict[str, dict[str, list[float]]] = {
+        name: {f"{kind}{what}": [] for kind in kinds for what in ("", "_cpu", "_live")}
+        for name in trees
+    }
+    with LoadSampler() as load:
+        for _ in range(runs):
+            for name, tree in trees.items():
+                _drop_byte_code(tree)
+                for kind in kinds:
+                    for what, value in zip(
+                        ("", "_cpu", "_live"), _start_once(url, tree), strict=True
+                    ):
+                        if value is not None:
+                            samples[name][f"{kind}{what}"].append(value)
+    out: dict[str, Any] = {"runs": runs, "load": load.summary()}
+    for name, got in samples.items():
+        out[name] = {kind: dist(values, 3) for kind, values in got.items()}
+    log(f"startup side by side: {json.dumps(out)}")
+    return out
 
 
 def prepare_backlog_db(bs: BenchServer, finished: int, enqueued: int) -> tuple[str, dict]:
@@ -486,11 +546,10 @@ def run(bs: BenchServer, quick: bool) -> dict[str, Any]:
 def backlog_main(argv: list[str] | None = None) -> int:
     """`python -m bench.real_terminal --data-dir DIR`: only the backlog figures, on a
     server kept in DIR whose backlog database is built at the first run and reused."""
-    import argparse
     import os
     import statistics
 
-    from bench.idle_load import BASELINE_ENV, _tui_command
+    from bench.idle_load import BASELINE_ENV
 
     p = argparse.ArgumentParser(prog="python -m bench.real_terminal", description=__doc__)
     p.add_argument("--data-dir", type=Path, required=True, help="the kept server's directory")
@@ -518,7 +577,7 @@ def backlog_main(argv: list[str] | None = None) -> int:
             return 0
         trees: dict[str, list[str] | None] = {"this": None}
         if args.baseline:
-            trees["baseline"] = _tui_command(args.baseline.resolve())
+            trees["baseline"] = tree_command(args.baseline.resolve())
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
         for _ in range(args.rounds):
             for name, command in trees.items():
@@ -536,5 +595,33 @@ def backlog_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def startup_main(argv: list[str] | None = None) -> int:
+    """`python -m bench.real_terminal --only startup [--runs N] [--baseline TREE]`: the
+    warm start to the first frame alone, on a private server; prints the figures (JSON)
+    and writes nothing else. TREE: a checkout of another commit measured in the same run."""
+    p = argparse.ArgumentParser(
+        prog="python -m bench.real_terminal", description=startup_main.__doc__
+    )
+    p.add_argument("--only", choices=("startup",), required=True)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--baseline", type=Path, default=None)
+    args = p.parse_args(argv)
+    trees = {"this": REPO}
+    if args.baseline is not None:
+        trees["baseline"] = args.baseline.resolve()
+    with bench_server() as bs:
+        url = prepare_latency_db(bs, 2_000)
+        out = startup_side_by_side(url, trees, args.runs)
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`--only startup ...`: the start to the first frame; `--data-dir DIR ...`: the
+    backlog figures."""
+    args = sys.argv[1:] if argv is None else argv
+    return startup_main(args) if "--only" in args else backlog_main(args)
+
+
 if __name__ == "__main__":
-    raise SystemExit(backlog_main())
+    sys.exit(main())

@@ -37,6 +37,16 @@ from bench.common import REPO
 CLEAN_ENV = ("LIMBO_TUI_DB_URL", "DBOS_SYSTEM_DATABASE_URL", "LIMBO_TUI_CONFIG", "NO_COLOR")
 
 
+def tree_command(tree: Path) -> list[str]:
+    """`python -m limbo_tui` with `tree`'s package first on the path (before the cwd): a
+    baseline checkout measured beside this one in the same run."""
+    code = (
+        f"import sys, runpy; sys.path.insert(0, {str(tree)!r}); "
+        "runpy.run_module('limbo_tui', run_name='__main__')"
+    )
+    return [sys.executable, "-c", code]
+
+
 class Screen:
     """What the emulator shows now (a copy taken under the terminal's lock)."""
 

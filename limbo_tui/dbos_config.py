@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from limbo_tui.errors import ConfigError
 from limbo_tui.urls import canonical_url, is_sqlite, parse_conninfo
 
@@ -58,6 +56,8 @@ def load(path: Path, env: Mapping[str, str], secrets_dir: Path = SECRETS_DIR) ->
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
+    import yaml  # only when a dbos-config.yaml is there to read
+
     try:
         data = yaml.safe_load(substitute(raw, env, secrets_dir))
     except yaml.YAMLError as exc:

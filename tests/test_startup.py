@@ -5,13 +5,22 @@
   startup parameter;
 - `--worker none` never imports DBOS (nor SQLAlchemy, psycopg): the real command, in a
   real terminal, records what it loaded;
-- the first frame is on screen before the snapshot arrives.
+- the first frame is on screen before the snapshot arrives, and before a database that
+  does not answer yet has been checked (the header says "connecting…"); a check that
+  fails then still ends in its one line;
+- limbo-tui's own modules are byte-compiled for the next start, even under
+  PYTHONDONTWRITEBYTECODE (uv compiles the installed packages, not an editable project).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
+import socket
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +28,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from limbo_tui import byte_code
 from limbo_tui.config import Overrides, load_settings
 from limbo_tui.model import Totals
 from limbo_tui.pg import queries, triggers
-from limbo_tui.pg.connect import connect, jit_off_in_transaction
+from limbo_tui.pg.connect import connect, connect_timeout, jit_off_in_transaction
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.ui.app import LimboApp
@@ -156,3 +166,124 @@ def test_installed_packages_are_byte_compiled() -> None:
     package = Path(textual.__file__).parent
     cached = list((package / "__pycache__").glob("app.*.pyc"))
     assert cached, f"{package} is not byte-compiled: run `uv sync` (compile-bytecode)"
+
+
+def _postmaster_pid(server: EmbeddedServer) -> int:
+    return int((server.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+
+
+@contextlib.contextmanager
+def _paused(server: EmbeddedServer) -> Iterator[None]:
+    """The server stops answering: new connections wait in its listen queue."""
+    pid = _postmaster_pid(server)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_first_frame_while_the_database_does_not_answer_yet(
+    terminal: Terminal, pg_server: EmbeddedServer, dbos_url: str
+) -> None:
+    env = {"TERM": "xterm-256color", "PATH": os.environ.get("PATH", "")}
+    with _paused(pg_server):
+        # The check waits as long as the URL says (limbo-tui's own default is 10 s, which a
+        # start on a loaded machine could use up before its first frame).
+        url = f"{dbos_url}&connect_timeout=300"
+        terminal.start(f"{COMMAND} --db-url '{url}' --worker none", env)
+        screen = terminal.wait_for(
+            lambda s: "worker STARTING" in s and "feed STARTING" in s, 60, "the first frame"
+        )
+        # Nothing was read yet.
+        assert "Loading workflows" in screen
+    # The server answers again: the check passes and the feed starts (a monitor of a
+    # database without triggers polls).
+    terminal.wait_for(lambda s: "feed POLLING" in s, 60, "the feed up")
+    terminal.keys("q")
+    terminal.wait_for(lambda s: "LIMBO-EXIT=0" in s, 30, "a clean exit")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_a_check_that_fails_once_the_screen_is_open_is_still_one_line(
+    terminal: Terminal,
+) -> None:
+    # A server that takes the connection and never answers (nothing accepts it), then
+    # goes away: the connection is reset.
+    listener = socket.create_server(("127.0.0.1", 0), backlog=8)
+    port = listener.getsockname()[1]
+    env = {"TERM": "xterm-256color", "PATH": os.environ.get("PATH", "")}
+    try:
+        url = f"postgresql://someone:hunter2@127.0.0.1:{port}/nothing?connect_timeout=300"
+        terminal.start(f"{COMMAND} --db-url '{url}' --worker none", env)
+        terminal.wait_for(
+            lambda s: "worker STARTING" in s and "feed STARTING" in s, 60, "the first frame"
+        )
+    finally:
+        listener.close()
+    screen = terminal.wait_for(lambda s: "LIMBO-EXIT=" in s, 60, "limbo-tui to exit")
+    assert "LIMBO-EXIT=1" in screen
+    assert "hunter2" not in screen and "Traceback" not in screen
+    lines = [line for line in screen.splitlines() if line.strip()]
+    assert lines[0].startswith("limbo-tui: ") and f"127.0.0.1:{port}" in lines[0]
+    assert lines[1] == "LIMBO-EXIT=1"
+
+
+def test_the_urls_connect_timeout_is_how_long_a_connection_may_take() -> None:
+    assert connect_timeout("postgresql://h/d?connect_timeout=30", 10) == 30
+    assert connect_timeout("host=h dbname=d connect_timeout=1", 10) == 2  # libpq's least
+    assert connect_timeout("postgresql://h/d", 10) == 10
+    assert connect_timeout("postgresql://h/d?connect_timeout=0", 10) == 10
+
+
+def test_own_modules_are_compiled_for_the_next_start(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    module = package / "sub" / "mod.py"
+    module.write_text("VALUE = 1\n")
+    assert byte_code.stale_modules(package) == sorted([package / "__init__.py", module])
+    assert byte_code.compile_stale(package) == 2
+    assert byte_code.stale_modules(package) == []
+    # An edited module is stale again (Python would not use its old byte code either).
+    module.write_text("VALUE = 22\n")
+    assert byte_code.stale_modules(package) == [module]
+    assert byte_code.compile_stale(package) == 1
+    # What was written is what Python loads.
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from pkg.sub import mod  # type: ignore[import-not-found]
+
+        assert mod.__cached__ and Path(mod.__cached__).exists() and mod.VALUE == 22
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in ("pkg.sub.mod", "pkg.sub", "pkg"):
+            sys.modules.pop(name, None)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_the_real_command_compiles_its_modules_after_the_first_frame(
+    terminal: Terminal, dbos_url: str, tmp_path: Path
+) -> None:
+    """With PYTHONDONTWRITEBYTECODE (as on these machines), from a copy of the package
+    that nothing compiled yet."""
+    copy = tmp_path / "tree"
+    shutil.copytree(Path(byte_code.__file__).parent, copy / "limbo_tui")
+    for cache in copy.rglob("__pycache__"):
+        shutil.rmtree(cache)
+    assert byte_code.stale_modules(copy / "limbo_tui")
+    code = (
+        f"import sys; sys.path.insert(0, {str(copy)!r}); "
+        "from limbo_tui.cli import main; sys.exit(main())"
+    )
+    env = {"TERM": "xterm-256color", "PYTHONDONTWRITEBYTECODE": "1"}
+    terminal.start(f"{sys.executable} -c \"{code}\" --db-url '{dbos_url}' --worker none", env)
+    terminal.wait_for(lambda s: "feed POLLING" in s, 60, "the feed up")
+    for _ in range(600):
+        if not byte_code.stale_modules(copy / "limbo_tui"):
+            break
+        time.sleep(0.1)
+    assert byte_code.stale_modules(copy / "limbo_tui") == []
+    terminal.keys("q")
+    terminal.wait_for(lambda s: "LIMBO-EXIT=0" in s, 30, "a clean exit")

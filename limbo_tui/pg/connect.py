@@ -17,6 +17,7 @@ from limbo_tui.urls import (
     database_name,
     has_password,
     mask,
+    params,
     server_list,
     user_name,
     validate_schema_name,
@@ -98,9 +99,21 @@ SESSION_SETTINGS: dict[str, str] = {"application_name": "limbo-tui", "jit": "off
 _REFUSES_JIT: set[str] = set()
 
 
+def connect_timeout(url: str, default: float) -> float:
+    """The URL's connect_timeout as libpq reads it (seconds, at least 2), else `default`
+    (libpq's 0, wait forever, is not offered: a start would never say why it waits)."""
+    try:
+        seconds = int(params(url).get("connect_timeout", ""))
+    except ValueError:
+        return default
+    return float(max(seconds, 2)) if seconds > 0 else default
+
+
 async def connect(url: str, *, timeout: float = 10) -> asyncpg.Connection:
-    """A plain (unpooled) asyncpg connection, or a DatabaseError naming the fix."""
+    """A plain (unpooled) asyncpg connection, or a DatabaseError naming the fix. A
+    connect_timeout in the URL replaces `timeout`."""
     dsn = asyncpg_dsn(url)
+    timeout = connect_timeout(url, timeout)
 
     async def attempt(settings: dict[str, str]) -> asyncpg.Connection:
         return await asyncpg.connect(

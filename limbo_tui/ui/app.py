@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -63,10 +64,10 @@ from limbo_tui.ui.messages import (
     WorkerPolled,
     WorkerPollFailed,
 )
+
+# The screens a key opens (help, queues, worker log; the dialogs in workflow_actions)
+# load when first opened: none is on the way to the first frame.
 from limbo_tui.ui.screens.dialog import Dialog
-from limbo_tui.ui.screens.help import HelpScreen
-from limbo_tui.ui.screens.queue_view import QueueScreen
-from limbo_tui.ui.screens.worker_log import WorkerLogScreen
 from limbo_tui.ui.split_view import SplitView
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.suspend import suspend_to_shell
@@ -100,9 +101,16 @@ class LimboApp(App[None]):
         actions: worker_protocol.WorkflowActions | None = None,
         clock: Callable[[], int] = wall_clock_ms,
         start_worker: bool = True,
+        database_check: Callable[[], str] | None = None,
     ) -> None:
+        """database_check: the database's check, still under way when the screen opens
+        (blocking; the header's database line, or the error that ends the app). The feed
+        and the worker start once it passed."""
         super().__init__()
         self.database = database
+        self._database_check = database_check
+        # The check's error, when it failed after the screen opened (launch raises it).
+        self.database_refused: BaseException | None = None
         self.worker = worker
         self.clock = clock
         self.start_worker = start_worker
@@ -232,6 +240,27 @@ class LimboApp(App[None]):
         pane.read_only = self.settings.read_only
         self.query_one(WorkflowTree).focus()
         self.set_interval(AGE_TICK_S, self._tick)
+        if self._database_check is None:
+            self._start_inputs()
+        else:
+            # Nothing reads the database before the check passed. The check waits on a
+            # thread of the app's own, not a Textual worker (the loop's executor, which
+            # the exit joins): a quit does not wait for a server that does not answer.
+            threading.Thread(
+                target=self._check_database,
+                args=(self._database_check,),
+                name="limbo-tui-database-check",
+                daemon=True,
+            ).start()
+        self.repaint()
+
+    def on_ready(self) -> None:
+        # The first frame is on screen: compile what the next start would (byte_code.py).
+        from limbo_tui.byte_code import compile_in_background
+
+        compile_in_background()
+
+    def _start_inputs(self) -> None:
         if self._has_feed:
             self.inputs.start_feed()
         if self.worker is not None:
@@ -239,7 +268,25 @@ class LimboApp(App[None]):
                 self.keys.run_blocking("start the worker", self.worker.start, quiet=True)
             self.poll_worker()  # the header shows the worker's state at once
             self.set_interval(WORKER_POLL_S, self.poll_worker)
-        self.repaint()
+
+    def _check_database(self, check: Callable[[], str]) -> None:
+        try:
+            line = check()
+        except BaseException as exc:
+            outcome: Callable[[], None] = partial(self._database_failed, exc)
+        else:
+            outcome = partial(self._database_passed, line)
+        with contextlib.suppress(RuntimeError):  # the app has ended meanwhile
+            self.call_from_thread(outcome)
+
+    def _database_passed(self, line: str) -> None:
+        self.database = line
+        self.query_one(StatusHeader).database = line
+        self._start_inputs()
+
+    def _database_failed(self, exc: BaseException) -> None:
+        self.database_refused = exc
+        self.exit(return_code=1)
 
     async def action_quit(self) -> None:
         # A running worker is stopped as Ctrl+C stops a DBOS app, on screen (graceful_quit).
@@ -434,6 +481,8 @@ class LimboApp(App[None]):
     def _refresh_queue_view(self, now: int, *, every_s: float = 0.5) -> None:
         """The open queue view follows the feed, at most twice a second (a backlog's
         queue costs its loaded size to count)."""
+        from limbo_tui.ui.screens.queue_view import QueueScreen
+
         screen = self.screen
         if not isinstance(screen, QueueScreen):
             return
@@ -449,6 +498,8 @@ class LimboApp(App[None]):
                 field.value = f"{QUEUE_FILTER}{queue}"
                 field.display = True
                 self._set_filter(field.value)
+
+        from limbo_tui.ui.screens.queue_view import QueueScreen
 
         now = self.clock()
         self.push_screen(QueueScreen(self.state.queue_views(now), now), chosen)
@@ -553,6 +604,8 @@ class LimboApp(App[None]):
             self.notify(refused, severity="warning")
 
     def action_help(self) -> None:
+        from limbo_tui.ui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.settings.read_only))
 
     def action_toggle_timeline(self) -> None:
@@ -564,6 +617,8 @@ class LimboApp(App[None]):
         if path is None:
             self.notify("no worker log: this limbo-tui runs no worker (--worker none)")
             return
+        from limbo_tui.ui.screens.worker_log import WorkerLogScreen
+
         self.push_screen(WorkerLogScreen(Path(path)))
 
     # -- the keys that act (workflow_actions.ActionKeys) -------------------------------

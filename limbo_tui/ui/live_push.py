@@ -7,15 +7,16 @@ written before the user confirms.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
 from limbo_tui.errors import one_line
 from limbo_tui.monitor_state import MonitorState
 from limbo_tui.ui.live_inputs import LiveInputs
-from limbo_tui.ui.screens.confirm import Confirmed
-from limbo_tui.ui.screens.live_push import LivePushConsent
+
+if TYPE_CHECKING:
+    from limbo_tui.ui.screens.confirm import Confirmed
 
 
 class LivePush:
@@ -35,6 +36,9 @@ class LivePush:
                 self._app.run_worker(
                     self._install(), group="live-push", exclusive=True, exit_on_error=False
                 )
+
+        # The consent dialog loads when it first opens (not on the way to the first frame).
+        from limbo_tui.ui.screens.live_push import LivePushConsent
 
         schema = self._state.settings.database.schema
         self._app.push_screen(LivePushConsent(schema), answered)

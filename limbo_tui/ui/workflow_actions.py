@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.notifications import SeverityLevel
@@ -21,14 +21,17 @@ from limbo_tui.monitor_state import ActionOutcome, MonitorState
 from limbo_tui.settings import Settings
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.ui.messages import ActionFinished
-from limbo_tui.ui.screens.confirm import Confirmed, ConfirmScreen
-from limbo_tui.ui.screens.enqueue_form import EnqueueFormScreen, ExperimentForm
-from limbo_tui.ui.screens.fork_picker import ForkStepScreen
-from limbo_tui.ui.screens.send_form import Message as SendMessage
-from limbo_tui.ui.screens.send_form import SendFormScreen
 from limbo_tui.ui.workflow_lines import short_id
 from limbo_tui.waits import MESSAGE, current_wait
 from limbo_tui.worker.protocol import ActionResult, ExperimentParams, Worker, WorkflowActions
+
+if TYPE_CHECKING:
+    from limbo_tui.ui.screens.confirm import Confirmed
+    from limbo_tui.ui.screens.enqueue_form import ExperimentForm
+    from limbo_tui.ui.screens.send_form import Message as SendMessage
+
+# Each dialog's module (and the Textual widgets it uses) loads when it first opens: none
+# is on the path to the first frame.
 
 
 class ActionKeys:
@@ -104,7 +107,14 @@ class ActionKeys:
             if result is not None:
                 self._jump_to(holder_id)
 
-        self._app.push_screen(ConfirmScreen(safe_text(question), yes="Jump", no="Close"), answered)
+        self._confirm(safe_text(question), answered, yes="Jump", no="Close")
+
+    def _confirm(
+        self, question: str, answered: Callable[[Confirmed | None], None], **choices: Any
+    ) -> None:
+        from limbo_tui.ui.screens.confirm import ConfirmScreen
+
+        self._app.push_screen(ConfirmScreen(question, **choices), answered)
 
     def _need_worker(self) -> Worker | None:
         # A monitor has a NoWorker (state NONE): x and r must say so, not "done".
@@ -165,6 +175,8 @@ class ActionKeys:
                 params = self.experiment_params(form)
                 self.run_blocking("enqueue", lambda: worker.enqueue_experiment(params))
 
+        from limbo_tui.ui.screens.enqueue_form import EnqueueFormScreen
+
         self._app.push_screen(EnqueueFormScreen(self.settings.experiment), submitted)
 
     def crash(self) -> None:
@@ -195,14 +207,12 @@ class ActionKeys:
                 self.run_blocking("crash worker", worker.crash, done=crashed)
 
         names = ", ".join(safe_text(m) for m in imports)
-        self._app.push_screen(
-            ConfirmScreen(
-                f"Crash the worker? It also runs your workflows ({names}): they stop "
-                "mid-step and stay PENDING until r restarts it.",
-                yes="Crash it",
-                no="Keep it",
-            ),
+        self._confirm(
+            f"Crash the worker? It also runs your workflows ({names}): they stop "
+            "mid-step and stay PENDING until r restarts it.",
             answered,
+            yes="Crash it",
+            no="Keep it",
         )
 
     def restart(self) -> None:
@@ -250,9 +260,8 @@ class ActionKeys:
                 children = result.option
                 self.run_blocking("cancel", lambda: actions.cancel(wf.id, children))
 
-        self._app.push_screen(
-            ConfirmScreen(question, yes="Cancel it", no="Keep", option=option, option_default=True),
-            answered,
+        self._confirm(
+            question, answered, yes="Cancel it", no="Keep", option=option, option_default=True
         )
 
     def resume(self) -> None:
@@ -269,7 +278,7 @@ class ActionKeys:
             if result is not None:
                 self.run_blocking("resume", lambda: actions.resume(wf.id))
 
-        self._app.push_screen(ConfirmScreen(question, yes="Resume"), answered)
+        self._confirm(question, answered, yes="Resume")
 
     def fork(self) -> None:
         target = self._need_selection("fork")
@@ -282,6 +291,8 @@ class ActionKeys:
                 self.run_blocking("fork", lambda: actions.fork(wf.id, step))
 
         label = f"{safe_text(wf.name)} {short_id(wf.id)}"
+        from limbo_tui.ui.screens.fork_picker import ForkStepScreen
+
         self._app.push_screen(ForkStepScreen(label, self._state.graph.steps_of(wf.id)), picked)
 
     def fork_onto_live(self) -> None:
@@ -318,7 +329,7 @@ class ActionKeys:
                     "fork", lambda: actions.fork(wf.id, start, application_version=version)
                 )
 
-        self._app.push_screen(ConfirmScreen(question, yes="Fork"), answered)
+        self._confirm(question, answered, yes="Fork")
 
     def send(self) -> None:
         target = self._need_selection("send")
@@ -338,5 +349,7 @@ class ActionKeys:
         def submitted(message: SendMessage | None) -> None:
             if message is not None:
                 self.run_blocking("send", lambda: actions.send(wf.id, message.topic, message.text))
+
+        from limbo_tui.ui.screens.send_form import SendFormScreen
 
         self._app.push_screen(SendFormScreen(label, waits), submitted)

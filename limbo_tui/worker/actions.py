@@ -140,6 +140,9 @@ class Actions:
         self._schema = settings.database.schema
         self._lock = threading.Lock()
         self._release: ActionRelease | None = None
+        # The schema version launch's preflight read: the release is chosen from it at
+        # the first action (choosing reads installed metadata; not before the first frame).
+        self._known_schema: SchemaVersion | None = None
         self._backend: Backend | None = None
         self._asked = False
         self._user_release: str | None = None
@@ -167,8 +170,7 @@ class Actions:
     def know_schema(self, schema: SchemaVersion) -> None:
         """The schema version, when the caller has read it already (launch's preflight)."""
         with self._lock:
-            if self._release is None:
-                self._release = choose_release(schema, self._preferred_release())
+            self._known_schema = schema
 
     def action_release(self) -> ActionRelease:
         """The release that acts on this database (its schema version is read once).
@@ -182,7 +184,9 @@ class Actions:
             if self._release is None:
                 from limbo_tui.pg.dbos_schema import read_schema_version
 
-                schema = read_schema_version(self._url, self._schema)
+                schema = self._known_schema
+                if schema is None:
+                    schema = read_schema_version(self._url, self._schema)
                 release = choose_release(schema, self._preferred_release())
                 if release is None:
                     raise LimboError(

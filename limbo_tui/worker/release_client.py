@@ -15,7 +15,6 @@ else; Actions turns both into one-line results.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +39,9 @@ class ReleaseActionError(Exception):
 
 def installed_release() -> str:
     """The dbos of limbo-tui's own environment."""
+    # importlib.metadata (email, calendar, ...) loads here, not on the way to the screen.
+    from importlib import metadata
+
     return metadata.version("dbos")
 
 
