@@ -57,6 +57,10 @@ WORKFLOW_NAMES = (PARENT_NAME, CHILD_NAME)
 RETRY_INTERVAL_S = 0.2
 
 log = logging.getLogger("dbos")
+# The steps' jitter and failures draw from a generator of their own: in a thread worker
+# they run inside limbo-tui's process (and the tests'), whose global `random` is not ours
+# to move (Hypothesis notes any draw on it while it generates data).
+_random = random.Random()
 
 
 class TransientStepError(Exception):
@@ -156,13 +160,13 @@ def _demo_step(child_index: int, step_index: int, params: dict[str, Any]) -> str
     )
     delay_s = int(params.get("step_delay_ms", 0)) / 1000.0
     if delay_s > 0:
-        _host.sleep(delay_s * random.uniform(0.5, 1.5))
+        _host.sleep(delay_s * _random.uniform(0.5, 1.5))
     if (
         params.get("crash_child") == child_function_id(workflow_id)
         and params.get("crash_step") == step_id
     ):
         _host.crash(crash_point_text(workflow_id, step_id))
-    if random.random() < float(params.get("step_fail_rate", 0.0)):
+    if _random.random() < float(params.get("step_fail_rate", 0.0)):
         raise TransientStepError(
             f"{crash_point_text(workflow_id, step_id)} failed on "
             f"{try_text(attempt0 + 1, max_attempts)}"
