@@ -12,6 +12,7 @@ import psycopg
 from limbo_tui.backlog import FIRST_LOADED, GROUP_MIN, PAGE
 from limbo_tui.config import Overrides, load_settings
 from limbo_tui.pg.feed import LiveFeed
+from limbo_tui.pg.triggers import channel_name
 from limbo_tui.ui.app import LimboApp
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.workflow_tree import WorkflowTree
@@ -103,6 +104,21 @@ async def test_opening_a_summarized_backlog_reads_its_next_pages_from_the_databa
         assert "50 older in the database" in more_line()
         # The header counts what is loaded now, and its totals stay exact.
         assert f"({FIRST_LOADED + 2 * PAGE:,} loaded)" in header() and "≈" not in header()
+
+        # A new snapshot (a resync notice, here after a change the triggers never saw)
+        # keeps what was opened: the pages read stay on screen.
+        with psycopg.connect(dbos_url, autocommit=True) as conn:
+            conn.execute("SET session_replication_role = replica")
+            conn.execute("UPDATE dbos.workflow_status SET name = 'renamed' "
+                         "WHERE workflow_uuid = 'done-1'")  # fmt: skip
+            conn.execute(f"NOTIFY {channel_name('dbos')}, 'resync'")
+        await _until(
+            "took a new snapshot",
+            lambda: any("renamed" in ln for ln in _lines(tree)),
+            lambda: repr(_lines(tree)[-3:]),
+        )
+        assert sum("bulk_job" in ln for ln in _lines(tree)) == FIRST_LOADED + 2 * PAGE
+        assert "50 older in the database" in more_line()
 
         # A paged row dequeued is placed in the totals by the graph itself.
         with psycopg.connect(dbos_url, autocommit=True) as conn:

@@ -219,6 +219,8 @@ class LiveFeed:
         self._last_rate_report = 0.0
         self._last_snapshot = 0.0
         self._recount = Recount()
+        # Per queue, the rows of its summarized backlog read page by page (load_page).
+        self._opened: dict[str, int] = {}
         # Why we poll (None while a push source runs); kept across reconnects.
         self.polling_reason: str | None = None
         self._offer = False
@@ -277,8 +279,11 @@ class LiveFeed:
             )
         finally:
             await close_quietly(conn)
-        # In the graph from now on: their next change places them in the totals exactly.
-        self._known |= {r.id for r in rows if isinstance(r, Workflow)}
+        # In the graph from now on: their next change places them in the totals exactly;
+        # and in every later snapshot (a resync keeps what the user opened).
+        read = {r.id for r in rows if isinstance(r, Workflow)}
+        self._known |= read
+        self._opened[queue] = self._opened.get(queue, 0) + len(read)
         return rows
 
     async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:
@@ -459,7 +464,9 @@ class LiveFeed:
     async def _deliver_snapshot(self) -> None:
         assert self._query is not None
         rows = await asyncio.wait_for(
-            queries.snapshot(self._query, self.schema, self.settings.feed.finished_families),
+            queries.snapshot(
+                self._query, self.schema, self.settings.feed.finished_families, self._opened
+            ),
             QUERY_TIMEOUT_S * 4,
         )
         if self._server_clock is not None:

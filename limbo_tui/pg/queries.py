@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -288,14 +288,19 @@ async def fetch_step_keys(
 
 
 async def live_ids(
-    conn: asyncpg.Connection, schema: str, limit: int = MAX_LIVE, totals: Totals | None = None
+    conn: asyncpg.Connection,
+    schema: str,
+    limit: int = MAX_LIVE,
+    totals: Totals | None = None,
+    opened: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Ids of every non-finished workflow (newest first, at most `limit` per status).
 
     One branch per status so each one can use its own partial index. Given the `totals`
     counted in the same transaction, the ENQUEUED ones are read queue by queue: a queue
     the tree summarizes (backlog.GROUP_MIN or more in the database) loads only its newest
-    FIRST_LOADED, fetched further a page at a time when the user opens it (backlog_page).
+    FIRST_LOADED, fetched further a page at a time when the user opens it (backlog_page),
+    plus the `opened` rows of it the user had read so far (a new snapshot keeps them).
     """
     cols = await probe(conn, schema)
     ws = _t(cols, "workflow_status")
@@ -317,7 +322,8 @@ async def live_ids(
         for g in totals.groups:
             if g.status != ENQUEUED or g.count <= 0:
                 continue
-            n = min(g.count, FIRST_LOADED if g.count >= GROUP_MIN else limit)
+            first = FIRST_LOADED + (opened or {}).get(g.queue or "", 0)
+            n = min(g.count, first if g.count >= GROUP_MIN else limit)
             if g.queue is None:
                 where = "queue_name IS NULL"
             else:
@@ -490,16 +496,21 @@ async def family_ids(
 
 
 async def snapshot(
-    conn: asyncpg.Connection, schema: str, finished_families: int = 200
+    conn: asyncpg.Connection,
+    schema: str,
+    finished_families: int = 200,
+    opened: Mapping[str, int] | None = None,
 ) -> list[Row]:
-    """The bounded picture described in the module docstring: workflows then steps.
+    """The bounded picture described in the module docstring: workflows then steps;
+    `opened`: per queue, the rows of its summarized backlog read page by page since the
+    session began (kept by a new snapshot, so that a resync does not fold them away).
 
     Read in one REPEATABLE READ transaction so that rows and steps agree.
     """
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await jit_off_in_transaction(conn)
         totals = await live_totals(conn, schema)
-        seeds = await live_ids(conn, schema, totals=totals)
+        seeds = await live_ids(conn, schema, totals=totals, opened=opened)
         seeds += await recent_finished_roots(conn, schema, finished_families)
         ids = await family_ids(conn, schema, seeds)
         workflows = await fetch_workflows(conn, schema, ids)
