@@ -3,7 +3,10 @@ of its own beside limbo-tui. It does nothing but stamp each notification, so its
 what PostgreSQL's commit -> NOTIFY -> socket path costs on this machine right now; limbo-tui's
 figures are stated as ratios to it, measured in the same run.
 
-    python -m bench.floor_listener --url URL --ready PATH --stop PATH --out PATH
+    python -m bench.floor_listener --url URL --ready PATH --stop PATH --out PATH [--nice N]
+
+--nice: the CPU priority limbo-tui's readers run at (a monitor lowers its own, `[feed]
+nice`), so that the floor stands in limbo-tui's place on a busy machine as well.
 
 Writes {"events": [[workflow id, status, t_ns], ...]} for the single-row workflow_status
 payloads ('w|<op>|<status>|<id>', see limbo_tui/pg/triggers.sql).
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -47,7 +52,11 @@ def main() -> None:
     p.add_argument("--ready", type=Path, required=True)
     p.add_argument("--stop", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--nice", type=int, default=0)
     a = p.parse_args()
+    if a.nice > 0:
+        with contextlib.suppress(OSError):
+            os.nice(a.nice)
     asyncio.run(listen(a.url, a.ready, a.stop, a.out))
 
 

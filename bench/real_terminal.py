@@ -5,13 +5,25 @@ Latency: writer processes (bench.commit_writer) commit ONE ROW PER TRANSACTION, 
 before sending: single-row status updates at each rate, and DBOS-shaped workflows (status
 insert, a row per step, status update). Three readers watch the same database at once, each
 in its own process:
-  - floor:  a bare asyncpg LISTEN client on limbo-tui's triggers (bench.floor_listener);
+  - floor:  a bare asyncpg LISTEN client on limbo-tui's triggers (bench.floor_listener), at
+            limbo-tui's CPU priority (a monitor lowers its own by `[feed] nice`);
   - watch:  `limbo-tui watch --json`, each line stamped when its reader thread gets it;
   - screen: `limbo-tui --worker none` on a pseudo-terminal of 200x50, its output replayed
     into a terminal emulator (pyte); a change is on screen when its `rec N/?` (the
     change's sequence number) or its SUCCESS can be read on its line.
 Every latency is stated with the floor's of the same run and the ratio to it, and with
 the machine's load while it was taken (other work shares these cores).
+
+Focused runs, e.g. only the latency plans, beside a checkout of main as the baseline, with
+the TUI and `watch` processes profiled by py-spy (a tool of a scratch venv, not a dependency):
+
+    uv run python -m bench.real_terminal --only latency [--base ../main-checkout]
+        [--plans update:100:2,update:1000:8] [--seconds 8] [--profile DIR --py-spy PATH]
+
+With --base every reader but the floor runs twice, once per checkout, in the same session
+against the same writers; the baseline's figures are under "base" beside this one's.
+`--data-dir DIR` runs only the backlog figures on a server kept in DIR (backlog_main);
+`--only startup [--runs N] [--baseline TREE]` the start to the first frame (startup_main).
 
 Also on the real terminal: warm start to the first frame and to LIVE (`--worker none`),
 the idle TUI's CPU, and a large backlog (finished history + an ENQUEUED backlog): first
@@ -24,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -53,6 +66,7 @@ from bench.common import (
 from bench.synthetic import populate
 from bench.terminal import LoadSampler, PtyTerminal, Screen, cpu_seconds, rss_mb, tree_command
 from limbo_tui.model import short_id
+from limbo_tui.settings import FeedSettings
 
 COLUMNS, ROWS = 200, 50
 # Hot rows on screen; a multiple of every writer count so that one row is always written
@@ -71,6 +85,33 @@ def _python(*args: str) -> list[str]:
 
 def _limbo(*args: str) -> list[str]:
     return _python("limbo_tui", *args)
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """Where a reader's limbo-tui comes from: this tree, or a baseline's (its own venv)."""
+
+    label: str
+    repo: Path
+
+    @property
+    def python(self) -> str:
+        if self.repo == REPO:
+            return sys.executable
+        return str(self.repo / ".venv" / "bin" / "python")
+
+    def env(self) -> dict[str, str]:
+        env = child_env()
+        if self.repo != REPO:
+            rest = env.get("PYTHONPATH", "").split(os.pathsep)
+            env["PYTHONPATH"] = os.pathsep.join([str(self.repo), *rest[1:]])
+        return env
+
+    def limbo(self, *args: str) -> list[str]:
+        return [self.python, "-m", "limbo_tui", *args]
+
+
+THIS = Checkout("this", REPO)
 
 
 # -- the database ---------------------------------------------------------------------------
@@ -98,10 +139,11 @@ def prepare_latency_db(bs: BenchServer, background: int) -> str:
 
 
 class Floor:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, nice: int) -> None:
         self.work = Path(tempfile.mkdtemp(prefix="limbo-bench-floor-"))
         args = ["--url", url, "--ready", str(self.work / "ready"), "--stop"]
         args += [str(self.work / "stop"), "--out", str(self.work / "out.json")]
+        args += ["--nice", str(nice)]
         self.proc = subprocess.Popen(
             _python("bench.floor_listener", *args),
             cwd=REPO,
@@ -116,20 +158,27 @@ class Floor:
     def stop(self) -> list[tuple[str, str, int]]:
         (self.work / "stop").write_text("stop")
         self.proc.wait(30)
-        return [tuple(e) for e in json.loads((self.work / "out.json").read_text())["events"]]
+        events = json.loads((self.work / "out.json").read_text())["events"]
+        shutil.rmtree(self.work, ignore_errors=True)
+        return [tuple(e) for e in events]
 
 
 class Watch:
-    """`limbo-tui watch --json`: first time each change's line was read."""
+    """`limbo-tui watch --json`: first time each change's line was read. The reader thread
+    only stamps and keeps each line (parsed after the run: no JSON decoding in the
+    measuring process while it measures)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, checkout: Checkout = THIS, config: Path | None = None) -> None:
         self.seen: dict[int, int] = {}
         self.done: dict[str, int] = {}
         self.live = threading.Event()
+        self._lines: list[tuple[int, bytes]] = []
+        args = ["watch", "--json", "--db-url", url, "--worker", "none"]
+        args += ["--config", str(config)] if config is not None else []
         self.proc = subprocess.Popen(
-            _limbo("watch", "--json", "--db-url", url, "--worker", "none"),
-            cwd=REPO,
-            env=child_env(),
+            checkout.limbo(*args),
+            cwd=checkout.repo,
+            env=checkout.env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
@@ -142,12 +191,21 @@ class Watch:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
             t = time.monotonic_ns()
+            if not self.live.is_set():
+                with contextlib.suppress(ValueError):
+                    obj = json.loads(raw)
+                    if obj.get("type") == "feed" and obj.get("state") == "LIVE":
+                        self.live.set()
+            self._lines.append((t, raw))
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        self._thread.join(10)
+        for t, raw in self._lines:
             try:
                 obj = json.loads(raw)
             except ValueError:
                 continue
-            if obj.get("type") == "feed" and obj.get("state") == "LIVE":
-                self.live.set()
             wf = obj.get("workflow") if obj.get("type") == "workflow" else None
             if not wf:
                 continue
@@ -156,9 +214,6 @@ class Watch:
                 self.seen.setdefault(int(wf.get("recovery_attempts") or 0), t)
             elif wid.startswith("d") and wf.get("status") == "SUCCESS":
                 self.done.setdefault(wid, t)
-
-    def stop(self) -> None:
-        stop_process(self.proc)
 
 
 @dataclass
@@ -179,8 +234,16 @@ class ScreenLog:
                 self.done.setdefault(d.group(1), t)
 
 
-def _tui(url: str) -> PtyTerminal:
-    return PtyTerminal(["--db-url", url, "--worker", "none"], COLUMNS, ROWS)
+def _tui(url: str, checkout: Checkout = THIS, config: Path | None = None) -> PtyTerminal:
+    extra = ["--config", str(config)] if config is not None else []
+    return PtyTerminal(
+        ["--db-url", url, "--worker", "none", *extra],
+        COLUMNS,
+        ROWS,
+        env={"PYTHONPATH": checkout.env()["PYTHONPATH"]},
+        command=[checkout.python, "-m", "limbo_tui"],
+        cwd=checkout.repo,
+    )
 
 
 def _all_hot_visible(screen: Screen) -> bool:
@@ -212,6 +275,7 @@ def write(
         data = json.loads((work / f"w{k}.json").read_text())
         sends.update({int(s): int(t) for s, t in data["sends"]})
         achieved += data["achieved_per_s"]
+    shutil.rmtree(work, ignore_errors=True)
     return {"sends": sends, "achieved_per_s": round(achieved, 1)}
 
 
@@ -256,52 +320,155 @@ def _ratio(a: Any, b: Any) -> float | None:
 # -- figures --------------------------------------------------------------------------------
 
 
+@dataclass
+class Profiler:
+    """py-spy sampling a reader's process for one phase (--nonblocking: the process is
+    never stopped to be read), written as collapsed stacks DIR/<label>-<what>-<phase>.txt."""
+
+    py_spy: str
+    out: Path
+    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, pid: int, name: str, seconds: float) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        args = [self.py_spy, "record", "--pid", str(pid), "--nonblocking", "--format", "raw"]
+        args += ["--duration", str(max(1, round(seconds))), "-o", str(self.out / f"{name}.txt")]
+        self._procs.append(
+            subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+
+    def wait(self) -> None:
+        for proc in self._procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                stop_process(proc)
+        self._procs.clear()
+
+
+def _phase_name(mode: str, rate: float) -> str:
+    return f"{mode}{rate:g}"
+
+
+def _figures(
+    mode: str,
+    sends: dict[int, int],
+    events: list[tuple[str, str, int]],
+    floor_update: dict[int, int],
+    watch: Watch,
+    screen: ScreenLog,
+) -> dict[str, Any]:
+    if mode == "dbos":
+        by_id = {dbos_id(s): s for s in sends}
+        # The screen shows each id's short form.
+        by_short = {short_id(k): s for k, s in by_id.items()}
+        watch_seen = {by_id[k]: t for k, t in watch.done.items() if k in by_id}
+        screen_seen = {by_short[k]: t for k, t in screen.done.items() if k in by_short}
+        floor_seen = floor_times("dbos", sends, events)
+    else:
+        watch_seen, screen_seen, floor_seen = watch.seen, screen.seen, floor_update
+    f, wa, sc = (
+        dist(latencies(sends, floor_seen)),
+        dist(latencies(sends, watch_seen)),
+        dist(latencies(sends, screen_seen)),
+    )
+    return {
+        "floor_ms": f,
+        "watch_ms": wa,
+        "screen_ms": sc,
+        "watch_p99_over_floor": _ratio(wa["p99"], f["p99"]),
+        "screen_p99_over_floor": _ratio(sc["p99"], f["p99"]),
+        # Changes a later change of the same row replaced before the screen showed
+        # it (a frame shows the newest state): not lost, never visible.
+        "screen_not_seen": len(sends) - sc["n"],
+        "watch_not_seen": len(sends) - wa["n"],
+    }
+
+
+def _pty_output(reads: list[tuple[int, int]], span: tuple[int, int]) -> dict[str, Any]:
+    """What the TUI wrote to its terminal during a phase: reads of the pty a second and
+    bytes a second (a frame is one or a few reads)."""
+    t0, t1 = span
+    sizes = [n for t, n in reads if t0 <= t < t1]
+    secs = (t1 - t0) / 1e9
+    return {
+        "pty_reads_per_s": round(len(sizes) / secs, 1),
+        "pty_kb_per_s": round(sum(sizes) / secs / 1024, 1),
+    }
+
+
 def latency_runs(
-    url: str, plans: list[tuple[str, float, int]], seconds: float
+    url: str,
+    plans: list[tuple[str, float, int]],
+    seconds: float,
+    checkouts: tuple[Checkout, ...] = (THIS,),
+    profiler: Profiler | None = None,
+    nice: int | None = None,
 ) -> list[dict[str, Any]]:
-    """One session of the three readers, the plans' writers one after the other."""
-    floor = Floor(url)
-    watch = Watch(url)
-    screen = ScreenLog()
+    """One session of the readers (the floor, and a `watch` and a TUI per checkout), the
+    plans' writers one after the other. The first checkout's figures are the run's; the
+    others' are beside them under their label.
+
+    nice: the CPU priority limbo-tui runs at (None: its default `[feed] nice`, which a
+    monitor applies to itself); the floor always runs at the same one."""
+    config: Path | None = None
+    if nice is not None:
+        config = Path(tempfile.mkdtemp(prefix="limbo-bench-nice-")) / "config.toml"
+        config.write_text(f"[feed]\nnice = {nice}\n")
+    floor = Floor(url, FeedSettings().nice if nice is None else nice)
+    watches = [Watch(url, c, config) for c in checkouts]
+    screens = [ScreenLog() for _ in checkouts]
     phases: list[tuple[str, float, int, dict[str, Any], dict[str, Any]]] = []
+    spans: list[tuple[int, int]] = []
     seq0 = 1
     try:
-        with _tui(url) as term:
-            if term.wait_for(_all_hot_visible, 90) is None:
-                raise RuntimeError(f"the TUI never showed the hot rows:\n{term.snapshot().text}")
+        with contextlib.ExitStack() as stack:
+            terms = [stack.enter_context(_tui(url, c, config)) for c in checkouts]
+            for term in terms:
+                if term.wait_for(_all_hot_visible, 90) is None:
+                    raise RuntimeError(
+                        f"the TUI never showed the hot rows:\n{term.snapshot().text}"
+                    )
             time.sleep(2.0)  # the readers' start-up work is done before the first phase
-            term.on_frame = screen.on_frame
+            for term in terms:
+                term.record()
             for mode, rate, workers in plans:
+                if profiler is not None:
+                    for c, term, reader in zip(checkouts, terms, watches, strict=True):
+                        name = _phase_name(mode, rate)
+                        profiler.start(term.pid, f"{c.label}-tui-{name}", seconds)
+                        profiler.start(reader.proc.pid, f"{c.label}-watch-{name}", seconds)
                 with LoadSampler() as load:
+                    t0 = time.monotonic_ns()
                     w = write(url, mode, rate, seconds, workers, seq0)
                     time.sleep(1.5)  # the last changes land
+                    spans.append((t0, time.monotonic_ns()))
+                if profiler is not None:
+                    profiler.wait()
                 phases.append((mode, rate, workers, w, load.summary()))
                 seq0 += int(rate * seconds) + 1000
-            term.on_frame = None
+            for term, screen in zip(terms, screens, strict=True):
+                term.replay(screen.on_frame)
     finally:
-        watch.stop()
+        for watch in watches:
+            watch.stop()
         events = floor.stop()
+        if config is not None:
+            shutil.rmtree(config.parent, ignore_errors=True)
     all_updates = {
         s: t for m, _r, _k, w, _l in phases if m == "update" for s, t in w["sends"].items()
     }
     floor_update = floor_times("update", all_updates, events)
     out = []
-    for mode, rate, workers, w, load in phases:
+    for (mode, rate, workers, w, load_seen), span in zip(phases, spans, strict=True):
         sends = w["sends"]
-        if mode == "dbos":
-            by_id = {dbos_id(s): s for s in sends}
-            # The screen shows each id's short form.
-            by_short = {short_id(k): s for k, s in by_id.items()}
-            watch_seen = {by_id[k]: t for k, t in watch.done.items() if k in by_id}
-            screen_seen = {by_short[k]: t for k, t in screen.done.items() if k in by_short}
-            floor_seen = floor_times("dbos", sends, events)
-        else:
-            watch_seen, screen_seen, floor_seen = watch.seen, screen.seen, floor_update
-        f, wa, sc = (
-            dist(latencies(sends, floor_seen)),
-            dist(latencies(sends, watch_seen)),
-            dist(latencies(sends, screen_seen)),
-        )
+        figures = [
+            {
+                **_figures(mode, sends, events, floor_update, watch, screen),
+                **_pty_output(term.replayed, span),
+            }
+            for watch, screen, term in zip(watches, screens, terms, strict=True)
+        ]
         run = {
             "mode": mode,
             "target_per_s": rate,
@@ -309,22 +476,18 @@ def latency_runs(
             "seconds": seconds,
             "achieved_per_s": w["achieved_per_s"],
             "changes": len(sends),
-            "floor_ms": f,
-            "watch_ms": wa,
-            "screen_ms": sc,
-            "watch_p99_over_floor": _ratio(wa["p99"], f["p99"]),
-            "screen_p99_over_floor": _ratio(sc["p99"], f["p99"]),
-            # Changes a later change of the same row replaced before the screen showed
-            # it (a frame shows the newest state): not lost, never visible.
-            "screen_not_seen": len(sends) - sc["n"],
-            "watch_not_seen": len(sends) - wa["n"],
-            "load": load,
+            **figures[0],
+            "load": load_seen,
         }
-        log(
-            f"real terminal {mode} {rate:g}/s ({w['achieved_per_s']}/s by {workers}): floor "
-            f"p99 {f['p99']} ms, watch p99 {wa['p99']} ms, screen p50 {sc['median']} p99 "
-            f"{sc['p99']} ms; load {load}"
-        )
+        for c, fig in zip(checkouts[1:], figures[1:], strict=True):
+            run[c.label] = fig
+        for c, fig in zip(checkouts, figures, strict=True):
+            f, wa, sc = fig["floor_ms"], fig["watch_ms"], fig["screen_ms"]
+            log(
+                f"real terminal [{c.label}] {mode} {rate:g}/s ({w['achieved_per_s']}/s by "
+                f"{workers}): floor p99 {f['p99']} ms, watch p50 {wa['median']} p99 "
+                f"{wa['p99']} ms, screen p50 {sc['median']} p99 {sc['p99']} ms; load {load_seen}"
+            )
         out.append(run)
     return out
 
@@ -616,11 +779,75 @@ def startup_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# -- a focused run --------------------------------------------------------------------------
+
+PARTS = ("latency", "idle", "backlog")
+
+
+def _plans(text: str) -> list[tuple[str, float, int]]:
+    """`update:100:2,dbos:50:2` -> [(mode, rate, writer processes), ...]."""
+    out = []
+    for item in text.split(","):
+        mode, rate, workers = item.split(":")
+        if mode not in ("update", "dbos"):
+            raise argparse.ArgumentTypeError(f"{item}: the mode is update or dbos")
+        out.append((mode, float(rate), int(workers)))
+    return out
+
+
+def focused_main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.real_terminal", description=__doc__)
+    p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated subset of {PARTS}")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--plans", type=_plans, default=None, help="mode:rate:writers,...")
+    p.add_argument("--seconds", type=float, default=None, help="seconds of writing per plan")
+    p.add_argument("--base", type=Path, default=None, help="a baseline checkout (its .venv)")
+    p.add_argument("--nice", type=int, default=None, help="limbo-tui's and the floor's nice")
+    p.add_argument("--profile", type=Path, default=None, help="py-spy's stacks go here")
+    p.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy to run")
+    p.add_argument("--json", type=Path, default=None, help="write the results here")
+    a = p.parse_args(argv)
+    only = {x.strip() for x in a.only.split(",") if x.strip()}
+    if only - set(PARTS):
+        p.error(f"unknown part(s): {', '.join(sorted(only - set(PARTS)))}")
+    if a.base is not None and not (a.base / ".venv" / "bin" / "python").exists():
+        p.error(f"--base {a.base}: no .venv/bin/python there (run `uv sync` in it)")
+    if a.profile is not None and not a.py_spy:
+        p.error("--profile needs py-spy: --py-spy PATH (e.g. from a scratch venv)")
+    checkouts = (THIS,) if a.base is None else (THIS, Checkout("base", a.base.resolve()))
+    profiler = Profiler(a.py_spy, a.profile) if a.profile is not None else None
+    results: dict[str, Any] = {}
+    with bench_server() as bs:
+        if only & {"latency", "idle"}:
+            url = prepare_latency_db(bs, 500 if a.quick else 2_000)
+            if "latency" in only:
+                plans = a.plans or [("update", 100.0, 2), ("update", 1000.0, 8)]
+                seconds = a.seconds or (1.5 if a.quick else 8.0)
+                results["latency"] = latency_runs(url, plans, seconds, checkouts, profiler, a.nice)
+            if "idle" in only:
+                results["idle"] = idle_cpu(url, 3.0 if a.quick else 15.0)
+        if "backlog" in only:
+            finished, enqueued = (2_000, 21_000) if a.quick else (1_000_000, 500_000)
+            big, data = prepare_backlog_db(bs, finished, enqueued)
+            results["backlog_database"] = data
+            results["backlog"] = backlog_figures(big, enqueued, 3.0 if a.quick else 15.0)
+    text = json.dumps(results, indent=1)
+    if a.json is not None:
+        a.json.write_text(text)
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`--only startup ...`: the start to the first frame; `--data-dir DIR ...`: the
-    backlog figures."""
+    """`--data-dir DIR ...`: the backlog figures on a kept server; `--only startup ...`:
+    the start to the first frame side by side; any other `--only` parts: a focused run."""
     args = sys.argv[1:] if argv is None else argv
-    return startup_main(args) if "--only" in args else backlog_main(args)
+    if any(x == "--data-dir" or x.startswith("--data-dir=") for x in args):
+        return backlog_main(args)
+    only = args[args.index("--only") + 1] if "--only" in args[:-1] else ""
+    if only == "startup" or "--only=startup" in args:
+        return startup_main(args)
+    return focused_main(args)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,11 @@ would see, cell by cell, and not what a headless renderer was asked to draw.
 The reader thread stamps every read with time.monotonic_ns() (one CLOCK_MONOTONIC for
 every process of the machine, as the writers' stamps) and feeds pyte before calling
 on_frame, so a callback sees the screen as it was right after those bytes arrived.
+
+A latency run records instead (`record()` ... `replay(callback)`): the reader only stamps
+and keeps each read, and pyte sees the bytes afterwards, with the same stamps. An emulator
+in the measuring process would otherwise compete for the 2 cores (and for its own GIL,
+against the other readers' stamps) with the process it measures.
 """
 
 from __future__ import annotations
@@ -70,8 +75,10 @@ class PtyTerminal:
         *,
         env: dict[str, str] | None = None,
         command: Sequence[str] | None = None,
+        cwd: Path = REPO,
     ) -> None:
         self.columns, self.rows = columns, rows
+        self._cwd = cwd
         self._command = [*(command or [sys.executable, "-m", "limbo_tui"]), *args]
         base = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
         base.update(env or {})
@@ -90,6 +97,10 @@ class PtyTerminal:
         self.closed = False
         # Called on the reader thread after each read: (monotonic ns of the read, screen).
         self.on_frame: Callable[[int, Screen], None] | None = None
+        # While recording: each read as (monotonic ns, bytes), not yet fed to pyte.
+        self._recorded: list[tuple[int, bytes]] | None = None
+        # What the last replay() fed: (monotonic ns, bytes) of each read.
+        self.replayed: list[tuple[int, int]] = []
 
     # -- life ------------------------------------------------------------------------
     def __enter__(self) -> PtyTerminal:
@@ -101,7 +112,7 @@ class PtyTerminal:
             stdin=slave,
             stdout=slave,
             stderr=slave,
-            cwd=REPO,
+            cwd=self._cwd,
             env=self._env,
             start_new_session=True,
         )
@@ -154,6 +165,24 @@ class PtyTerminal:
         os.write(self._fd, keys)
         return t
 
+    # -- recording ---------------------------------------------------------------------
+    def record(self) -> None:
+        """From now on keep each read with its stamp; pyte sees them at replay()."""
+        with self._lock:
+            self._recorded = []
+
+    def replay(self, callback: Callable[[int, Screen], None]) -> int:
+        """Feed what was recorded to pyte, read by read, calling callback(t, screen)
+        after each; returns the bytes replayed. Reads after this go to pyte at once."""
+        with self._lock:
+            recorded, self._recorded = self._recorded or [], None
+            self.replayed = [(t, len(chunk)) for t, chunk in recorded]
+            for t, chunk in recorded:
+                self._stream.feed(chunk)
+                callback(t, Screen(list(self._screen.display)))
+            self._changed.notify_all()
+        return sum(len(c) for _, c in recorded)
+
     # -- screen ----------------------------------------------------------------------
     def snapshot(self) -> Screen:
         with self._lock:
@@ -195,9 +224,12 @@ class PtyTerminal:
             t = time.monotonic_ns()
             callback = self.on_frame
             with self._changed:
+                self.bytes_read += len(chunk)
+                if self._recorded is not None:
+                    self._recorded.append((t, chunk))
+                    continue
                 if self.first_bytes_ns is None:
                     self.first_bytes_ns = t
-                self.bytes_read += len(chunk)
                 self._stream.feed(chunk)
                 self._last_read_ns = t
                 screen = Screen(list(self._screen.display)) if callback else None

@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, TextIO
 
 from limbo_tui.backlog import partial_groups, totals_json, totals_line
@@ -27,6 +27,7 @@ from limbo_tui.dispatch_count import allowed_dispatches, dispatch_text, over_max
 from limbo_tui.errors import EXIT_LIMBO, EXIT_OK
 from limbo_tui.feeds import existing_ids, make_feed, read_snapshot
 from limbo_tui.fleet import FleetIndex
+from limbo_tui.gc_pauses import freeze_long_lived
 from limbo_tui.limits import known_limits
 from limbo_tui.model import Workflow, WorkflowGraph, short_id
 from limbo_tui.monitor_state import FeedFacts, Frame, MonitorState
@@ -269,17 +270,42 @@ class Watcher:
         self._checks: set[asyncio.Task[None]] = set()
         self._feed_state: str | None = None
         self._first_batch = True
+        # Lines of the batch (or tick) being written, sent out together (see _together).
+        self._held: list[str] | None = None
 
     @property
     def graph(self) -> WorkflowGraph:
         return self.state.graph
 
     def write(self, obj: dict[str, Any]) -> None:
+        line = json.dumps(obj) + "\n"
+        if self._held is not None:
+            self._held.append(line)
+        else:
+            self._put(line)
+
+    def _put(self, text: str) -> None:
         if self._sink is not None:
-            self._sink(json.dumps(obj) + "\n")
+            self._sink(text)
             return
-        self.out.write(json.dumps(obj) + "\n")
+        self.out.write(text)
         self.out.flush()
+
+    @contextlib.contextmanager
+    def _together(self) -> Iterator[None]:
+        """The lines written meanwhile go out in one write: a batch's rows, diagnoses and
+        timeline reach the reader at once (one system call and one wake-up of the reader
+        per batch, not one per line)."""
+        if self._held is not None:
+            yield
+            return
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            if held:
+                self._put("".join(held))
 
     def forget(self) -> None:
         """The reader missed lines: what follows the next snapshot is the whole picture."""
@@ -288,6 +314,13 @@ class Watcher:
         self._feed_state = None
 
     def on_batch(self, batch: FeedBatch) -> None:
+        first = self._first_batch
+        with self._together():
+            self._on_batch(batch)
+        if first:
+            freeze_long_lived()  # the first snapshot is told (see gc_pauses)
+
+    def _on_batch(self, batch: FeedBatch) -> None:
         events = self.state.apply(batch)
         if self._first_batch:
             # The first snapshot is where the story starts, not a change: its workflows
@@ -356,19 +389,21 @@ class Watcher:
         except Exception:
             return  # unknown: a workflow is never called deleted on a guess
         at = now_iso()
-        for wid in ids:
-            old = self._shown.get(wid)
-            if wid in there or wid in self.graph.workflows or old is None:
-                continue
-            del self._shown[wid]
-            self.write({"type": "workflow", "op": "delete", "at": at, "workflow": old})
+        with self._together():
+            for wid in ids:
+                old = self._shown.get(wid)
+                if wid in there or wid in self.graph.workflows or old is None:
+                    continue
+                del self._shown[wid]
+                self.write({"type": "workflow", "op": "delete", "at": at, "workflow": old})
 
     def rediagnose(self) -> None:
         """Time passed: what the clock can change is diagnosed again."""
         self.state.tick(self.server_clock.now_ms())
         frame = self.state.frame()
         _warn(frame.new_problems)
-        self._emit_diagnoses(frame)
+        with self._together():
+            self._emit_diagnoses(frame)
 
     def _emit_diagnoses(self, frame: Frame) -> None:
         """Write what differs from what the reader was told: after a new snapshot every

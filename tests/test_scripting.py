@@ -297,6 +297,34 @@ def test_snapshot_shows_each_workflows_own_max_recovery_attempts(
     )
 
 
+def test_watch_sends_a_batchs_lines_in_one_write() -> None:
+    """A reader of the pipe gets a whole batch at once: its rows, diagnoses and timeline
+    in one write, not one write (and one wake-up of the reader) per line."""
+    writes: list[str] = []
+    w = Watcher(Settings(), io.StringIO(), writes.append)
+    now = int(time.time() * 1000)
+    rows = [
+        Workflow(f"w{i}", "ENQUEUED", "job", queue="q", created_at_ms=now, updated_at_ms=now)
+        for i in range(3)
+    ]
+    w.on_batch(FeedBatch(rows, full=True))
+    writes.clear()
+    w.on_batch(
+        FeedBatch(
+            [
+                replace(r, status="PENDING", recovery_attempts=1, updated_at_ms=now + 5)
+                for r in rows
+            ],
+            full=False,
+        )
+    )
+    assert len(writes) == 1
+    lines = [json.loads(x) for x in writes[0].splitlines()]
+    updated = [x["workflow"]["id"] for x in lines if x.get("op") == "update"]
+    assert updated == ["w0", "w1", "w2"]
+    assert sum(1 for x in lines if x["type"] == "timeline") >= 3
+
+
 def test_watch_tells_each_workflows_story_as_timeline_lines() -> None:
     buf = io.StringIO()
     w = Watcher(Settings(), buf)

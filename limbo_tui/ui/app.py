@@ -2,9 +2,10 @@
 
 The app holds no fact of its own. Every input becomes a message with its payload
 (FeedBatchArrived(batch), FeedStateChanged(facts), WorkerPolled(status),
-ActionFinished(outcome)) that goes into MonitorState; at most refresh_hz times a second
-a repaint reads MonitorState.frame() and paints it: the tree for the ids that changed,
-the details of the selected workflow, the header and the limbo bar. Once a second the
+ActionFinished(outcome)) that goes into MonitorState; a repaint reads MonitorState.frame()
+and paints it: the tree for the ids that changed, the details of the selected workflow,
+the header and the limbo bar. A change is painted at once unless another change was
+painted less than 1/refresh_hz ago: only a burst waits for the next frame slot. Once a second the
 state ticks (time-based diagnoses) and ages move on. Keys that act are ActionKeys'
 (workflow_actions.py), live push is LivePush's, the feed and worker polls LiveInputs'.
 Blocking calls run in thread workers and come back as messages; feed / worker errors
@@ -33,6 +34,7 @@ from textual.widgets import Input, Tree
 
 from limbo_tui.diagnose import Diagnosis
 from limbo_tui.errors import one_line
+from limbo_tui.gc_pauses import freeze_long_lived
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.modes import mode_label
 from limbo_tui.monitor_state import FeedFacts, Frame, MonitorState, WorkerFacts
@@ -125,9 +127,11 @@ class LimboApp(App[None]):
         self.keys = ActionKeys(self, self.state, worker, actions, self.jump_to)
         self.live_push = LivePush(self, self.state, self.inputs)
         self._graceful_quit = GracefulQuit(self, worker)
-        self._last_repaint = 0.0
+        # When the last change was painted (the frame cap counts only those).
+        self._last_change_painted = 0.0
         self._repaint_timer: Timer | None = None
         self._repaint_asked = False
+        self._long_lived_frozen = False
         self._queues_shown_at = 0.0
         # The workflow the details pane shows (painting only: the selection is the state's).
         self._details_for: str | None = None
@@ -357,7 +361,7 @@ class LimboApp(App[None]):
         self.poll_worker()  # the header shows the worker's new state at once
         self.repaint()
 
-    # -- repaint, at most refresh_hz ---------------------------------------------------
+    # -- repaint: a lone change at once, a burst at most refresh_hz ------------------------
     def _schedule_repaint(self) -> None:
         # After the messages already queued: a burst of batches is one repaint.
         if not self._repaint_asked:
@@ -365,13 +369,19 @@ class LimboApp(App[None]):
             self.call_later(self._repaint_when_due)
 
     def _repaint_when_due(self) -> None:
+        # Only frames that painted changes count: the header's repaints for the feed's
+        # state or a worker poll (a few a second) never hold a change back.
         interval = 1.0 / max(self.settings.ui.refresh_hz, 0.1)
         now = time.monotonic()
-        due = self._last_repaint + interval
+        due = self._last_change_painted + interval
         if now >= due:
-            self.repaint()
+            self._paint_changes()
         elif self._repaint_timer is None:
-            self._repaint_timer = self.set_timer(due - now, self.repaint)
+            self._repaint_timer = self.set_timer(due - now, self._paint_changes)
+
+    def _paint_changes(self) -> None:
+        self._last_change_painted = time.monotonic()
+        self.repaint()
 
     @quiet_in_teardown
     def repaint(self) -> None:
@@ -379,7 +389,6 @@ class LimboApp(App[None]):
         if self._repaint_timer is not None:
             self._repaint_timer.stop()
             self._repaint_timer = None
-        self._last_repaint = time.monotonic()
         self._repaint_asked = False
         frame = self.state.frame(self.clock())
         for problem in frame.new_problems:
@@ -401,6 +410,11 @@ class LimboApp(App[None]):
         if frame.rebuild or shown in frame.changed or shown != self._details_for:
             self._show_details()
         self._refresh_queue_view(frame.now_ms)
+        if frame.loaded and not self._long_lived_frozen:
+            # Once the first snapshot's frame is out (gc_pauses: no full collection walks
+            # what it built again).
+            self._long_lived_frozen = True
+            self.call_after_refresh(freeze_long_lived)
 
     def _show_selection(self, tree: WorkflowTree, selected: str | None) -> str | None:
         """The tree highlights the state's selection; when it cannot (none, or the row

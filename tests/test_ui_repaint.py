@@ -1,0 +1,94 @@
+"""When the screen paints a change: a lone change at once, a burst at the frame cap; and
+the first snapshot's objects leave the collector's walk once they are on screen."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from test_ui_support import NOW_MS, State, make_app
+
+from limbo_tui.model import Workflow
+from limbo_tui.ui import app as app_module
+from limbo_tui.ui.workflow_tree import WorkflowTree
+
+SIZE = (120, 30)
+
+
+def _row(wid: str, attempts: int = 0) -> Workflow:
+    return Workflow(
+        wid,
+        "ENQUEUED",
+        "job",
+        queue="q",
+        created_at_ms=NOW_MS - 1000,
+        updated_at_ms=NOW_MS - 1000 + attempts,
+        recovery_attempts=attempts,
+    )
+
+
+async def test_a_lone_change_is_painted_at_once_after_a_header_repaint() -> None:
+    """The frame cap holds back a change only while changes come faster than it: the
+    header's repaint for the feed's state (once a second with its ev/s) does not."""
+    app, feeds = make_app()
+    app.settings = replace(app.settings, ui=replace(app.settings.ui, refresh_hz=2.0))
+    repaints = 0
+    original = app.repaint
+
+    def counting() -> None:
+        nonlocal repaints
+        repaints += 1
+        original()
+
+    app.repaint = counting  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push([_row("lone")], full=True)
+        await pilot.pause(0.6)  # longer than one frame slot: the screen is quiet
+        tree = app.query_one(WorkflowTree)
+        assert "rec 1/" not in tree.line_text("lone")
+        feeds[0].on_state(State("LIVE", "", 3.0))  # the header's events/s: painted at once
+        feeds[0].push([_row("lone", attempts=1)])
+        before = repaints
+        await pilot.pause()
+        # Painted by the frame its own message asked for, not by a timer a slot later.
+        assert "disp 1/" in tree.line_text("lone") or "rec 1/" in tree.line_text("lone")
+        assert repaints - before <= 2
+
+
+async def test_changes_in_a_burst_wait_for_the_next_frame_slot() -> None:
+    app, feeds = make_app()
+    app.settings = replace(app.settings, ui=replace(app.settings.ui, refresh_hz=0.5))
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push([_row("burst")], full=True)  # painted at once: nothing was before
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        first = tree.line_text("burst")
+        assert "job" in first
+        feeds[0].push([_row("burst", attempts=1)])  # right after: the next slot (2 s on)
+        await pilot.pause()
+        assert tree.line_text("burst") == first
+        await pilot.pause(2.5)
+        assert tree.line_text("burst") != first
+
+
+async def test_the_first_snapshot_is_frozen_once_it_is_on_screen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frozen_with: list[str] = []
+    app, feeds = make_app()
+
+    def freeze() -> bool:
+        frozen_with.append(app.query_one(WorkflowTree).line_text("first"))
+        return True
+
+    monkeypatch.setattr(app_module, "freeze_long_lived", freeze)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert frozen_with == []  # nothing loaded yet: the snapshot's objects are to come
+        feeds[0].push([_row("first")], full=True)
+        await pilot.pause()
+        await pilot.pause()
+        feeds[0].push([_row("second")], full=True)
+        await pilot.pause()
+        await pilot.pause()
+    assert len(frozen_with) == 1 and "job" in frozen_with[0]
