@@ -80,7 +80,9 @@ def details(results: dict[str, Any]) -> list[str]:
     res = results.get("sources")
     if not res or "sources" not in res:
         return []
-    workloads = ", ".join(res.get("workloads") or [])
+    workloads = ", ".join(
+        "a DBOS application" if w == "dbos" else f"{w} clients" for w in res.get("workloads") or []
+    )
     return [
         "## Change sources side by side (the figures)",
         "",
@@ -88,7 +90,7 @@ def details(results: dict[str, Any]) -> list[str]:
         "`fsync = on`, `synchronous_commit = on`; per source one real `limbo-tui watch "
         f"--json` running throughout, paused (SIGSTOP) and resumed between "
         f"{res.get('seconds')} s phases of pgbench single-row UPDATEs of "
-        f"`dbos.workflow_status` ({workloads} clients / DBOS), {res.get('rounds')} pairs "
+        f"`dbos.workflow_status` ({workloads}), {res.get('rounds')} pairs "
         "per workload in alternating order (A B, B A, ...). Ratio: the median of the "
         "pairs' ratios (running / paused) with a bootstrap 95 % interval, also for the "
         "quieter and the busier half of the pairs (by the cores other people's work took "

@@ -81,6 +81,9 @@ def test_busy_pairs_are_reported_apart_and_cost_is_per_commit() -> None:
     on_commits = 5 * 1980 + 5 * 1000
     assert f["cost"]["limbo_backends_ms_per_1k"] == round(10 * 0.02 / on_commits * 1e6, 2)
     assert f["cost"]["paused_limbo_s"] == 0.0
+    # The application's own CPU per commit, paused and running, from the same phases.
+    assert f["cost"]["app_ms_per_1k"] == round(10 * 2.4 / (10 * 2000) * 1e6, 1)
+    assert f["cost"]["app_ms_per_1k_running"] == round(10 * 2.4 / on_commits * 1e6, 1)
     row = next(r for r in rows({"sources": {"sources": {"poll": info}}}) if "ratio8" in r["key"])
     assert row["met"] is None  # all ten pairs together cannot tell
     assert "quieter half 0.99" in row["extra"]
