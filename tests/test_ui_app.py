@@ -27,7 +27,10 @@ async def test_empty_app_renders_at_80x24() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert feeds and feeds[0].started
-        assert app.query_one(StatusHeader).feed_state == "LIVE"
+        # A monitor (the default settings) polls and offers live push, as the real feed
+        # does (tests/test_ui_feed_double.py).
+        header = app.query_one(StatusHeader)
+        assert (header.feed_state, header.live_push_offer) == ("POLLING", True)
         assert app.query_one(WorkflowTree).shown_ids() == []
         assert "nothing in limbo" in str(app.query_one(LimboBar).render())
     assert feeds[0].stopped
@@ -202,6 +205,29 @@ async def test_feed_errors_are_shown_not_fatal() -> None:
         assert "POLLING every 0.2-2 s 1.5 ev/s" in str(header.render())
         assert app.is_running
         assert PARENT in app.query_one(WorkflowTree).shown_ids()  # the next batch lands
+
+
+async def test_a_monitor_polling_by_choice_keeps_the_second_line_for_problems() -> None:
+    """A monitor polls until the user asks for live push: that is no problem (no ⚠), the
+    offer is on the first line, and a fallback or a worker's trouble still shows."""
+    from test_ui_support import State
+
+    worker = WorkerDouble(state="DOWN", detail="crashed on purpose (x); r restarts it")
+    app, feeds = make_app(worker=worker)
+    async with app.run_test(size=(140, 24)) as pilot:
+        await workers_done(app)
+        await pilot.pause()
+        header = app.query_one(StatusHeader)
+        first, second = str(header.render()).splitlines()
+        assert "feed POLLING every 0.2-2 s 0.0 ev/s │ P: live push" in first
+        assert second.startswith("⚠ crashed on purpose (x); r restarts it │ db "), second
+        # A poll the feed fell back to (no offer) is a problem, and says why.
+        feeds[0].on_state(
+            State("POLLING", "every 0.2-2 s: LISTEN does not reach us", source="every 0.2-2 s")
+        )
+        await pilot.pause()
+        second = str(header.render()).splitlines()[1]
+        assert second.startswith("⚠ every 0.2-2 s: LISTEN does not reach us │ db "), second
 
 
 async def test_a_feed_that_fails_to_start_leaves_the_app_running() -> None:

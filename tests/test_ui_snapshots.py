@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_support import NOW_MS, PARENT, WorkerDouble, make_app
+from test_ui_support import NOW_MS, PARENT, WorkerDouble, make_app, screen_lines
 from textual.worker import WorkerCancelled
 
 from limbo_tui.model import Step, Workflow
@@ -182,4 +182,28 @@ async def test_readme_image_is_todays_limbo_screen(request: pytest.FixtureReques
         README_IMAGE.write_text(picture)
     assert README_IMAGE.read_text() == picture, (
         "docs/limbo-tui.svg is stale: run pytest tests/test_ui_snapshots.py --snapshot-update"
+    )
+
+
+README = Path(__file__).parent.parent / "README.md"
+README_TEXT_INTRO = "What it looks like (the seed's state, 100x28, `--worker none`):\n\n```\n"
+
+
+async def test_readme_text_picture_is_todays_screen(request: pytest.FixtureRequest) -> None:
+    """The README's text picture is the seed's screen at 100x28 as the app draws it today
+    (a monitor's header: polling, live push offered), rewritten by --snapshot-update."""
+    app, run_before = snapshot_app(seed.rows())
+    async with app.run_test(size=(100, 28)) as pilot:
+        await run_before(pilot)
+        await settle(pilot)
+        picture = "\n".join(line.rstrip() for line in screen_lines(app)) + "\n"
+    text = README.read_text()
+    start = text.index(README_TEXT_INTRO) + len(README_TEXT_INTRO)
+    end = text.index("```\n", start)
+    if request.config.getoption("--snapshot-update"):
+        README.write_text(text[:start] + picture + text[end:])
+        text = README.read_text()
+        end = text.index("```\n", start)
+    assert text[start:end] == picture, (
+        "README.md's picture is stale: run pytest tests/test_ui_snapshots.py --snapshot-update"
     )

@@ -34,20 +34,45 @@ class State:
     state: str
     detail: str = ""
     events_per_s: float = 0.0
-    source: str = "via notify"
+    source: str = ""
     offer: bool = False
 
 
-class InTestFeed:
-    """Calls on_batch / on_state exactly as LiveFeed does; tests push rows through it."""
+def announced(settings: Settings) -> State:
+    """What a real LiveFeed announces once its snapshot is in, on a database without
+    limbo-tui's triggers, for these settings (tests/test_ui_feed_double.py holds the real
+    feed to it): a lab installs its triggers and is LIVE via notify; a monitor writes
+    nothing, polls deltas and offers live push, unless it may not."""
+    if settings.lab or (settings.feed.triggers == "auto" and not settings.read_only):
+        return State("LIVE", "via notify", source="via notify")
+    low, high = settings.feed.poll_min_interval_s, settings.feed.poll_interval_s
+    every = f"every {low:g}-{high:g} s" if low < high else f"every {high:g} s"
+    if settings.read_only:
+        reason, offer = "read-only and triggers not installed", False
+    elif settings.feed.triggers == "never":
+        reason, offer = "monitor, [feed] triggers = never", False
+    else:
+        reason, offer = "monitor, writes nothing (P: live push)", True
+    return State("POLLING", f"{every}: {reason}", source=every, offer=offer)
 
-    def __init__(self, on_batch: Callable[[Any], None], on_state: Callable[[Any], None]):
+
+class InTestFeed:
+    """Calls on_batch / on_state exactly as LiveFeed does; tests push rows through it.
+    It starts the way the real feed does for the app's settings (`announced`)."""
+
+    def __init__(
+        self,
+        on_batch: Callable[[Any], None],
+        on_state: Callable[[Any], None],
+        settings: Settings | None = None,
+    ):
         self.on_batch, self.on_state = on_batch, on_state
+        self.settings = settings if settings is not None else Settings()
         self.started = self.stopped = False
 
     async def start(self) -> None:
         self.started = True
-        self.on_state(State("LIVE", "", 0.0))
+        self.on_state(announced(self.settings))
 
     async def stop(self) -> None:
         self.stopped = True
@@ -177,15 +202,15 @@ def make_app(
 ) -> tuple[LimboApp, list[InTestFeed]]:
     """An app whose feed is an InTestFeed (returned in a list once the app starts it)."""
     feeds = [] if feeds is None else feeds
-
-    def factory(on_batch: Callable[[Any], None], on_state: Callable[[Any], None]) -> Any:
-        feed = InTestFeed(on_batch, on_state)
-        feeds.append(feed)
-        return feed
-
     # A very high refresh rate: every batch repaints at once, so tests need no sleeps.
     base = settings if settings is not None else Settings()
     settings = replace(base, ui=UISettings(refresh_hz=10_000), read_only=read_only)
+
+    def factory(on_batch: Callable[[Any], None], on_state: Callable[[Any], None]) -> Any:
+        feed = InTestFeed(on_batch, on_state, settings)
+        feeds.append(feed)
+        return feed
+
     app = LimboApp(
         settings,
         DB,

@@ -61,7 +61,11 @@ class StatusHeader(Widget):
             line += f" │ {self.totals}"
         if self.paused_changes is not None:
             line += f" │ PAUSED, {self.paused_changes} changes wait (p)"
-        feed_detail = self.feed_detail if self.feed_state not in ("LIVE", "STARTING") else ""
+        # A monitor that polls until the user asks for live push has no problem: the
+        # offer on the first line says it all, and the second line stays free for what
+        # does go wrong (a worker's crash point, a failed action).
+        quiet = self.feed_state in ("LIVE", "STARTING") or self.live_push_offer
+        feed_detail = "" if quiet else self.feed_detail
         worker_detail = "" if stopping else self.worker_detail
         problem = self.alarm or self.problem or feed_detail or worker_detail
         # Second line: what went wrong last (feed, worker, action), then the database. In
