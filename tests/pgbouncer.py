@@ -21,18 +21,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.pg.run_as import SERVICE_USER
+from tests.own_server import free_port
 
 BINARY = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 
 
 def available() -> bool:
     return Path(BINARY).exists()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PgBouncer:
@@ -42,7 +37,7 @@ class PgBouncer:
         self._socket_dir = query["host"]
         self._server_port = parts.port or int(query.get("port", 5432))
         self._database = database
-        self.port = _free_port()
+        self.port = free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="limbo-tui-test-bouncer-"))
         self._proc: subprocess.Popen[bytes] | None = None
 

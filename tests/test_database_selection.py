@@ -5,11 +5,7 @@ back to the embedded one when what was named cannot be reached."""
 
 from __future__ import annotations
 
-import json
-import signal
-import socket
 import subprocess
-import threading
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,6 +16,8 @@ from psycopg import sql
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.urls import params
 from tests.faults_support import clean_env, limbo_cmd
+from tests.own_server import free_port
+from tests.watch_process import Watch
 
 
 def _seed(url: str, workflow_id: str) -> None:
@@ -45,36 +43,10 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def watched(tmp_path: Path, env: dict[str, str], *args: str, until: str) -> dict[str, object]:
     """Run `limbo-tui watch --json --read-only` until the workflow `until` is reported;
     return that line. The process is interrupted like a user would, and must exit 0."""
-    proc = subprocess.Popen(
-        limbo_cmd("watch", "--json", "--read-only", *args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    guard = threading.Timer(90, proc.kill)
-    guard.start()
-    try:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = json.loads(raw)
-            if line.get("type") == "workflow" and line["workflow"]["id"] == until:
-                break
-        else:
-            _out, err = proc.communicate(timeout=10)
-            pytest.fail(f"watch ended without {until!r} (exit {proc.returncode}): {err}")
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=20)
-        assert proc.returncode == 0, err
-        assert "Traceback" not in err
+    with Watch("--read-only", *args, cwd=tmp_path, env=env, guard_s=90) as watch:
+        line = watch.workflow(until)
+        watch.stop()
         return line
-    finally:
-        guard.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def _no_embedded_server(tmp_path: Path) -> None:
@@ -157,7 +129,7 @@ def test_multi_host_failover_url(pg_server: EmbeddedServer, dbos_url: str, tmp_p
     the feed (asyncpg) and for DBOS's client (SQLAlchemy + psycopg) alike."""
     _seed(dbos_url, "via-failover")
     host, port = _socket(pg_server)
-    dead = _free_port()
+    dead = free_port()
     db = params(dbos_url)["dbname"]
     url = (
         f"postgresql://postgres@127.0.0.1:{dead},{quote(host, safe='')}:{port}/{db}"
@@ -176,17 +148,11 @@ def test_multi_host_failover_url(pg_server: EmbeddedServer, dbos_url: str, tmp_p
         client.destroy()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.parametrize("command", [("snapshot",), ("watch", "--json"), ()])
 def test_pghost_down_names_that_host_and_never_falls_back(
     tmp_path: Path, command: tuple[str, ...]
 ) -> None:
-    port = str(_free_port())
+    port = str(free_port())
     env = _env(tmp_path, PGHOST="127.0.0.1", PGPORT=port, PGDATABASE="app_dbos_sys")
     proc = subprocess.run(
         limbo_cmd(*command),

@@ -12,8 +12,10 @@ The same privilege fallback at the feed level is in test_feed.py / test_triggers
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -25,6 +27,7 @@ from limbo_tui.urls import database_name
 from tests import dbos28, seed
 from tests.faults_support import clean_env, limbo_cmd, live_app, until, wait
 from tests.test_triggers import make_limited_role
+from tests.watch_process import Watch
 
 SETTINGS = Settings(
     lab=True,
@@ -53,35 +56,17 @@ def _one_line_error(proc: subprocess.CompletedProcess[str], code: int, *needles:
         assert needle in proc.stderr, proc.stderr
 
 
-def _first_watch_line(tmp_path: Path, url: str, insert: str | None = None) -> list[dict]:
-    """Start `watch --json`, read its feed line (and one workflow line after `insert`)."""
-    proc = subprocess.Popen(
-        limbo_cmd("watch", "--json", "--lab", "--db-url", url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=clean_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [json.loads(proc.stdout.readline())]
-        while lines[-1]["type"] != "feed":  # the snapshot's rows come first
-            lines.append(json.loads(proc.stdout.readline()))
-        lines = lines[-1:]
+def _first_watch_line(tmp_path: Path, url: str, insert: str | None = None) -> dict[str, Any]:
+    """Start `watch --json`, read its feed line (past the snapshot's rows), and after
+    `insert` the workflow line it brings; then end it with SIGTERM (exit 0)."""
+    with Watch("--lab", "--db-url", url, cwd=tmp_path) as watch:
+        feed = watch.next("feed")
         if insert is not None:
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(insert)  # type: ignore[call-overload]
-            while lines[-1]["type"] != "workflow":
-                lines.append(json.loads(proc.stdout.readline()))
-        proc.terminate()
-        _out, err = proc.communicate(timeout=10)
-        assert proc.returncode == 0 and "Traceback" not in err, err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return lines
+            watch.next("workflow")
+        watch.stop(signal.SIGTERM)
+    return feed
 
 
 INSERT = (
@@ -107,8 +92,8 @@ def _write_as_admin(url: str, statement: str) -> None:
 
 def test_role_without_create_polls_and_install_is_one_line(dbos_url: str, tmp_path: Path) -> None:
     limited = make_limited_role(dbos_url)
-    lines = _first_watch_line(tmp_path, limited)
-    assert lines[0]["state"] == "POLLING" and "no privilege" in lines[0]["detail"]
+    line = _first_watch_line(tmp_path, limited)
+    assert line["state"] == "POLLING" and "no privilege" in line["detail"]
     _one_line_error(
         _run(tmp_path, "triggers", "install", "--db-url", limited), 1, "permission denied"
     )
@@ -120,28 +105,13 @@ def test_role_without_create_polls_and_install_is_one_line(dbos_url: str, tmp_pa
 
 def test_read_replica_polls_and_refuses_writes_in_one_line(dbos_url: str, tmp_path: Path) -> None:
     _make_read_only(dbos_url)
-    proc = subprocess.Popen(
-        limbo_cmd("watch", "--json", "--lab", "--db-url", dbos_url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=clean_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        first = json.loads(proc.stdout.readline())
+    with Watch("--lab", "--db-url", dbos_url, cwd=tmp_path) as watch:
+        first = watch.line()
         assert first["state"] == "POLLING" and "read-only database" in first["detail"]
         _write_as_admin(dbos_url, INSERT)  # the primary writes; the replica sees it by polling
-        line = json.loads(proc.stdout.readline())
+        line = watch.line()
         assert line["type"] == "workflow" and line["workflow"]["id"] == "w1"
-        proc.terminate()
-        _out, err = proc.communicate(timeout=10)
-        assert proc.returncode == 0 and "Traceback" not in err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        watch.stop(signal.SIGTERM)
     _one_line_error(_run(tmp_path, "triggers", "install", "--db-url", dbos_url), 1, "read-only")
     snap = _run(tmp_path, "snapshot", "--json", "--db-url", dbos_url)
     assert snap.returncode == 0 and json.loads(snap.stdout)["workflows"][0]["id"] == "w1"
@@ -175,13 +145,13 @@ def test_other_schema_name_is_one_line(dbos_url: str, tmp_path: Path) -> None:
 def test_dbos28_schema_is_live_and_shows_the_limbo(db_url: str, tmp_path: Path) -> None:
     dbos28.create_schema(db_url)
     seed.write(db_url)
-    lines = _first_watch_line(
+    line = _first_watch_line(
         tmp_path,
         db_url,
         "UPDATE dbos.workflow_status SET recovery_attempts = 3 "
         f"WHERE workflow_uuid = '{seed.PARENT}'",
     )
-    assert lines[0]["state"] == "LIVE"  # triggers installed on the 2.8 tables
+    assert line["state"] == "LIVE"  # triggers installed on the 2.8 tables
     snap = _run(tmp_path, "snapshot", "--db-url", db_url)
     assert snap.returncode == 3 and "awaiting-dead-child" in snap.stdout
 

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +30,8 @@ from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.worker.demo import CHILD_NAME
 from limbo_tui.worker.protocol import ExperimentParams
 from tests.faults_support import clean_env, converges, limbo_cmd, live_app, until
-from tests.pg_support import create_dbos_template, fresh_database, shared_tmp
+from tests.own_server import free_port, own_server
+from tests.pg_support import fresh_database
 from tests.tcp_proxy import TcpProxy
 
 # Long fault tests: `-m "not slow"` leaves them out of a quick run.
@@ -54,22 +54,10 @@ SETTINGS = Settings(
 TERMINAL = {"SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def tcp_server() -> Iterator[EmbeddedServer]:
-    # Started on the main thread: the server's parent-death signal follows that thread.
-    base = shared_tmp("limbo-tui-faults-pg-")
-    server = EmbeddedServer(base / "pg", listen="127.0.0.1", port=_free_port())
-    server.ensure_running()
-    create_dbos_template(server)
-    yield server
-    server.stop()
-    shutil.rmtree(base, ignore_errors=True)
+    with own_server("limbo-tui-faults-pg-", listen="127.0.0.1", port=free_port()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import time
 import uuid
@@ -25,6 +24,7 @@ from tests.faults_support import clean_env, limbo_cmd
 from tests.test_feed import DbosApp
 from tests.test_triggers import _traces
 from tests.tmux_support import Terminal
+from tests.watch_process import Watch
 
 _ENTRY = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[\d+\] ")
 # What a write looks like in the statement log (our SQL has these words only in writes).
@@ -70,22 +70,11 @@ def test_default_flags_write_nothing_until_live_push_is_confirmed(
     url = _logging_role(dbos_url)
     since = pg_server.log_path.stat().st_size
     env = clean_env(HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path / "state"))
-    with DbosApp(dbos_url) as app:
-        watch = subprocess.Popen(
-            limbo_cmd("watch", "--json", "--db-url", url),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=tmp_path,
-            env=env,
-        )
+    with DbosApp(dbos_url) as app, Watch("--db-url", url, cwd=tmp_path, env=env) as watch:
         term = Terminal(f"limbo-mon-{os.getpid()}-{uuid.uuid4().hex[:6]}", 150, 30)
         try:
-            assert watch.stdout is not None
-            first = watch.stdout.readline()
-            while '"type": "feed"' not in first:
-                first = watch.stdout.readline()
-            assert '"state": "POLLING"' in first and "writes nothing" in first, first
+            first = watch.next("feed")
+            assert first["state"] == "POLLING" and "writes nothing" in first["detail"], first
             tui_env = {
                 "TERM": "xterm-256color",
                 "HOME": str(tmp_path),
@@ -130,12 +119,6 @@ def test_default_flags_write_nothing_until_live_push_is_confirmed(
             term.keys("q")
         finally:
             term.kill()
-            watch.send_signal(signal.SIGINT)
-            try:
-                watch.wait(10)
-            except subprocess.TimeoutExpired:
-                watch.kill()
-                watch.wait()
     out = subprocess.run(
         limbo_cmd("triggers", "uninstall", "--db-url", url),
         capture_output=True,

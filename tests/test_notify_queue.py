@@ -6,8 +6,6 @@ and COMMIT failed ("too many notifications in the NOTIFY queue")."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import signal
 import subprocess
 import time
@@ -19,28 +17,20 @@ import pytest
 
 from limbo_tui.pg import triggers
 from limbo_tui.pg.embedded import EmbeddedServer
-from tests.faults_support import clean_env, limbo_cmd
-from tests.pg18_support import with_pg18
-from tests.pg_support import create_dbos_template, fresh_database, shared_tmp
+from tests.own_server import own_server
+from tests.pg_support import fresh_database
 from tests.test_feed import DbosApp
+from tests.watch_process import Watch
 
 WRITES = 10_000
 
 
 @pytest.fixture(scope="module")
 def tiny_queue_server() -> Iterator[EmbeddedServer]:
-    base = shared_tmp("limbo-tui-notifyq-")
-    server = EmbeddedServer(base / "pg")
-    with with_pg18():
-        server.ensure_running()
-        with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-            conn.execute("ALTER SYSTEM SET max_notify_queue_pages = 64")
-        server.stop()
-        server.ensure_running()
-    create_dbos_template(server)
-    yield server
-    server.stop()
-    shutil.rmtree(base, ignore_errors=True)
+    with own_server(
+        "limbo-tui-notifyq-", pg18=True, system={"max_notify_queue_pages": "64"}
+    ) as server:
+        yield server
 
 
 @pytest.fixture
@@ -48,21 +38,11 @@ def tiny_url(tiny_queue_server: EmbeddedServer) -> str:
     return tiny_queue_server.url(fresh_database(tiny_queue_server))
 
 
-def _watch(url: str, tmp_path: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        limbo_cmd("watch", "--json", "--lab", "--db-url", url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=tmp_path,
-        env=clean_env(),
-    )
-    assert proc.stdout is not None
-    line = json.loads(proc.stdout.readline())
-    while line["type"] != "feed":
-        line = json.loads(proc.stdout.readline())
+def _watch(url: str, tmp_path: Path) -> Watch:
+    watch = Watch("--lab", "--db-url", url, cwd=tmp_path, stderr=subprocess.DEVNULL)
+    line = watch.next("feed")
     assert line["state"] == "LIVE", line
-    return proc
+    return watch
 
 
 def _many_transactions(url: str) -> float:
@@ -94,25 +74,19 @@ def _usage(url: str) -> float:
 
 
 def test_a_sigstopped_watch_never_makes_a_write_fail(tiny_url: str, tmp_path: Path) -> None:
-    watch = _watch(tiny_url, tmp_path)
-    try:
-        watch.send_signal(signal.SIGSTOP)
+    with _watch(tiny_url, tmp_path) as watch:
+        watch.proc.send_signal(signal.SIGSTOP)
         usage = _many_transactions(tiny_url)
         # The triggers went silent at their limit instead of filling the queue.
         assert usage < triggers.QUEUE_LIMIT + 0.05, usage
         with DbosApp(tiny_url) as app:
             assert app.run_parent(k=2, n=2)
-    finally:
-        watch.send_signal(signal.SIGCONT)
-        watch.kill()
-        watch.wait()
 
 
 def test_an_unread_watch_pipe_lets_go_of_the_queue_and_resyncs(
     tiny_url: str, tmp_path: Path
 ) -> None:
-    watch = _watch(tiny_url, tmp_path)
-    try:
+    with _watch(tiny_url, tmp_path) as watch:
         _many_transactions(tiny_url)
         with DbosApp(tiny_url) as app:
             assert app.run_parent(k=1, n=1)
@@ -122,19 +96,13 @@ def test_an_unread_watch_pipe_lets_go_of_the_queue_and_resyncs(
         while _usage(tiny_url) > 0 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _usage(tiny_url) == 0
-        assert watch.poll() is None
+        assert watch.proc.poll() is None
         # Read again: everything up to the last write arrives (or, had the backlog passed
         # the output's bound, a resync line and the whole picture).
-        assert watch.stdout is not None
         while True:
-            line = watch.stdout.readline()
-            assert line, "watch ended"
-            doc = json.loads(line)
+            doc = watch.line()
             if doc["type"] == "resync":
                 break
             wf = doc.get("workflow") or {}
             if wf.get("id") == "busy" and wf.get("recovery_attempts") == WRITES - 1:
                 break
-    finally:
-        watch.kill()
-        watch.wait()

@@ -3,37 +3,23 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from pathlib import Path
+from subprocess import DEVNULL
 
-from tests.faults_support import clean_env, limbo_cmd
+from tests.watch_process import Watch
 
 
 def _nice_of_watch(url: str, tmp_path: Path, config: str) -> int:
     path = tmp_path / "config.toml"
     path.write_text(f'[feed]\nsource = "poll"\n{config}')
-    proc = subprocess.Popen(
-        limbo_cmd("watch", "--json", "--config", str(path), "--db-url", url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=tmp_path,
-        env=clean_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        while json.loads(proc.stdout.readline())["type"] != "feed":
-            pass
+    with Watch("--config", str(path), "--db-url", url, cwd=tmp_path, stderr=DEVNULL) as watch:
+        watch.next("feed")
         # Every thread of the process, not only the first: all run at the lower priority.
-        threads = list(Path(f"/proc/{proc.pid}/task").iterdir())
+        threads = list(Path(f"/proc/{watch.proc.pid}/task").iterdir())
         nices = {int((t / "stat").read_text().rsplit(")", 1)[1].split()[16]) for t in threads}
         assert len(nices) == 1, nices
         return nices.pop()
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_a_monitor_lowers_its_cpu_priority(dbos_url: str, tmp_path: Path) -> None:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,8 +22,9 @@ from limbo_tui.pg.feed import FeedBatch, FeedState
 from limbo_tui.scripting import Watcher, run_snapshot
 from limbo_tui.settings import DatabaseSettings, Settings
 from tests import dbos28, seed
+from tests.faults_support import clean_env, limbo_cmd
+from tests.watch_process import Watch
 
-ROOT = Path(__file__).resolve().parent.parent
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 WORKFLOW_KEYS = {
     "id", "name", "status", "parent_id", "children", "queue", "dedup_id", "executor_id",
@@ -174,28 +172,15 @@ def test_watcher_emits_changes_and_diagnoses() -> None:
             assert set(x["workflow"]) == WORKFLOW_KEYS
 
 
-def _limbo_cmd(*args: str) -> list[str]:
-    uv = shutil.which("uv")
-    if uv is None:
-        return [sys.executable, "-m", "limbo_tui", *args]
-    return [uv, "run", "--quiet", "--project", str(ROOT), "limbo-tui", *args]
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIMBO_TUI", "DBOS_", "PG"))}
-    env["NO_COLOR"] = "1"
-    return env
-
-
 def test_cli_snapshot_json_subprocess(db_url: str, tmp_path: Path) -> None:
     dbos28.create_schema(db_url)
     seed.write(db_url)
     proc = subprocess.run(
-        _limbo_cmd("snapshot", "--json", "--db-url", db_url),
+        limbo_cmd("snapshot", "--json", "--db-url", db_url),
         capture_output=True,
         text=True,
         cwd=tmp_path,  # no ./config.toml here
-        env=_env(),
+        env=clean_env(),
         timeout=60,
     )
     assert proc.returncode == 3, proc.stderr
@@ -203,47 +188,31 @@ def test_cli_snapshot_json_subprocess(db_url: str, tmp_path: Path) -> None:
 
 
 def test_cli_watch_read_only_until_sigint(dbos_url: str, tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        _limbo_cmd("watch", "--json", "--read-only", "--db-url", dbos_url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        first = json.loads(proc.stdout.readline())
+    with Watch("--read-only", "--db-url", dbos_url, cwd=tmp_path) as watch:
+        first = watch.line()
         assert first["type"] == "feed" and first["state"] == "POLLING"
         with psycopg.connect(dbos_url, autocommit=True) as conn:
             conn.execute(
                 "INSERT INTO dbos.workflow_status (workflow_uuid, status, name) "
                 "VALUES ('w1', 'ENQUEUED', 'job')"
             )
-        line = json.loads(proc.stdout.readline())
+        line = watch.line()
         assert line["type"] == "workflow" and line["op"] == "insert"
         assert line["workflow"]["id"] == "w1" and line["workflow"]["status"] == "ENQUEUED"
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=10)
-        assert proc.returncode == 0
-        assert "Traceback" not in err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        watch.stop(signal.SIGINT)
     with psycopg.connect(dbos_url) as conn:
         assert conn.execute("SELECT to_regnamespace('limbo_tui')").fetchone() == (None,)
 
 
 def test_watch_unreachable_is_exit_1(tmp_path: Path) -> None:
     proc = subprocess.run(
-        _limbo_cmd(
+        limbo_cmd(
             "watch", "--json", "--db-url", "postgresql://u:hunter2@/d?host=/nonexistent&port=5432"
         ),
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=_env(),
+        env=clean_env(),
         timeout=60,
     )
     assert proc.returncode == 1

@@ -19,6 +19,7 @@ import pytest
 
 from tests import dbos28, seed
 from tests.browser import CHROMIUM, TESSERACT, chromium_page, wait_for_text
+from tests.own_server import free_port
 
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run)"),
@@ -27,13 +28,6 @@ pytestmark = [
 ]
 
 COMMAND = Path(sys.executable).parent / "limbo-tui"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _with_password(url: str, password: str) -> str:
@@ -46,7 +40,7 @@ async def test_serve_shows_the_tree_in_chromium(db_url: str, tmp_path: Path) -> 
     dbos28.create_schema(db_url)
     seed.write(db_url)
     secret = "s3cr3t-pw-7731"
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             str(COMMAND),

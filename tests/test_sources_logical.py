@@ -3,8 +3,6 @@ the WAL it retains, a missing prerequisite is one line, and kill -9 leaves no sl
 
 from __future__ import annotations
 
-import json
-import shutil
 import signal
 import struct
 import subprocess
@@ -22,11 +20,11 @@ from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.pg.sources.logical import parse_change
 from limbo_tui.pg.sources.pgoutput import parse_message, publication_sql
 from limbo_tui.settings import FeedSettings, Settings
-from tests.faults_support import clean_env, limbo_cmd
-from tests.pg18_support import with_pg18
-from tests.pg_support import create_dbos_template, fresh_database, shared_tmp
+from tests.own_server import own_server
+from tests.pg_support import fresh_database
 from tests.test_feed import DbosApp, Recorder, _converges, _in_thread
 from tests.test_triggers import _traces
+from tests.watch_process import Watch
 
 LOGICAL = Settings(feed=FeedSettings(source="logical", heartbeat_s=1, poll_interval_s=0.3))
 
@@ -34,19 +32,9 @@ LOGICAL = Settings(feed=FeedSettings(source="logical", heartbeat_s=1, poll_inter
 @pytest.fixture(scope="module")
 def logical_server() -> Iterator[EmbeddedServer]:
     """A server of its own with wal_level = logical (the shared one has replica)."""
-    base = shared_tmp("limbo-tui-logical-")
-    server = EmbeddedServer(base / "pg")
-    with with_pg18():
-        server.ensure_running()
-        with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-            conn.execute("ALTER SYSTEM SET wal_level = logical")
-            conn.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '256MB'")
-        server.stop()
-        server.ensure_running()
-    create_dbos_template(server)
-    yield server
-    server.stop()
-    shutil.rmtree(base, ignore_errors=True)
+    system = {"wal_level": "logical", "max_slot_wal_keep_size": "256MB"}
+    with own_server("limbo-tui-logical-", pg18=True, system=system) as server:
+        yield server
 
 
 @pytest.fixture
@@ -54,27 +42,10 @@ def logical_url(logical_server: EmbeddedServer) -> str:
     return logical_server.url(fresh_database(logical_server))
 
 
-def _watch_logical(url: str, tmp_path: Path) -> subprocess.Popen[str]:
+def _watch_logical(url: str, tmp_path: Path, feed: str = "heartbeat_s = 1\n") -> Watch:
     config = tmp_path / "config.toml"
-    config.write_text('[feed]\nsource = "logical"\nheartbeat_s = 1\n')
-    return subprocess.Popen(
-        limbo_cmd("watch", "--json", "--config", str(config), "--db-url", url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=tmp_path,
-        env=clean_env(),
-    )
-
-
-def _next_feed_line(proc: subprocess.Popen[str]) -> dict[str, str]:
-    assert proc.stdout is not None
-    while True:
-        line = proc.stdout.readline()
-        assert line, "watch ended"
-        doc = json.loads(line)
-        if doc["type"] == "feed":
-            return doc
+    config.write_text(f'[feed]\nsource = "logical"\n{feed}')
+    return Watch("--config", str(config), "--db-url", url, cwd=tmp_path, stderr=subprocess.DEVNULL)
 
 
 def _slots(url: str) -> list[str]:
@@ -152,26 +123,12 @@ async def test_a_missing_publication_is_one_line_with_the_statement(logical_url:
 
 
 def test_kill_9_leaves_no_slot_behind(logical_url: str, tmp_path: Path) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text('[feed]\nsource = "logical"\n')
-    proc = subprocess.Popen(
-        limbo_cmd("watch", "--json", "--config", str(config), "--db-url", logical_url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=clean_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        line = json.loads(proc.stdout.readline())
-        while line["type"] != "feed":
-            line = json.loads(proc.stdout.readline())
+    with _watch_logical(logical_url, tmp_path, feed="") as watch:
+        line = watch.next("feed")
         assert line["state"] == "LIVE", line
         assert len(_slots(logical_url)) == 1
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        watch.proc.send_signal(signal.SIGKILL)
+        watch.proc.wait()
     deadline = time.monotonic() + 30
     while _slots(logical_url) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -211,67 +168,55 @@ def test_a_stalled_logical_watch_never_grows_the_wal_past_its_bound(
     """SIGSTOP of `watch` on a slot: the application's writes all succeed, the server
     invalidates the slot at max_slot_wal_keep_size instead of keeping WAL for it, and after
     SIGCONT watch says so in one line, opens a new slot and follows the writes again."""
-    with _keep_wal(logical_server, "16MB"):
-        proc = _watch_logical(logical_url, tmp_path)
-        try:
-            live = _next_feed_line(proc)
-            assert live["state"] == "LIVE", live
-            assert live["detail"].startswith("via logical, slot retains "), live
-            assert live["detail"].endswith(" of 16.0 MB"), live  # the bound, in the header
-            [(slot, _status, _retained)] = _slot_rows(logical_url)
-            proc.send_signal(signal.SIGSTOP)
-            committed = 0
-            with psycopg.connect(logical_url, autocommit=True) as conn:
-                conn.execute(
-                    "INSERT INTO dbos.workflow_status (workflow_uuid, status, name) "
-                    "VALUES ('stall', 'PENDING', 'writer')"
-                )
-                # ~64 kB of incompressible output per commit, until the server has let go
-                # of the stopped reader's slot (a checkpoint invalidates it).
-                for _ in range(40):
-                    for _ in range(100):
-                        conn.execute(
-                            "UPDATE dbos.workflow_status SET output = (SELECT encode(decode("
-                            "string_agg(md5(random()::text), ''), 'hex'), 'base64') "
-                            "FROM generate_series(1, 1500)), updated_at = updated_at + 1 "
-                            "WHERE workflow_uuid = 'stall'"
-                        )
-                        committed += 1
-                    conn.execute("CHECKPOINT")
-                    rows = _slot_rows(logical_url)
-                    if not rows:
-                        break
-                    # While it lasts, the slot holds no more than its bound and a segment.
-                    assert all(r[2] <= 40 * 1024 * 1024 for r in rows), rows
-                assert _slot_rows(logical_url) == [], "the stopped reader's slot outlived its bound"
-            assert committed >= 100  # every one of them committed while watch was stopped
-            proc.send_signal(signal.SIGCONT)
-            lost = _next_feed_line(proc)
-            assert lost["state"] == "RECONNECTING", lost
-            assert f"logical slot {slot} was invalidated by the server" in lost["detail"], lost
-            assert "passed max_slot_wal_keep_size (16.0 MB)" in lost["detail"], lost
-            assert "\n" not in lost["detail"]
-            again = _next_feed_line(proc)
-            assert again["state"] == "LIVE", again
-            assert [name for name, _, _ in _slot_rows(logical_url)] != [slot]
-            assert len(_slot_rows(logical_url)) == 1  # a new slot, not the old one
-            # And it follows the writes again.
-            with psycopg.connect(logical_url, autocommit=True) as conn:
-                conn.execute(
-                    "INSERT INTO dbos.workflow_status (workflow_uuid, status, name) "
-                    "VALUES ('after-stall', 'ENQUEUED', 'writer')"
-                )
-            assert proc.stdout is not None
-            while True:
-                line = proc.stdout.readline()
-                assert line, "watch ended"
-                wf = json.loads(line).get("workflow") or {}
-                if wf.get("id") == "after-stall":
+    with _keep_wal(logical_server, "16MB"), _watch_logical(logical_url, tmp_path) as watch:
+        live = watch.next("feed")
+        assert live["state"] == "LIVE", live
+        assert live["detail"].startswith("via logical, slot retains "), live
+        assert live["detail"].endswith(" of 16.0 MB"), live  # the bound, in the header
+        [(slot, _status, _retained)] = _slot_rows(logical_url)
+        watch.proc.send_signal(signal.SIGSTOP)
+        committed = 0
+        with psycopg.connect(logical_url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO dbos.workflow_status (workflow_uuid, status, name) "
+                "VALUES ('stall', 'PENDING', 'writer')"
+            )
+            # ~64 kB of incompressible output per commit, until the server has let go
+            # of the stopped reader's slot (a checkpoint invalidates it).
+            for _ in range(40):
+                for _ in range(100):
+                    conn.execute(
+                        "UPDATE dbos.workflow_status SET output = (SELECT encode(decode("
+                        "string_agg(md5(random()::text), ''), 'hex'), 'base64') "
+                        "FROM generate_series(1, 1500)), updated_at = updated_at + 1 "
+                        "WHERE workflow_uuid = 'stall'"
+                    )
+                    committed += 1
+                conn.execute("CHECKPOINT")
+                rows = _slot_rows(logical_url)
+                if not rows:
                     break
-        finally:
-            proc.send_signal(signal.SIGCONT)
-            proc.kill()
-            proc.wait()
+                # While it lasts, the slot holds no more than its bound and a segment.
+                assert all(r[2] <= 40 * 1024 * 1024 for r in rows), rows
+            assert _slot_rows(logical_url) == [], "the stopped reader's slot outlived its bound"
+        assert committed >= 100  # every one of them committed while watch was stopped
+        watch.proc.send_signal(signal.SIGCONT)
+        lost = watch.next("feed")
+        assert lost["state"] == "RECONNECTING", lost
+        assert f"logical slot {slot} was invalidated by the server" in lost["detail"], lost
+        assert "passed max_slot_wal_keep_size (16.0 MB)" in lost["detail"], lost
+        assert "\n" not in lost["detail"]
+        again = watch.next("feed")
+        assert again["state"] == "LIVE", again
+        assert [name for name, _, _ in _slot_rows(logical_url)] != [slot]
+        assert len(_slot_rows(logical_url)) == 1  # a new slot, not the old one
+        # And it follows the writes again.
+        with psycopg.connect(logical_url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO dbos.workflow_status (workflow_uuid, status, name) "
+                "VALUES ('after-stall', 'ENQUEUED', 'writer')"
+            )
+        watch.workflow("after-stall")
 
 
 async def test_without_wal_level_logical_it_polls_and_says_why(dbos_url: str) -> None:

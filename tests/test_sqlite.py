@@ -8,11 +8,9 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.urls import resolve
 from limbo_tui.worker import create_worker
 from tests.faults_support import clean_env, limbo_cmd, until
+from tests.watch_process import Watch
 
 APP = Path(__file__).with_name("sqlite_app.py")
 ROOT = APP.parent.parent
@@ -245,16 +244,8 @@ def test_snapshot_and_dbos_config_default_and_errors(tmp_path: Path) -> None:
 def test_watch_follows_the_file(tmp_path: Path) -> None:
     path = _prepare(tmp_path)
     env = {k: v for k, v in clean_env(HOME=str(tmp_path)).items() if not k.startswith("PG")}
-    proc = subprocess.Popen(
-        limbo_cmd("watch", "--json", "--db-url", f"sqlite:///{path}"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    guard = threading.Timer(90, proc.kill)
-    guard.start()
-    try:
-        assert proc.stdout is not None
-        first = json.loads(proc.stdout.readline())
+    with Watch("--db-url", f"sqlite:///{path}", cwd=tmp_path, env=env, guard_s=90) as watch:
+        first = watch.line()
         assert first["type"] == "feed" and first["state"] == "LIVE", first
         assert "SQLITE" in first.get("detail", ""), first
         with sqlite3.connect(path) as conn:
@@ -262,19 +253,9 @@ def test_watch_follows_the_file(tmp_path: Path) -> None:
                 "INSERT INTO workflow_status (workflow_uuid, status, name) "
                 "VALUES ('sq-live', 'ENQUEUED', 'job')"
             )
-        for raw in proc.stdout:
-            line = json.loads(raw)
-            if line.get("type") == "workflow":
-                assert line["workflow"]["id"] == "sq-live" and line["op"] == "insert"
-                break
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=20)
-        assert proc.returncode == 0 and "Traceback" not in err, err
-    finally:
-        guard.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        line = watch.next("workflow")
+        assert line["workflow"]["id"] == "sq-live" and line["op"] == "insert"
+        watch.stop()
 
 
 def test_sqlite_is_read_only_by_default(tmp_path: Path) -> None:
