@@ -175,7 +175,8 @@ def prepare_dbos_schema(url: str, schema: str) -> None:
     """
     import psycopg
     import sqlalchemy as sa
-    from dbos._migration import ensure_dbos_schema, run_dbos_migrations
+
+    from limbo_tui.worker import dbos_internals
 
     engine = sa.create_engine(sqlalchemy_url(url))
     try:
@@ -185,8 +186,7 @@ def prepare_dbos_schema(url: str, schema: str) -> None:
         with psycopg.connect(url, autocommit=True) as lock:
             _take_migration_lock(lock)
             with _quiet_dbos_log():
-                ensure_dbos_schema(engine, schema)
-                run_dbos_migrations(engine, schema, use_listen_notify=True)
+                dbos_internals.migrate(engine, schema)
     except (psycopg.Error, sa.exc.SQLAlchemyError) as exc:
         raise LimboError(
             f"cannot prepare the DBOS schema in the embedded database: {one_line(exc)}"

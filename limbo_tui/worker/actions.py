@@ -115,7 +115,7 @@ class _InProcessBackend:
         self.client().send(workflow_id, message, topic)
 
     def enqueue(self, options: dict[str, Any], workflow_input: dict[str, Any]) -> str:
-        from dbos._error import DBOSQueueDeduplicatedError
+        from dbos import error
 
         try:
             workflow_id: str = (
@@ -126,7 +126,7 @@ class _InProcessBackend:
                 )
                 .get_workflow_id()
             )
-        except DBOSQueueDeduplicatedError as exc:
+        except error.DBOSQueueDeduplicatedError as exc:
             raise Deduplicated(one_line(exc)) from None
         return workflow_id
 

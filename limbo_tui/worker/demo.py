@@ -36,7 +36,6 @@ from collections.abc import Callable
 from typing import Any, NoReturn, Protocol
 
 from dbos import DBOS
-from dbos._registrations import get_func_info
 
 from limbo_tui.limits import DEMO_CHILD, DEMO_PARENT, DEMO_STEP
 from limbo_tui.numbering import (
@@ -46,7 +45,7 @@ from limbo_tui.numbering import (
     step_text,
     try_text,
 )
-from limbo_tui.worker import progress
+from limbo_tui.worker import dbos_internals, progress
 
 PARENT_NAME = DEMO_PARENT
 CHILD_NAME = DEMO_CHILD
@@ -117,32 +116,27 @@ def configure(max_recovery_attempts: int, child_max_recovery_attempts: int) -> N
         (demo_parent, max_recovery_attempts),
         (demo_child, child_max_recovery_attempts),
     ):
-        info = get_func_info(func)
-        if info is None:  # pragma: no cover - the decorators below always create it
-            raise RuntimeError(f"{func.__name__} is not registered with DBOS")
-        info.max_recovery_attempts = limit
+        dbos_internals.set_max_recovery_attempts(func, limit)
 
 
 def max_recovery_attempts() -> dict[str, int]:
     """{workflow name: max_recovery_attempts} for the demo workflows, as configured."""
     out: dict[str, int] = {}
     for name, func in ((PARENT_NAME, demo_parent), (CHILD_NAME, demo_child)):
-        info = get_func_info(func)
-        if info is not None and info.max_recovery_attempts is not None:
-            out[name] = info.max_recovery_attempts
+        maximum = dbos_internals.max_recovery_attempts(func)
+        if maximum is not None:
+            out[name] = maximum
     return out
 
 
 def registered_limits() -> dict[str, int]:
     """max_recovery_attempts of every workflow registered in this process, the user's
     own (worker.imports) included."""
-    from dbos._dbos import _get_or_create_dbos_registry
-
     out: dict[str, int] = {}
-    for name, func in _get_or_create_dbos_registry().workflow_info_map.items():
-        info = get_func_info(func)
-        if info is not None and info.max_recovery_attempts is not None:
-            out[name] = info.max_recovery_attempts
+    for name, func in dbos_internals.registered_workflows().items():
+        maximum = dbos_internals.max_recovery_attempts(func)
+        if maximum is not None:
+            out[name] = maximum
     return out
 
 

@@ -3,8 +3,9 @@
 Run as `python -I release_helper.py` by worker/helper_process.py in a venv that holds one
 DBOS release (releases.py), so each action has exactly that release's semantics on a
 database that release wrote. It imports nothing of limbo-tui: only the standard library
-and that release's dbos, so it runs in any interpreter with dbos installed (-I keeps this
-file's directory and PYTHONPATH out of sys.path).
+and that release's dbos (and dbos_internals.py beside it, which imports no more), so it
+runs in any interpreter with dbos installed (-I keeps this file's directory and
+PYTHONPATH out of sys.path).
 
 Protocol: JSON requests on stdin, one a line (so the database URL, password included,
 never shows in `ps`), one JSON reply line on stdout for each, until stdin ends:
@@ -21,13 +22,28 @@ Everything DBOS logs goes to stderr, which the caller keeps for its log.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import logging
 import os
 import sys
 from importlib import metadata
+from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+
+def _dbos_internals() -> ModuleType:
+    """dbos_internals.py beside this file (the one seam onto DBOS's private modules; it
+    too imports only the standard library and dbos), loaded by path: -I keeps this
+    directory out of sys.path."""
+    path = Path(__file__).with_name("dbos_internals.py")
+    spec = importlib.util.spec_from_file_location("limbo_dbos_internals", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _client(request: dict[str, Any]) -> Any:
@@ -83,7 +99,7 @@ def _send(client: Any, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _enqueue(client: Any, request: dict[str, Any]) -> dict[str, Any]:
-    from dbos._client import EnqueueOptions
+    from dbos import EnqueueOptions
 
     # A key this release does not know (application_name before 3.x) is left out.
     known = EnqueueOptions.__required_keys__ | EnqueueOptions.__optional_keys__
@@ -95,13 +111,11 @@ def _enqueue(client: Any, request: dict[str, Any]) -> dict[str, Any]:
 def _migrate(request: dict[str, Any]) -> dict[str, Any]:
     """Create or upgrade the DBOS tables with this release's own migrations."""
     import sqlalchemy as sa
-    from dbos import _migration
 
     schema = request.get("schema", "dbos")
     engine = sa.create_engine(request["url"])
     try:
-        _migration.ensure_dbos_schema(engine, schema)
-        _migration.run_dbos_migrations(engine, schema, True)
+        _dbos_internals().migrate(engine, schema)
     finally:
         engine.dispose()
     return {"ok": True}
