@@ -142,13 +142,6 @@ def summary(diagnoses: Iterable[Diagnosis]) -> LimboSummary:
     return LimboSummary(in_limbo=len(limbo), dedup_blocked=dedup, warnings=len(warned - limbo))
 
 
-def summary_text(diagnoses: Iterable[Diagnosis] | LimboSummary) -> str:
-    """The limbo bar's line, e.g. "2 in limbo, 1 dedup id blocked"."""
-    if isinstance(diagnoses, LimboSummary):
-        return diagnoses.text
-    return summary(diagnoses).text
-
-
 def by_workflow(diagnoses: Iterable[Diagnosis]) -> dict[str, list[Diagnosis]]:
     """Diagnoses grouped by workflow id, each group in the order given."""
     out: dict[str, list[Diagnosis]] = {}

@@ -64,9 +64,6 @@ class Fleet:
         names = set(self.blocked_queues) | set(other.blocked_queues)
         return {n for n in names if self.blocked_queues.get(n) != other.blocked_queues.get(n)}
 
-    def same_executors(self, other: Fleet) -> bool:
-        return self.silent == other.silent and self.live == other.live
-
 
 def first_ms_past(since_ms: int, threshold_ms: float) -> int:
     """The first instant (whole ms) at which `now - since_ms > threshold_ms` holds: the

@@ -491,11 +491,6 @@ class MonitorState:
             return True
         return False
 
-    def is_shown(self, workflow_id: str) -> bool:
-        """A row of the current view."""
-        self._settle()
-        return self._is_row(workflow_id)
-
     def _is_row(self, workflow_id: str | None, *, anywhere: bool = False) -> bool:
         """A row of the view (anywhere: of the whole tree): a loaded workflow, or a child
         that a loaded parent's steps name."""

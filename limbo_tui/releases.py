@@ -56,10 +56,6 @@ def parse_release(text: str, source: str = "--dbos") -> tuple[int, int, int]:
     return release
 
 
-def release_text(release: tuple[int, int, int]) -> str:
-    return ".".join(map(str, release))
-
-
 def cache_root() -> Path:
     """$LIMBO_TUI_CACHE_DIR, else the user's cache dir (~/.cache/limbo-tui on Linux)."""
     explicit = os.environ.get(ENV_CACHE)

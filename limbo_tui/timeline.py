@@ -258,6 +258,3 @@ class Timeline:
 
     def workflow_ids(self) -> list[str]:
         return [w for w, events in self._events.items() if events]
-
-    def dispatches(self, workflow_id: str) -> list[TimelineEvent]:
-        return [e for e in self.events(workflow_id) if e.kind == "dispatch"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from limbo_tui import diagnose as dg
-from limbo_tui.diagnose import Diagnosis, LimboSummary, diagnose, summary, summary_text
+from limbo_tui.diagnose import Diagnosis, LimboSummary, diagnose, summary
 from limbo_tui.model import GET_RESULT_STEP, Step, Workflow, WorkflowGraph
 from limbo_tui.settings import LimboSettings
 from tests import seed
@@ -73,7 +73,7 @@ def test_seed_state_is_limbo_and_names_the_blocked_dedup_id() -> None:
     assert [d.kind for d in child] == [dg.DEAD_LETTERED]
     assert child[0].severity == "info" and PARENT in child[0].reason
 
-    assert summary_text(diags) == "1 in limbo, 1 dedup id blocked"
+    assert summary(diags).text == "1 in limbo, 1 dedup id blocked"
     # Limbo first, the child's info last.
     assert [d.severity for d in diags] == sorted(
         (d.severity for d in diags), key=dg.SEVERITIES.index
@@ -104,7 +104,7 @@ def test_dbos_2_12_form_parent_error_dedup_freed_is_not_limbo() -> None:
     assert kinds(diags) == [dg.DEAD_LETTERED]
     # Its parent no longer waits, so the sentence does not claim it does.
     assert "waits" not in diags[0].reason
-    assert summary_text(diags) == "nothing in limbo"
+    assert summary(diags).text == "nothing in limbo"
 
 
 # -- awaiting-dead-child ------------------------------------------------------------------
@@ -183,7 +183,7 @@ def test_no_dedup_blocked_for_a_healthy_holder_or_without_dedup_id() -> None:
     assert diagnose(graph(healthy), NOW, LIMBO) == []
     no_dedup = graph(seed_parent(dedup_id=None), child_call(), seed_child())
     assert dg.DEDUP_BLOCKED not in kinds(diagnose(no_dedup, NOW, LIMBO))
-    assert summary_text(diagnose(no_dedup, NOW, LIMBO)) == "1 in limbo"
+    assert summary(diagnose(no_dedup, NOW, LIMBO)).text == "1 in limbo"
 
 
 # -- orphaned -----------------------------------------------------------------------------
@@ -331,7 +331,7 @@ def test_summary_counts_workflows_not_diagnoses() -> None:
     s = summary(diagnose(g.with_limits({"dbos_workflow": 2}), NOW, LIMBO))
     # The seed parent's near-max warning does not count twice: it is already in limbo.
     assert s == LimboSummary(in_limbo=1, dedup_blocked=1, warnings=2)
-    assert summary_text(s) == "1 in limbo, 1 dedup id blocked, 2 warnings"
+    assert s.text == "1 in limbo, 1 dedup id blocked, 2 warnings"
 
 
 def test_hostile_text_from_the_database_cannot_reach_the_terminal() -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 from limbo_tui.model import Step, Workflow, WorkflowRemoved
-from limbo_tui.timeline import MAX_EVENTS_PER_WORKFLOW, Timeline
+from limbo_tui.timeline import MAX_EVENTS_PER_WORKFLOW, Timeline, TimelineEvent
 
 T0 = 1_764_000_000_000
 P = "parent-1"
+
+
+def dispatches(tl: Timeline, workflow_id: str) -> list[TimelineEvent]:
+    return [e for e in tl.events(workflow_id) if e.kind == "dispatch"]
 
 
 def wf(status: str, attempts: int, updated: int, **kw: object) -> Workflow:
@@ -65,11 +69,11 @@ def test_a_child_started_directly_has_its_first_dispatch_at_its_creation() -> No
     late = Workflow("late", "PENDING", "x", recovery_attempts=3, created_at_ms=T0,
                     updated_at_ms=T0 + 50)  # fmt: skip
     tl.observe([late], T0 + 60)
-    assert [(e.at_ms - T0, e.text, e.attempts) for e in tl.dispatches(f"{P}-1")] == [
+    assert [(e.at_ms - T0, e.text, e.attempts) for e in dispatches(tl, f"{P}-1")] == [
         (0, "dispatch 1 (recovery_attempts 0 -> 1)", 1),
         (900, "dispatch 2 (recovery_attempts 1 -> 2)", 2),
     ]
-    assert [(e.at_ms - T0, e.text) for e in tl.dispatches("late")] == [
+    assert [(e.at_ms - T0, e.text) for e in dispatches(tl, "late")] == [
         (50, "dispatches 1..3 (recovery_attempts 0 -> 3, not seen one by one), before "
              "limbo-tui saw it"),
     ]  # fmt: skip

@@ -95,14 +95,6 @@ class SchemaVersion:
         return f"dbos schema {shown} ({self.releases})"
 
 
-def schema_of_release(release: str) -> SchemaVersion:
-    """The schema version `release` (X.Y.Z) writes, if the table knows its minor."""
-    for row in SCHEMA_RELEASES:
-        if _minor(row[1]) <= _minor(release) <= _minor(row[2] + ".0"):
-            return SchemaVersion(row[0])
-    return SchemaVersion(None)
-
-
 _EXISTS = (
     "SELECT 1 FROM information_schema.tables "
     "WHERE table_schema = {} AND table_name = 'dbos_migrations'"

@@ -240,10 +240,6 @@ class LiveFeed:
     def state(self) -> FeedState | None:
         return self._state
 
-    @property
-    def source_kind(self) -> str | None:
-        return self._source.kind if self._source is not None else None
-
     async def start(self) -> None:
         """Connect, snapshot, and go on in the background.
 

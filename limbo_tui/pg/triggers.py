@@ -43,7 +43,6 @@ FUNCTION = "notify_rows"
 # Names of earlier builds' objects, removed by install (replaced) and uninstall.
 OLD_FUNCTIONS = ("notify_change",)
 OLD_TRIGGERS = ("limbo_tui_notify",)
-TRIGGER_PREFIX = "limbo_tui_notify"
 TRIGGERS = ("limbo_tui_notify_ins", "limbo_tui_notify_upd", "limbo_tui_notify_del")
 TABLES = ("workflow_status", "operation_outputs")
 # The triggers send nothing once the server's NOTIFY queue is this full.

@@ -63,7 +63,6 @@ class SqliteChangeSource:
         self._completed_mark = 0
         self._live: dict[str, str] = {}
         self._recent: dict[str, str] = {}
-        self.commits_seen = 0
 
     # -- ChangeSource ------------------------------------------------------------------
     async def start(self) -> None:
@@ -120,7 +119,6 @@ class SqliteChangeSource:
             if version == self._version:
                 return Changes()
             self._version = version
-            self.commits_seen += 1
             return self._delta()
 
     # -- reads -------------------------------------------------------------------------

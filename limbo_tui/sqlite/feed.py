@@ -80,10 +80,6 @@ class SqliteFeed:
     def state(self) -> FeedState | None:
         return self._state
 
-    @property
-    def source_kind(self) -> str | None:
-        return "sqlite" if self._source is not None else None
-
     def events_per_s(self) -> float:
         return self._rate.value()
 

@@ -182,10 +182,6 @@ class LimboApp(App[None]):
         return self.state.view.sort
 
     @property
-    def follow_id(self) -> str | None:
-        return self.state.following
-
-    @property
     def feed(self) -> FeedLike | None:
         return self.inputs.feed
 
