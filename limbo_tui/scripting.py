@@ -28,7 +28,6 @@ from limbo_tui.errors import EXIT_LIMBO, EXIT_OK
 from limbo_tui.feeds import existing_ids, make_feed, read_snapshot
 from limbo_tui.fleet import FleetIndex
 from limbo_tui.gc_pauses import freeze_long_lived
-from limbo_tui.limits import known_limits
 from limbo_tui.model import Workflow, WorkflowGraph, short_id
 from limbo_tui.monitor_state import FeedFacts, Frame, MonitorState
 from limbo_tui.pg.feed import FeedBatch, FeedState
@@ -200,28 +199,22 @@ def _line(graph: WorkflowGraph, wf: Workflow, parent: str | None, flag: str | No
 
 
 # -- snapshot --------------------------------------------------------------------------
-async def load_graph(
-    url: str, settings: Settings, server_clock: ServerClock | None = None
-) -> WorkflowGraph:
+def snapshot_state(url: str, settings: Settings, clock: ServerClock) -> MonitorState:
+    """The TUI's own state, given one snapshot read now: the same limits, rules and
+    diagnoses, and the maxima a lab kept (each workflow's own, where its worker was
+    limbo-tui's). The diagnoses read `clock`, the server's (another host's may be
+    minutes off)."""
     validate_schema_name(settings.database.schema)
-    rows = await read_snapshot(url, settings, server_clock)
-    graph = WorkflowGraph().with_limits(known_limits(settings))
-    graph.remember(await asyncio.to_thread(registered_history, url, settings))
-    graph.replace_all(rows)
-    return graph
+    rows = asyncio.run(read_snapshot(url, settings, clock))
+    state = MonitorState(settings, clock=clock.now_ms)
+    state.graph.remember(registered_history(url, settings))
+    state.apply(FeedBatch(rows, full=True))
+    return state
 
 
 def run_snapshot(url: str, settings: Settings, as_json: bool) -> int:
     """Print the tree and diagnoses once; 3 when anything is in limbo, else 0."""
-    # The clock the diagnoses read is the server's (another host's may be minutes off).
-    clock = ServerClock()
-    validate_schema_name(settings.database.schema)
-    rows = asyncio.run(read_snapshot(url, settings, clock))
-    # The TUI's own state, given one snapshot: the same limits, rules and diagnoses.
-    state = MonitorState(settings, clock=clock.now_ms)
-    # The maxima a lab kept: each workflow's own, where its worker was limbo-tui's.
-    state.graph.remember(registered_history(url, settings))
-    state.apply(FeedBatch(rows, full=True))
+    state = snapshot_state(url, settings, ServerClock())
     frame = state.frame()
     _warn(frame.new_problems)
     graph, taken, diagnoses = frame.graph, frame.now_ms, state.diagnoses

@@ -9,7 +9,6 @@ client), leaves the rows that DBOS itself produces.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -26,7 +25,8 @@ from test_worker_support import wait_for
 from limbo_tui import diagnose as dg
 from limbo_tui.diagnose import Diagnosis, diagnose
 from limbo_tui.model import WorkflowGraph
-from limbo_tui.scripting import load_graph, snapshot_json
+from limbo_tui.scripting import snapshot_json, snapshot_state
+from limbo_tui.server_clock import ServerClock
 from limbo_tui.settings import LimboSettings, Settings
 from limbo_tui.urls import sqlalchemy_url
 from limbo_tui.waits import MESSAGE, current_wait
@@ -115,7 +115,7 @@ class Fleet:
         assert row["executor"] == executor
 
     def graph(self) -> WorkflowGraph:
-        return asyncio.run(load_graph(self.url, Settings(limbo=QUICK)))
+        return snapshot_state(self.url, Settings(limbo=QUICK), ServerClock()).graph
 
     def diagnoses(self) -> list[Diagnosis]:
         return diagnose(self.graph(), int(time.time() * 1000), QUICK)
