@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -71,13 +72,17 @@ class Monitor:
             text=True,
         )
         deadline = time.monotonic() + timeout
-        while not self.ready_file.exists():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"monitor died: {self.stderr_tail()}")
-            if time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"monitor not ready in {timeout} s: {self.stderr_tail()}")
-            time.sleep(0.02)
+        try:
+            while not self.ready_file.exists():
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"monitor died: {self.stderr_tail()}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"monitor not ready in {timeout} s: {self.stderr_tail()}")
+                time.sleep(0.02)
+        except BaseException:
+            self.kill()
+            shutil.rmtree(self.work, ignore_errors=True)
+            raise
 
     @property
     def pid(self) -> int:
@@ -86,15 +91,18 @@ class Monitor:
 
     def stop(self, timeout: float = 60) -> dict[str, Any]:
         assert self.proc is not None
-        self.stop_file.write_text("stop")
         try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise RuntimeError(f"monitor did not stop: {self.stderr_tail()}") from None
-        if self.proc.returncode != 0:
-            raise RuntimeError(f"monitor failed: {self.stderr_tail()}")
-        data = json.loads(self.out_file.read_text())
+            self.stop_file.write_text("stop")
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise RuntimeError(f"monitor did not stop: {self.stderr_tail()}") from None
+            if self.proc.returncode != 0:
+                raise RuntimeError(f"monitor failed: {self.stderr_tail()}")
+            data = json.loads(self.out_file.read_text())
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
         data["graph"] = {int(k): v for k, v in data["graph"].items()}
         data["screen"] = {int(k): v for k, v in data["screen"].items()}
         self.result = data

@@ -152,14 +152,18 @@ class Floor:
         deadline = time.monotonic() + 30
         while not (self.work / "ready").exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                stop_process(self.proc)
+                shutil.rmtree(self.work, ignore_errors=True)
                 raise RuntimeError("the floor listener did not start")
             time.sleep(0.02)
 
     def stop(self) -> list[tuple[str, str, int]]:
-        (self.work / "stop").write_text("stop")
-        self.proc.wait(30)
-        events = json.loads((self.work / "out.json").read_text())["events"]
-        shutil.rmtree(self.work, ignore_errors=True)
+        try:
+            (self.work / "stop").write_text("stop")
+            self.proc.wait(30)
+            events = json.loads((self.work / "out.json").read_text())["events"]
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
         return [tuple(e) for e in events]
 
 
@@ -260,22 +264,27 @@ def write(
 ) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="limbo-bench-writers-"))
     procs = []
-    for k in range(workers):
-        args = ["--url", url, "--mode", mode, "--rate", str(rate), "--seconds", str(seconds)]
-        args += ["--rows", str(HOT_ROWS), "--seq0", str(seq0), "--worker", str(k)]
-        args += ["--workers", str(workers), "--out", str(work / f"w{k}.json")]
-        procs.append(
-            subprocess.Popen(_python("bench.commit_writer", *args), cwd=REPO, env=child_env())
-        )
-    for p in procs:
-        p.wait(seconds + 120)
     sends: dict[int, int] = {}
     achieved = 0.0
-    for k in range(workers):
-        data = json.loads((work / f"w{k}.json").read_text())
-        sends.update({int(s): int(t) for s, t in data["sends"]})
-        achieved += data["achieved_per_s"]
-    shutil.rmtree(work, ignore_errors=True)
+    try:
+        for k in range(workers):
+            args = ["--url", url, "--mode", mode, "--rate", str(rate)]
+            args += ["--seconds", str(seconds), "--rows", str(HOT_ROWS), "--seq0", str(seq0)]
+            args += ["--worker", str(k), "--workers", str(workers)]
+            args += ["--out", str(work / f"w{k}.json")]
+            procs.append(
+                subprocess.Popen(_python("bench.commit_writer", *args), cwd=REPO, env=child_env())
+            )
+        for p in procs:
+            p.wait(seconds + 120)
+        for k in range(workers):
+            data = json.loads((work / f"w{k}.json").read_text())
+            sends.update({int(s): int(t) for s, t in data["sends"]})
+            achieved += data["achieved_per_s"]
+    finally:
+        for p in procs:
+            stop_process(p)
+        shutil.rmtree(work, ignore_errors=True)
     return {"sends": sends, "achieved_per_s": round(achieved, 1)}
 
 

@@ -15,17 +15,40 @@ from tests.pg_support import (
     create_dbos_template,
     drop_database,
     fresh_database,
+    remove_shared_tmp,
     shared_tmp,
+    shared_tmp_made,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_shared_tmp_of_session() -> Iterator[None]:
+    """Set up before, and torn down after, every other fixture of the session: what
+    shared_tmp made for the session and module fixtures goes when the session ends."""
+    mark = shared_tmp_made()
+    yield
+    remove_shared_tmp(mark)
+
+
+@pytest.fixture(autouse=True)
+def _remove_shared_tmp_of_test() -> Iterator[None]:
+    """Set up after the wider fixtures a test uses (pytest sets those up first) and torn
+    down after its own: what shared_tmp made during the test goes when it ends, passed or
+    failed."""
+    mark = shared_tmp_made()
+    yield
+    remove_shared_tmp(mark)
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[EmbeddedServer]:
     server = EmbeddedServer(shared_tmp("limbo-tui-test-pg-") / "pg")
-    server.ensure_running()
-    create_dbos_template(server)
-    yield server
-    server.stop()
+    try:
+        server.ensure_running()
+        create_dbos_template(server)
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_support import shared_tmp
+
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # bench/ is a top-level package beside limbo_tui/
     sys.path.insert(0, str(REPO))
@@ -38,7 +40,9 @@ def test_the_groups_cover_every_benchmark() -> None:
 def test_bench_quick_reports_every_figure(group: str, tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     command = [sys.executable, "-m", "bench", "--quick", "--no-write", "--only", group]
-    env = dict(os.environ)
+    # The bench's temp dirs in a root of their own: none is left when it ends.
+    tmp_root = shared_tmp("limbo-tui-bench-tmp-")
+    env = {**os.environ, "TMPDIR": str(tmp_root)}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
         [*command, "--json", str(out)],
@@ -49,6 +53,7 @@ def test_bench_quick_reports_every_figure(group: str, tmp_path: Path) -> None:
         timeout=1100,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert list(tmp_root.iterdir()) == []
     assert out.exists(), proc.stdout[-3000:]
     results = json.loads(out.read_text())
     errors = {k: v["error"] for k, v in results.items() if isinstance(v, dict) and "error" in v}

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_support import shared_tmp
+
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # bench/ is a top-level package beside limbo_tui/
     sys.path.insert(0, str(REPO))
@@ -24,7 +26,9 @@ from bench.real_terminal_report import FIGURES  # noqa: E402
 @pytest.mark.timeout(1200)
 def test_bench_terminal_quick_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
-    env = dict(os.environ)
+    # The bench's temp dirs in a root of their own: none is left when it ends.
+    tmp_root = shared_tmp("limbo-tui-bench-tmp-")
+    env = {**os.environ, "TMPDIR": str(tmp_root)}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--no-write", "--only", "terminal",
@@ -36,6 +40,7 @@ def test_bench_terminal_quick_reports_every_figure(tmp_path: Path) -> None:
         timeout=1100,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert list(tmp_root.iterdir()) == []
     results = json.loads(out.read_text())
     assert "error" not in results["terminal"], results["terminal"]
     # On a saturated machine the screen may lag past a short quick phase (its changes then
