@@ -26,6 +26,8 @@ def test_the_private_tree_members_exist_with_the_expected_shapes() -> None:
     add_node = inspect.signature(Tree._add_node)
     assert list(add_node.parameters) == ["self", "parent", "label", "data", "expand"], add_node
     assert list(inspect.signature(Tree._invalidate).parameters) == ["self"]
+    render_line = inspect.signature(Tree._render_line)
+    assert list(render_line.parameters) == ["self", "y", "x1", "x2", "base_style"], render_line
     # A property that builds the line list on demand, each line knowing its node.
     assert isinstance(inspect.getattr_static(Tree, "_tree_lines"), property)
     assert callable(tree._line_cache.clear), "Tree._line_cache has no clear()"
@@ -70,6 +72,14 @@ async def test_bulk_nodes_reorder_keeping_their_subtrees() -> None:
         tree.repaint_lines()
         await pilot.pause()
         assert "a1" in "".join(str(s.text) for s in [tree.render_line(2)])
+        # Its lines are painted as Tree paints them (the style read once per paint).
+        tree.cursor_line = 1
+        for y in range(4):
+            assert list(tree.render_line(y)) == list(Tree.render_line(tree, y))
+        crop = tree.region.reset_offset
+        assert [list(s) for s in tree.render_lines(crop)][:3] == [
+            list(Tree.render_line(tree, y)) for y in range(3)
+        ]
 
 
 class FoldWatch(OneTree):

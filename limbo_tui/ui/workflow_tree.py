@@ -214,9 +214,7 @@ class WorkflowTree(BulkTree):
         # An id the view moves with its parent (a family hidden or shown whole) is the
         # parent's reconcile: hidden, nothing under it is; shown again, all under it is.
         moving = moved if moved is not None else set()
-        for wid in moving:
-            if parent_of(wid) in moving:
-                continue
+        for wid in [w for w in moving if parent_of(w) not in moving]:
             node_id = wid
             while node_id is not None and node_id not in affected:
                 affected.add(node_id)
