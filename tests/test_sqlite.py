@@ -348,6 +348,7 @@ async def test_totals_stay_true_when_a_row_beyond_the_snapshot_is_dequeued(
     """A backlog larger than a snapshot loads (MAX_LIVE ENQUEUED rows and one more): the
     oldest, never loaded, is dequeued. The graph cannot place it in the totals by itself;
     the feed counts again, and the totals say 1 PENDING and MAX_LIVE ENQUEUED."""
+    from limbo_tui.backlog import FIRST_LOADED
     from limbo_tui.pg.feed import FeedBatch
     from limbo_tui.pg.queries import MAX_LIVE
 
@@ -371,6 +372,9 @@ async def test_totals_stay_true_when_a_row_beyond_the_snapshot_is_dequeued(
     await feed.start()
     try:
         assert "b000000" not in graph.workflows  # the oldest is beyond the snapshot
+        # A backlog the tree summarizes: only its first pages are loaded, as on Postgres.
+        loaded = sum(1 for w in graph.workflows.values() if w.status == "ENQUEUED")
+        assert loaded == FIRST_LOADED
         with sqlite3.connect(path) as conn:
             conn.execute(
                 "UPDATE workflow_status SET status = 'PENDING', executor_id = 'e1' "

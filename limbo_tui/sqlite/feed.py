@@ -68,6 +68,8 @@ class SqliteFeed:
         self._task: asyncio.Task[None] | None = None
         self._state: FeedState | None = None
         self._known: set[str] = set()
+        # Per queue, the rows of its summarized backlog read page by page (load_page).
+        self._opened: dict[str, int] = {}
         self._last_snapshot = 0.0
         self._rate = EventRate()
         # The totals are counted again (at most once a second) after a batch held a row
@@ -111,7 +113,10 @@ class SqliteFeed:
         if conn is None or cols is None:
             return []
         rows = await self._call(reader.backlog_page, conn, cols, queue, older_than, PAGE)
-        self._known |= {r.id for r in rows if isinstance(r, Workflow)}
+        read = {r.id for r in rows if isinstance(r, Workflow)}
+        self._known |= read
+        # Kept by every later snapshot, as on Postgres (LiveFeed._opened).
+        self._opened[queue] = self._opened.get(queue, 0) + len(read)
         return rows
 
     # -- session -----------------------------------------------------------------------
@@ -139,7 +144,11 @@ class SqliteFeed:
     async def _snapshot(self) -> None:
         assert self._conn is not None and self._cols is not None
         rows = await self._call(
-            reader.snapshot, self._conn, self._cols, self.settings.feed.finished_families
+            reader.snapshot,
+            self._conn,
+            self._cols,
+            self.settings.feed.finished_families,
+            dict(self._opened),
         )
         self._known = {r.id for r in rows if isinstance(r, Workflow)}
         self._last_snapshot = self._last_count = time.monotonic()

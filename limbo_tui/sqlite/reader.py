@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+from limbo_tui.backlog import FIRST_LOADED, GROUP_MIN
 from limbo_tui.errors import DatabaseError
-from limbo_tui.model import LIVE_STATUSES, GroupTotal, Row, Step, Totals, Workflow
+from limbo_tui.model import ENQUEUED, LIVE_STATUSES, GroupTotal, Row, Step, Totals, Workflow
 from limbo_tui.pg import queries
 from limbo_tui.pg.dbos_registry import (
     MAX_QUEUES,
@@ -129,15 +130,45 @@ def fetch_steps(conn: sqlite3.Connection, cols: Columns, workflow_ids: Iterable[
     return [queries.step_from_record(r) for r in conn.execute(sql, (_ids(workflow_ids),))]
 
 
-def live_ids(conn: sqlite3.Connection, cols: Columns) -> list[str]:
-    order = "ORDER BY created_at DESC" if "created_at" in cols.workflow else ""
+def live_ids(
+    conn: sqlite3.Connection,
+    cols: Columns,
+    totals: Totals | None = None,
+    opened: Mapping[str, int] | None = None,
+) -> list[str]:
+    """queries.live_ids on the SQLite file: at most MAX_LIVE per status, newest first; of
+    a queue the tree summarizes (GROUP_MIN or more ENQUEUED counted in `totals`), only
+    its newest FIRST_LOADED and the `opened` rows the user read page by page."""
+    has_created = "created_at" in cols.workflow
+    order = "ORDER BY created_at DESC" if has_created else ""
+    by_page = "ORDER BY created_at DESC, workflow_uuid DESC" if has_created else ""
+    summarized = {
+        g.queue: min(g.count, FIRST_LOADED + (opened or {}).get(g.queue, 0))
+        for g in (totals.groups if totals is not None and "queue_name" in cols.workflow else ())
+        if g.status == ENQUEUED and g.queue is not None and g.count >= GROUP_MIN
+    }
     out: list[str] = []
     for status in LIVE_STATUSES:
+        apart = ""
+        params: tuple[object, ...] = (status, MAX_LIVE)
+        if status == ENQUEUED and summarized:
+            apart = "AND coalesce(queue_name, '') NOT IN (SELECT value FROM json_each(?))"
+            params = (status, _ids(summarized), MAX_LIVE)
         out += [
             r[0]
             for r in conn.execute(
-                f"SELECT workflow_uuid FROM workflow_status WHERE status = ? {order} LIMIT ?",
-                (status, MAX_LIVE),
+                f"SELECT workflow_uuid FROM workflow_status WHERE status = ? {apart} "
+                f"{order} LIMIT ?",
+                params,
+            )
+        ]
+    for queue, n in summarized.items():
+        out += [
+            r[0]
+            for r in conn.execute(
+                "SELECT workflow_uuid FROM workflow_status WHERE status = 'ENQUEUED' "
+                f"AND queue_name = ? {by_page} LIMIT ?",
+                (queue, n),
             )
         ]
     return out
@@ -259,11 +290,17 @@ def read_registry(conn: sqlite3.Connection) -> Registry:
     )
 
 
-def snapshot(conn: sqlite3.Connection, cols: Columns, finished_families: int) -> list[Row]:
+def snapshot(
+    conn: sqlite3.Connection,
+    cols: Columns,
+    finished_families: int,
+    opened: Mapping[str, int] | None = None,
+) -> list[Row]:
     with read(conn):
         registry = read_registry(conn)
         totals = live_totals(conn, cols)
-        seeds = live_ids(conn, cols) + recent_finished_roots(conn, cols, finished_families)
+        seeds = live_ids(conn, cols, totals, opened)
+        seeds += recent_finished_roots(conn, cols, finished_families)
         ids = family_ids(conn, cols, seeds)
         workflows = fetch_workflows(conn, cols, ids)
         steps = fetch_steps(conn, cols, [w.id for w in workflows])
