@@ -45,6 +45,8 @@ from limbo_tui.urls import asyncpg_dsn
 # Unfinished workflows of the TUI figure: a live family is a PENDING parent with one
 # finished, one PENDING and two ENQUEUED children.
 UNFINISHED = 20_000
+# --quick (the smoke test): the same path over fewer rows.
+UNFINISHED_QUICK = 6_000
 BASELINE_ENV = "LIMBO_BENCH_BASELINE"
 # One finished workflow the `/` filter must find among them.
 NEEDLE = "needle"
@@ -230,7 +232,7 @@ def tick_cost(url: str, ticks: int) -> dict[str, Any]:
 def tui_idle(bs: BenchServer, quick: bool) -> dict[str, Any]:
     db = bs.fresh_database("idle_tui")
     url = bs.url(db)
-    families = UNFINISHED // (LIVE_FAMILY_NODES - 1)
+    families = (UNFINISHED_QUICK if quick else UNFINISHED) // (LIVE_FAMILY_NODES - 1)
     populate(url, families * LIVE_FAMILY_NODES, live_nodes=families * LIVE_FAMILY_NODES)
     with psycopg.connect(url, autocommit=True) as conn:
         now = int(time.time() * 1000)
