@@ -182,35 +182,6 @@ async def test_family_follows_step_links_without_parent_column(db_url: str) -> N
         await conn.close()
 
 
-async def test_change_probe(dbos_url: str) -> None:
-    conn = await _conn(dbos_url)
-    try:
-        d0 = await queries.probe_changes(conn, "dbos")
-        assert d0 == await queries.probe_changes(conn, "dbos")
-        _exec(
-            dbos_url,
-            "INSERT INTO dbos.workflow_status (workflow_uuid, status) VALUES ('a', 'PENDING')",
-        )
-        d1 = await queries.probe_changes(conn, "dbos")
-        _exec(
-            dbos_url,
-            "INSERT INTO dbos.operation_outputs (workflow_uuid, function_id) VALUES ('a', 1)",
-        )
-        d2 = await queries.probe_changes(conn, "dbos")
-        _exec(dbos_url, "UPDATE dbos.workflow_status SET recovery_attempts = 2")
-        d3 = await queries.probe_changes(conn, "dbos")
-        _exec(dbos_url, "UPDATE dbos.workflow_status SET status = 'SUCCESS', completed_at = 5")
-        d4 = await queries.probe_changes(conn, "dbos")
-        _exec(
-            dbos_url,
-            "INSERT INTO dbos.workflow_status (workflow_uuid, status) VALUES ('b', 'ERROR')",
-        )
-        d5 = await queries.probe_changes(conn, "dbos")
-        assert len({d0, d1, d2, d3, d4, d5}) == 6
-    finally:
-        await conn.close()
-
-
 @pytest.mark.parametrize("shape", ["dbos34", "dbos28"])
 async def test_reads_use_indexes(db_url: str, dbos_url: str, shape: str) -> None:
     """With sequential scans priced out, no read scans workflow_status whole."""

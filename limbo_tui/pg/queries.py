@@ -22,22 +22,10 @@ Snapshot scope (bounded, index-friendly, for system databases of a million rows)
      recursive CTE over primary-key / parent-index lookups (see _FAMILY_SQL);
   4. all steps of those workflows (operation_outputs primary-key prefix);
   5. the Registry (pg/dbos_registry.py): release, dbos.queues, dbos.application_versions.
-
-Change probe for polling (probe_changes): a digest of
-  - the non-finished rows (id, status, updated_at, recovery_attempts, executor, queue,
-    dedup id) through the same partial indexes as the snapshot: catches every start,
-    dispatch, recovery and finish of live work;
-  - the step count and highest function id of those live workflows (primary-key prefix):
-    catches step progress, which does not touch workflow_status;
-  - max(created_at) (index) and, where the column exists, max(completed_at) (partial index):
-    catches workflows created and finished between two polls.
-It costs a few index scans whatever the table size. What it misses (a deleted or edited
-finished workflow) is caught by the feed's periodic full resync while polling.
 """
 
 from __future__ import annotations
 
-import hashlib
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -526,7 +514,7 @@ async def snapshot(
 def version_line_sql(cols: Columns) -> str:
     """A workflow row's narrow "version" line (status, updated_at, recovery attempts,
     executor, queue, deduplication id) as SQL: it moves whenever the row would show
-    differently. The poller and probe_changes compare the same line."""
+    differently. The poller compares it from one poll to the next."""
     w = cols.workflow
 
     def c(name: str) -> str:
@@ -542,38 +530,3 @@ def version_line_sql(cols: Columns) -> str:
             c("deduplication_id"),
         ]
     )
-
-
-async def probe_changes(conn: asyncpg.Connection, schema: str) -> str:
-    """A digest that changes whenever the snapshot would (see module docstring)."""
-    cols = await probe(conn, schema)
-    ws, oo = _t(cols, "workflow_status"), _t(cols, "operation_outputs")
-    w = cols.workflow
-    fields = f"workflow_uuid || '|' || {version_line_sql(cols)}"
-    branches = " UNION ALL ".join(
-        f"(SELECT workflow_uuid, {fields} AS line FROM {ws} WHERE status = '{s}' LIMIT {MAX_LIVE})"
-        for s in LIVE_STATUSES
-    )
-    completed = (
-        f"(SELECT max(completed_at) FROM {ws} WHERE completed_at IS NOT NULL)"
-        if cols.has_completed_at
-        else "NULL"
-    )
-    created = f"(SELECT max(created_at) FROM {ws})" if "created_at" in w else "NULL"
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        await jit_off_in_transaction(conn)
-        row = await conn.fetchrow(
-            f"""
-            WITH live AS ({branches})
-            SELECT
-              (SELECT md5(coalesce(string_agg(line, ',' ORDER BY line), '')) FROM live) AS live,
-              (SELECT count(*)::text || ':' || coalesce(max(function_id), 0)::text
-                 || ':' || coalesce(sum(function_id), 0)::text
-                 FROM {oo} o WHERE o.workflow_uuid IN (SELECT workflow_uuid FROM live)) AS steps,
-              {created}::text AS created,
-              {completed}::text AS completed
-            """
-        )
-    assert row is not None
-    text = "/".join(str(row[k]) for k in ("live", "steps", "created", "completed"))
-    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
