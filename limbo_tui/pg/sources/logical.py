@@ -156,7 +156,6 @@ class LogicalSource:
         self.keep: int | None = None
         self.warning = ""
         self.interval_s = MIN_INTERVAL_S
-        self.reads = 0
         self._next_at = 0.0
         self._confirmed: str | None = None
         self._still_since = time.monotonic()
@@ -199,7 +198,6 @@ class LogicalSource:
                 MAX_CHANGES,
             )
         took = time.monotonic() - began
-        self.reads += 1
         out = Changes()
         for (data,) in rows:
             got = (

@@ -129,7 +129,6 @@ class DeltaPoller:
         self.last_cost_s = 0.0
         self._last_poll_ok: float | None = None
         self._sql = ""
-        self.polls = 0
 
     async def start(self) -> None:
         """Take the marks and the live lines before the snapshot: whatever moves after
@@ -184,7 +183,6 @@ class DeltaPoller:
             rows = await self._conn.fetch(
                 self._sql, sorted(self._running), created_from, completed_from
             )
-        self.polls += 1
         self._last_poll_ok = time.monotonic()
         live: dict[str, str] = {}
         steps: dict[str, str] = {}
