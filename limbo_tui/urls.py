@@ -331,12 +331,6 @@ def database_name(url: str) -> str:
     return params(url).get("dbname", "")
 
 
-def with_database(url: str, database: str) -> str:
-    p = params(url)
-    p["dbname"] = database
-    return canonical_url(p)
-
-
 def user_name(url: str) -> str:
     return params(url).get("user") or "(default user)"
 

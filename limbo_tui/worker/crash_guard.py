@@ -80,12 +80,6 @@ def condemn(threads: Iterable[threading.Thread]) -> None:
             _condemned.add(thread)
 
 
-def check_current_thread() -> None:
-    """Raise WorkerKilled if the calling thread belongs to a crashed worker."""
-    if is_condemned():
-        raise WorkerKilled("this thread belongs to a crashed worker")
-
-
 _hook_installed = False
 
 
@@ -147,10 +141,6 @@ class CrashGuard:
         self._check()
 
     # -- the host's side -------------------------------------------------------------
-    @property
-    def tripped(self) -> bool:
-        return self._tripped.is_set()
-
     def wait_tripped(self, timeout: float) -> bool:
         return self._tripped.wait(timeout)
 

@@ -50,7 +50,6 @@ from limbo_tui.worker import dbos_internals, progress
 PARENT_NAME = DEMO_PARENT
 CHILD_NAME = DEMO_CHILD
 STEP_NAME = DEMO_STEP
-WORKFLOW_NAMES = (PARENT_NAME, CHILD_NAME)
 
 # Pause between two tries of a failed step (DBOS step retries, backoff 2x).
 RETRY_INTERVAL_S = 0.2
