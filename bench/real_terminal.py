@@ -538,13 +538,18 @@ def startup(url: str, runs: int) -> dict[str, Any]:
     }
 
 
-def _start_once(url: str, tree: Path) -> tuple[float | None, float | None, float | None]:
+def _start_once(
+    url: str, tree: Path, command: list[str] | None = None
+) -> tuple[float | None, float | None, float | None]:
     """Seconds from exec to the header's first line naming the worker (the first frame),
     the process's CPU seconds by then (read as the frame is seen: a figure the machine's
     load changes less), and seconds to the feed LIVE, of `tree`'s `limbo-tui --worker
-    none`."""
+    none` (or of `command`)."""
     with PtyTerminal(
-        ["--db-url", url, "--worker", "none"], COLUMNS, ROWS, command=tree_command(tree)
+        ["--db-url", url, "--worker", "none"],
+        COLUMNS,
+        ROWS,
+        command=command or tree_command(tree),
     ) as term:
         ff = term.wait_for(lambda s: " worker " in f" {s.line(0)} ", 60)
         cpu = cpu_seconds(term.pid) if ff is not None else None
@@ -587,6 +592,30 @@ def startup_side_by_side(url: str, trees: dict[str, Path], runs: int) -> dict[st
     for name, got in samples.items():
         out[name] = {kind: dist(values, 3) for kind, values in got.items()}
     log(f"startup side by side: {json.dumps(out)}")
+    return out
+
+
+def launchers(url: str, runs: int) -> dict[str, Any]:
+    """The warm start to the first frame as a user types it: the installed command, `uv
+    run limbo-tui` (which syncs the environment first, and with compile-bytecode checks
+    every installed module), and `uv run --no-sync limbo-tui`, in turn within a round."""
+    bin_dir = Path(sys.executable).parent
+    commands = {
+        "installed": [str(bin_dir / "limbo-tui")],
+        "uv run": ["uv", "run", "--project", str(REPO), "limbo-tui"],
+        "uv run --no-sync": ["uv", "run", "--no-sync", "--project", str(REPO), "limbo-tui"],
+    }
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    _start_once(url, REPO, commands["installed"])
+    with LoadSampler() as load:
+        for _ in range(runs):
+            for name, command in commands.items():
+                first, _, _ = _start_once(url, REPO, command)
+                if first is not None:
+                    samples[name].append(first)
+    out: dict[str, Any] = {"runs": runs, "load": load.summary()}
+    out |= {name: dist(values, 3) for name, values in samples.items()}
+    log(f"launchers: {json.dumps(out)}")
     return out
 
 
@@ -768,7 +797,8 @@ def backlog_main(argv: list[str] | None = None) -> int:
 
 
 def startup_main(argv: list[str] | None = None) -> int:
-    """`python -m bench.real_terminal --only startup [--runs N] [--baseline TREE]`: the
+    """`python -m bench.real_terminal --only startup [--runs N] [--baseline TREE]
+    [--launchers]`: the
     warm start to the first frame alone, on a private server; prints the figures (JSON)
     and writes nothing else. TREE: a checkout of another commit measured in the same run."""
     p = argparse.ArgumentParser(
@@ -777,6 +807,11 @@ def startup_main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=("startup",), required=True)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--baseline", type=Path, default=None)
+    p.add_argument(
+        "--launchers",
+        action="store_true",
+        help="also: the installed command against `uv run` and `uv run --no-sync`",
+    )
     args = p.parse_args(argv)
     trees = {"this": REPO}
     if args.baseline is not None:
@@ -784,6 +819,8 @@ def startup_main(argv: list[str] | None = None) -> int:
     with bench_server() as bs:
         url = prepare_latency_db(bs, 2_000)
         out = startup_side_by_side(url, trees, args.runs)
+        if args.launchers:
+            out["launchers"] = launchers(url, args.runs)
     print(json.dumps(out, indent=1))
     return 0
 
