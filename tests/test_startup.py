@@ -91,32 +91,69 @@ def terminal() -> Iterator[Terminal]:
     term.kill()
 
 
+# Not on the way to the first frame: loaded later if at all (a dbos-config.yaml, the
+# release that acts, the screens and dialogs a key opens).
+LATER_MODULES = (
+    "yaml",
+    "importlib.metadata",
+    "limbo_tui.ui.screens.confirm",
+    "limbo_tui.ui.screens.enqueue_form",
+    "limbo_tui.ui.screens.fork_picker",
+    "limbo_tui.ui.screens.send_form",
+    "limbo_tui.ui.screens.help",
+    "limbo_tui.ui.screens.queue_view",
+    "limbo_tui.ui.screens.worker_log",
+    "limbo_tui.ui.screens.live_push",
+)
+
+# The real command's entry point, with one addition: it writes down every module loaded
+# when the first frame is on screen (the app's Ready), and at exit.
+PROBE = """
+import atexit, sys
+from limbo_tui.ui.app import LimboApp
+
+first_frame, at_exit = sys.argv.pop(1), sys.argv.pop(1)
+ready = LimboApp.on_ready
+
+
+def on_ready(self):
+    with open(first_frame, "w") as fh:
+        fh.write("\\n".join(sys.modules))
+    ready(self)
+
+
+LimboApp.on_ready = on_ready
+atexit.register(lambda: open(at_exit, "w").write("\\n".join(sys.modules)))
+from limbo_tui.cli import main
+
+sys.exit(main())
+"""
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_worker_none_does_not_import_dbos(
     terminal: Terminal, dbos_url: str, tmp_path: Path
 ) -> None:
-    modules = tmp_path / "modules.txt"
-    # The real command's entry point, with one addition: at exit it writes down every
-    # module the session loaded.
-    probe = (
-        "import atexit, sys; "
-        f"atexit.register(lambda: open({str(modules)!r}, 'w').write('\\n'.join(sys.modules))); "
-        "from limbo_tui.cli import main; sys.exit(main())"
-    )
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROBE)
+    first_frame, at_exit = tmp_path / "first_frame.txt", tmp_path / "at_exit.txt"
     python = Path(sys.executable)
     assert COMMAND.exists()
     terminal.start(
-        f"{python} -c \"{probe}\" --db-url '{dbos_url}' --worker none",
+        f"{python} {probe} {first_frame} {at_exit} --db-url '{dbos_url}' --worker none",
         {"TERM": "xterm-256color"},
     )
     # A monitor (a database limbo-tui did not create): the feed polls.
     terminal.wait_for(lambda s: "feed POLLING" in s, 60, "the feed up")
     terminal.keys("q")
     terminal.wait_for(lambda s: "LIMBO-EXIT=0" in s, 30, "a clean exit")
-    loaded = set(modules.read_text().split())
+    loaded = set(at_exit.read_text().split())
     assert "limbo_tui.ui.app" in loaded and "limbo_tui.worker.actions" in loaded
     heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY_MODULES)
     assert heavy == []
+    on_first_frame = set(first_frame.read_text().split())
+    assert "limbo_tui.ui.status_header" in on_first_frame
+    assert sorted(on_first_frame & set(LATER_MODULES)) == []
 
 
 async def test_first_frame_comes_before_the_snapshot(dbos_url: str) -> None:

@@ -491,6 +491,8 @@ class LimboApp(App[None]):
     def _refresh_queue_view(self, now: int, *, every_s: float = 0.5) -> None:
         """The open queue view follows the feed, at most twice a second (a backlog's
         queue costs its loaded size to count)."""
+        if len(self.screen_stack) < 2:
+            return  # nothing over the main screen (nor the queue view's module loaded)
         from limbo_tui.ui.screens.queue_view import QueueScreen
 
         screen = self.screen
