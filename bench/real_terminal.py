@@ -598,9 +598,11 @@ def startup_side_by_side(url: str, trees: dict[str, Path], runs: int) -> dict[st
 def launchers(url: str, runs: int) -> dict[str, Any]:
     """The warm start to the first frame as a user types it: the installed command, `uv
     run limbo-tui` (which syncs the environment first, and with compile-bytecode checks
-    every installed module), and `uv run --no-sync limbo-tui`, in turn within a round."""
+    every installed module), and `uv run --no-sync limbo-tui`, in turn within a round;
+    beside them the floor, a Textual app that shows only such a header line."""
     bin_dir = Path(sys.executable).parent
     commands = {
+        "textual floor": [sys.executable, "-m", "bench.textual_floor"],
         "installed": [str(bin_dir / "limbo-tui")],
         "uv run": ["uv", "run", "--project", str(REPO), "limbo-tui"],
         "uv run --no-sync": ["uv", "run", "--no-sync", "--project", str(REPO), "limbo-tui"],
