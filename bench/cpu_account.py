@@ -96,7 +96,8 @@ class Sample:
     at: float
     machine: float
     server: float
-    limbo_backends: float
+    # limbo-tui's backends by pid: one that ended (a reconnect) counts only while alive.
+    limbo_backends: dict[int, float]
     limbo_process: float
     loader: float
     pressure: float | None
@@ -116,7 +117,7 @@ def sample(at: float, postmaster: int, limbo: list[int], limbo_pid: int | None) 
         at=at,
         machine=machine_busy_s(),
         server=server,
-        limbo_backends=pids_cpu_s(limbo),
+        limbo_backends={p: pid_cpu_s(p) for p in limbo},
         limbo_process=pid_cpu_s(limbo_pid) if limbo_pid is not None else 0.0,
         loader=own_children_cpu_s(),
         pressure=cpu_pressure_s(),
@@ -128,7 +129,14 @@ def between(a: Sample, b: Sample) -> dict[str, float | None]:
     machine's busy time that none of ours explains."""
     dt = max(b.at - a.at, 1e-9)
     server = (b.server - a.server) / dt
-    backends = (b.limbo_backends - a.limbo_backends) / dt
+    backends = (
+        sum(
+            max(0.0, b.limbo_backends[p] - cpu)
+            for p, cpu in a.limbo_backends.items()
+            if p in b.limbo_backends
+        )
+        / dt
+    )
     process = (b.limbo_process - a.limbo_process) / dt
     loader = (b.loader - a.loader) / dt
     machine = (b.machine - a.machine) / dt

