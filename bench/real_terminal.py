@@ -394,6 +394,35 @@ def _figures(
     }
 
 
+@dataclass
+class _CpuSpent:
+    """CPU seconds of each checkout's TUI and `watch` processes (user + system): what a
+    reader costs does not depend on the machine's load as its latency does."""
+
+    tui: list[float]
+    watch: list[float]
+
+    def __sub__(self, other: _CpuSpent) -> _CpuSpent:
+        return _CpuSpent(
+            [a - b for a, b in zip(self.tui, other.tui, strict=True)],
+            [a - b for a, b in zip(self.watch, other.watch, strict=True)],
+        )
+
+    def figures(self, k: int, changes: int, span: tuple[int, int]) -> dict[str, Any]:
+        secs = (span[1] - span[0]) / 1e9
+        out: dict[str, Any] = {}
+        for what, spent in (("tui", self.tui[k]), ("watch", self.watch[k])):
+            out[f"{what}_cpu_pct_of_a_core"] = round(100 * spent / secs, 1)
+            out[f"{what}_cpu_ms_per_change"] = round(1000 * spent / changes, 2) if changes else None
+        return out
+
+
+def _reader_cpu(terms: list[PtyTerminal], watches: list[Watch]) -> _CpuSpent:
+    return _CpuSpent(
+        [cpu_seconds(t.pid) for t in terms], [cpu_seconds(w.proc.pid) for w in watches]
+    )
+
+
 def _pty_output(reads: list[tuple[int, int]], span: tuple[int, int]) -> dict[str, Any]:
     """What the TUI wrote to its terminal during a phase: reads of the pty a second and
     bytes a second (a frame is one or a few reads)."""
@@ -429,6 +458,7 @@ def latency_runs(
     screens = [ScreenLog() for _ in checkouts]
     phases: list[tuple[str, float, int, dict[str, Any], dict[str, Any]]] = []
     spans: list[tuple[int, int]] = []
+    cpu: list[_CpuSpent] = []
     seq0 = 1
     try:
         with contextlib.ExitStack() as stack:
@@ -449,8 +479,10 @@ def latency_runs(
                         profiler.start(reader.proc.pid, f"{c.label}-watch-{name}", seconds)
                 with LoadSampler() as load:
                     t0 = time.monotonic_ns()
+                    cpu0 = _reader_cpu(terms, watches)
                     w = write(url, mode, rate, seconds, workers, seq0)
                     time.sleep(1.5)  # the last changes land
+                    cpu.append(_reader_cpu(terms, watches) - cpu0)
                     spans.append((t0, time.monotonic_ns()))
                 if profiler is not None:
                     profiler.wait()
@@ -469,14 +501,15 @@ def latency_runs(
     }
     floor_update = floor_times("update", all_updates, events)
     out = []
-    for (mode, rate, workers, w, load_seen), span in zip(phases, spans, strict=True):
+    for (mode, rate, workers, w, load_seen), span, spent in zip(phases, spans, cpu, strict=True):
         sends = w["sends"]
         figures = [
             {
                 **_figures(mode, sends, events, floor_update, watch, screen),
                 **_pty_output(term.replayed, span),
+                **spent.figures(k, len(sends), span),
             }
-            for watch, screen, term in zip(watches, screens, terms, strict=True)
+            for k, (watch, screen, term) in enumerate(zip(watches, screens, terms, strict=True))
         ]
         run = {
             "mode": mode,
@@ -494,8 +527,10 @@ def latency_runs(
             f, wa, sc = fig["floor_ms"], fig["watch_ms"], fig["screen_ms"]
             log(
                 f"real terminal [{c.label}] {mode} {rate:g}/s ({w['achieved_per_s']}/s by "
-                f"{workers}): floor p99 {f['p99']} ms, watch p50 {wa['median']} p99 "
-                f"{wa['p99']} ms, screen p50 {sc['median']} p99 {sc['p99']} ms; load {load_seen}"
+                f"{workers}): CPU per change tui {fig['tui_cpu_ms_per_change']} ms, watch "
+                f"{fig['watch_cpu_ms_per_change']} ms; floor p99 {f['p99']} ms, watch p50 "
+                f"{wa['median']} p99 {wa['p99']} ms, screen p50 {sc['median']} p99 "
+                f"{sc['p99']} ms; load {load_seen}"
             )
         out.append(run)
     return out
