@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 
 from limbo_tui.database import Database
 from limbo_tui.hangup import HangupGuard
-from limbo_tui.recording import Recorder
 from limbo_tui.server_clock import ServerClock
 from limbo_tui.settings import Settings
 from limbo_tui.urls import is_sqlite
 
 if TYPE_CHECKING:
     from limbo_tui.pg.dbos_schema import SchemaVersion
+    from limbo_tui.recording import Recorder
     from limbo_tui.ui.app import LimboApp
     from limbo_tui.worker.protocol import Worker
 
@@ -157,7 +157,11 @@ def build_app(
 
 
 def run_tui(settings: Settings, database: Database, record: str | None = None) -> int:
-    recorder = Recorder(record, database.display) if record else None
+    recorder = None
+    if record:
+        from limbo_tui.recording import Recorder  # only with --record
+
+        recorder = Recorder(record, database.display)
     # The screen (Textual draws on stderr) opens before a slow database answers only on a
     # terminal: a script that reads stderr gets the one line whenever the check fails.
     on_terminal = sys.stdin.isatty() and sys.stderr.isatty()

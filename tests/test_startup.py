@@ -92,10 +92,11 @@ def terminal() -> Iterator[Terminal]:
 
 
 # Not on the way to the first frame: loaded later if at all (a dbos-config.yaml, the
-# release that acts, the screens and dialogs a key opens).
+# release that acts, --record, the screens and dialogs a key opens).
 LATER_MODULES = (
     "yaml",
     "importlib.metadata",
+    "limbo_tui.recording",
     "limbo_tui.ui.screens.confirm",
     "limbo_tui.ui.screens.enqueue_form",
     "limbo_tui.ui.screens.fork_picker",
