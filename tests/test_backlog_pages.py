@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import asyncpg
 import psycopg
 
 from limbo_tui.backlog import FIRST_LOADED, GROUP_MIN, PAGE
@@ -167,3 +168,53 @@ async def test_a_backlog_page_is_read_in_the_snapshot_order(dbos_url: str) -> No
         assert [r.id for r in got] == ["b1", "b0"]
     finally:
         await conn.close()
+
+
+async def test_a_snapshot_read_on_two_connections_is_the_one_read_on_one(dbos_url: str) -> None:
+    """The newest finished families and the count of the table read on a second
+    connection in the same picture give the rows one connection reads; without a second
+    connection (none can be opened), one connection reads it all."""
+    from limbo_tui.model import Totals, Workflow
+    from limbo_tui.pg import queries
+    from limbo_tui.pg.connect import connect
+
+    _fill(dbos_url)
+    with psycopg.connect(dbos_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, created_at, "
+            "updated_at) SELECT 'fin-' || i, 'SUCCESS', 'done', 2000 + i, 2000 + i "
+            "FROM generate_series(1, 300) AS i"
+        )
+        conn.execute("ANALYZE dbos.workflow_status")  # the planner's estimate, as autovacuum's
+    opened: list[asyncpg.Connection] = []
+
+    async def side() -> asyncpg.Connection:
+        conn = await connect(dbos_url)
+        opened.append(conn)
+        return conn
+
+    async def refused() -> asyncpg.Connection:
+        raise OSError("no connection left")
+
+    def picture(rows: list[object]) -> tuple[list[str], Totals]:
+        ids = sorted(r.id for r in rows if isinstance(r, Workflow))
+        totals = next(r for r in rows if isinstance(r, Totals))
+        return ids, totals
+
+    conn = await connect(dbos_url)
+    try:
+        alone = picture(await queries.snapshot(conn, "dbos", 200))
+        shared = picture(await queries.snapshot(conn, "dbos", 200, side=side, shared_from=0))
+        fallback = picture(await queries.snapshot(conn, "dbos", 200, side=refused, shared_from=0))
+        # A small table is read on one connection.
+        small = picture(await queries.snapshot(conn, "dbos", 200, side=side))
+    finally:
+        await conn.close()
+    assert len(opened) == 1 and opened[0].is_closed()
+    for got in (shared, fallback, small):
+        assert got[0] == alone[0]
+        assert got[1].workflows == alone[1].workflows == BACKLOG + 301
+        assert got[1].groups == alone[1].groups
+    # 200 finished families and the backlog's first pages.
+    assert sum(i.startswith("fin-") for i in alone[0]) == 200
+    assert sum(i.startswith("bulk-") for i in alone[0]) == FIRST_LOADED

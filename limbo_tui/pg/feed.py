@@ -66,6 +66,8 @@ RESYNC_MIN_S = 0.25
 RATE_TAU_S = 5.0
 # A query or proof that takes longer than this means the connection is gone.
 QUERY_TIMEOUT_S = 15.0
+# A snapshot's second connection (queries.snapshot's `side`): past this, one reads it all.
+SIDE_CONNECT_S = 3.0
 # Errors that mean "the connection is gone", as opposed to a bug or a SQL error.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -461,7 +463,11 @@ class LiveFeed:
         assert self._query is not None
         rows = await asyncio.wait_for(
             queries.snapshot(
-                self._query, self.schema, self.settings.feed.finished_families, self._opened
+                self._query,
+                self.schema,
+                self.settings.feed.finished_families,
+                self._opened,
+                side=lambda: connect(self.url, timeout=SIDE_CONNECT_S),
             ),
             QUERY_TIMEOUT_S * 4,
         )

@@ -26,8 +26,12 @@ Snapshot scope (bounded, index-friendly, for system databases of a million rows)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
+import re
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -44,7 +48,7 @@ from limbo_tui.model import (
     Workflow,
 )
 from limbo_tui.pg.catalog import table_columns
-from limbo_tui.pg.connect import jit_off_in_transaction
+from limbo_tui.pg.connect import close_quietly, jit_off_in_transaction
 from limbo_tui.pg.dbos_registry import read_registry
 from limbo_tui.pg.sql_text import quote_ident
 from limbo_tui.urls import validate_schema_name
@@ -58,6 +62,7 @@ MAX_FAMILY = 50_000
 # Ids per `= ANY($1)` query: keeps parameters and result sets moderate.
 BATCH = 5_000
 K = TypeVar("K")
+T = TypeVar("T")
 R = TypeVar("R")
 
 
@@ -386,13 +391,12 @@ async def recent_finished_roots(conn: asyncpg.Connection, schema: str, limit: in
     return [r[0] for r in rows]
 
 
-async def live_totals(conn: asyncpg.Connection, schema: str) -> Totals:
-    """The true counts: every workflow_status row, and the unfinished ones by status and
-    queue with their oldest and newest created_at.
+async def live_groups(conn: asyncpg.Connection, schema: str) -> Totals:
+    """The unfinished workflows by status and queue with their oldest and newest
+    created_at, and the database's clock (`workflows` is left 0: count_all counts them).
 
-    The unfinished part reads only the live statuses' partial indexes (3.x's in-flight
-    index covers queue, status and created_at: an index-only scan); the whole count is
-    one scan of the table, which is why the feed re-reads totals at most once a second.
+    Reads only the live statuses' partial indexes (3.x's in-flight index covers queue,
+    status and created_at: an index-only scan).
     """
     cols = await probe(conn, schema)
     ws = _t(cols, "workflow_status")
@@ -405,9 +409,7 @@ async def live_totals(conn: asyncpg.Connection, schema: str) -> Totals:
         for s in LIVE_STATUSES
     )
     rows = await conn.fetch(branches)
-    total, now_ms = await conn.fetchrow(
-        f"SELECT count(*), (extract(epoch FROM now()) * 1000)::bigint FROM {ws}"
-    )
+    now_ms = await conn.fetchval("SELECT (extract(epoch FROM now()) * 1000)::bigint")
     groups = tuple(
         GroupTotal(
             status=r["status"],
@@ -418,7 +420,21 @@ async def live_totals(conn: asyncpg.Connection, schema: str) -> Totals:
         )
         for r in sorted(rows, key=lambda r: (r["status"], r["queue"] or ""))
     )
-    return Totals(workflows=int(total or 0), groups=groups, counted_at_ms=int(now_ms))
+    return Totals(workflows=0, groups=groups, counted_at_ms=int(now_ms))
+
+
+async def count_all(conn: asyncpg.Connection, schema: str) -> int:
+    """Every workflow_status row: one scan of an index of the whole table."""
+    cols = await probe(conn, schema)
+    return int(await conn.fetchval(f"SELECT count(*) FROM {_t(cols, 'workflow_status')}") or 0)
+
+
+async def live_totals(conn: asyncpg.Connection, schema: str) -> Totals:
+    """The true counts: every workflow_status row (count_all), and the unfinished ones by
+    status and queue (live_groups). The whole count is one scan of the table, which is why
+    the feed re-reads totals at most once a second."""
+    totals = await live_groups(conn, schema)
+    return dataclasses.replace(totals, workflows=await count_all(conn, schema))
 
 
 async def count_totals(conn: asyncpg.Connection, schema: str) -> Totals:
@@ -483,32 +499,154 @@ async def family_ids(
     return [r[0] for r in rows]
 
 
+# pg_export_snapshot()'s answer, checked before it is written into SET TRANSACTION SNAPSHOT
+# (which takes no parameter).
+_SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f-]+$")
+SideConnect = Callable[[], Awaitable[asyncpg.Connection]]
+# From this many workflow_status rows (the planner's estimate) a snapshot reads the count
+# of the table and the finished families on a second connection (see snapshot).
+SHARED_FROM_ROWS = 100_000
+
+
+async def _estimated_rows(conn: asyncpg.Connection, schema: str) -> float:
+    """pg_class.reltuples of workflow_status (-1 or 0 before the first ANALYZE)."""
+    cols = await probe(conn, schema)
+    got = await conn.fetchval(
+        "SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)", _t(cols, "workflow_status")
+    )
+    return float(got) if got is not None else 0.0
+
+
 async def snapshot(
     conn: asyncpg.Connection,
     schema: str,
     finished_families: int = 200,
     opened: Mapping[str, int] | None = None,
+    side: SideConnect | None = None,
+    shared_from: int = SHARED_FROM_ROWS,
 ) -> list[Row]:
     """The bounded picture described in the module docstring: workflows then steps;
     `opened`: per queue, the rows of its summarized backlog read page by page since the
     session began (kept by a new snapshot, so that a resync does not fold them away).
 
-    Read in one REPEATABLE READ transaction so that rows and steps agree.
+    Read in one REPEATABLE READ transaction so that rows and steps agree. With `side` (a
+    way to open a second connection), the reads that a large database makes slow and
+    the live part does not need (the newest finished families, the count of the whole
+    table) run at the same time on it, in the same picture (pg_export_snapshot); when
+    that cannot be had (a standby, a pooler, no connection left), one connection reads it
+    all, as without `side`; so it does for a table the planner estimates under
+    `shared_from` rows (a second connection costs more than those reads there).
     """
+    if side is not None and await _estimated_rows(conn, schema) >= shared_from:
+        try:
+            return await _snapshot_shared(conn, schema, finished_families, opened, side)
+        except _NotShared:
+            pass
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await jit_off_in_transaction(conn)
         totals = await live_totals(conn, schema)
         seeds = await live_ids(conn, schema, totals=totals, opened=opened)
         seeds += await recent_finished_roots(conn, schema, finished_families)
-        ids = await family_ids(conn, schema, seeds)
-        workflows = await fetch_workflows(conn, schema, ids)
-        steps = await fetch_steps(conn, schema, [w.id for w in workflows])
-        registry = await read_registry(conn, schema)
+        return await _families(conn, schema, seeds, totals)
+
+
+class _NotShared(Exception):
+    """The picture could not be exported to a second connection: read it on one."""
+
+
+async def _families(
+    conn: asyncpg.Connection, schema: str, seeds: list[str], totals: Totals
+) -> list[Row]:
+    ids = await family_ids(conn, schema, seeds)
+    workflows = await fetch_workflows(conn, schema, ids)
+    steps = await fetch_steps(conn, schema, [w.id for w in workflows])
+    registry = await read_registry(conn, schema)
     rows: list[Row] = [registry]
     rows.extend(workflows)
     rows.extend(steps)
     rows.append(totals)
     return rows
+
+
+async def _snapshot_shared(
+    conn: asyncpg.Connection,
+    schema: str,
+    finished_families: int,
+    opened: Mapping[str, int] | None,
+    side: SideConnect,
+) -> list[Row]:
+    connecting = asyncio.ensure_future(side())
+    other: asyncpg.Connection | None = None
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            try:
+                # First in the transaction (it cannot be exported from a savepoint); if
+                # it fails, this transaction is lost and snapshot() starts another.
+                picture = await conn.fetchval("SELECT pg_export_snapshot()")
+                other = await connecting
+            except Exception as exc:  # the server's refusal, or connect()'s DatabaseError
+                raise _NotShared from exc
+            if not isinstance(picture, str) or not _SNAPSHOT_ID.match(picture):
+                raise _NotShared(f"unexpected snapshot id {picture!r}")
+            await jit_off_in_transaction(conn)
+            finished: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+            beside = asyncio.ensure_future(
+                _side_reads(other, schema, picture, finished_families, finished)
+            )
+            try:
+                totals = await live_groups(conn, schema)
+                seeds = await live_ids(conn, schema, totals=totals, opened=opened)
+                roots: list[str] = await _or_here(
+                    finished, lambda: recent_finished_roots(conn, schema, finished_families)
+                )
+                seeds += roots
+                rows = await _families(conn, schema, seeds, totals)
+                total = await _or_here(beside, lambda: count_all(conn, schema))
+            finally:
+                beside.cancel()
+                finished.cancel()
+                with contextlib.suppress(BaseException):
+                    await beside
+        rows[-1] = dataclasses.replace(totals, workflows=total)
+        return rows
+    finally:
+        if other is None:
+            connecting.cancel()
+            with contextlib.suppress(BaseException):
+                other = await connecting
+        if other is not None:
+            await close_quietly(other)
+
+
+async def _or_here(got: asyncio.Future[T], here: Callable[[], Awaitable[T]]) -> T:
+    """What the side connection read; if it failed, read here (the same picture)."""
+    try:
+        return await asyncio.shield(got)
+    except Exception:
+        return await here()
+
+
+async def _side_reads(
+    side: asyncpg.Connection,
+    schema: str,
+    picture: str,
+    finished_families: int,
+    finished: asyncio.Future[list[str]],
+) -> int:
+    """On the second connection, in the exported picture: the newest finished families
+    first (the family closure waits for them), then the count of the whole table."""
+    try:
+        async with side.transaction(isolation="repeatable_read", readonly=True):
+            await side.execute(f"SET TRANSACTION SNAPSHOT '{picture}'")
+            await jit_off_in_transaction(side)
+            roots = await recent_finished_roots(side, schema, finished_families)
+            if not finished.done():
+                finished.set_result(roots)
+            return await count_all(side, schema)
+    except BaseException as exc:
+        if not finished.done():
+            finished.set_exception(exc)
+        raise
 
 
 def version_line_sql(cols: Columns) -> str:
