@@ -21,7 +21,8 @@ the TUI and `watch` processes profiled by py-spy (a tool of a scratch venv, not 
         [--plans update:100:2,update:1000:8] [--seconds 8] [--profile DIR --py-spy PATH]
 
 With --base every reader but the floor runs twice, once per checkout, in the same session
-against the same writers; the baseline's figures are under "base" beside this one's.
+against the same writers; the baseline's figures are under "base" beside this one's
+(`--base . --base-nice 0`: this tree twice, the second at another CPU priority).
 `--data-dir DIR` runs only the backlog figures on a server kept in DIR (backlog_main);
 `--only startup [--runs N] [--baseline TREE]` the start to the first frame (startup_main).
 
@@ -93,6 +94,9 @@ class Checkout:
 
     label: str
     repo: Path
+    # Its readers' CPU priority when not the run's (e.g. the same tree at nice 0 beside
+    # the default's 10: what the priority alone does to the latency).
+    nice: int | None = None
 
     @property
     def python(self) -> str:
@@ -449,12 +453,18 @@ def latency_runs(
 
     nice: the CPU priority limbo-tui runs at (None: its default `[feed] nice`, which a
     monitor applies to itself); the floor always runs at the same one."""
-    config: Path | None = None
-    if nice is not None:
-        config = Path(tempfile.mkdtemp(prefix="limbo-bench-nice-")) / "config.toml"
-        config.write_text(f"[feed]\nnice = {nice}\n")
+    configs = Path(tempfile.mkdtemp(prefix="limbo-bench-nice-"))
+
+    def config(c: Checkout) -> Path | None:
+        n = nice if c.nice is None else c.nice
+        if n is None:
+            return None
+        path = configs / f"nice{n}.toml"
+        path.write_text(f"[feed]\nnice = {n}\n")
+        return path
+
     floor = Floor(url, FeedSettings().nice if nice is None else nice)
-    watches = [Watch(url, c, config) for c in checkouts]
+    watches = [Watch(url, c, config(c)) for c in checkouts]
     screens = [ScreenLog() for _ in checkouts]
     phases: list[tuple[str, float, int, dict[str, Any], dict[str, Any]]] = []
     spans: list[tuple[int, int]] = []
@@ -462,7 +472,7 @@ def latency_runs(
     seq0 = 1
     try:
         with contextlib.ExitStack() as stack:
-            terms = [stack.enter_context(_tui(url, c, config)) for c in checkouts]
+            terms = [stack.enter_context(_tui(url, c, config(c))) for c in checkouts]
             for term in terms:
                 if term.wait_for(_all_hot_visible, 90) is None:
                     raise RuntimeError(
@@ -494,8 +504,7 @@ def latency_runs(
         for watch in watches:
             watch.stop()
         events = floor.stop()
-        if config is not None:
-            shutil.rmtree(config.parent, ignore_errors=True)
+        shutil.rmtree(configs, ignore_errors=True)
     all_updates = {
         s: t for m, _r, _k, w, _l in phases if m == "update" for s, t in w["sends"].items()
     }
@@ -885,6 +894,7 @@ def focused_main(argv: list[str] | None = None) -> int:
     p.add_argument("--plans", type=_plans, default=None, help="mode:rate:writers,...")
     p.add_argument("--seconds", type=float, default=None, help="seconds of writing per plan")
     p.add_argument("--base", type=Path, default=None, help="a baseline checkout (its .venv)")
+    p.add_argument("--base-nice", type=int, default=None, help="the baseline readers' nice")
     p.add_argument("--nice", type=int, default=None, help="limbo-tui's and the floor's nice")
     p.add_argument("--profile", type=Path, default=None, help="py-spy's stacks go here")
     p.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy to run")
@@ -897,7 +907,8 @@ def focused_main(argv: list[str] | None = None) -> int:
         p.error(f"--base {a.base}: no .venv/bin/python there (run `uv sync` in it)")
     if a.profile is not None and not a.py_spy:
         p.error("--profile needs py-spy: --py-spy PATH (e.g. from a scratch venv)")
-    checkouts = (THIS,) if a.base is None else (THIS, Checkout("base", a.base.resolve()))
+    base = None if a.base is None else Checkout("base", a.base.resolve(), a.base_nice)
+    checkouts = (THIS,) if base is None else (THIS, base)
     profiler = Profiler(a.py_spy, a.profile) if a.profile is not None else None
     results: dict[str, Any] = {}
     with bench_server() as bs:
