@@ -17,6 +17,8 @@ from typing import Any
 
 RESAMPLES = 10_000
 CONFIDENCE = 0.95
+# Below this many pairs the bootstrap interval of a median is too coarse to be a verdict.
+MIN_PAIRS = 10
 
 
 def median_ci(
@@ -52,7 +54,7 @@ def verdict(low: float, high: float, target: float) -> bool | None:
 
 def summary(ratios: Sequence[float], target: float | None = None) -> dict[str, Any]:
     """The figures of one set of pair ratios: n, median, its interval, min / max and,
-    given a target, whether the interval shows it met."""
+    given a target, whether the interval shows it met (None below MIN_PAIRS pairs)."""
     med, low, high = median_ci(ratios)
     out: dict[str, Any] = {"n": len(ratios)}
     if ratios:
@@ -63,5 +65,5 @@ def summary(ratios: Sequence[float], target: float | None = None) -> dict[str, A
             max=round(max(ratios), 3),
         )
         if target is not None:
-            out["met"] = verdict(low, high, target)
+            out["met"] = verdict(low, high, target) if len(ratios) >= MIN_PAIRS else None
     return out

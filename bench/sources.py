@@ -494,6 +494,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.sources", description=__doc__)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument(
+        "--markdown",
+        type=Path,
+        default=None,
+        help="also write BENCHMARKS.md's sources rows and figures here, to paste by hand",
+    )
     p.add_argument("--seconds", type=float, default=None, help="each phase's length (whole s)")
     p.add_argument("--rounds", type=int, default=None, help="pairs of phases per workload")
     p.add_argument("--writers", default=None, help="comma-separated client counts")
@@ -532,6 +538,10 @@ def main(argv: list[str] | None = None) -> int:
     print(table(res), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(res, indent=1))
+    if args.markdown is not None:
+        from bench.sources_report import paste_text
+
+        args.markdown.write_text(paste_text(res) + "\n")
     return 0
 
 

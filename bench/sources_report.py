@@ -102,3 +102,17 @@ def details(results: dict[str, Any]) -> list[str]:
         table(res),
         "",
     ]
+
+
+def paste_text(res: dict[str, Any]) -> str:
+    """What a focused run changes in BENCHMARKS.md, ready to paste by hand: the sources'
+    rows of the summary table, then the section of the figures (the hand-written sections
+    around them stay as they are)."""
+    from bench.report import _fmt, _mark
+
+    lines = [
+        f"| {r['label']} | {_fmt(r['value'])} | {r['unit']} | {r['target']} | "
+        f"{_mark(r['met'])} | {r['extra']} |"
+        for r in rows({"sources": res})
+    ]
+    return "\n".join([*lines, "", *details({"sources": res})])
