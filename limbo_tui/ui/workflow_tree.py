@@ -726,8 +726,10 @@ class WorkflowTree(BulkTree):
                 node = self._node_by_id[wid]
                 if node.allow_expand != bool(kids):
                     node.allow_expand = bool(kids)
-                if not node.is_expanded and not node.children:
-                    continue  # folded and never opened: its children are made on demand
+                if not node.children and (not kids or not node.is_expanded):
+                    # A leaf, or folded and never opened (its children are made on
+                    # demand): nothing under it to reconcile (most of a 25k tree).
+                    continue
                 created |= self._reconcile(node, kids, affected, full or anew, visiting | {wid})
         return created
 
