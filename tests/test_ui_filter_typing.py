@@ -72,3 +72,25 @@ async def test_a_filter_typed_in_one_burst_syncs_the_tree_once_for_its_last_text
         await pilot.pause(0.3)
         assert app.filter_text == "parent"
         assert len(synced) == 1 and synced[0] is not None
+
+
+async def test_the_filter_line_showing_does_not_rebuild_the_trees_lines() -> None:
+    # `/` makes the tree one line shorter and takes its focus: Tree's own handlers rebuilt
+    # every line for each (25k lines twice before the filter's own sync).
+    app, feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        feeds[0].push(seed.rows(), full=True)
+        await pilot.pause(0.3)
+        tree = app.query_one(WorkflowTree)
+        height, built = tree.size.height, tree.lines_built
+        await pilot.press("slash")
+        await pilot.pause()
+        assert app.query_one(FilterInput).has_focus
+        assert tree.size.height == height - 1
+        assert tree.lines_built == built
+        await pilot.press("z", "z", "z")
+        await pilot.pause(0.3)
+        assert app.filter_text == "zzz"
+        assert tree.shown_ids() == []
+        assert tree.lines_built == built + 1  # the filter's own view, once
