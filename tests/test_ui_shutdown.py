@@ -7,8 +7,10 @@ import asyncio
 
 import pytest
 from test_ui_support import NOW_MS, State, WorkerDouble, family_rows, make_app
+from textual.app import App
 
 from limbo_tui.ui import app as app_module
+from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_tree import WorkflowTree
 from tests import seed
 
@@ -59,3 +61,24 @@ async def test_quitting_while_batches_and_feed_states_keep_arriving(
     assert feeds[0].stopped
     if how == "q":
         assert app.return_code == 0
+
+
+class _LateCaller(App[None]):
+    """An app whose callback reads the current screen, as a feed state that changes the
+    offered keys does (refresh_bindings)."""
+
+    @quiet_in_teardown
+    def late(self) -> str:
+        self.refresh_bindings()
+        return f"bindings of {self.screen.id or 'the screen'} refreshed"
+
+
+async def test_a_callback_after_the_last_screen_went_stops_quietly() -> None:
+    app = _LateCaller()
+    async with app.run_test(size=(40, 10)) as pilot:
+        await pilot.pause()
+        assert app.late().startswith("bindings of")
+    # run_test has left: the screen stack is empty, as when a feed state arrives in the
+    # last moment of a quit. Reading the screen raises ScreenStackError then.
+    assert not app.is_running
+    assert app.late() is None

@@ -2,9 +2,11 @@
 
 When the app shuts down, Textual removes the screen's widgets first and stops the app's
 own timers and message queue last, so the age tick, a worker poll or a feed state can
-still arrive and find no StatusHeader or tree: query_one raises NoMatches, which would
-escape to whoever runs the app. There is nothing left to show then, so such a callback
-just stops. While the app runs, a missing widget is a real bug and still raises.
+still arrive and find no StatusHeader or tree: query_one raises NoMatches, and anything
+that reads the current screen (refresh_bindings, notify) raises ScreenStackError once the
+screen stack is empty; either would escape to whoever runs the app. There is nothing
+left to show then, so such a callback just stops. While the app runs, a missing widget
+is a real bug and still raises.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.css.query import NoMatches
 
 P = ParamSpec("P")
@@ -29,7 +31,7 @@ def quiet_in_teardown(
     def guarded(self: Owner, /, *args: P.args, **kwargs: P.kwargs) -> R | None:
         try:
             return method(self, *args, **kwargs)
-        except NoMatches:
+        except (NoMatches, ScreenStackError):
             if self.is_running:
                 raise
             return None
