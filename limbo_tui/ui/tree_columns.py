@@ -34,21 +34,19 @@ class Column:
     right: bool = False  # numbers align on their last digit
     # Dropped first when the width is short (lowest first); None: always shown.
     drop_rank: int | None = None
-    # The tree can be sorted by it (view_sort): its title then carries the arrow.
-    sortable: bool = False
     # At least this wide (a column whose cells change width as time passes).
     min_width: int = 0
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column(STATUS, "status", sortable=True),
+    Column(STATUS, "status"),
     Column(NAME, "name", drop_rank=4),
     Column(ID, "id"),
-    Column(RECOVERIES, "recovery", sortable=True),
+    Column(RECOVERIES, "recovery"),
     Column(STEPS, "steps", right=True, drop_rank=2),
     Column(CURRENT, "current", drop_rank=1),
     # An age is at most 5 cells ("9m59s", "23h59m"): its width never jumps as time passes.
-    Column(AGE, "age", right=True, drop_rank=3, sortable=True, min_width=6),
+    Column(AGE, "age", right=True, drop_rank=3, min_width=6),
     Column(MARKS, "mark"),
 )
 BY_KEY: dict[str, Column] = {c.key: c for c in COLUMNS}
