@@ -72,6 +72,8 @@ async def chromium_page(url: str, width: int = 1400, height: int = 900) -> Async
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # Its singleton socket dir goes in the profile, and with it when the page ends.
+        env={**os.environ, "TMPDIR": profile},
     )
     try:
         assert proc.stderr is not None
