@@ -5,6 +5,7 @@ per test copied from templates (tests/pg_support.py)."""
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -65,6 +66,15 @@ def dbos_url(pg_server: EmbeddedServer) -> Iterator[str]:
     name = fresh_database(pg_server, DBOS_TEMPLATE)
     yield pg_server.url(name)
     drop_database(pg_server, name)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started under nohup (or by anything that ignores SIGHUP) would hand SIG_IGN
+    down to every process the tests start, and the tests that hang up a child (an embedded
+    server's owner, limbo-tui killed mid-start) would wait for a death that never comes.
+    The children get the disposition a terminal gives them; xdist's workers are started
+    after this and inherit it."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
