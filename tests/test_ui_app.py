@@ -5,6 +5,7 @@ from __future__ import annotations
 from test_ui_support import (
     NOW_MS,
     PARENT,
+    RepaintCount,
     WorkerDouble,
     family_rows,
     make_app,
@@ -292,22 +293,14 @@ async def test_a_storm_of_batches_costs_few_repaints_at_10_hz() -> None:
 
     app, feeds = make_app()
     app.settings = replace(app.settings, ui=replace(app.settings.ui, refresh_hz=10.0))
-    repaints = 0
-    original = app.repaint
-
-    def counting() -> None:
-        nonlocal repaints
-        repaints += 1
-        original()
-
-    app.repaint = counting  # type: ignore[method-assign]
+    repaints = RepaintCount(app)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.2)
-        before = repaints
+        before = repaints.count
         for i in range(300):
             feeds[0].push(family_rows(f"storm-{i:03d}", NOW_MS - i, kids=1))
         await pilot.pause(0.3)
-        assert repaints - before <= 4
+        assert repaints.count - before <= 4
         assert len(app.query_one(WorkflowTree).shown_ids()) == 300
 
 

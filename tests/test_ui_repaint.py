@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from test_ui_support import NOW_MS, State, make_app
+from test_ui_support import NOW_MS, RepaintCount, State, make_app
 
 from limbo_tui.model import Workflow
 from limbo_tui.ui import app as app_module
@@ -32,15 +32,7 @@ async def test_a_lone_change_is_painted_at_once_after_a_header_repaint() -> None
     header's repaint for the feed's state (once a second with its ev/s) does not."""
     app, feeds = make_app()
     app.settings = replace(app.settings, ui=replace(app.settings.ui, refresh_hz=2.0))
-    repaints = 0
-    original = app.repaint
-
-    def counting() -> None:
-        nonlocal repaints
-        repaints += 1
-        original()
-
-    app.repaint = counting  # type: ignore[method-assign]
+    repaints = RepaintCount(app)
     async with app.run_test(size=SIZE) as pilot:
         feeds[0].push([_row("lone")], full=True)
         await pilot.pause(0.6)  # longer than one frame slot: the screen is quiet
@@ -48,11 +40,11 @@ async def test_a_lone_change_is_painted_at_once_after_a_header_repaint() -> None
         assert "rec 1/" not in tree.line_text("lone")
         feeds[0].on_state(State("LIVE", "", 3.0))  # the header's events/s: painted at once
         feeds[0].push([_row("lone", attempts=1)])
-        before = repaints
+        before = repaints.count
         await pilot.pause()
         # Painted by the frame its own message asked for, not by a timer a slot later.
         assert "disp 1/" in tree.line_text("lone") or "rec 1/" in tree.line_text("lone")
-        assert repaints - before <= 2
+        assert repaints.count - before <= 2
 
 
 async def test_changes_in_a_burst_wait_for_the_next_frame_slot() -> None:

@@ -223,6 +223,21 @@ def make_app(
     return app, feeds
 
 
+class RepaintCount:
+    """How many times the app has painted its frame since this was attached (the frame
+    cap's tests count repaints, not milliseconds)."""
+
+    def __init__(self, app: LimboApp) -> None:
+        self.count = 0
+        original = app.repaint
+
+        def counting() -> None:
+            self.count += 1
+            original()
+
+        app.repaint = counting  # type: ignore[method-assign]
+
+
 def family_rows(prefix: str, created_ms: int, status: str = "SUCCESS", kids: int = 2) -> list:
     rows: list[Any] = [
         Workflow(id=prefix, status=status, name="dbos_workflow", created_at_ms=created_ms)
