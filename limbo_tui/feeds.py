@@ -1,5 +1,5 @@
-"""The one place that tells a PostgreSQL system database from a SQLite one: the feed,
-the one-off snapshot and the preflight check for a database URL."""
+"""The one place that tells a PostgreSQL system database from a SQLite one: the feed
+(and its one contract, Feed), the one-off snapshot and the preflight check for a URL."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from limbo_tui.model import Row
 from limbo_tui.pg.dbos_schema import SchemaVersion
-from limbo_tui.pg.feed import FeedBatch, FeedState
 from limbo_tui.server_clock import ServerClock
 from limbo_tui.settings import Settings
 from limbo_tui.urls import is_sqlite, sqlite_path
@@ -19,20 +18,41 @@ if TYPE_CHECKING:
 
     import asyncpg
 
+    # Only named here: the UI imports this contract without loading asyncpg's feed.
+    from limbo_tui.pg.feed import FeedBatch, FeedState
+
 T = TypeVar("T")
 
 
 class Feed(Protocol):
-    """What LiveFeed (PostgreSQL) and SqliteFeed both offer the app and `watch`."""
-
-    @property
-    def state(self) -> FeedState | None: ...
+    """The one contract of a live feed: what the app, `watch` and `replay` use, and what
+    LiveFeed (PostgreSQL), SqliteFeed, ReplayFeed and the UI tests' InTestFeed offer.
+    A feed calls its on_batch(FeedBatch) / on_state(FeedState) on the caller's loop."""
 
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
-    def events_per_s(self) -> float: ...
+    async def pause(self) -> None:
+        """Before a suspend (SIGTSTP): hold nothing on the server that grows meanwhile."""
+        ...
+
+    async def resume(self) -> None: ...
+
+    async def load_page(self, queue: str, older_than: tuple[int, str]) -> list[Row]:
+        """The next page of a summarized backlog: the ENQUEUED workflows of `queue` older
+        than (created_at, id), newest first, with their steps; raises with the reason
+        when this feed cannot read one."""
+        ...
+
+    async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:
+        """Live push, after the user's confirm: the one line to show; raises LimboError
+        with the reason when it cannot be had."""
+        ...
+
+
+# (on_batch, on_state) -> a feed not yet started: how the app is given its feed.
+FeedFactory = Callable[[Callable[["FeedBatch"], None], Callable[["FeedState"], None]], Feed]
 
 
 def make_feed(

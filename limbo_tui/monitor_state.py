@@ -45,7 +45,7 @@ from limbo_tui.shutdown_wait import stopping_line, waiting_for
 from limbo_tui.timeline import Timeline, TimelineEvent
 from limbo_tui.tree_facts import TreeFacts, visible_ids
 from limbo_tui.view_sort import Sort
-from limbo_tui.worker.protocol import ShutdownWait
+from limbo_tui.worker.protocol import NONE, ShutdownWait
 
 # The worker's state when limbo-tui runs none (--worker none, replay, watch, snapshot).
 NO_WORKER = "none"
@@ -353,6 +353,13 @@ class MonitorState:
     def needs_registered_history(self) -> bool:
         """What earlier sessions kept is asked once, before the worker's limits are used."""
         return not self._history_known
+
+    @property
+    def polls_worker(self) -> bool:
+        """Whether the worker is worth another poll: one that said NONE (`--worker none`,
+        a read-only session's) has no state to change, once what earlier sessions kept
+        is in (an action still asks it once more)."""
+        return not (self._polled_state == NONE and self._history_known)
 
     def take_learned(self) -> dict[str, RegisteredMax]:
         """The maxima learned since the last call, for Worker.keep_registered."""

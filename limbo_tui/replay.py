@@ -12,13 +12,18 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from limbo_tui.errors import EXIT_USAGE, LimboError
+from limbo_tui.model import Row
 from limbo_tui.recording import RecordedBatch, RecordedWorkerEvent, Recording, read_recording
 from limbo_tui.terminal_text import safe_text
 from limbo_tui.time_text import time_of_day_text
 from limbo_tui.timeline import Timeline, TimelineEvent
+
+if TYPE_CHECKING:
+    from limbo_tui.pg.feed import FeedBatch, FeedState
+    from limbo_tui.ui.app import LimboApp
 
 
 class ReplayClock:
@@ -37,14 +42,14 @@ class ReplayClock:
 
 
 class ReplayFeed:
-    """The LiveFeed's interface (start / stop, batches and states) over a recording."""
+    """The feed contract (feeds.Feed: batches and states) over a recording."""
 
     def __init__(
         self,
         recording: Recording,
         speed: float,
-        on_batch: Callable[[Any], None],
-        on_state: Callable[[Any], None],
+        on_batch: Callable[[FeedBatch], None],
+        on_state: Callable[[FeedState], None],
     ) -> None:
         self._recording = recording
         self._speed = speed
@@ -58,6 +63,22 @@ class ReplayFeed:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
+
+    async def pause(self) -> None:
+        return None  # a replay holds nothing on any server while suspended
+
+    async def resume(self) -> None:
+        return None
+
+    async def load_page(self, queue: str, older_than: tuple[int, str]) -> list[Row]:
+        raise LimboError(
+            "a replay has only the rows its session read: the rest of this backlog was "
+            "not recorded (open it in the recorded session to record it)"
+        )
+
+    async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:
+        # Never offered: the replay's states carry no offer.
+        raise LimboError("a replay reads a file and writes to no database")
 
     async def _play(self) -> None:
         from limbo_tui.pg.feed import FeedBatch, FeedState
@@ -108,21 +129,15 @@ def print_timelines(recording: Recording, out: TextIO) -> None:
         out.write("\n(the last line of the recording was cut: the session was killed)\n")
 
 
-def run_replay(path: str, *, speed: float, as_timeline: bool) -> int:
-    if speed <= 0:
-        raise LimboError(f"replay: --speed must be above 0, not {speed:g}", EXIT_USAGE)
-    recording = read_recording(path)
-    if as_timeline:
-        print_timelines(recording, sys.stdout)
-        return 0
+def replay_app(recording: Recording, speed: float) -> LimboApp:
+    """The TUI over a recording: read-only, no worker, the recording's clock."""
     from dataclasses import replace
 
     from limbo_tui.settings import Settings
     from limbo_tui.ui.app import LimboApp
 
-    settings = replace(Settings(), read_only=True)
-    app = LimboApp(
-        settings,
+    return LimboApp(
+        replace(Settings(), read_only=True),
         f"replay {safe_text(str(recording.path))} of {safe_text(recording.database)}",
         feed_factory=lambda on_batch, on_state: ReplayFeed(recording, speed, on_batch, on_state),
         worker=None,
@@ -130,5 +145,15 @@ def run_replay(path: str, *, speed: float, as_timeline: bool) -> int:
         clock=ReplayClock(recording.started_at_ms, recording.length_ms, speed),
         start_worker=False,
     )
+
+
+def run_replay(path: str, *, speed: float, as_timeline: bool) -> int:
+    if speed <= 0:
+        raise LimboError(f"replay: --speed must be above 0, not {speed:g}", EXIT_USAGE)
+    recording = read_recording(path)
+    if as_timeline:
+        print_timelines(recording, sys.stdout)
+        return 0
+    app = replay_app(recording, speed)
     app.run()
     return app.return_code or 0

@@ -25,7 +25,7 @@ from limbo_tui.bounded_output import BoundedOutput, is_pipe_or_file
 from limbo_tui.diagnose import Diagnosis, ordered
 from limbo_tui.dispatch_count import allowed_dispatches, dispatch_text, over_max_reason
 from limbo_tui.errors import EXIT_LIMBO, EXIT_OK
-from limbo_tui.feeds import existing_ids, make_feed, read_snapshot
+from limbo_tui.feeds import Feed, existing_ids, make_feed, read_snapshot
 from limbo_tui.fleet import FleetIndex
 from limbo_tui.gc_pauses import freeze_long_lived
 from limbo_tui.model import Workflow, WorkflowGraph, short_id
@@ -488,7 +488,7 @@ async def _watch(
 
     watcher.still_there = still_there
 
-    def new_feed() -> Any:
+    def new_feed() -> Feed:
         return make_feed(
             url,
             settings,
@@ -498,7 +498,7 @@ async def _watch(
             server_clock=watcher.server_clock,
         )
 
-    feed: Any = new_feed()
+    feed = new_feed()
     running = True
     try:
         await feed.start()

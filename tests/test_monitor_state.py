@@ -290,6 +290,18 @@ def test_the_worker_limits_apply_to_what_that_worker_dispatched() -> None:
     assert state.needs_worker_limits
 
 
+def test_a_worker_that_says_none_is_polled_no_more_once_the_history_is_in() -> None:
+    state = new_state()
+    assert state.polls_worker  # not polled yet: the header says STARTING
+    state.worker_polled(WorkerStatus("NONE"))  # the history's read failed or was not asked
+    assert state.polls_worker
+    state.worker_polled(WorkerStatus("NONE", history={}))
+    assert not state.polls_worker
+    running = new_state()
+    running.worker_polled(WorkerStatus("RUNNING", "ex-1", history={}))
+    assert running.polls_worker
+
+
 def test_feed_state_live_push_offer_and_problems() -> None:
     state = new_state()
     assert state.feed_changed(FeedFacts("LIVE", offer=True)).state == "STARTING"

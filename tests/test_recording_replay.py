@@ -132,3 +132,21 @@ def test_a_recording_is_never_overwritten_and_a_cut_last_line_is_survived(tmp_pa
     assert done.returncode == 2
     assert done.stderr.startswith(f"limbo-tui: replay: {path} line 2 is damaged")
     assert json.loads(lines[0])["format"] == "limbo-tui recording"
+
+
+async def test_a_replay_says_why_it_reads_no_next_page_of_a_backlog(tmp_path: Path) -> None:
+    """The tree's "more" line of a summarized backlog, in a replay: the header says the
+    recording holds only what its session read (before, the key did nothing at all)."""
+    from limbo_tui.recording import Recording
+    from limbo_tui.replay import replay_app
+    from limbo_tui.ui.messages import BacklogPageWanted
+    from limbo_tui.ui.status_header import StatusHeader
+
+    app = replay_app(Recording(tmp_path / "session.jsonl", "db", 0, []), speed=1.0)
+    async with app.run_test(size=(100, 24)) as pilot:
+        app.post_message(BacklogPageWanted("q", (0, "oldest-loaded")))
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        problem = app.query_one(StatusHeader).problem
+        assert problem.startswith("could not read the next page of queue q: a replay has only")

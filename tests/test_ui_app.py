@@ -14,6 +14,7 @@ from test_ui_support import (
 )
 
 from limbo_tui.model import Step, Workflow
+from limbo_tui.pg.feed import FeedState
 from limbo_tui.ui.details_pane import DetailsPane
 from limbo_tui.ui.limbo_bar import LimboBar
 from limbo_tui.ui.status_header import StatusHeader
@@ -189,9 +190,8 @@ async def test_feed_errors_are_shown_not_fatal() -> None:
     app, feeds = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        from test_ui_support import State
 
-        feeds[0].on_state(State("RECONNECTING", "connection lost", 0.0))
+        feeds[0].on_state(FeedState("RECONNECTING", "connection lost", 0.0))
         await pilot.pause()
         header = app.query_one(StatusHeader)
         assert header.feed_state == "RECONNECTING"
@@ -200,7 +200,7 @@ async def test_feed_errors_are_shown_not_fatal() -> None:
         feeds[0].push([Step(PARENT, [1], "broken")])  # type: ignore[arg-type]
         await pilot.pause()
         assert "could not apply a feed batch" in str(header.render())
-        feeds[0].on_state(State("POLLING", "", 1.5, source="every 0.2-2 s"))
+        feeds[0].on_state(FeedState("POLLING", "", 1.5, source="every 0.2-2 s"))
         feeds[0].push(seed.rows())
         await pilot.pause()
         assert "POLLING every 0.2-2 s 1.5 ev/s" in str(header.render())
@@ -211,7 +211,6 @@ async def test_feed_errors_are_shown_not_fatal() -> None:
 async def test_a_monitor_polling_by_choice_keeps_the_second_line_for_problems() -> None:
     """A monitor polls until the user asks for live push: that is no problem (no ⚠), the
     offer is on the first line, and a fallback or a worker's trouble still shows."""
-    from test_ui_support import State
 
     worker = WorkerDouble(state="DOWN", detail="crashed on purpose (x); r restarts it")
     app, feeds = make_app(worker=worker)
@@ -224,7 +223,7 @@ async def test_a_monitor_polling_by_choice_keeps_the_second_line_for_problems() 
         assert second.startswith("⚠ crashed on purpose (x); r restarts it │ db "), second
         # A poll the feed fell back to (no offer) is a problem, and says why.
         feeds[0].on_state(
-            State("POLLING", "every 0.2-2 s: LISTEN does not reach us", source="every 0.2-2 s")
+            FeedState("POLLING", "every 0.2-2 s: LISTEN does not reach us", source="every 0.2-2 s")
         )
         await pilot.pause()
         second = str(header.render()).splitlines()[1]

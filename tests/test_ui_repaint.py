@@ -6,10 +6,19 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from test_ui_support import NOW_MS, RepaintCount, State, make_app
+from test_ui_support import (
+    NOW_MS,
+    AgeTicks,
+    RepaintCount,
+    WorkerDouble,
+    make_app,
+    workers_done,
+)
 
 from limbo_tui.model import Workflow
+from limbo_tui.pg.feed import FeedState
 from limbo_tui.ui import app as app_module
+from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.workflow_tree import WorkflowTree
 
 SIZE = (120, 30)
@@ -38,13 +47,45 @@ async def test_a_lone_change_is_painted_at_once_after_a_header_repaint() -> None
         await pilot.pause(0.6)  # longer than one frame slot: the screen is quiet
         tree = app.query_one(WorkflowTree)
         assert "rec 1/" not in tree.line_text("lone")
-        feeds[0].on_state(State("LIVE", "", 3.0))  # the header's events/s: painted at once
+        feeds[0].on_state(FeedState("LIVE", "", 3.0))  # the header's events/s: painted at once
         feeds[0].push([_row("lone", attempts=1)])
         before = repaints.count
         await pilot.pause()
         # Painted by the frame its own message asked for, not by a timer a slot later.
         assert "disp 1/" in tree.line_text("lone") or "rec 1/" in tree.line_text("lone")
         assert repaints.count - before <= 2
+
+
+async def test_with_no_worker_an_idle_screen_is_not_repainted() -> None:
+    """`--worker none` (a worker that says NONE): one poll puts it in the header, then
+    nothing polls it twice a second and nothing repaints for it while the screen idles."""
+    app, feeds = make_app(worker=WorkerDouble(state="NONE", executor_id=""))
+    ticks = AgeTicks(app)
+    async with app.run_test(size=SIZE) as pilot:
+        feeds[0].push([_row("idle")], full=True)
+        await workers_done(app)
+        await pilot.pause()
+        assert app.query_one(StatusHeader).worker_state == "NONE"
+        repaints = RepaintCount(app)
+        await ticks.wait(pilot, 3)
+        await workers_done(app)
+        await pilot.pause()
+        assert repaints.count == 0
+
+
+async def test_a_worker_that_runs_is_still_polled_while_the_screen_idles() -> None:
+    worker = WorkerDouble()
+    app, _feeds = make_app(worker=worker)
+    ticks = AgeTicks(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await workers_done(app)
+        header = app.query_one(StatusHeader)
+        assert header.worker_state == "RUNNING"
+        worker.state = "DOWN"  # the worker died on its own: no key was pressed
+        await ticks.wait(pilot, 2)
+        await workers_done(app)
+        await pilot.pause()
+        assert header.worker_state == "DOWN"
 
 
 async def test_changes_in_a_burst_wait_for_the_next_frame_slot() -> None:

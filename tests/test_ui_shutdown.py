@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from test_ui_support import NOW_MS, State, WorkerDouble, family_rows, make_app
+from test_ui_support import NOW_MS, WorkerDouble, family_rows, make_app
 from textual.app import App
 
+from limbo_tui.pg.feed import FeedState
 from limbo_tui.ui import app as app_module
 from limbo_tui.ui.teardown import quiet_in_teardown
 from limbo_tui.ui.workflow_tree import WorkflowTree
@@ -34,7 +35,7 @@ async def test_quitting_while_batches_and_feed_states_keep_arriving(
         while storming:
             feed = feeds[0]
             feed.push(family_rows(f"wf-{sent:05d}", NOW_MS - sent, status="PENDING", kids=1))
-            feed.on_state(State(STATES[sent % len(STATES)], f"detail {sent}", float(sent)))
+            feed.on_state(FeedState(STATES[sent % len(STATES)], f"detail {sent}", float(sent)))
             sent += 1
             await asyncio.sleep(0)
 

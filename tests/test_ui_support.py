@@ -9,9 +9,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
-from limbo_tui.model import Step, Workflow
+from limbo_tui.feeds import Feed
+from limbo_tui.model import Row, Step, Workflow
+from limbo_tui.pg.feed import FeedBatch, FeedState
 from limbo_tui.settings import Settings, UISettings
 from limbo_tui.ui.app import LimboApp
 from limbo_tui.worker.protocol import ActionResult, EnqueueResult, ExperimentParams
@@ -23,28 +26,13 @@ PARENT = seed.PARENT
 DB = "postgresql://limbo:***@localhost:5432/test"
 
 
-@dataclass
-class Batch:
-    rows: list[Any]
-    full: bool = False
-
-
-@dataclass
-class State:
-    state: str
-    detail: str = ""
-    events_per_s: float = 0.0
-    source: str = ""
-    offer: bool = False
-
-
-def announced(settings: Settings) -> State:
+def announced(settings: Settings) -> FeedState:
     """What a real LiveFeed announces once its snapshot is in, on a database without
     limbo-tui's triggers, for these settings (tests/test_ui_feed_double.py holds the real
     feed to it): a lab installs its triggers and is LIVE via notify; a monitor writes
     nothing, polls deltas and offers live push, unless it may not."""
     if settings.lab or (settings.feed.triggers == "auto" and not settings.read_only):
-        return State("LIVE", "via notify", source="via notify")
+        return FeedState("LIVE", "via notify", source="via notify")
     low, high = settings.feed.poll_min_interval_s, settings.feed.poll_interval_s
     every = f"every {low:g}-{high:g} s" if low < high else f"every {high:g} s"
     if settings.read_only:
@@ -53,22 +41,26 @@ def announced(settings: Settings) -> State:
         reason, offer = "monitor, [feed] triggers = never", False
     else:
         reason, offer = "monitor, writes nothing (P: live push)", True
-    return State("POLLING", f"{every}: {reason}", source=every, offer=offer)
+    return FeedState("POLLING", f"{every}: {reason}", source=every, offer=offer)
 
 
 class InTestFeed:
-    """Calls on_batch / on_state exactly as LiveFeed does; tests push rows through it.
-    It starts the way the real feed does for the app's settings (`announced`)."""
+    """The feed contract (feeds.Feed, held to it by mypy): calls on_batch / on_state
+    exactly as LiveFeed does; tests push rows through it. It starts the way the real feed
+    does for the app's settings (`announced`)."""
 
     def __init__(
         self,
-        on_batch: Callable[[Any], None],
-        on_state: Callable[[Any], None],
+        on_batch: Callable[[FeedBatch], None],
+        on_state: Callable[[FeedState], None],
         settings: Settings | None = None,
     ):
         self.on_batch, self.on_state = on_batch, on_state
         self.settings = settings if settings is not None else Settings()
-        self.started = self.stopped = False
+        self.started = self.stopped = self.paused = False
+        # What load_page hands out, per queue (a test puts the pages it expects read).
+        self.pages: dict[str, list[list[Row]]] = {}
+        self.pages_asked: list[tuple[str, tuple[int, str]]] = []
 
     async def start(self) -> None:
         self.started = True
@@ -77,8 +69,24 @@ class InTestFeed:
     async def stop(self) -> None:
         self.stopped = True
 
-    def push(self, rows: Sequence[Any], full: bool = False) -> None:
-        self.on_batch(Batch(list(rows), full))
+    async def pause(self) -> None:
+        self.paused = True
+
+    async def resume(self) -> None:
+        self.paused = False
+
+    async def load_page(self, queue: str, older_than: tuple[int, str]) -> list[Row]:
+        self.pages_asked.append((queue, older_than))
+        pages = self.pages.get(queue)
+        return pages.pop(0) if pages else []
+
+    async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:
+        # As LiveFeed after the user's confirm: NOTIFY from now on, no offer left.
+        self.on_state(FeedState("LIVE", "via notify", source="via notify"))
+        return "live push on: triggers installed"
+
+    def push(self, rows: Sequence[Row], full: bool = False) -> None:
+        self.on_batch(FeedBatch(list(rows), full))
 
 
 @dataclass
@@ -206,7 +214,9 @@ def make_app(
     base = settings if settings is not None else Settings()
     settings = replace(base, ui=UISettings(refresh_hz=10_000), read_only=read_only)
 
-    def factory(on_batch: Callable[[Any], None], on_state: Callable[[Any], None]) -> Any:
+    def factory(
+        on_batch: Callable[[FeedBatch], None], on_state: Callable[[FeedState], None]
+    ) -> Feed:
         feed = InTestFeed(on_batch, on_state, settings)
         feeds.append(feed)
         return feed
@@ -238,8 +248,28 @@ class RepaintCount:
         app.repaint = counting  # type: ignore[method-assign]
 
 
-def family_rows(prefix: str, created_ms: int, status: str = "SUCCESS", kids: int = 2) -> list:
-    rows: list[Any] = [
+class AgeTicks:
+    """Counts the app's once-a-second ticks (ages, time-based diagnoses): idle tests wait
+    for ticks, not for a stretch of time. Attach before run_test: the tick is set at mount."""
+
+    def __init__(self, app: LimboApp) -> None:
+        self.count = 0
+        original = app._tick
+
+        def counting() -> None:
+            self.count += 1
+            original()
+
+        app._tick = counting  # type: ignore[method-assign]
+
+    async def wait(self, pilot: Pilot[None], ticks: int) -> None:
+        target = self.count + ticks
+        while self.count < target:
+            await pilot.pause(0.05)
+
+
+def family_rows(prefix: str, created_ms: int, status: str = "SUCCESS", kids: int = 2) -> list[Row]:
+    rows: list[Row] = [
         Workflow(id=prefix, status=status, name="dbos_workflow", created_at_ms=created_ms)
     ]
     for k in range(1, kids + 1):

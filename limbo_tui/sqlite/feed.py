@@ -106,6 +106,11 @@ class SqliteFeed:
     async def resume(self) -> None:
         return None
 
+    async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:
+        # Never offered (a SQLite session is never told `offer`): each commit already
+        # reaches the feed through inotify, and the file is opened read-only.
+        raise LimboError("live push is for PostgreSQL: a SQLite file is followed as it changes")
+
     async def load_page(self, queue: str, older_than: tuple[int, str]) -> list[Row]:
         """The next page of a summarized backlog, read on the feed's own thread (after
         what it read before, before what it reads next)."""

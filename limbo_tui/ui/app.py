@@ -34,6 +34,7 @@ from textual.widgets import Input, Tree
 
 from limbo_tui.diagnose import Diagnosis
 from limbo_tui.errors import one_line
+from limbo_tui.feeds import Feed, FeedFactory
 from limbo_tui.gc_pauses import freeze_long_lived
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.modes import mode_label
@@ -49,7 +50,6 @@ from limbo_tui.ui.bindings import (
     app_bindings,
     display_key,
 )
-from limbo_tui.ui.collaborators import FeedFactory, FeedLike
 from limbo_tui.ui.details_pane import DetailsPane, StepsTable
 from limbo_tui.ui.filter_input import FilterInput
 from limbo_tui.ui.graceful_quit import GracefulQuit
@@ -131,6 +131,8 @@ class LimboApp(App[None]):
         self._last_change_painted = 0.0
         self._repaint_timer: Timer | None = None
         self._repaint_asked = False
+        # The worker's polls, until it says it has nothing more to tell (polls_worker).
+        self._worker_polls: Timer | None = None
         self._long_lived_frozen = False
         self._queues_shown_at = 0.0
         # The workflow the details pane shows (painting only: the selection is the state's).
@@ -182,7 +184,7 @@ class LimboApp(App[None]):
         return self.state.view.sort
 
     @property
-    def feed(self) -> FeedLike | None:
+    def feed(self) -> Feed | None:
         return self.inputs.feed
 
     @property
@@ -267,7 +269,7 @@ class LimboApp(App[None]):
             if self.start_worker:
                 self.keys.run_blocking("start the worker", self.worker.start, quiet=True)
             self.poll_worker()  # the header shows the worker's state at once
-            self.set_interval(WORKER_POLL_S, self.poll_worker)
+            self._worker_polls = self.set_interval(WORKER_POLL_S, self.poll_worker)
 
     def _check_database(self, check: Callable[[], str]) -> None:
         try:
@@ -344,6 +346,10 @@ class LimboApp(App[None]):
             self.notify(status.detail, severity="warning", timeout=10)
         self.state.worker_polled(status)
         self.inputs.keep(self.state.take_learned())
+        if not self.state.polls_worker and self._worker_polls is not None:
+            # No worker: no poll twice a second, and no repaint for it (an idle cost).
+            self._worker_polls.stop()
+            self._worker_polls = None
         self.repaint()
 
     def on_worker_poll_failed(self, message: WorkerPollFailed) -> None:
@@ -606,11 +612,11 @@ class LimboApp(App[None]):
     async def action_suspend(self) -> None:
         # A stopped limbo-tui must hold nothing that grows on the server: the feed lets
         # go of its NOTIFY subscription first (the queue's tail) and takes it back on fg.
-        feed: Any = self.inputs.feed
-        if feed is not None and hasattr(feed, "pause"):
+        feed = self.inputs.feed
+        if feed is not None:
             await feed.pause()
         refused = suspend_to_shell(self)
-        if feed is not None and hasattr(feed, "resume"):
+        if feed is not None:
             await feed.resume()
         if refused is not None:
             self.notify(refused, severity="warning")

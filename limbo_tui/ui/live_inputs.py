@@ -16,9 +16,9 @@ from typing import Any
 from textual.app import App
 
 from limbo_tui.errors import one_line
+from limbo_tui.feeds import Feed, FeedFactory
 from limbo_tui.model import RegisteredMax
 from limbo_tui.monitor_state import FeedFacts, MonitorState, WorkerStatus
-from limbo_tui.ui.collaborators import BacklogPages, FeedFactory, FeedLike
 from limbo_tui.ui.messages import (
     BacklogPageLoaded,
     FeedBatchArrived,
@@ -41,7 +41,7 @@ class LiveInputs:
         self._state = state
         self._feed_factory = feed_factory
         self._worker = worker
-        self.feed: FeedLike | None = None
+        self.feed: Feed | None = None
         # Queues whose next backlog page is being read.
         self._pages_loading: set[str] = set()
         # Maxima the state learned on the loop, for the poll's thread to keep in the lab.
@@ -69,14 +69,14 @@ class LiveInputs:
         """The next page of a summarized backlog, read by the feed beside its own work;
         one request per queue at a time (a second enter while it loads adds nothing)."""
         feed = self.feed
-        if not isinstance(feed, BacklogPages) or queue in self._pages_loading:
+        if feed is None or queue in self._pages_loading:
             return
         self._pages_loading.add(queue)
         self._app.run_worker(
             self._load_page(feed, queue, older_than), group="backlog-page", exit_on_error=False
         )
 
-    async def _load_page(self, feed: BacklogPages, queue: str, older_than: tuple[int, str]) -> None:
+    async def _load_page(self, feed: Feed, queue: str, older_than: tuple[int, str]) -> None:
         try:
             rows = await feed.load_page(queue, older_than)
         except Exception as exc:

@@ -44,13 +44,13 @@ class LivePush:
         self._app.push_screen(LivePushConsent(schema), answered)
 
     async def _install(self) -> None:
-        feed: Any = self._inputs.feed
-        install = getattr(feed, "install_triggers", None)
-        if install is None:
-            self._app.notify("this feed cannot install triggers", severity="error")
-            return
+        feed = self._inputs.feed
+        if feed is None:
+            return  # the offer is a feed's own word: there is one
         try:
-            line = await install(on_wait=lambda text: self._app.notify(text, severity="warning"))
+            line = await feed.install_triggers(
+                on_wait=lambda text: self._app.notify(text, severity="warning")
+            )
         except Exception as exc:
             self._app.notify(f"live push: {one_line(exc)}", severity="error", timeout=10)
             return
