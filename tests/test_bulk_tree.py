@@ -119,15 +119,21 @@ async def test_a_child_left_out_comes_back_whole_and_forget_drops_it() -> None:
         assert a.id not in tree._tree_nodes and a.children[0].id not in tree._tree_nodes
 
 
+def fifty_lines(app: App[None]) -> BulkTree:
+    """The app's tree as fifty leaves n0..n49 under a hidden root (taller than the screens)."""
+    tree = app.query_one(BulkTree)
+    tree.show_root = False
+    nodes = [tree.make_node(tree.root, Text(f"n{i}"), f"n{i}", False) for i in range(50)]
+    tree.set_children(tree.root, nodes)
+    return tree
+
+
 async def test_a_shorter_tree_keeps_its_line_list_and_a_narrower_one_rebuilds_it() -> None:
     # Tree's own handler rebuilds every line for any new size: a 25k-line tree made one
     # line shorter (the `/` filter line showing) rebuilt them all.
     app = OneTree()
     async with app.run_test(size=(40, 20)) as pilot:
-        tree = app.query_one(BulkTree)
-        tree.show_root = False
-        nodes = [tree.make_node(tree.root, Text(f"n{i}"), f"n{i}", False) for i in range(50)]
-        tree.set_children(tree.root, nodes)
+        tree = fifty_lines(app)
         await pilot.pause()
         built = tree.lines_built
         tree.styles.height = 10
@@ -153,10 +159,7 @@ async def test_focus_leaving_the_tree_repaints_its_lines_without_rebuilding_them
     # line rebuilt a 25k-line tree before the filter's own sync.
     app = TreeAndField()
     async with app.run_test(size=(40, 20)) as pilot:
-        tree = app.query_one(BulkTree)
-        tree.show_root = False
-        nodes = [tree.make_node(tree.root, Text(f"n{i}"), f"n{i}", False) for i in range(50)]
-        tree.set_children(tree.root, nodes)
+        tree = fifty_lines(app)
         tree.focus()
         await pilot.pause()
         tree.cursor_line = 0

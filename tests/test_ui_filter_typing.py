@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_ui_support import ActionsDouble, WorkerDouble, make_app
+from test_ui_support import ActionsDouble, WorkerDouble, make_app, seeded_app
 from textual import events
 from textual.widgets import Input
 
@@ -53,11 +53,7 @@ async def test_a_filter_typed_in_one_burst_syncs_the_tree_once_for_its_last_text
     # Each sync of a large tree costs more than the burst takes to arrive: a sync per key
     # ("n" matches nearly everything) kept 20k workflows from filtering for seconds. The
     # app repaints after the messages already queued, so the burst is one sync.
-    app, feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        feeds[0].push(seed.rows(), full=True)
-        await pilot.pause(0.3)
+    async with seeded_app() as (app, pilot):
         tree = app.query_one(WorkflowTree)
         synced: list[frozenset[str] | None] = []
         sync = tree.sync
@@ -77,11 +73,7 @@ async def test_a_filter_typed_in_one_burst_syncs_the_tree_once_for_its_last_text
 async def test_the_filter_line_showing_does_not_rebuild_the_trees_lines() -> None:
     # `/` makes the tree one line shorter and takes its focus: Tree's own handlers rebuilt
     # every line for each (25k lines twice before the filter's own sync).
-    app, feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        feeds[0].push(seed.rows(), full=True)
-        await pilot.pause(0.3)
+    async with seeded_app() as (app, pilot):
         tree = app.query_one(WorkflowTree)
         height, built = tree.size.height, tree.lines_built
         await pilot.press("slash")

@@ -5,7 +5,7 @@ LiveFeed uses), small worker / actions doubles, and the app's clock a minute int
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -186,6 +186,19 @@ class ActionsDouble:
         return ActionResult(True, f"sent {message!r}", workflow_id)
 
 
+@contextlib.asynccontextmanager
+async def seeded_app(
+    size: tuple[int, int] = (80, 24),
+) -> AsyncIterator[tuple[LimboApp, Pilot[None]]]:
+    """An app with a worker and actions doubles on screen, the seed's rows in its tree."""
+    app, feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        feeds[0].push(seed.rows(), full=True)
+        await pilot.pause(0.3)
+        yield app, pilot
+
+
 async def workers_done(app: Any) -> None:
     """Wait for the app's thread workers. The worker poll is exclusive: on a loaded
     machine a new poll cancels the one still waiting, and wait_for_complete re-raises
@@ -233,34 +246,35 @@ def make_app(
     return app, feeds
 
 
-class RepaintCount:
+class CallCount:
+    """How many times one of the app's own methods has run since this was attached (it
+    wraps the method on the instance; what the app set up before holds the original)."""
+
+    def __init__(self, app: LimboApp, method: str) -> None:
+        self.count = 0
+        original = getattr(app, method)
+
+        def counting() -> None:
+            self.count += 1
+            original()
+
+        setattr(app, method, counting)
+
+
+class RepaintCount(CallCount):
     """How many times the app has painted its frame since this was attached (the frame
     cap's tests count repaints, not milliseconds)."""
 
     def __init__(self, app: LimboApp) -> None:
-        self.count = 0
-        original = app.repaint
-
-        def counting() -> None:
-            self.count += 1
-            original()
-
-        app.repaint = counting  # type: ignore[method-assign]
+        super().__init__(app, "repaint")
 
 
-class AgeTicks:
+class AgeTicks(CallCount):
     """Counts the app's once-a-second ticks (ages, time-based diagnoses): idle tests wait
     for ticks, not for a stretch of time. Attach before run_test: the tick is set at mount."""
 
     def __init__(self, app: LimboApp) -> None:
-        self.count = 0
-        original = app._tick
-
-        def counting() -> None:
-            self.count += 1
-            original()
-
-        app._tick = counting  # type: ignore[method-assign]
+        super().__init__(app, "_tick")
 
     async def wait(self, pilot: Pilot[None], ticks: int) -> None:
         target = self.count + ticks

@@ -5,6 +5,8 @@ seconds), and what the screen shows is the new age in its column."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from rich.style import Style
@@ -12,6 +14,7 @@ from rich.text import Text
 from test_ui_support import NOW_MS, screen_lines
 from textual.app import App, ComposeResult
 from textual.geometry import Region
+from textual.pilot import Pilot
 
 from limbo_tui.model import Workflow, WorkflowGraph
 from limbo_tui.tree_facts import TreeFacts
@@ -60,17 +63,26 @@ def _rows(prefix: str, created_ms: int, n: int) -> list[Workflow]:
     ]
 
 
-async def test_the_tick_repaints_only_the_age_cells_that_read_otherwise() -> None:
-    now = [NOW_MS]
-    app = TreeApp(now)
+@contextlib.asynccontextmanager
+async def tree_showing(
+    rows: list[Workflow],
+) -> AsyncIterator[tuple[TreeApp, Pilot[None], WorkflowTree]]:
+    """A tree on screen with these rows, its clock at NOW_MS (app.now[0] moves it)."""
+    app = TreeApp([NOW_MS])
     async with app.run_test(size=(120, 20)) as pilot:
         tree = app.query_one(WorkflowTree)
         graph = WorkflowGraph()
-        # Ages in minutes (one reading for a minute) and in seconds (another each second).
-        old, young = _rows("old", NOW_MS - 20 * MINUTE, 5), _rows("young", NOW_MS - 30_000, 2)
-        graph.replace_all([*old, *young])
-        tree.sync(graph, TreeFacts(), [r.id for r in [*old, *young]], True)
+        graph.replace_all(rows)
+        tree.sync(graph, TreeFacts(), [r.id for r in rows], True)
         await pilot.pause()
+        yield app, pilot, tree
+
+
+async def test_the_tick_repaints_only_the_age_cells_that_read_otherwise() -> None:
+    # Ages in minutes (one reading for a minute) and in seconds (another each second).
+    old, young = _rows("old", NOW_MS - 20 * MINUTE, 5), _rows("young", NOW_MS - 30_000, 2)
+    async with tree_showing([*old, *young]) as (app, pilot, tree):
+        now = app.now
         tree.tick()
         await pilot.pause()
         watched = Watched(tree)
@@ -107,20 +119,11 @@ async def test_the_tick_repaints_only_the_age_cells_that_read_otherwise() -> Non
 
 
 async def test_the_age_painted_over_a_line_sits_in_its_column_as_the_line_reads() -> None:
-    now = [NOW_MS]
-    app = TreeApp(now)
-    async with app.run_test(size=(120, 20)) as pilot:
-        tree = app.query_one(WorkflowTree)
-        graph = WorkflowGraph()
-        rows = [
-            Workflow("parent", "PENDING", name="job", created_at_ms=NOW_MS - 5 * MINUTE),
-            Workflow(
-                "kid", "PENDING", name="step", parent_id="parent", created_at_ms=NOW_MS - 65_000
-            ),
-        ]
-        graph.replace_all(rows)
-        tree.sync(graph, TreeFacts(), ["parent", "kid"], True)
-        await pilot.pause()
+    rows = [
+        Workflow("parent", "PENDING", name="job", created_at_ms=NOW_MS - 5 * MINUTE),
+        Workflow("kid", "PENDING", name="step", parent_id="parent", created_at_ms=NOW_MS - 65_000),
+    ]
+    async with tree_showing(rows) as (app, _pilot, tree):
         screen = screen_lines(app)
         for wid in ("parent", "kid"):
             line = tree.line_text(wid).rstrip()
