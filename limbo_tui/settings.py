@@ -139,7 +139,7 @@ class FeedSettings:
 
 @dataclass(frozen=True)
 class UISettings:
-    refresh_hz: float = 10.0
+    refresh_hz: float = 20.0
 
 
 @dataclass(frozen=True)

@@ -406,3 +406,32 @@ async def test_another_build_replacing_the_triggers_is_not_a_removal(
             await conn.close()
     finally:
         await feed.stop()
+
+
+async def test_in_a_burst_a_change_waits_only_for_the_rest_of_the_window(dbos_url: str) -> None:
+    # One fetch per 2 s window at most: `a` is fetched at once (a lone change); `b`, 1.2 s
+    # after that fetch began, waits for the rest of its window (0.8 s) and goes alone;
+    # `c`, 0.7 s after b's fetch began, in the next. Waiting a whole window of its own
+    # from its arrival, `b` was still held when `c` came and the two shared a fetch.
+    settings = replace(FAST, feed=replace(FAST.feed, coalesce_ms=2000))
+    fetched: list[set[str]] = []
+
+    def on_batch(batch: FeedBatch) -> None:
+        if not batch.full:
+            fetched.append({r.id for r in batch.rows if isinstance(r, Workflow)})
+
+    rec = Recorder()
+    feed = LiveFeed(dbos_url, settings, on_batch, rec.on_state)
+    await feed.start()
+    insert = "INSERT INTO dbos.workflow_status (workflow_uuid, status) VALUES ('{}', 'ENQUEUED')"
+    try:
+        await asyncio.to_thread(_write, dbos_url, insert.format("a"))
+        await _wait_for(lambda: bool(fetched), 5)
+        await asyncio.sleep(1.2)
+        await asyncio.to_thread(_write, dbos_url, insert.format("b"))
+        await asyncio.sleep(1.5)
+        await asyncio.to_thread(_write, dbos_url, insert.format("c"))
+        await _wait_for(lambda: "c" in set().union(*fetched), 10)
+    finally:
+        await feed.stop()
+    assert fetched == [{"a"}, {"b"}, {"c"}]

@@ -513,7 +513,8 @@ class LiveFeed:
         heartbeat = self.settings.feed.heartbeat_s
         next_beat = time.monotonic() + heartbeat
         coalesce_s = self.settings.feed.coalesce_ms / 1000
-        last_flush = 0.0
+        # When the last fetch began: at most one fetch per coalescing window.
+        last_fetch = -math.inf
         while True:
             self._check_lost()
             source = self._source
@@ -531,15 +532,17 @@ class LiveFeed:
                 next_beat = time.monotonic() + heartbeat
             if changes:
                 self._rate.add(_count(changes))
-                if source.kind == "notify" and now - last_flush < coalesce_s:
-                    # A lone change is fetched at once. In a burst (the last fetch was
-                    # moments ago) wait a little, so that a DBOS step's several writes
-                    # cost one fetch.
-                    await asyncio.sleep(coalesce_s)
+                wait = last_fetch + coalesce_s - time.monotonic()
+                if source.kind == "notify" and wait > 0:
+                    # A lone change is fetched at once. In a burst (the last fetch began
+                    # moments ago) a change waits for the rest of that fetch's window
+                    # only, not a whole window of its own: a DBOS step's several writes
+                    # still cost one fetch, and no change waits longer than the window.
+                    await asyncio.sleep(wait)
                     self._check_lost()
                     changes.merge(await source.changes(0))
+                last_fetch = time.monotonic()
                 await self._flush(changes)
-                last_flush = time.monotonic()
             # The true totals, counted again when a batch held a row the graph cannot place.
             assert self._query is not None
             recounted = await self._recount.rows(self._query, self.schema)

@@ -5,7 +5,8 @@ The app holds no fact of its own. Every input becomes a message with its payload
 ActionFinished(outcome)) that goes into MonitorState; a repaint reads MonitorState.frame()
 and paints it: the tree for the ids that changed, the details of the selected workflow,
 the header and the limbo bar. A change is painted at once unless another change was
-painted less than 1/refresh_hz ago: only a burst waits for the next frame slot. Once a second the
+painted less than 1/refresh_hz ago (or three times that frame's CPU, when it cost more):
+only a burst waits for the next frame slot. Once a second the
 state ticks (time-based diagnoses) and ages move on. Keys that act are ActionKeys'
 (workflow_actions.py), live push is LivePush's, the feed and worker polls LiveInputs'.
 Blocking calls run in thread workers and come back as messages; feed / worker errors
@@ -82,10 +83,19 @@ from limbo_tui.worker import protocol as worker_protocol
 
 WORKER_POLL_S = 0.5
 AGE_TICK_S = 1.0
+# Frames of changes begin at least this many times their own CPU apart: however costly
+# a frame (a tree of 20k roots), painting a burst takes at most about a third of the
+# loop, and keys and batches are still handled between frames.
+FRAME_SPACING = 3.0
 
 
 def wall_clock_ms() -> int:
     return int(time.time() * 1000)
+
+
+def loop_cpu_s() -> float:
+    """The CPU the loop's thread has used (a frame's cost, not the machine's load)."""
+    return time.thread_time()
 
 
 class LimboApp(App[None]):
@@ -127,8 +137,10 @@ class LimboApp(App[None]):
         self.keys = ActionKeys(self, self.state, worker, actions, self.jump_to)
         self.live_push = LivePush(self, self.state, self.inputs)
         self._graceful_quit = GracefulQuit(self, worker)
-        # When the last change was painted (the frame cap counts only those).
+        # When the last frame of changes began (the frame cap counts only those), and the
+        # CPU it took to reach the screen (its repaint and Textual's render of it).
         self._last_change_painted = 0.0
+        self._last_frame_cpu_s = 0.0
         self._repaint_timer: Timer | None = None
         self._repaint_asked = False
         # The worker's polls, until it says it has nothing more to tell (polls_worker).
@@ -373,7 +385,9 @@ class LimboApp(App[None]):
     def _repaint_when_due(self) -> None:
         # Only frames that painted changes count: the header's repaints for the feed's
         # state or a worker poll (a few a second) never hold a change back.
-        interval = 1.0 / max(self.settings.ui.refresh_hz, 0.1)
+        interval = max(
+            1.0 / max(self.settings.ui.refresh_hz, 0.1), FRAME_SPACING * self._last_frame_cpu_s
+        )
         now = time.monotonic()
         due = self._last_change_painted + interval
         if now >= due:
@@ -383,7 +397,13 @@ class LimboApp(App[None]):
 
     def _paint_changes(self) -> None:
         self._last_change_painted = time.monotonic()
+        began = loop_cpu_s()
         self.repaint()
+        self.call_after_refresh(self._frame_out, began)
+
+    def _frame_out(self, began: float) -> None:
+        # From the repaint to the screen's refresh (Textual's render of it included).
+        self._last_frame_cpu_s = loop_cpu_s() - began
 
     @quiet_in_teardown
     def repaint(self) -> None:
