@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
+from limbo_tui.pg.databases import create_database, drop_database
 from limbo_tui.pg.embedded import EmbeddedServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,22 +81,11 @@ class BenchServer:
         """A new database copied from `template`; returns its name."""
         self._counter += 1
         name = f"{prefix}_{self._counter}"
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(name), sql.Identifier(template)
-                )
-            )
+        create_database(self.url("postgres"), name, template=template, replace=True)
         return name
 
     def drop_database(self, name: str) -> None:
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_database(self.url("postgres"), name)
 
 
 @contextlib.contextmanager

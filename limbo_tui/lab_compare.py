@@ -90,16 +90,10 @@ def _database_name(release: str) -> str:
 @contextmanager
 def _fresh_database(server: EmbeddedServer, release: str) -> Iterator[str]:
     """A new database for this comparison (a previous comparison's is dropped first)."""
-    import psycopg
-    from psycopg import sql
+    from limbo_tui.pg.databases import create_database
 
-    admin = server.url("postgres")
     name = _database_name(release)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    create_database(server.url("postgres"), name, replace=True)
     yield server.url(name)
 
 

@@ -15,10 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
 from limbo_tui.database import prepare_dbos_schema
+from limbo_tui.pg import databases
 from limbo_tui.pg.embedded import EmbeddedServer
 
 DBOS_TEMPLATE = "limbo_test_dbos_template"
@@ -87,17 +85,9 @@ def create_dbos_template(server: EmbeddedServer, name: str = DBOS_TEMPLATE) -> s
 def fresh_database(server: EmbeddedServer, template: str = DBOS_TEMPLATE) -> str:
     """A new database copied from `template` ("template1": an empty one); its name."""
     name = f"t_{os.getpid()}_{next(_counter)}"
-    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
-        )
+    databases.create_database(server.url("postgres"), name, template=template)
     return name
 
 
 def drop_database(server: EmbeddedServer, name: str) -> None:
-    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    databases.drop_database(server.url("postgres"), name)

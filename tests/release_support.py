@@ -16,6 +16,7 @@ import pytest
 from psycopg import sql
 
 from limbo_tui import releases
+from limbo_tui.pg.databases import create_database
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.urls import sqlalchemy_url
 from limbo_tui.worker.release_client import call_helper
@@ -53,8 +54,7 @@ def old_database(server: EmbeddedServer) -> str:
             # Built under another name, renamed once complete: a failed migration never
             # leaves a half-made template behind for the next test to copy.
             building = f"{template}_{os.getpid()}"
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(building)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
+            create_database(server.url("postgres"), building, replace=True)
             migrate_with(release_python(OLD), server.url(building))
             conn.execute(
                 sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
