@@ -29,6 +29,8 @@ CHILD = f"{PARENT}-1"
 FINISHED = "0c1d2e3f-0000-4000-8000-000000000001"  # an unrelated finished workflow
 CREATED_MS = 1_770_326_545_905  # the parent's created_at in the seed's log
 UPDATED_MS = 1_770_326_593_723  # its updated_at there, after the child was dead-lettered
+# The tests' clock: 2026-02-05 21:23:25Z, a minute after the parent was created.
+MINUTE_LATER_MS = CREATED_MS + 60_000
 QUEUE = "example-queue"
 DEDUP_ID = "6/5"
 EXECUTOR = "exp22-executor-1"

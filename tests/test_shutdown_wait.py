@@ -10,7 +10,7 @@ from limbo_tui.worker.protocol import ShutdownWait
 from tests import seed
 
 PARENT = seed.PARENT
-NOW_MS = seed.CREATED_MS + 60_000  # a minute into the seed
+NOW_MS = seed.MINUTE_LATER_MS
 
 
 def _seed_limbo() -> WorkflowGraph:

@@ -20,8 +20,7 @@ from limbo_tui.ui.app import LimboApp
 from limbo_tui.worker.protocol import ActionResult, EnqueueResult, ExperimentParams
 from tests import seed
 
-# 2026-02-05 21:23:25Z, a minute after the seed's parent was created.
-NOW_MS = seed.CREATED_MS + 60_000
+NOW_MS = seed.MINUTE_LATER_MS
 PARENT = seed.PARENT
 DB = "postgresql://limbo:***@localhost:5432/test"
 

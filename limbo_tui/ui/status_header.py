@@ -8,7 +8,9 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from limbo_tui.monitor_state import NO_WORKER
 from limbo_tui.terminal_text import safe_text
+from limbo_tui.worker.protocol import NONE
 
 # The key that switches on live push (bindings.KEYS "live-push"), named by the header.
 LIVE_PUSH_HINT = "P: live push"
@@ -17,7 +19,7 @@ LIVE_PUSH_HINT = "P: live push"
 class StatusHeader(Widget):
     mode: reactive[str] = reactive("")
     database: reactive[str] = reactive("")
-    worker_state: reactive[str] = reactive("none")
+    worker_state: reactive[str] = reactive(NO_WORKER)
     executor_id: reactive[str] = reactive("")
     worker_detail: reactive[str] = reactive("")
     feed_state: reactive[str] = reactive("STARTING")
@@ -35,7 +37,8 @@ class StatusHeader(Widget):
 
     def render(self) -> Content:
         worker = self.worker_state
-        if self.executor_id and worker not in ("none", "NONE"):
+        # No worker of this limbo-tui (none at all, or a NoWorker): no executor to name.
+        if self.executor_id and worker not in (NO_WORKER, NONE):
             worker = f"{worker} {self.executor_id}"
         stopping = self.worker_state == "STOPPING" and bool(self.worker_detail)
         if stopping:
