@@ -74,13 +74,21 @@ async def test_with_no_worker_an_idle_screen_is_not_repainted() -> None:
 
 
 async def test_a_worker_that_runs_is_still_polled_while_the_screen_idles() -> None:
+    """Polled twice a second, an idle worker repaints nothing (nothing it tells the
+    screen changed); the poll after it died on its own shows it."""
     worker = WorkerDouble()
     app, _feeds = make_app(worker=worker)
     ticks = AgeTicks(app)
     async with app.run_test(size=SIZE) as pilot:
         await workers_done(app)
+        await pilot.pause()
         header = app.query_one(StatusHeader)
         assert header.worker_state == "RUNNING"
+        repaints = RepaintCount(app)
+        await ticks.wait(pilot, 2)
+        await workers_done(app)
+        await pilot.pause()
+        assert repaints.count == 0
         worker.state = "DOWN"  # the worker died on its own: no key was pressed
         await ticks.wait(pilot, 2)
         await workers_done(app)

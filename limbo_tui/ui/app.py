@@ -356,13 +356,17 @@ class LimboApp(App[None]):
         if status.state == "ELSEWHERE" and self.state.worker.state != "ELSEWHERE":
             # The header's second line may be cut at 80 columns: say it once in full.
             self.notify(status.detail, severity="warning", timeout=10)
+        shown = self.state.worker
         self.state.worker_polled(status)
         self.inputs.keep(self.state.take_learned())
         if not self.state.polls_worker and self._worker_polls is not None:
             # No worker: no poll twice a second, and no repaint for it (an idle cost).
             self._worker_polls.stop()
             self._worker_polls = None
-        self.repaint()
+        # A poll that changed nothing the screen shows (an idle worker's, twice a second)
+        # paints nothing: its facts, progress and timeline are the frame's (dirty).
+        if self.state.worker != shown or self.state.dirty:
+            self.repaint()
 
     def on_worker_poll_failed(self, message: WorkerPollFailed) -> None:
         self.state.report(message.problem)
