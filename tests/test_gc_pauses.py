@@ -66,3 +66,36 @@ def test_freezing_happens_once_per_process() -> None:
         """
     )
     assert out == "True False True"
+
+
+def test_after_the_first_snapshot_a_frame_s_garbage_waits_for_a_larger_collection() -> None:
+    # Textual's dead lines are reference cycles: at 700 new objects a collection ran
+    # dozens of times a second under a stream of changes, and each pushed the live part
+    # of a frame towards the full collection's walk.
+    out = _run(
+        """
+        import gc, io, time
+        from limbo_tui.model import Workflow
+        from limbo_tui.pg.feed import FeedBatch
+        from limbo_tui.scripting import Watcher
+        from limbo_tui.settings import Settings
+
+        runs = []
+        gc.callbacks.append(lambda phase, info: phase == "start" and runs.append(info))
+
+        def frame_garbage():
+            for _ in range(20_000):
+                line = []
+                line.append(line)  # a dead cycle, as a rendered Strip in its own cache
+
+        frame_garbage()
+        print("before", len(runs) > 0)
+        now = int(time.time() * 1000)
+        row = Workflow("w", "SUCCESS", "job", created_at_ms=now, updated_at_ms=now)
+        Watcher(Settings(), io.StringIO()).on_batch(FeedBatch([row], full=True))
+        runs.clear()
+        frame_garbage()
+        print("after", len(runs))
+        """
+    )
+    assert out.split("\n") == ["before True", "after 0"]
