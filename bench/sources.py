@@ -53,7 +53,14 @@ import psycopg
 
 from bench import cpu_account
 from bench.common import SCHEMA, log, machine, shared_tmp, stop_process
-from bench.sources_summary import SOURCES, VARIANTS, WRITERS, summarise, table
+from bench.sources_summary import (
+    SOURCES,
+    TARGET_WORKLOAD,
+    VARIANTS,
+    WRITERS,
+    summarise,
+    table,
+)
 from limbo_tui.pg import binaries, embedded, triggers
 from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.pg.sources.pgoutput import publication_sql
@@ -374,7 +381,15 @@ class Plan:
     @classmethod
     def default(cls, quick: bool) -> Plan:
         if quick:
-            return cls(seconds=1.0, rounds=2, latency_rows=10, idle_s=1.0)
+            # The smoke test's plan: every figure (they are all at 8 writers) from the
+            # fewest phases; each phase saturates the machine for its whole second.
+            return cls(
+                seconds=1.0,
+                rounds=2,
+                writers=(int(TARGET_WORKLOAD),),
+                latency_rows=10,
+                idle_s=1.0,
+            )
         return cls(seconds=2.0, rounds=8, dbos=True)
 
 
