@@ -13,7 +13,15 @@ from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from limbo_tui.model import ENQUEUED, LIVE_STATUSES, GroupTotal, Workflow, WorkflowGraph
+from limbo_tui.model import (
+    ENQUEUED,
+    LIVE_STATUSES,
+    GroupTotal,
+    Row,
+    Totals,
+    Workflow,
+    WorkflowGraph,
+)
 
 Iso = Callable[[int | None], str | None]
 
@@ -101,6 +109,71 @@ PAGE = 100
 # The rows of a summarized backlog a snapshot loads (its first pages); the next pages are
 # fetched from the database when the user reaches them (pg/queries.backlog_page).
 FIRST_LOADED = 2 * PAGE
+# The rest of the live work (paged_live) the TUI's snapshot loads, newest first, with
+# their families: a few screens of the tree. The older live families are counted in the
+# header and read a page (PAGE rows) at a time from the tree's last line
+# (pg/queries.live_page), so that the first paint of a database with thousands of live
+# families does not wait for all of them.
+LIVE_FIRST = 2 * PAGE
+
+
+def summarized_queues(totals: Totals) -> frozenset[str | None]:
+    """The queues whose ENQUEUED backlog a snapshot loads by its first pages only."""
+    return frozenset(
+        g.queue for g in totals.groups if g.status == ENQUEUED and g.count >= GROUP_MIN
+    )
+
+
+def paged_live(wf: Workflow, summarized: Container[str | None]) -> bool:
+    """Live work outside the summarized backlogs: what live_first / live_page count."""
+    if wf.status == ENQUEUED:
+        return wf.queue not in summarized
+    return wf.status in LIVE_STATUSES
+
+
+def live_page_end(
+    rows: Iterable[Row],
+    summarized: Container[str | None],
+    n: int,
+    older_than: tuple[int, str] | None = None,
+) -> tuple[int, str] | None:
+    """Where the next page of live families starts, after a read of the newest `n` rows of
+    paged_live (older than `older_than`) and their families: the (created_at, id) of the
+    n-th newest such row read. The families may bring older paged_live rows too, never
+    newer ones than the n-th (those were read), so it is the last row the read asked for.
+    None: fewer than `n` (nothing older is left), or that row has no creation time."""
+    live = [r for r in rows if isinstance(r, Workflow) and paged_live(r, summarized)]
+    keys = sorted(
+        (
+            (r.created_at_ms, r.id)
+            for r in live
+            if r.created_at_ms is not None
+            and (older_than is None or (r.created_at_ms, r.id) < older_than)
+        ),
+        reverse=True,
+    )
+    missing = 0 if older_than is not None else sum(1 for r in live if r.created_at_ms is None)
+    # Rows without a creation time come first in a descending read (NULLS FIRST).
+    at = n - 1 - missing
+    if n <= 0 or at < 0 or len(keys) <= at:
+        return None
+    created, wid = keys[at]
+    assert created is not None
+    return created, wid
+
+
+def live_not_loaded(graph: WorkflowGraph) -> int:
+    """The live workflows outside the summarized backlogs the database holds and the
+    graph does not (older live families a page at a time; 0 without totals)."""
+    totals = graph.totals
+    if totals is None:
+        return 0
+    summarized = summarized_queues(totals)
+    return sum(
+        max(0, g.count - graph.loaded_in(g))
+        for g in totals.groups
+        if g.status != ENQUEUED or g.queue not in summarized
+    )
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,18 @@ class Feed(Protocol):
         when this feed cannot read one."""
         ...
 
+    @property
+    def pages_families(self) -> bool:
+        """True: the snapshot loads the newest live families only (LiveFeed with
+        page_live, the TUI's) and load_families reads the older ones; False: every live
+        row is loaded (up to MAX_LIVE per status), and no line offers more."""
+        ...
+
+    async def load_families(self) -> list[Row]:
+        """The next page of older live families with their steps ([] when none is left);
+        raises with the reason when this feed cannot read one."""
+        ...
+
     async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:
         """Live push, after the user's confirm: the one line to show; raises LimboError
         with the reason when it cannot be had."""
@@ -64,9 +76,12 @@ def make_feed(
     revive: Callable[[], None] | None = None,
     disk_problem: Callable[[], str | None] | None = None,
     server_clock: ServerClock | None = None,
+    page_live: bool = False,
 ) -> Feed:
     """server_clock: measured against the PostgreSQL server (a SQLite file's clock is
-    this host's, so its offset stays 0)."""
+    this host's, so its offset stays 0). page_live (the TUI's): the snapshot loads the
+    newest live families and the tree reads the older ones a page at a time
+    (LiveFeed.load_families); `watch` keeps every live row."""
     if is_sqlite(url):
         from limbo_tui.sqlite.feed import SqliteFeed
 
@@ -81,6 +96,7 @@ def make_feed(
         revive=revive,
         disk_problem=disk_problem,
         server_clock=server_clock,
+        page_live=page_live,
     )
 
 

@@ -147,6 +147,7 @@ def build_app(
             revive=revive,
             disk_problem=disk_problem,
             server_clock=clock,
+            page_live=True,
         ),
         worker=worker,
         actions=worker.actions,

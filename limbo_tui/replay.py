@@ -76,6 +76,12 @@ class ReplayFeed:
             "not recorded (open it in the recorded session to record it)"
         )
 
+    # The recorded snapshots are played as they were: no page of families to read.
+    pages_families = False
+
+    async def load_families(self) -> list[Row]:
+        return []
+
     async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:
         # Never offered: the replay's states carry no offer.
         raise LimboError("a replay reads a file and writes to no database")

@@ -79,6 +79,12 @@ class InTestFeed:
         pages = self.pages.get(queue)
         return pages.pop(0) if pages else []
 
+    # Every row a test pushes is all there is: no page of families.
+    pages_families = False
+
+    async def load_families(self) -> list[Row]:
+        return []
+
     async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:
         # As LiveFeed after the user's confirm: NOTIFY from now on, no offer left.
         self.on_state(FeedState("LIVE", "via notify", source="via notify"))

@@ -37,8 +37,9 @@ from typing import Literal, TypeVar
 
 import asyncpg
 
+from limbo_tui.backlog import LIVE_FIRST, PAGE, live_page_end, summarized_queues
 from limbo_tui.errors import LimboError, one_line
-from limbo_tui.model import Row, StepRemoved, Workflow, WorkflowRemoved
+from limbo_tui.model import Row, StepRemoved, Totals, Workflow, WorkflowRemoved
 from limbo_tui.pg import queries, triggers
 from limbo_tui.pg.connect import close_quietly, connect, connect_checked
 from limbo_tui.pg.recount import Recount
@@ -193,6 +194,7 @@ class LiveFeed:
         revive: Callable[[], None] | None = None,
         disk_problem: Callable[[], str | None] | None = None,
         server_clock: ServerClock | None = None,
+        page_live: bool = False,
     ) -> None:
         self.url = url
         # Measured at each snapshot and now and then at a heartbeat (server_clock.py).
@@ -223,6 +225,13 @@ class LiveFeed:
         self._recount = Recount()
         # Per queue, the rows of its summarized backlog read page by page (load_page).
         self._opened: dict[str, int] = {}
+        # The TUI's: a snapshot loads the newest live families (backlog.LIVE_FIRST rows of
+        # paged_live, plus those read page by page since: load_families), and where the
+        # next page starts, for the queues summarized at that snapshot.
+        self._page_live = page_live
+        self._live_opened = 0
+        self._live_next: tuple[int, str] | None = None
+        self._live_totals = Totals(workflows=0)
         # Why we poll (None while a push source runs); kept across reconnects.
         self.polling_reason: str | None = None
         self._offer = False
@@ -282,6 +291,31 @@ class LiveFeed:
         read = {r.id for r in rows if isinstance(r, Workflow)}
         self._known |= read
         self._opened[queue] = self._opened.get(queue, 0) + len(read)
+        return rows
+
+    @property
+    def pages_families(self) -> bool:
+        return self._page_live
+
+    async def load_families(self) -> list[Row]:
+        """The next page of live families (queries.live_page) past what the snapshot and
+        the pages before loaded, on a connection of its own as load_page; nothing when
+        every live family is loaded."""
+        start = self._live_next
+        if start is None:
+            return []
+        counted = self._live_totals
+        conn = await connect(self.url)
+        try:
+            rows = await asyncio.wait_for(
+                queries.live_page(conn, self.schema, start, counted, PAGE), QUERY_TIMEOUT_S
+            )
+        finally:
+            await close_quietly(conn)
+        if self._live_next == start:  # else a snapshot came in between: it says where
+            self._live_next = live_page_end(rows, summarized_queues(counted), PAGE, start)
+            self._live_opened += PAGE
+        self._known |= {r.id for r in rows if isinstance(r, Workflow)}
         return rows
 
     async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:
@@ -461,6 +495,7 @@ class LiveFeed:
 
     async def _deliver_snapshot(self) -> None:
         assert self._query is not None
+        live_first = LIVE_FIRST + self._live_opened if self._page_live else None
         rows = await asyncio.wait_for(
             queries.snapshot(
                 self._query,
@@ -468,9 +503,14 @@ class LiveFeed:
                 self.settings.feed.finished_families,
                 self._opened,
                 side=lambda: connect(self.url, timeout=SIDE_CONNECT_S),
+                live_first=live_first,
             ),
             QUERY_TIMEOUT_S * 4,
         )
+        if live_first is not None:
+            counted = next((r for r in reversed(rows) if isinstance(r, Totals)), None)
+            self._live_totals = counted or Totals(workflows=0)
+            self._live_next = live_page_end(rows, summarized_queues(self._live_totals), live_first)
         if self._server_clock is not None:
             await asyncio.wait_for(self._server_clock.measure(self._query), QUERY_TIMEOUT_S)
         self._known = {r.id for r in rows if isinstance(r, Workflow)}

@@ -14,7 +14,9 @@ Snapshot scope (bounded, index-friendly, for system databases of a million rows)
      2.8: workflow_status_status_index); at most MAX_LIVE rows per status are loaded,
      newest first (the totals count the rest); of a queue's ENQUEUED backlog that the tree
      summarizes (backlog.GROUP_MIN or more), only its newest backlog.FIRST_LOADED rows:
-     the rest is fetched a page at a time when the user opens it (backlog_page);
+     the rest is fetched a page at a time when the user opens it (backlog_page); with
+     `live_first` (the TUI's), of the rest of the live work only the newest `live_first`
+     rows (backlog.paged_live), the older ones a page at a time (live_page);
   2. the most recent `finished_families` finished top-level workflows (backwards scan of
      workflow_status_created_at_index, present in every version); "finished" is any
      status but the live ones, so unknown or NULL statuses are shown too;
@@ -37,7 +39,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from limbo_tui.backlog import FIRST_LOADED, GROUP_MIN, PAGE
+from limbo_tui.backlog import FIRST_LOADED, GROUP_MIN, PAGE, summarized_queues
 from limbo_tui.model import (
     ENQUEUED,
     LIVE_STATUSES,
@@ -286,6 +288,7 @@ async def live_ids(
     limit: int = MAX_LIVE,
     totals: Totals | None = None,
     opened: Mapping[str, int] | None = None,
+    live_first: int | None = None,
 ) -> list[str]:
     """Ids of every non-finished workflow (newest first, at most `limit` per status).
 
@@ -294,6 +297,9 @@ async def live_ids(
     the tree summarizes (backlog.GROUP_MIN or more in the database) loads only its newest
     FIRST_LOADED, fetched further a page at a time when the user opens it (backlog_page),
     plus the `opened` rows of it the user had read so far (a new snapshot keeps them).
+    With `live_first` (and those totals), the rest of the live work (backlog.paged_live)
+    loads only its newest `live_first` rows, whose families are the tree's first pages;
+    the older ones come a page at a time (live_page).
     """
     cols = await probe(conn, schema)
     ws = _t(cols, "workflow_status")
@@ -302,18 +308,28 @@ async def live_ids(
     # The same order as backlog_page's, so that its pages start where this one ends.
     by_page = "ORDER BY created_at DESC, workflow_uuid DESC" if has_created else ""
     queued = totals is not None and "queue_name" in cols.workflow
-    branches = [
-        f"(SELECT workflow_uuid FROM {ws} WHERE status = '{s}' {order} LIMIT $1)"
-        for s in LIVE_STATUSES
-        if not (queued and s == ENQUEUED)
-    ]
-    params: list[object] = [limit]
+    params: list[object] = []
+    branches: list[str] = []
+    if live_first is not None and totals is not None and queued and has_created:
+        summarized: frozenset[str | None] = summarized_queues(totals)
+        paged = _paged_live_sql(cols, totals, live_first, None, params)
+        branches.append(f"(SELECT workflow_uuid FROM ({paged}) p)")
+    else:
+        summarized = (
+            frozenset({g.queue for g in totals.groups}) if totals and queued else frozenset()
+        )
+        params.append(limit)
+        branches += [
+            f"(SELECT workflow_uuid FROM {ws} WHERE status = '{s}' {order} LIMIT $1)"
+            for s in LIVE_STATUSES
+            if not (queued and s == ENQUEUED)
+        ]
     if totals is not None and queued:
         # One branch per queue counted (each stops at its count: no scan past its oldest
         # row looking for rows that are not there).
         per_queue = []
         for g in totals.groups:
-            if g.status != ENQUEUED or g.count <= 0:
+            if g.status != ENQUEUED or g.count <= 0 or g.queue not in summarized:
                 continue
             first = FIRST_LOADED + (opened or {}).get(g.queue or "", 0)
             n = min(g.count, first if g.count >= GROUP_MIN else limit)
@@ -329,9 +345,74 @@ async def live_ids(
         if per_queue:
             # Many small queues together still load at most `limit` rows.
             branches.append(f"(SELECT workflow_uuid FROM ({' UNION ALL '.join(per_queue)}) e "
-                            "LIMIT $1)")  # fmt: skip
+                            f"LIMIT {int(limit)})")  # fmt: skip
     rows = await conn.fetch(" UNION ALL ".join(branches), *params)
     return [r[0] for r in rows]
+
+
+def _paged_live_sql(
+    cols: Columns,
+    totals: Totals,
+    n: int,
+    older_than: tuple[int, str] | None,
+    params: list[object],
+) -> str:
+    """SELECT workflow_uuid of the newest `n` rows of backlog.paged_live (older than
+    (created_at, id) when given), newest first, ties by id descending: each status, and
+    each ENQUEUED queue the `totals` counted under GROUP_MIN, through its own index (a
+    filter on the whole ENQUEUED status would walk the created_at index past the large
+    backlogs), then merged. Appends its parameters to `params`."""
+    ws = _t(cols, "workflow_status")
+    keyset = ""
+    if older_than is not None:
+        params += [older_than[0], older_than[1]]
+        a, b = len(params) - 1, len(params)
+        keyset = f"AND (created_at, workflow_uuid) < (${a}::bigint, ${b}::text)"
+    by_key = "ORDER BY created_at DESC, workflow_uuid DESC"
+    parts = [
+        f"(SELECT workflow_uuid, created_at FROM {ws} WHERE status = '{s}' {keyset} "
+        f"{by_key} LIMIT {int(n)})"
+        for s in LIVE_STATUSES
+        if s != ENQUEUED
+    ]
+    for g in totals.groups:
+        if g.status != ENQUEUED or g.count <= 0 or g.count >= GROUP_MIN:
+            continue
+        if g.queue is None:
+            where = "queue_name IS NULL"
+        else:
+            params.append(g.queue)
+            where = f"queue_name = ${len(params)}"
+        parts.append(
+            f"(SELECT workflow_uuid, created_at FROM {ws} WHERE status = '{ENQUEUED}' "
+            f"AND {where} {keyset} {by_key} LIMIT {int(min(n, g.count))})"
+        )
+    return f"SELECT workflow_uuid FROM ({' UNION ALL '.join(parts)}) l {by_key} LIMIT {int(n)}"
+
+
+async def live_page(
+    conn: asyncpg.Connection,
+    schema: str,
+    older_than: tuple[int, str],
+    totals: Totals,
+    limit: int = PAGE,
+) -> list[Row]:
+    """The families of the next `limit` rows of backlog.paged_live older than
+    (created_at, id), in the order a snapshot loads them, with their steps: the tree's
+    next page of live families, fetched when the user asks for it. `totals`: the
+    snapshot's (which queues it summarized)."""
+    cols = await probe(conn, schema)
+    if "created_at" not in cols.workflow or "queue_name" not in cols.workflow:
+        return []
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await jit_off_in_transaction(conn)
+        params: list[object] = []
+        sql = _paged_live_sql(cols, totals, limit, older_than, params)
+        seeds = [r[0] for r in await conn.fetch(sql, *params)]
+        ids = await family_ids(conn, schema, seeds)
+        workflows = await fetch_workflows(conn, schema, ids)
+        steps = await fetch_steps(conn, schema, [w.id for w in workflows])
+    return [*workflows, *steps]
 
 
 async def backlog_page(
@@ -524,6 +605,7 @@ async def snapshot(
     opened: Mapping[str, int] | None = None,
     side: SideConnect | None = None,
     shared_from: int = SHARED_FROM_ROWS,
+    live_first: int | None = None,
 ) -> list[Row]:
     """The bounded picture described in the module docstring: workflows then steps;
     `opened`: per queue, the rows of its summarized backlog read page by page since the
@@ -536,16 +618,18 @@ async def snapshot(
     that cannot be had (a standby, a pooler, no connection left), one connection reads it
     all, as without `side`; so it does for a table the planner estimates under
     `shared_from` rows (a second connection costs more than those reads there).
+    `live_first`: load only that many of the live work's newest rows past the summarized
+    backlogs, with their families (live_ids); None: all of it, up to MAX_LIVE per status.
     """
     if side is not None and await _estimated_rows(conn, schema) >= shared_from:
         try:
-            return await _snapshot_shared(conn, schema, finished_families, opened, side)
+            return await _snapshot_shared(conn, schema, finished_families, opened, side, live_first)
         except _NotShared:
             pass
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await jit_off_in_transaction(conn)
         totals = await live_totals(conn, schema)
-        seeds = await live_ids(conn, schema, totals=totals, opened=opened)
+        seeds = await live_ids(conn, schema, totals=totals, opened=opened, live_first=live_first)
         seeds += await recent_finished_roots(conn, schema, finished_families)
         return await _families(conn, schema, seeds, totals)
 
@@ -574,6 +658,7 @@ async def _snapshot_shared(
     finished_families: int,
     opened: Mapping[str, int] | None,
     side: SideConnect,
+    live_first: int | None,
 ) -> list[Row]:
     connecting = asyncio.ensure_future(side())
     other: asyncpg.Connection | None = None
@@ -595,7 +680,9 @@ async def _snapshot_shared(
             )
             try:
                 totals = await live_groups(conn, schema)
-                seeds = await live_ids(conn, schema, totals=totals, opened=opened)
+                seeds = await live_ids(
+                    conn, schema, totals=totals, opened=opened, live_first=live_first
+                )
                 roots: list[str] = await _or_here(
                     finished, lambda: recent_finished_roots(conn, schema, finished_families)
                 )

@@ -111,6 +111,12 @@ class SqliteFeed:
         # reaches the feed through inotify, and the file is opened read-only.
         raise LimboError("live push is for PostgreSQL: a SQLite file is followed as it changes")
 
+    # Its snapshot loads every live row (up to MAX_LIVE per status): no page of families.
+    pages_families = False
+
+    async def load_families(self) -> list[Row]:
+        return []
+
     async def load_page(self, queue: str, older_than: tuple[int, str]) -> list[Row]:
         """The next page of a summarized backlog, read on the feed's own thread (after
         what it read before, before what it reads next)."""

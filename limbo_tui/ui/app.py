@@ -62,6 +62,7 @@ from limbo_tui.ui.messages import (
     ActionFinished,
     BacklogPageLoaded,
     BacklogPageWanted,
+    FamiliesPageWanted,
     FeedBatchArrived,
     FeedStateChanged,
     WorkerPolled,
@@ -324,11 +325,18 @@ class LimboApp(App[None]):
     # Batches repaint at most refresh_hz; what the header says of the feed, the worker
     # and an action is painted at once (they come a few times a second at most).
     def on_feed_batch_arrived(self, message: FeedBatchArrived) -> None:
+        feed = self.inputs.feed
+        if message.batch.full and feed is not None:
+            # The line that reads older live families only where enter can read them.
+            self.query_one(WorkflowTree).families_paged = feed.pages_families
         self.state.apply(message.batch)
         self._schedule_repaint()
 
     def on_backlog_page_wanted(self, message: BacklogPageWanted) -> None:
         self.inputs.load_page(message.queue, message.older_than)
+
+    def on_families_page_wanted(self, message: FamiliesPageWanted) -> None:
+        self.inputs.load_families()
 
     def on_backlog_page_loaded(self, message: BacklogPageLoaded) -> None:
         if message.problem:

@@ -28,6 +28,10 @@ from limbo_tui.ui.messages import (
 )
 from limbo_tui.worker.protocol import Worker
 
+# Beside the queues in _pages_loading: the live families' next page (no queue's name
+# starts with a NUL byte).
+FAMILIES = "\x00families"
+
 
 class LiveInputs:
     def __init__(
@@ -42,7 +46,7 @@ class LiveInputs:
         self._feed_factory = feed_factory
         self._worker = worker
         self.feed: Feed | None = None
-        # Queues whose next backlog page is being read.
+        # Queues whose next backlog page is being read (FAMILIES: the live families').
         self._pages_loading: set[str] = set()
         # Maxima the state learned on the loop, for the poll's thread to keep in the lab.
         self._to_keep: queue.SimpleQueue[Mapping[str, RegisteredMax]] = queue.SimpleQueue()
@@ -85,6 +89,25 @@ class LiveInputs:
             return
         finally:
             self._pages_loading.discard(queue)
+        self._app.post_message(BacklogPageLoaded(rows))
+
+    def load_families(self) -> None:
+        """The next page of live families, as load_page (one request at a time)."""
+        feed = self.feed
+        if feed is None or not feed.pages_families or FAMILIES in self._pages_loading:
+            return
+        self._pages_loading.add(FAMILIES)
+        self._app.run_worker(self._load_families(feed), group="backlog-page", exit_on_error=False)
+
+    async def _load_families(self, feed: Feed) -> None:
+        try:
+            rows = await feed.load_families()
+        except Exception as exc:
+            problem = f"could not read the next live families: {one_line(exc)}"
+            self._app.post_message(BacklogPageLoaded([], problem))
+            return
+        finally:
+            self._pages_loading.discard(FAMILIES)
         self._app.post_message(BacklogPageLoaded(rows))
 
     async def stop_feed(self) -> None:

@@ -31,6 +31,12 @@ class BacklogPageWanted(Message):
 
 
 @dataclass
+class FamiliesPageWanted(Message):
+    """The user reached the tree's last line past the loaded live families: the next
+    page of older ones (the feed knows where it starts)."""
+
+
+@dataclass
 class BacklogPageLoaded(Message):
     """A page of a backlog read from the database (rows the totals counted already), or
     why it could not be read."""

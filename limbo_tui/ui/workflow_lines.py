@@ -150,3 +150,11 @@ def more_children_parts(children: int, shown: int, *, compact: bool = False) -> 
         return [(f"… {left:,} more, enter: +{min(left, PAGE):,}", status_style.DIM_CLASS)]
     return [(f"… {left:,} more children: enter shows the next {min(left, PAGE):,}",
              status_style.DIM_CLASS)]  # fmt: skip
+
+
+def more_families_parts(not_loaded: int, *, compact: bool = False) -> list[Part]:
+    """The top level's last line while older live families are only counted."""
+    if compact:
+        return [(f"… {not_loaded:,} older live, enter: more", status_style.DIM_CLASS)]
+    text = f"… {not_loaded:,} live workflows in older families not loaded: enter loads more"
+    return [(text, status_style.DIM_CLASS)]

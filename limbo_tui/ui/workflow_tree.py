@@ -48,18 +48,26 @@ from textual.widgets import Tree
 from textual.widgets.tree import NodeID, TreeNode
 
 from limbo_tui import status_style
-from limbo_tui.backlog import GROUP_MIN, PAGE, RootGroup, group_roots, older_than
+from limbo_tui.backlog import (
+    GROUP_MIN,
+    PAGE,
+    RootGroup,
+    group_roots,
+    live_not_loaded,
+    older_than,
+)
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.time_text import age_text
 from limbo_tui.tree_facts import TreeFacts
 from limbo_tui.ui import tree_columns as columns
 from limbo_tui.ui.bulk_tree import TOGGLE_STYLE, BulkTree
-from limbo_tui.ui.messages import BacklogPageWanted
+from limbo_tui.ui.messages import BacklogPageWanted, FamiliesPageWanted
 from limbo_tui.ui.workflow_lines import (
     Part,
     cells_text,
     group_parts,
     more_children_parts,
+    more_families_parts,
     more_parts,
     row_cells,
 )
@@ -79,6 +87,9 @@ GROUP_KEY = "\x00group\x00"
 MORE_KEY = "\x00more\x00"
 # The "more" line under a parent with more than GROUP_MIN children (then PAGE at a time).
 MORE_CHILDREN_KEY = "\x00children\x00"
+# The last line of the top level while older live families are only counted (the TUI's
+# snapshot loads the newest: backlog.LIVE_FIRST); enter reads the next page of them.
+MORE_FAMILIES_KEY = "\x00families\x00"
 
 
 def is_workflow_key(data: str | None) -> bool:
@@ -154,6 +165,8 @@ class WorkflowTree(BulkTree):
         # Summarized backlogs by node key, and how many pages of each are open.
         self._groups: dict[str, RootGroup] = {}
         self._pages: dict[str, int] = {}
+        # The feed reads older live families on demand (the app sets it before a sync).
+        self.families_paged = False
 
     # -- reading -----------------------------------------------------------------------
     @property
@@ -232,6 +245,8 @@ class WorkflowTree(BulkTree):
             else:
                 top.append(entry)
         self._groups = groups
+        if self.families_paged and not filtered and live_not_loaded(graph):
+            top.append(MORE_FAMILIES_KEY)
         # A group's members come and go with any batch: its page is reconciled each time.
         affected |= groups.keys()
         if relabel_all:
@@ -245,6 +260,7 @@ class WorkflowTree(BulkTree):
         lines = list(self._node_by_id) if relabel_all else [*changed, *groups]
         lines += [MORE_KEY + key[len(GROUP_KEY) :] for key in groups]
         lines += [MORE_CHILDREN_KEY + wid for wid in changed]
+        lines.append(MORE_FAMILIES_KEY)
         for wid in lines:
             node = self._node_by_id.get(wid)
             if node is not None and wid not in created:
@@ -457,6 +473,8 @@ class WorkflowTree(BulkTree):
             if group is None:
                 return [("…", "")]
             return more_parts(group, self._page_size(group), compact=compact)
+        if key == MORE_FAMILIES_KEY:
+            return more_families_parts(live_not_loaded(self._graph), compact=compact)
         if key.startswith(MORE_CHILDREN_KEY):
             parent = key[len(MORE_CHILDREN_KEY) :]
             every = self._all_kids(parent)
@@ -544,6 +562,8 @@ class WorkflowTree(BulkTree):
             self._next_page(key)
         elif data is not None and data.startswith(MORE_CHILDREN_KEY):
             self._next_page(data[len(MORE_CHILDREN_KEY) :])
+        elif data == MORE_FAMILIES_KEY:
+            self.post_message(FamiliesPageWanted())
 
     def _more_key(self, key: str) -> str:
         if key.startswith(GROUP_KEY):
