@@ -42,6 +42,14 @@ class DatabaseError(LimboError):
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
+def first_line(error: BaseException) -> str:
+    """An error's own first line (drivers add the statement, its parameters and a link
+    on further lines), or its type's name when it says nothing. Not yet safe for a
+    terminal: one_line makes it so, and a message that quotes it is shown through it."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def one_line(error: BaseException | str, limit: int = 300) -> str:
     """An error as one short line for a header, a notification, a status detail or stderr.
 
@@ -52,12 +60,10 @@ def one_line(error: BaseException | str, limit: int = 300) -> str:
     """
     if isinstance(error, BaseException):
         cause = getattr(error, "orig", None) or error
-        lines = str(cause).strip().splitlines()
-        name = type(cause).__name__
-        if isinstance(cause, LimboError):
-            text = lines[0] if lines else name  # already written for the user
-        else:
-            text = f"{name}: {lines[0]}" if lines else name
+        text = first_line(cause)
+        # A LimboError is already written for the user; another is named by its type.
+        if str(cause).strip() and not isinstance(cause, LimboError):
+            text = f"{type(cause).__name__}: {text}"
     else:
         text = error
     text = _PASSWORD_IN_URL.sub(r"\1***@", safe_text(" ".join(text.split())))

@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlencode
 
 from limbo_tui import libpq
-from limbo_tui.errors import ConfigError
+from limbo_tui.errors import ConfigError, first_line
 
 SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+asyncpg")
@@ -116,7 +116,7 @@ def parse_conninfo(text: str, source: str) -> dict[str, str]:
     try:
         return {k: v for k, v in libpq.parse(text).items() if v != ""}
     except libpq.ConninfoError as exc:
-        reason = _hide_secrets(str(exc).strip().splitlines()[0], text)
+        reason = _hide_secrets(first_line(exc), text)
         raise ConfigError(
             f"malformed connection string from {source} ({mask(text)}): {reason}; expected "
             "postgresql://user:password@host:5432/dbname or host=... dbname=..."
@@ -165,7 +165,7 @@ def _service_entries(path: Path, name: str) -> dict[str, str] | None:
     try:
         parser.read(path, encoding="utf-8")
     except (configparser.Error, OSError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0]
+        first = first_line(exc)
         raise ConfigError(f"cannot read service file {path}: {first}") from None
     if not parser.has_section(name):
         return None

@@ -3,7 +3,7 @@ worker state, stderr): first line only, password masked, terminal-safe, bounded.
 
 from __future__ import annotations
 
-from limbo_tui.errors import LimboError, one_line
+from limbo_tui.errors import LimboError, first_line, one_line
 
 
 class _Wrapped(Exception):
@@ -30,3 +30,11 @@ def test_only_the_cause_first_line_and_no_password() -> None:
 def test_long_errors_end_in_an_ellipsis() -> None:
     line = one_line("x" * 500, 40)
     assert len(line) == 40 and line.endswith("…")
+
+
+def test_first_line_is_the_errors_own_first_line_or_its_type() -> None:
+    # What a message quotes of a driver's error: not its statement, nor an empty reason.
+    assert first_line(ValueError("bad role\nDETAIL: the statement ...")) == "bad role"
+    assert first_line(ValueError("  \n")) == "ValueError"
+    assert one_line(ValueError("")) == "ValueError"
+    assert one_line(LimboError("fix it\nmore")) == "fix it"

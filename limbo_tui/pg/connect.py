@@ -11,7 +11,7 @@ import socket
 
 import asyncpg
 
-from limbo_tui.errors import DatabaseError
+from limbo_tui.errors import DatabaseError, first_line
 from limbo_tui.urls import (
     asyncpg_dsn,
     database_name,
@@ -56,7 +56,7 @@ def connection_error(url: str, exc: BaseException) -> DatabaseError:
         )
     if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
         # pg_hba rejection, unknown role, "role is not permitted to log in".
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         return DatabaseError(
             f"login refused for user {user_name(url)!r} at {where}: {first}; "
             f"check the user name and the server's pg_hba.conf ({shown})"
@@ -83,9 +83,9 @@ def connection_error(url: str, exc: BaseException) -> DatabaseError:
             f"runs there and the host and port are right ({shown})"
         )
     if isinstance(exc, asyncpg.PostgresError):
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         return DatabaseError(f"database at {where} refused the connection: {first} ({shown})")
-    first = (str(exc).splitlines() or [type(exc).__name__])[0]
+    first = first_line(exc)
     return DatabaseError(f"cannot connect to the database at {where}: {first} ({shown})")
 
 

@@ -30,7 +30,7 @@ from typing import Literal
 
 import asyncpg
 
-from limbo_tui.errors import DatabaseError
+from limbo_tui.errors import DatabaseError, first_line
 from limbo_tui.pg.connect import close_quietly, connect_checked
 from limbo_tui.pg.sql_text import quote_ident, quote_literal
 from limbo_tui.urls import database_name, validate_schema_name
@@ -191,7 +191,7 @@ async def status(conn: asyncpg.Connection, schema: str) -> TriggerStatus:
 
 
 def _unavailable(exc: asyncpg.PostgresError, schema: str) -> TriggersUnavailable:
-    first = (str(exc).splitlines() or [type(exc).__name__])[0]
+    first = first_line(exc)
     if isinstance(exc, asyncpg.InsufficientPrivilegeError):
         reason = "no privilege to create triggers"
         fix = (
@@ -384,7 +384,7 @@ async def uninstall(
     except LockBusy:
         raise
     except asyncpg.PostgresError as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise TriggersUnavailable(
             f"cannot remove limbo-tui triggers: {first}; run `limbo-tui triggers uninstall` "
             "as the role that installed them",
