@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 # pg_advisory_lock key serialising DBOS migrations of the embedded database ("limbomig").
 _MIGRATION_LOCK_KEY = 0x6C696D626F6D6967
 _MIGRATION_LOCK_TIMEOUT_S = 120.0
+# How long another thread waits for the private server to be revived: the feed notices
+# the loss at once (or at its next heartbeat, 15 s by default) and a start may take 30 s.
+REVIVE_WAIT_S = 60.0
 
 
 @dataclass
@@ -46,6 +49,16 @@ class Database:
         """
         if self.server is not None and not self.server.is_running():
             self.server.ensure_running()
+
+    def wait_until_running(self) -> bool:
+        """True once the private server accepts connections (a user's database: at once),
+        False when it is not back within REVIVE_WAIT_S.
+
+        For a thread that found the server gone (the worker's executor claim, after the
+        limbo-tui that started it quit): the feed revives it (above) on the main thread,
+        which that thread cannot do, so it waits for that instead of failing.
+        """
+        return self.server is None or self.server.wait_accepting(REVIVE_WAIT_S)
 
     def disk_problem(self) -> str | None:
         """One line while the private server's disk is full (a user's database: None)."""

@@ -123,6 +123,7 @@ def build_app(
         settings,
         log_path=log_path or worker_log_path(database, settings.worker.mode),
         on_state=recorder.worker_state if recorder is not None else None,
+        server_back=database.wait_until_running if database.embedded else None,
     )
     url = database.url
 

@@ -109,6 +109,16 @@ class EmbeddedServer:
     def is_running(self) -> bool:
         return self._accepting()
 
+    def wait_accepting(self, timeout: float) -> bool:
+        """Wait until the server accepts connections (True), at most `timeout` seconds
+        (False). It only connects, so any thread may wait while another starts it."""
+        deadline = time.monotonic() + timeout
+        while not self._accepting():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def ensure_running(self, *, create: bool = True) -> str:
         """Start the server, or reuse one that another limbo-tui already runs.
 

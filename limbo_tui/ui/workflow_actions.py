@@ -229,6 +229,9 @@ class ActionKeys:
         """r: a running process worker stops as Ctrl+C would first (DBOS may wait)."""
         stops = getattr(worker, "stop_count", 0)
         worker.restart()
+        if worker.state != "RUNNING":
+            # Still run elsewhere, or it could not start: why, not "up again".
+            return ActionResult(False, worker.detail)
         said = "the worker is up again; DBOS recovers its PENDING work"
         if getattr(worker, "stop_count", 0) > stops:
             last = getattr(worker, "last_stop", "")

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from limbo_tui.settings import Settings, WorkerMode
@@ -29,16 +30,22 @@ def create_worker(
     *,
     log_path: str | Path | None = None,
     on_state: StateListener | None = None,
+    server_back: Callable[[], bool] | None = None,
 ) -> Worker:
-    """The worker for `--worker thread|process|none` (not started: call start())."""
+    """The worker for `--worker thread|process|none` (not started: call start()).
+    server_back: see WorkerBase (the embedded default's server coming back)."""
     if mode == "thread":
         from limbo_tui.worker.thread import ThreadWorker
 
-        return ThreadWorker(url, settings, log_path=log_path, on_state=on_state)
+        return ThreadWorker(
+            url, settings, log_path=log_path, on_state=on_state, server_back=server_back
+        )
     if mode == "process":
         from limbo_tui.worker.process import ProcessWorker
 
-        return ProcessWorker(url, settings, log_path=log_path, on_state=on_state)
+        return ProcessWorker(
+            url, settings, log_path=log_path, on_state=on_state, server_back=server_back
+        )
     from limbo_tui.worker.monitor_only import NoWorker
 
     return NoWorker(url, settings)

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from limbo_tui.model import RegisteredMax
@@ -19,7 +19,7 @@ from limbo_tui.pg.registered_max import keep_registered, registered_history
 from limbo_tui.settings import Settings
 from limbo_tui.worker import dbos_launch, progress
 from limbo_tui.worker.actions import Actions
-from limbo_tui.worker.executor_claim import ExecutorClaim
+from limbo_tui.worker.executor_claim import ClaimUnreachable, ExecutorClaim
 from limbo_tui.worker.protocol import (
     DOWN,
     ELSEWHERE,
@@ -38,6 +38,10 @@ from limbo_tui.worker.protocol import (
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 60.0
+SERVER_WAIT_DETAIL = (
+    "waiting for the embedded PostgreSQL server: it stopped with the limbo-tui that "
+    "started it, and this one starts it again"
+)
 
 
 class WorkerBase(ABC):
@@ -52,8 +56,12 @@ class WorkerBase(ABC):
         *,
         log_path: str | Path | None = None,
         on_state: StateListener | None = None,
+        server_back: Callable[[], bool] | None = None,
     ) -> None:
+        """server_back: on the embedded default, waits until the private server accepts
+        connections again (Database.wait_until_running); True when it does."""
         self._url = url
+        self._server_back = server_back
         self._settings = settings
         self._log_path = Path(log_path) if log_path else dbos_launch.default_log_path(self.kind)
         self._on_state = on_state
@@ -106,12 +114,51 @@ class WorkerBase(ABC):
                 raise RuntimeError("this worker was stopped; create a new one")
             if self._state in (RUNNING, STARTING):
                 return
-            problem = self._claim.acquire()
-            if problem is not None:
-                self._set_state(ELSEWHERE, problem)
-                return
-            self._set_state(STARTING, self.starting_detail)
+            unreachable: ClaimUnreachable | None = None
+            try:
+                if not self._claim_executor():
+                    return
+            except ClaimUnreachable as exc:
+                if self._server_back is None:
+                    self._set_state(DOWN, exc.message)
+                    return
+                # The embedded default: the private server went with the limbo-tui that
+                # started it (a moment before this one's feed notices). The feed starts
+                # it again on the main thread, which this thread cannot do itself.
+                self._set_state(STARTING, SERVER_WAIT_DETAIL)
+                unreachable = exc
+        if unreachable is not None and not self._claim_when_server_is_back(unreachable):
+            return
         self._launch(timeout)
+
+    def _claim_executor(self) -> bool:
+        """Under the lock: take the executor id (STARTING) or say who holds it (ELSEWHERE).
+        Raises ClaimUnreachable when the database cannot be asked."""
+        problem = self._claim.acquire()
+        if problem is not None:
+            self._set_state(ELSEWHERE, problem)
+            return False
+        self._set_state(STARTING, self.starting_detail)
+        return True
+
+    def _claim_when_server_is_back(self, unreachable: ClaimUnreachable) -> bool:
+        """Wait for the embedded server outside the lock (a quit meanwhile never waits
+        for it), then claim once more; False when the worker is not to be launched."""
+        assert self._server_back is not None
+        back = self._server_back()
+        with self._lock:
+            if self._stopped:
+                return False  # quit meanwhile: stop() has said DOWN
+            if not back:
+                self._set_state(
+                    DOWN, f"{unreachable.message}; the embedded server did not start again"
+                )
+                return False
+            try:
+                return self._claim_executor()
+            except ClaimUnreachable as exc:
+                self._set_state(DOWN, exc.message)
+                return False
 
     def restart(self, timeout: float = START_TIMEOUT_S) -> None:
         """Relaunch; DBOS recovers the PENDING workflows of this executor. A running

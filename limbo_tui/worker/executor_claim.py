@@ -5,6 +5,11 @@ with the same executor id would each recover, and re-run, work the other is runn
 worker holds a session advisory lock on its executor id for as long as limbo-tui runs it
 (across crashes and restarts, as the same "machine" would); Postgres drops the lock when
 limbo-tui exits or is killed.
+
+A claim that cannot reach the database at all says so apart (ClaimUnreachable): that is
+no proof that another limbo-tui runs the worker, and on the embedded default it is the
+moment between the private server going (with the limbo-tui that started it) and this
+one's feed starting it again.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import os
 
 import psycopg
 
-from limbo_tui.errors import one_line
+from limbo_tui.errors import LimboError, one_line
 
 APPLICATION_NAME = "limbo-tui executor claim"
 
@@ -31,6 +36,11 @@ def lock_key(executor_id: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+class ClaimUnreachable(LimboError):
+    """The claim could not ask the database at all (no connection): nothing is known
+    about who runs the executor id."""
+
+
 class ExecutorClaim:
     def __init__(self, url: str, executor_id: str) -> None:
         self._url = url
@@ -42,9 +52,11 @@ class ExecutorClaim:
         return self._conn is not None and not self._conn.closed
 
     def acquire(self) -> str | None:
-        """Take the executor id; None when held, else the one-line reason why not."""
+        """Take the executor id; None when held, else the one-line reason why not (another
+        limbo-tui holds it). Raises ClaimUnreachable when the database cannot be asked."""
         if self.held:
             return None
+        conn = None
         try:
             conn = psycopg.connect(
                 self._url,
@@ -52,11 +64,15 @@ class ExecutorClaim:
                 application_name=_application_name(),
                 connect_timeout=10,
             )
+            row = conn.execute(
+                "SELECT pg_try_advisory_lock(%s)", (lock_key(self._executor_id),)
+            ).fetchone()
         except psycopg.Error as exc:
-            return f"cannot claim executor id {self._executor_id!r}: {one_line(exc)}"
-        row = conn.execute(
-            "SELECT pg_try_advisory_lock(%s)", (lock_key(self._executor_id),)
-        ).fetchone()
+            if conn is not None:
+                conn.close()
+            raise ClaimUnreachable(
+                f"cannot claim executor id {self._executor_id!r}: {one_line(exc)}"
+            ) from None
         if not (row and row[0]):
             holder = self._holder_pid(conn)
             conn.close()

@@ -31,6 +31,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import IO, Any
@@ -91,8 +92,11 @@ class ProcessWorker(WorkerBase):
         *,
         log_path: str | Path | None = None,
         on_state: StateListener | None = None,
+        server_back: Callable[[], bool] | None = None,
     ) -> None:
-        super().__init__(url, settings, log_path=log_path, on_state=on_state)
+        super().__init__(
+            url, settings, log_path=log_path, on_state=on_state, server_back=server_back
+        )
         self._child: _Child | None = None
         self._limits: dict[str, int] = {}
         self._wait: ShutdownWait | None = None

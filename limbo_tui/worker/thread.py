@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -73,8 +74,11 @@ class ThreadWorker(WorkerBase):
         *,
         log_path: str | Path | None = None,
         on_state: StateListener | None = None,
+        server_back: Callable[[], bool] | None = None,
     ) -> None:
-        super().__init__(url, settings, log_path=log_path, on_state=on_state)
+        super().__init__(
+            url, settings, log_path=log_path, on_state=on_state, server_back=server_back
+        )
         self._guard: CrashGuard | None = None
         self._dbos: Any = None
         self._commands: queue.Queue[tuple[str, Any, threading.Event | None]] = queue.Queue()
