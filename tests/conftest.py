@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -75,6 +76,11 @@ def pytest_configure(config: pytest.Config) -> None:
     The children get the disposition a terminal gives them; xdist's workers are started
     after this and inherit it."""
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    # Under PYTHONDONTWRITEBYTECODE (set on these machines) pytest caches no rewritten
+    # test module, so each xdist worker rewrote and compiled all of them again: ~5 CPU-s
+    # a worker. The suite's own processes cache them; the processes the tests start get
+    # the environment unchanged (limbo-tui's byte_code.py is tested under it).
+    sys.dont_write_bytecode = False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
