@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from limbo_tui import errors, status_style
 from limbo_tui.backlog import totals_line
@@ -46,6 +46,9 @@ from limbo_tui.timeline import Timeline, TimelineEvent
 from limbo_tui.tree_facts import TreeFacts, visible_ids
 from limbo_tui.view_sort import Sort
 from limbo_tui.worker.protocol import NONE, ShutdownWait
+
+if TYPE_CHECKING:
+    from limbo_tui.pg.feed import FeedState
 
 # The worker's state when limbo-tui runs none (--worker none, replay, watch, snapshot).
 NO_WORKER = "none"
@@ -89,15 +92,10 @@ class FeedFacts:
     offer: bool = False
 
     @classmethod
-    def of(cls, state: Any) -> FeedFacts:
-        """From a feed's state object: LiveFeed's FeedState, SqliteFeed's, a test's."""
+    def of(cls, state: FeedState) -> FeedFacts:
+        """From what a feed (feeds.Feed) said of itself."""
         return cls(
-            str(state.state),
-            str(getattr(state, "detail", "") or ""),
-            float(getattr(state, "events_per_s", 0.0) or 0.0),
-            str(getattr(state, "alarm", "") or ""),
-            str(getattr(state, "source", "") or ""),
-            bool(getattr(state, "offer", False)),
+            state.state, state.detail, state.events_per_s, state.alarm, state.source, state.offer
         )
 
 

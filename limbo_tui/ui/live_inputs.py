@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
@@ -27,6 +27,9 @@ from limbo_tui.ui.messages import (
     WorkerPollFailed,
 )
 from limbo_tui.worker.protocol import Worker
+
+if TYPE_CHECKING:
+    from limbo_tui.pg.feed import FeedBatch, FeedState
 
 # Beside the queues in _pages_loading: the live families' next page (no queue's name
 # starts with a NUL byte).
@@ -63,10 +66,10 @@ class LiveInputs:
         except Exception as exc:
             self._app.post_message(FeedStateChanged(FeedFacts("DOWN", one_line(exc))))
 
-    def _on_batch(self, batch: Any) -> None:
+    def _on_batch(self, batch: FeedBatch) -> None:
         self._app.post_message(FeedBatchArrived(batch))
 
-    def _on_state(self, state: Any) -> None:
+    def _on_state(self, state: FeedState) -> None:
         self._app.post_message(FeedStateChanged(FeedFacts.of(state)))
 
     def load_page(self, queue: str, older_than: tuple[int, str]) -> None:
