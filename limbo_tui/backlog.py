@@ -229,12 +229,10 @@ def group_roots(
         ):
             by_queue.setdefault(wf.queue, []).append(wid)
     totals = graph.totals
+    counted = frozenset() if filtered or totals is None else summarized_queues(totals)
 
     def folds(queue: str, ids: list[str]) -> bool:
-        if len(ids) >= GROUP_MIN:
-            return True
-        counted = totals.group(ENQUEUED, queue) if totals is not None and not filtered else None
-        return counted is not None and counted.count >= GROUP_MIN
+        return len(ids) >= GROUP_MIN or queue in counted
 
     big = {q: ids for q, ids in by_queue.items() if folds(q, ids)}
     if not big:

@@ -2,16 +2,21 @@
 
 Updates are incremental: sync() touches only the families whose ids changed, keeps
 every existing node (so expansion, the cursor and the scroll position survive) and only
-relabels lines whose content changed. A new view (filter, limbo only, sort) reconciles
-only the parents of the ids it shows or hides and relabels nothing: the nodes it hides
-are kept whole, off screen, and placed again (as the user left them, reading as they do
-now) when a view shows them, so a view change makes no node it made before (issue #16:
-rebuilding nodes per view took seconds at 20k workflows). Nodes are made lazily: a
-folded family's children get theirs when it is first opened (or a search selects one of
-them). Ages are painted from `now_ms` over the line as it was laid out (which keeps an
-empty age cell), so the 1 Hz age tick repaints only the age cells that read otherwise,
-from the lines Tree keeps: an idle screen of workflows seconds or minutes old paints a
-few cells a second, and lays out no line.
+relabels lines whose content changed. A batch that leaves the top level as it was (no
+root came, went, moved in the order or changed its backlog) does not look at the list
+of roots at all: per frame, the work is the touched families', not 5,000 roots'.
+
+A new view (filter, limbo only, sort) reconciles only the parents of the ids it shows
+or hides, found from the smaller of the two views, and relabels nothing: the nodes it
+hides are kept whole, off screen (only the top of each hidden subtree is recorded,
+nothing under it visited), and placed again (as the user left them, reading as they do
+now) when a view shows them, so a view change makes no node it made before and costs
+what it shows, not what it hides (issue #16: rebuilding nodes per view took seconds at
+20k workflows). Nodes are made lazily: a folded family's children get theirs when it is
+first opened (or a search selects one of them). Ages are painted from `now_ms` over the
+line as it was laid out (which keeps an empty age cell), so the 1 Hz age tick repaints
+only the age cells that read otherwise, from the lines Tree keeps: an idle screen of
+workflows seconds or minutes old paints a few cells a second, and lays out no line.
 
 Lines are laid out in columns (tree_columns): each workflow's cells are kept by id, and
 a line is laid out when it is painted, for the pane's width and the line's indentation,
@@ -31,8 +36,8 @@ never holds one), so they are never taken for a workflow.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -55,6 +60,7 @@ from limbo_tui.backlog import (
     group_roots,
     live_not_loaded,
     older_than,
+    summarized_queues,
 )
 from limbo_tui.model import WorkflowGraph
 from limbo_tui.time_text import age_text
@@ -145,10 +151,13 @@ class WorkflowTree(BulkTree):
         self.auto_expand = True
         self._clock = clock
         self.now_ms = clock()
+        # Every node made and not dropped, shown or hidden by the view.
         self._node_by_id: dict[str, WorkflowNode] = {}
-        # Nodes a view hides (filter, limbo only), kept whole with their subtrees, so
-        # that the next view places them again instead of making them anew; the ids
-        # among them whose line may read differently since they were hidden.
+        # The nodes a view took out of their parent's child list (filter, limbo only),
+        # each kept whole with its subtree, so that the next view places it again
+        # instead of making it anew; only these tops are kept here, so hiding a family
+        # costs one entry, not one per node under it. _stale: the hidden ids whose line
+        # may read differently since they were hidden.
         self._detached: dict[str, WorkflowNode] = {}
         self._stale: set[str] = set()
         # The visible lines' clock-driven text as last painted, by node id.
@@ -167,6 +176,12 @@ class WorkflowTree(BulkTree):
         self._pages: dict[str, int] = {}
         # The feed reads older live families on demand (the app sets it before a sync).
         self.families_paged = False
+        # What each root's place on the top level was laid out from (_top_fact), kept
+        # as batches come, and the totals the groups were folded with: a batch that
+        # changes none of them leaves the top level as it is (_sync_families).
+        self._root_facts: dict[str, tuple[object, ...]] = {}
+        self._top_counted: frozenset[str | None] = frozenset()
+        self._top_more_families = False
 
     # -- reading -----------------------------------------------------------------------
     @property
@@ -175,11 +190,14 @@ class WorkflowTree(BulkTree):
         return node.data if node is not None and is_workflow_key(node.data) else None
 
     def node_for(self, workflow_id: str) -> WorkflowNode | None:
-        return self._node_by_id.get(workflow_id)
+        """A workflow's node in the view (inside an opened family or not), None when
+        the view hides it."""
+        node = self._node_by_id.get(workflow_id)
+        return node if node is not None and self._in_view(node) else None
 
     def line_text(self, workflow_id: str) -> str:
         """The line of a workflow as the tree paints it now (columns and age)."""
-        node = self._node_by_id.get(workflow_id)
+        node = self.node_for(workflow_id)
         return self._label(node, Style.null(), Style.null(), True).plain if node else ""
 
     def shown_ids(self) -> list[str]:
@@ -204,31 +222,32 @@ class WorkflowTree(BulkTree):
         if graph is not self._graph:
             self._forget_detached()
             relabel_all = everything = True
-        old_shown = self._facts.shown
+        old_facts = self._facts
+        old_shown = old_facts.shown
         self._graph, self._facts = graph, facts
         self._family_open = {}
         anchor = self._cursor_anchor()
         changed = set(changed)
-        # A new view alone: only the ids it shows or hides move (and the families' order),
-        # so only their parents' child lists are reconciled, not the whole tree.
-        moved = (
-            self._shown_moved(old_shown, facts.shown) if everything and not relabel_all else None
+        if not everything and self._top_stays(old_facts, changed):
+            self._sync_families(changed)
+            self._restore_anchor(anchor)
+            self._update_columns()
+            return
+        # A new view alone: only the child lists of the parents it shows in both views
+        # whose children it shows or hides change (and the families' order), so only
+        # those are reconciled, not the whole tree.
+        kept_parents = (
+            self._parents_of_moved(old_shown, facts.shown)
+            if everything and not relabel_all
+            else None
         )
-        full = everything and moved is None
+        full = everything and kept_parents is None
         # A changed id may change its own line, its child list and (via shown) the lines
         # of its ancestors: those are the nodes whose children get reconciled.
         affected: set[str] = set()
         parent_of = graph.parent_of
-        for wid in changed:
+        for wid in [*changed, *(kept_parents or ())]:
             node_id: str | None = wid
-            while node_id is not None and node_id not in affected:
-                affected.add(node_id)
-                node_id = parent_of(node_id)
-        # An id the view moves with its parent (a family hidden or shown whole) is the
-        # parent's reconcile: hidden, nothing under it is; shown again, all under it is.
-        moving = moved if moved is not None else set()
-        for wid in [w for w in moving if parent_of(w) not in moving]:
-            node_id = wid
             while node_id is not None and node_id not in affected:
                 affected.add(node_id)
                 node_id = parent_of(node_id)
@@ -245,33 +264,139 @@ class WorkflowTree(BulkTree):
             else:
                 top.append(entry)
         self._groups = groups
-        if self.families_paged and not filtered and live_not_loaded(graph):
+        if self._more_families():
             top.append(MORE_FAMILIES_KEY)
         # A group's members come and go with any batch: its page is reconciled each time.
         affected |= groups.keys()
+        self._note_top(ordered, changed, relabel_all)
         if relabel_all:
             # A new snapshot may have dropped rows: their hidden nodes go with them.
             for wid in [w for w in self._detached if not self._in_graph(w)]:
-                self.forget(self._detached.pop(wid))
-            self._stale.update(self._detached)
-        else:
-            self._stale.update(wid for wid in changed if wid in self._detached)
+                self._forget(self._detached.pop(wid))
         created = self._reconcile(self.root, top, affected, full)
-        lines = list(self._node_by_id) if relabel_all else [*changed, *groups]
+        if relabel_all:
+            self.relabel_all(created)
+            self._relabel_lines([], created)
+        else:
+            self._relabel_lines(changed, created)
+        self._restore_anchor(anchor)
+        self._update_columns()
+
+    def _top_fact(self, wid: str) -> tuple[object, ...] | None:
+        """What a root's place on the top level depends on (its order under any sort,
+        whether it folds into its queue's backlog); None when it is no root."""
+        graph = self._graph
+        wf = graph.workflows.get(wid)
+        if wf is None or graph.root_of(wid) != wid:
+            return None
+        return (
+            wf.status,
+            wf.queue,
+            wf.created_at_ms,
+            wf.recovery_attempts,
+            bool(graph.children(wid)),
+            wid in self._facts.limbo_ids,
+        )
+
+    def _note_top(self, roots: list[str], changed: set[str], every: bool) -> None:
+        """Keep _root_facts for the top level just laid out from `roots`."""
+        self._top_counted = self._summarized()
+        self._top_more_families = self._more_families()
+        if every:
+            fact = self._top_fact
+            self._root_facts = {r: f for r in roots if (f := fact(r)) is not None}
+            return
+        for wid in changed:
+            for rid in (wid, self._graph.root_of(wid)):
+                now = self._top_fact(rid)
+                if now is None:
+                    self._root_facts.pop(rid, None)
+                else:
+                    self._root_facts[rid] = now
+
+    def _summarized(self) -> frozenset[str | None]:
+        totals = self._graph.totals
+        return summarized_queues(totals) if totals is not None else frozenset()
+
+    def _more_families(self) -> bool:
+        """Whether the top level ends with the line that reads older live families."""
+        return (
+            self.families_paged and self._facts.shown is None and live_not_loaded(self._graph) > 0
+        )
+
+    def _top_stays(self, old: TreeFacts, changed: set[str]) -> bool:
+        """Whether a batch leaves the top level (roots, their order, the backlogs folded)
+        as the last sync laid it out: no root came or went, none moved in the order, the
+        view and the totals are the same."""
+        facts = self._facts
+        if facts.shown is not old.shown or facts.sort != old.sort:
+            return False
+        if self._summarized() != self._top_counted or not self._root_facts:
+            return False  # a queue's backlog folds or unfolds by its count
+        if self._more_families() != self._top_more_families:
+            return False
+        known, fact = self._root_facts, self._top_fact
+        for wid in changed:
+            if wid not in self._graph.workflows:
+                return False  # a row gone: the slow path drops its node
+            root = self._graph.root_of(wid)
+            if root != wid and wid in known:
+                return False  # a root before, a child now
+            if known.get(root) != fact(root):
+                return False
+        return True
+
+    def _sync_families(self, changed: set[str]) -> None:
+        """A batch that leaves the top level as it is: only the families it touched are
+        reconciled and their changed lines relabeled, not every root (a frame at 5,000
+        families walked them all for one changed row)."""
+        graph = self._graph
+        affected: set[str] = set()
+        families: set[str] = set()
+        for wid in changed:
+            node_id: str | None = wid
+            while node_id is not None and node_id not in affected:
+                affected.add(node_id)
+                node_id = graph.parent_of(node_id)
+            families.add(graph.root_of(wid))
+        totals = graph.totals
+        for key, group in self._groups.items():
+            # Their members are as they were; their counts follow the totals.
+            total = totals.group(group.status, group.queue) if totals is not None else None
+            self._groups[key] = replace(group, total=total)
+        created: set[str] = set()
+        for root in families:
+            node = self._node_by_id.get(root)
+            if node is None or node.parent is not self.root or self._detached.get(root) is node:
+                continue  # in a summarized backlog, or hidden: the view is unchanged
+            created |= self._reconcile_under(root, affected, False, frozenset())
+        self._relabel_lines(changed, created)
+
+    def _relabel_lines(self, changed: Iterable[str], created: set[str]) -> None:
+        """Relabel the lines of the changed ids (hidden ones: when shown again), the
+        backlogs' and the "more" lines, but no line just made."""
+        groups = self._groups
+        lines = [*changed, *groups]
         lines += [MORE_KEY + key[len(GROUP_KEY) :] for key in groups]
         lines += [MORE_CHILDREN_KEY + wid for wid in changed]
         lines.append(MORE_FAMILIES_KEY)
         for wid in lines:
             node = self._node_by_id.get(wid)
-            if node is not None and wid not in created:
+            if node is None or wid in created:
+                continue
+            if self._in_view(node):
                 self._relabel(node)
-        self._restore_anchor(anchor)
-        self._update_columns()
+            else:
+                self._stale.add(wid)
 
-    def relabel_all(self) -> None:
-        for node in self._node_by_id.values():
-            self._relabel(node)
-        self._stale.update(self._detached)
+    def relabel_all(self, created: Collection[str] = ()) -> None:
+        """Relabel every node in the view (folded families' too); those the view hides
+        are relabeled when it shows them again."""
+        in_view = self.subtree(self.root)[1:]
+        for node in in_view:
+            if node.data not in created:
+                self._relabel(node)
+        self._stale = set(self._node_by_id).difference(n.data for n in in_view)
 
     def tick(self) -> None:
         """Repaint, of the visible lines, the age cells that read otherwise than when
@@ -298,7 +423,7 @@ class WorkflowTree(BulkTree):
 
     def select_workflow(self, workflow_id: str) -> bool:
         """Move the cursor to a workflow, expanding its ancestors; False if not shown."""
-        node = self._node_by_id.get(workflow_id) or self._build_path_to(workflow_id)
+        node = self.node_for(workflow_id) or self._build_path_to(workflow_id)
         if node is None:
             return False
         parent = node.parent
@@ -652,8 +777,12 @@ class WorkflowTree(BulkTree):
                 stack.extend(node.children)
 
     def _build_children(self, node: WorkflowNode) -> None:
-        """Give a node opened for the first time the children it did not build folded."""
-        if node.data is not None and not node.children and self._kids(node.data):
+        """Give a node opened for the first time the children it did not build folded;
+        not a node the view no longer holds (a NodeExpanded handled after a batch hid
+        or dropped it would take its children's nodes away from where they are)."""
+        if node.data is None or self._node_by_id.get(node.data) is not node:
+            return
+        if not node.children and self._kids(node.data) and self._in_view(node):
             self._family_open = {}
             self._reconcile(node, self._kids(node.data), set(), True, frozenset({node.data}))
 
@@ -697,7 +826,7 @@ class WorkflowTree(BulkTree):
                 if child not in self._node_by_id:
                     return None
             wid = child
-        return self._node_by_id.get(workflow_id)
+        return self.node_for(workflow_id)
 
     def _group_of(self, workflow_id: str) -> RootGroup | None:
         for group in self._groups.values():
@@ -724,12 +853,15 @@ class WorkflowTree(BulkTree):
         revived: set[str] = set()
         for wid in desired:
             existing = self._node_by_id.get(wid)
-            if existing is not None and existing.parent is not parent:
+            if existing is not None and self._detached.get(wid) is existing:
+                if self._show_again(existing, parent):
+                    revived.add(wid)
+                    continue
+                existing = None  # its parent went meanwhile: _show_again forgot it
+            elif existing is not None and existing.parent is not parent:
                 self._drop(existing)  # moved to another parent
                 existing = None
-            if existing is None and self._show_again(wid, parent):
-                revived.add(wid)
-            elif existing is None:
+            if existing is None:
                 self._node_by_id[wid] = self._new_node(parent, wid)
                 fresh.add(wid)
         if fresh or revived or [n.data for n in parent.children] != desired:
@@ -742,16 +874,22 @@ class WorkflowTree(BulkTree):
                 continue  # a cycle in bad data: never recurse for ever
             anew = wid in fresh or wid in revived
             if full or anew or wid in affected:
-                kids = self._kids(wid)
-                node = self._node_by_id[wid]
-                if node.allow_expand != bool(kids):
-                    node.allow_expand = bool(kids)
-                if not node.children and (not kids or not node.is_expanded):
-                    # A leaf, or folded and never opened (its children are made on
-                    # demand): nothing under it to reconcile (most of a 25k tree).
-                    continue
-                created |= self._reconcile(node, kids, affected, full or anew, visiting | {wid})
+                created |= self._reconcile_under(wid, affected, full or anew, visiting)
         return created
+
+    def _reconcile_under(
+        self, wid: str, affected: set[str], full: bool, visiting: frozenset[str]
+    ) -> set[str]:
+        """Reconcile the children of wid's node (placed already). Returns ids created."""
+        kids = self._kids(wid)
+        node = self._node_by_id[wid]
+        if node.allow_expand != bool(kids):
+            node.allow_expand = bool(kids)
+        if not node.children and (not kids or not node.is_expanded):
+            # A leaf, or folded and never opened (its children are made on demand):
+            # nothing under it to reconcile (most of a 25k tree).
+            return set()
+        return self._reconcile(node, kids, affected, full, visiting | {wid})
 
     def _new_node(self, parent: WorkflowNode, workflow_id: str) -> WorkflowNode:
         """A node for parent's child list, not yet in it (the caller places it).
@@ -777,68 +915,89 @@ class WorkflowTree(BulkTree):
         node.remove()
 
     def _hide(self, nodes: list[WorkflowNode]) -> None:
-        """Take nodes the view hides (and their subtrees) out of the shown ones, keeping
-        them for the view that shows them again. A filter hides nearly every node at
-        once (25k): done as whole-dict operations, not one node at a time."""
-        if not nodes:
-            return
-        by_id, detached = self._node_by_id, self._detached
-        every = [n for top in nodes for n in self.subtree(top)]
-        hidden = {d: n for n in every if (d := n.data) is not None and by_id.get(d) is n}
-        if len(hidden) * 2 > len(by_id):
-            self._node_by_id = by_id = {d: n for d, n in by_id.items() if d not in hidden}
-        else:
-            for d in hidden:
-                del by_id[d]
-        for d in hidden.keys() & detached.keys():
-            if detached[d] is not hidden[d]:
-                self.forget(detached[d])  # an older node of the same id, hidden before
-        detached.update(hidden)
-
-    def _show_again(self, workflow_id: str, parent: WorkflowNode) -> bool:
-        """Place a hidden node under parent again, with its subtree as it was kept; its
-        lines open or fold as a new node's would, and read as they do now."""
-        node = self._detached.pop(workflow_id, None)
-        if node is None:
-            return False
-        if node.parent is not parent:
-            self.forget(node)  # its parent was dropped meanwhile
-            return False
-        stack = [node]
-        while stack:
-            n = stack.pop()
-            if n.data is None:
+        """Take nodes the view hides out of their parent's child list (set_children
+        leaves them out), each kept whole with its subtree for the view that shows it
+        again: one entry per node taken out, nothing under it visited (a filter hides
+        5,000 families of 25k nodes at once)."""
+        detached = self._detached
+        for node in nodes:
+            if node.data is None:
                 continue
-            if n is not node:
-                if self._detached.get(n.data) is not n or n.data in self._node_by_id:
-                    continue  # replaced while hidden: the reconcile below sets it right
-                del self._detached[n.data]
-            self._node_by_id[n.data] = n
+            older = detached.get(node.data)
+            if older is not None and older is not node:
+                self._forget(older)  # an older node of the same id, hidden before
+            detached[node.data] = node
+
+    def _show_again(self, node: WorkflowNode, parent: WorkflowNode) -> bool:
+        """Place a hidden node under parent again, with its subtree as it was kept; its
+        lines open or fold as a new node's would, and read as they do now. False (and
+        the node forgotten) when its parent was dropped meanwhile."""
+        assert node.data is not None
+        del self._detached[node.data]
+        if node.parent is not parent:
+            self._forget(node)
+            return False
+        by_id = self._node_by_id
+        for n in self.subtree(node):
+            if n.data is None or by_id.get(n.data) is not n:
+                continue  # replaced while hidden: the reconcile below sets it right
             self.set_expanded(n, self._default_expanded(n.data))
             if n.data in self._stale:
                 self._stale.discard(n.data)
                 self._relabel(n)
-            stack.extend(n.children)
         return True
 
-    def _shown_moved(self, old: frozenset[str] | None, new: frozenset[str] | None) -> set[str]:
-        """The ids one view shows and the other does not."""
+    def _in_view(self, node: WorkflowNode) -> bool:
+        """Whether the view holds a node: no node above it (nor itself) is hidden."""
+        detached = self._detached
+        n: WorkflowNode | None = node
+        while n is not None and n is not self.root:
+            if n.data is not None and detached.get(n.data) is n:
+                return False
+            n = n.parent
+        return n is self.root
+
+    def _parents_of_moved(
+        self, old: frozenset[str] | None, new: frozenset[str] | None
+    ) -> list[str]:
+        """The ids both views show that have a child one view shows and the other does
+        not: the child lists a new view changes below the families' own list. Walks
+        the smaller view (every id for no view): a filter over 25k workflows that shows
+        a few costs those few."""
         if old is None and new is None:
-            return set()
-        if old is not None and new is not None:
-            return set(old ^ new)
-        kept = new if new is not None else old
-        assert kept is not None
-        return self._graph.known_ids() - kept
+            return []
+        if old is None or new is None:
+            both: Iterable[str] = new if new is not None else old  # type: ignore[assignment]
+        else:
+            small, large = (old, new) if len(old) <= len(new) else (new, old)
+            both = [w for w in small if w in large]
+        children = self._graph.children
+        out = []
+        for wid in both:
+            for child in children(wid):
+                if (old is None or child in old) != (new is None or child in new):
+                    out.append(wid)
+                    break
+        return out
 
     def _in_graph(self, key: str) -> bool:
         if not is_workflow_key(key):
             return True  # a group or "more" line: the reconcile decides
         return self._graph.get(key) is not None or self._graph.parent_of(key) is not None
 
+    def _forget(self, node: WorkflowNode) -> None:
+        """Drop for good a hidden node and its subtree (BulkTree.forget), by id too."""
+        by_id = self._node_by_id
+        for n in self.subtree(node):
+            if n.data is not None and by_id.get(n.data) is n:
+                del by_id[n.data]
+                self._cells.pop(n.data, None)
+                self._stale.discard(n.data)
+        self.forget(node)
+
     def _forget_detached(self) -> None:
-        for node in self._detached.values():
-            self.forget(node)
+        for node in list(self._detached.values()):
+            self._forget(node)
         self._detached.clear()
         self._stale.clear()
 
@@ -855,8 +1014,8 @@ class WorkflowTree(BulkTree):
         if anchor is None:
             return
         node, offset, at_top = anchor
-        if node.data is None or self._node_by_id.get(node.data) is not node:
-            return
+        if node.data is None or self.node_for(node.data) is not node:
+            return  # gone, or hidden by the view (its line number is an old one)
         _ = self.last_line  # rebuilds the line list so node.line is current
         if node.line < 0:
             return
