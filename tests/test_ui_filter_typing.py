@@ -8,10 +8,15 @@ from typing import Any
 
 from test_ui_support import ActionsDouble, WorkerDouble, make_app, seeded_app
 from textual import events
+from textual.strip import Strip
 from textual.widgets import Input
 
+from limbo_tui.model import Workflow
 from limbo_tui.tree_facts import TreeFacts
+from limbo_tui.ui.details_pane import DetailsPane
 from limbo_tui.ui.filter_input import FilterInput
+from limbo_tui.ui.split_view import SplitView
+from limbo_tui.ui.workflow_pane import WorkflowPane
 from limbo_tui.ui.workflow_tree import WorkflowTree
 from tests import seed
 
@@ -77,7 +82,7 @@ async def test_the_filter_line_showing_does_not_rebuild_the_trees_lines() -> Non
         tree = app.query_one(WorkflowTree)
         height, built = tree.size.height, tree.lines_built
         await pilot.press("slash")
-        await pilot.pause()
+        await pilot.pause(0.3)  # past FILTER_HOLD_S: `/` alone is painted then
         assert app.query_one(FilterInput).has_focus
         assert tree.size.height == height - 1
         assert tree.lines_built == built
@@ -86,3 +91,70 @@ async def test_the_filter_line_showing_does_not_rebuild_the_trees_lines() -> Non
         assert app.filter_text == "zzz"
         assert tree.shown_ids() == []
         assert tree.lines_built == built + 1  # the filter's own view, once
+
+
+async def test_the_filter_line_opens_under_the_tree_leaving_the_details_pane_as_it_was() -> None:
+    # Under the whole split it made the details pane one line shorter too: a layout and
+    # paint of the details and steps (and the tree pane's frame, as the focus left it)
+    # on every `/`.
+    app, feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        feeds[0].push(seed.rows(), full=True)
+        await pilot.pause(0.3)
+        details = app.query_one(DetailsPane).region
+        tree = app.query_one(WorkflowTree).region
+        await pilot.press("slash", "p")
+        await pilot.pause(0.3)
+        field = app.query_one(FilterInput)
+        assert field.has_focus
+        assert app.query_one(DetailsPane).region == details
+        assert app.query_one(WorkflowPane).has_focus_within
+        # The line the tree gave up, under it, as wide as the tree's pane.
+        assert field.region.y == tree.bottom - 1 and field.region.x == tree.x
+
+
+async def test_slash_in_the_zoomed_details_shows_the_tree_and_its_filter_line() -> None:
+    app, feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        feeds[0].push(seed.rows(), full=True)
+        await pilot.pause(0.3)
+        await pilot.press("z")
+        await pilot.pause()
+        assert app.query_one(SplitView).zoomed
+        await pilot.press("slash", "p", "a")
+        await pilot.pause()
+        assert not app.query_one(SplitView).zoomed
+        field = app.query_one(FilterInput)
+        assert field.has_focus and field.region.width > 0
+        assert app.filter_text == "pa"
+
+
+async def test_the_first_frame_after_slash_and_its_text_is_the_filtered_tree() -> None:
+    # `/` moved the focus and showed the filter line: a frame of its own repainted every
+    # line of the whole tree (for the focus) before the filtered tree's frame.
+    rows = [Workflow(f"job-{i:02d}", "PENDING", name="job", created_at_ms=i) for i in range(30)]
+    rows.append(Workflow("needle-1", "PENDING", name="job", created_at_ms=100))
+    app, feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        feeds[0].push(rows, full=True)
+        await pilot.pause(0.3)
+        tree = app.query_one(WorkflowTree)
+        assert len(tree.shown_ids()) == 31
+        painted: list[str] = []
+        render_line = tree.render_line
+
+        def recorded(y: int) -> Strip:
+            strip = render_line(y)
+            painted.append(strip.text.strip())
+            return strip
+
+        tree.render_line = recorded  # type: ignore[method-assign]
+        for ch in "/needle":
+            app.post_message(events.Key(ch if ch != "/" else "slash", ch))
+        await pilot.pause(0.3)
+        assert tree.shown_ids() == ["needle-1"]
+        lines = [text for text in painted if text]
+        assert lines and all("needle-1" in text for text in lines)

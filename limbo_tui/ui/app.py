@@ -88,6 +88,9 @@ AGE_TICK_S = 1.0
 # a frame (a tree of 20k roots), painting a burst takes at most about a third of the
 # loop, and keys and batches are still handled between frames.
 FRAME_SPACING = 3.0
+# How long `/` holds the screen's frames back for the text typed with it (a paste, a fast
+# typist, a terminal's burst), at most: the filtered tree is the first frame painted.
+FILTER_HOLD_S = 0.1
 
 
 def wall_clock_ms() -> int:
@@ -147,6 +150,8 @@ class LimboApp(App[None]):
         # The worker's polls, until it says it has nothing more to tell (polls_worker).
         self._worker_polls: Timer | None = None
         self._long_lived_frozen = False
+        # The frames held back since `/` (App.batch_update), until the filter's frame.
+        self._filter_hold: contextlib.ExitStack | None = None
         self._queues_shown_at = 0.0
         # The workflow the details pane shows (painting only: the selection is the state's).
         self._details_for: str | None = None
@@ -240,7 +245,6 @@ class LimboApp(App[None]):
         yield SplitView(
             WorkflowPane(self.clock, id="tree-pane"), DetailsPane(id="details"), id="main"
         )
-        yield FilterInput(id="filter")
         yield LimboBar(id="limbo-bar")
         yield KeyFooter(id="footer")
 
@@ -444,6 +448,8 @@ class LimboApp(App[None]):
         if frame.rebuild or shown in frame.changed or shown != self._details_for:
             self._show_details()
         self._refresh_queue_view(frame.now_ms)
+        if self._filter_hold is not None and frame.view.filter_text:
+            self._release_filter_hold()
         if frame.loaded and not self._long_lived_frozen:
             # Once the first snapshot's frame is out (gc_pauses: no full collection walks
             # what it built again).
@@ -559,12 +565,28 @@ class LimboApp(App[None]):
         self._schedule_repaint()
 
     def action_filter(self) -> None:
+        split = self.query_one(SplitView)
+        if split.zoomed:
+            split.toggle_zoom()  # the filter line is in the tree's pane: show the pane
         field = self.query_one(FilterInput)
         field.display = True
         # `/` is a priority binding, so this runs before the app hands the next keys on;
         # focus moves at once (Widget.focus() would wait a turn of the loop), so keys typed
         # right after `/` reach the filter, not the tree (where `e` enqueues).
         field.screen.set_focus(field)
+        if self._filter_hold is None:
+            # No frame of the filter line over the whole tree first (laid out and painted
+            # again for the focus, ~60 ms at 20k workflows) before the filtered one: the
+            # screen is painted once, when the text typed with `/` has been applied.
+            hold = contextlib.ExitStack()
+            hold.enter_context(self.batch_update())
+            self._filter_hold = hold
+            self.set_timer(FILTER_HOLD_S, self._release_filter_hold)
+
+    def _release_filter_hold(self) -> None:
+        hold, self._filter_hold = self._filter_hold, None
+        if hold is not None:
+            hold.close()
 
     def on_input_changed(self, event: FilterInput.Changed) -> None:
         if event.input.id == "filter":

@@ -1,6 +1,9 @@
 """The tree's pane: its frame (the focus frame, titled "workflows"), a header line naming
-the columns and the tree under it. The header is laid out from the tree's own Layout
-(WorkflowTree.ColumnsChanged), so every title sits above its column."""
+the columns, the tree under it and the `/` filter line under the tree when shown. The
+header is laid out from the tree's own Layout (WorkflowTree.ColumnsChanged), so every
+title sits above its column. The filter line lives in the pane so that showing it
+changes the size of the tree alone (the details pane is not laid out again) and the
+focus stays within the pane (its frame does not change)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 
 from limbo_tui.ui import tree_columns as columns
+from limbo_tui.ui.filter_input import FilterInput
 from limbo_tui.ui.workflow_tree import WorkflowTree
 
 TITLE_CLASS = "tree-header--title"
@@ -51,6 +55,7 @@ class WorkflowPane(Vertical):
     def compose(self) -> ComposeResult:
         yield TreeHeader(id="tree-header")
         yield WorkflowTree(self._clock, id="tree")
+        yield FilterInput(id="filter")
 
     def on_workflow_tree_columns_changed(self, message: WorkflowTree.ColumnsChanged) -> None:
         self.query_one(TreeHeader).show(message.layout)
