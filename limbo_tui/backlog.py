@@ -16,6 +16,7 @@ from typing import Any
 from limbo_tui.model import (
     ENQUEUED,
     LIVE_STATUSES,
+    ChildrenTotal,
     GroupTotal,
     Row,
     Totals,
@@ -50,6 +51,18 @@ def totals_json(graph: WorkflowGraph, iso: Iso) -> dict[str, Any] | None:
         "loaded": len(graph.workflows),
         "unfinished": {s: totals.unfinished(s) for s in LIVE_STATUSES},
         "groups": [group_json(graph, g, iso) for g in totals.groups],
+        # Parents loaded by their first children: their children as counted.
+        "families": [
+            {
+                "parent_id": f.parent_id,
+                "children": f.count,
+                "loaded": sum(1 for c in graph.children(f.parent_id) if c in graph.workflows),
+                "by_status": dict(f.by_status),
+                "oldest_created_at": iso(f.oldest_ms),
+                "newest_created_at": iso(f.newest_ms),
+            }
+            for f in totals.families
+        ],
     }
 
 
@@ -160,6 +173,37 @@ def live_page_end(
     created, wid = keys[at]
     assert created is not None
     return created, wid
+
+
+def children_page_end(
+    rows: Iterable[Row], parent_id: str, n: int, after: tuple[int, str] | None = None
+) -> tuple[int, str] | None:
+    """Where the next page of a parent's children starts, after a read of its first `n`
+    children (after `after`), oldest first: the (created_at, id) of the n-th such child
+    read (the read brings every child before it; others only after). None: fewer."""
+    keys = sorted(
+        (r.created_at_ms, r.id)
+        for r in rows
+        if isinstance(r, Workflow)
+        and r.parent_id == parent_id
+        and r.created_at_ms is not None
+        and (after is None or (r.created_at_ms, r.id) > after)
+    )
+    if n <= 0 or len(keys) < n:
+        return None
+    created, wid = keys[n - 1]
+    assert created is not None
+    return created, wid
+
+
+def children_not_loaded(graph: WorkflowGraph, parent_id: str) -> ChildrenTotal | None:
+    """The parent's children as counted, when the database holds more than are loaded."""
+    totals = graph.totals
+    counted = totals.children(parent_id) if totals is not None else None
+    if counted is None:
+        return None
+    loaded = sum(1 for c in graph.children(parent_id) if c in graph.workflows)
+    return counted if counted.count > loaded else None
 
 
 def live_not_loaded(graph: WorkflowGraph) -> int:

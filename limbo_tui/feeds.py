@@ -52,9 +52,11 @@ class Feed(Protocol):
         row is loaded (up to MAX_LIVE per status), and no line offers more."""
         ...
 
-    async def load_families(self) -> list[Row]:
-        """The next page of older live families with their steps ([] when none is left);
-        raises with the reason when this feed cannot read one."""
+    async def load_families(self, parent: str | None = None) -> list[Row]:
+        """The next page of older live families with their steps, or of `parent`'s
+        children (a parent its snapshot loaded by its first children: Totals.families)
+        with their own families ([] when none is left); raises with the reason when this
+        feed cannot read one."""
         ...
 
     async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:

@@ -60,6 +60,40 @@ GET_EVENT_STEP = "DBOS.getEvent"
 WAIT_STEPS: frozenset[str] = frozenset({SLEEP_STEP, RECV_STEP, GET_EVENT_STEP})
 
 
+def _follow_children(
+    totals: Totals, old: Workflow | None, new: Workflow | None, exact: bool
+) -> tuple[tuple[ChildrenTotal, ...], bool]:
+    """Totals.families after one row changed (old -> new; None: absent), and whether they
+    are still exact: a child never loaded that existed at the count changed, or a row
+    never loaded went, and which status it left cannot be told (the next count says)."""
+    if not totals.families:
+        return totals.families, exact
+    by_parent = {f.parent_id: f for f in totals.families}
+    if old is None and (new is None or not _created_after(new, totals.counted_at_ms)):
+        if new is None or new.parent_id in by_parent:
+            return totals.families, False
+        return totals.families, exact
+    for row, step in ((old, -1), (new, 1)):
+        if row is None or row.parent_id not in by_parent:
+            continue
+        f = by_parent[row.parent_id]
+        statuses = dict(f.by_status)
+        statuses[row.status] = statuses.get(row.status, 0) + step
+        oldest, newest = f.oldest_ms, f.newest_ms
+        created = row.created_at_ms
+        if step > 0 and created is not None:
+            oldest = created if oldest is None else min(oldest, created)
+            newest = created if newest is None else max(newest, created)
+        by_parent[f.parent_id] = ChildrenTotal(
+            f.parent_id,
+            f.count + step,
+            tuple(sorted((s, n) for s, n in statuses.items() if n > 0)),
+            oldest,
+            newest,
+        )
+    return tuple(by_parent.values()), exact
+
+
 def _created_after(wf: Workflow, ms: int | None) -> bool:
     return ms is not None and wf.created_at_ms is not None and wf.created_at_ms > ms
 
@@ -172,6 +206,19 @@ class GroupTotal:
     newest_ms: int | None = None
 
 
+@dataclass(frozen=True)
+class ChildrenTotal:
+    """The children of one parent as counted in the database (parent_workflow_id), for a
+    parent a snapshot loads by its first children only: how many, by status (sorted by
+    status), and the oldest and newest creation time."""
+
+    parent_id: str
+    count: int
+    by_status: tuple[tuple[str, int], ...] = ()
+    oldest_ms: int | None = None
+    newest_ms: int | None = None
+
+
 # Where a workflow's max_recovery_attempts is known from (WorkflowGraph.known_max).
 MaxSource = Literal["row", "worker", "config"]
 MAX_FROM_ROW: MaxSource = "row"
@@ -204,6 +251,8 @@ class Totals:
     # The database's clock when counted (epoch ms): a workflow created later is new.
     counted_at_ms: int | None = None
     exact: bool = True
+    # The parents loaded by their first children only, their children counted.
+    families: tuple[ChildrenTotal, ...] = ()
 
     def unfinished(self, status: str | None = None) -> int:
         return sum(g.count for g in self.groups if status is None or g.status == status)
@@ -212,6 +261,12 @@ class Totals:
         for g in self.groups:
             if g.status == status and g.queue == queue:
                 return g
+        return None
+
+    def children(self, parent_id: str) -> ChildrenTotal | None:
+        for f in self.families:
+            if f.parent_id == parent_id:
+                return f
         return None
 
 
@@ -568,6 +623,7 @@ class WorkflowGraph:
         assert totals is not None
         workflows, exact = totals.workflows, totals.exact
         groups = {(g.status, g.queue): g for g in totals.groups}
+        families, exact = _follow_children(totals, old, new, exact)
         moves: list[tuple[Workflow, int]] = []
         if old is not None:
             # A loaded row changed or went.
@@ -608,6 +664,7 @@ class WorkflowGraph:
             groups=tuple(sorted(groups.values(), key=lambda g: (g.status, g.queue or ""))),
             counted_at_ms=totals.counted_at_ms,
             exact=exact,
+            families=families,
         )
 
     def _put_workflow(self, wf: Workflow) -> set[str]:

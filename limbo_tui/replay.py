@@ -79,8 +79,13 @@ class ReplayFeed:
     # The recorded snapshots are played as they were: no page of families to read.
     pages_families = False
 
-    async def load_families(self) -> list[Row]:
-        return []
+    async def load_families(self, parent: str | None = None) -> list[Row]:
+        if parent is None:
+            return []
+        raise LimboError(
+            "a replay has only the rows its session read: the rest of these children was "
+            "not recorded (open them in the recorded session to record them)"
+        )
 
     async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:
         # Never offered: the replay's states carry no offer.

@@ -6,6 +6,7 @@ import asyncpg
 import psycopg
 import pytest
 
+from limbo_tui.backlog import FIRST_LOADED
 from limbo_tui.errors import DatabaseError
 from limbo_tui.model import FINISHED_STATUSES, Step, Workflow, WorkflowGraph
 from limbo_tui.pg import queries
@@ -204,7 +205,12 @@ async def test_reads_use_indexes(db_url: str, dbos_url: str, shape: str) -> None
                 "ORDER BY created_at DESC LIMIT 10",
                 sorted(FINISHED_STATUSES),
             ),
-            await conn.fetch("EXPLAIN " + queries._family_sql(cols), ["x"], 10),
+            await conn.fetch(
+                "EXPLAIN " + queries._family_sql(cols),
+                ["x"],
+                10,
+                *([FIRST_LOADED] if cols.has_parent else []),
+            ),
         ]
         for plan in plans:
             text = "\n".join(r[0] for r in plan)

@@ -82,7 +82,7 @@ class InTestFeed:
     # Every row a test pushes is all there is: no page of families.
     pages_families = False
 
-    async def load_families(self) -> list[Row]:
+    async def load_families(self, parent: str | None = None) -> list[Row]:
         return []
 
     async def install_triggers(self, on_wait: Callable[[str], None] | None = None) -> str:

@@ -37,7 +37,14 @@ from typing import Literal, TypeVar
 
 import asyncpg
 
-from limbo_tui.backlog import LIVE_FIRST, PAGE, live_page_end, summarized_queues
+from limbo_tui.backlog import (
+    FIRST_LOADED,
+    LIVE_FIRST,
+    PAGE,
+    children_page_end,
+    live_page_end,
+    summarized_queues,
+)
 from limbo_tui.errors import LimboError, one_line
 from limbo_tui.model import Row, StepRemoved, Totals, Workflow, WorkflowRemoved
 from limbo_tui.pg import queries, triggers
@@ -232,6 +239,10 @@ class LiveFeed:
         self._live_opened = 0
         self._live_next: tuple[int, str] | None = None
         self._live_totals = Totals(workflows=0)
+        # Per parent loaded by its first children, where its next page starts, and the
+        # children read page by page since (every later snapshot loads them again).
+        self._children_next: dict[str, tuple[int, str]] = {}
+        self._children_read: dict[str, list[str]] = {}
         # Why we poll (None while a push source runs); kept across reconnects.
         self.polling_reason: str | None = None
         self._offer = False
@@ -297,10 +308,12 @@ class LiveFeed:
     def pages_families(self) -> bool:
         return self._page_live
 
-    async def load_families(self) -> list[Row]:
+    async def load_families(self, parent: str | None = None) -> list[Row]:
         """The next page of live families (queries.live_page) past what the snapshot and
-        the pages before loaded, on a connection of its own as load_page; nothing when
-        every live family is loaded."""
+        the pages before loaded, or of `parent`'s children (queries.children_page), on a
+        connection of its own as load_page; nothing when every one is loaded."""
+        if parent is not None:
+            return await self._load_children(parent)
         start = self._live_next
         if start is None:
             return []
@@ -315,6 +328,28 @@ class LiveFeed:
         if self._live_next == start:  # else a snapshot came in between: it says where
             self._live_next = live_page_end(rows, summarized_queues(counted), PAGE, start)
             self._live_opened += PAGE
+        self._known |= {r.id for r in rows if isinstance(r, Workflow)}
+        return rows
+
+    async def _load_children(self, parent: str) -> list[Row]:
+        after = self._children_next.get(parent)
+        if after is None:
+            return []
+        conn = await connect(self.url)
+        try:
+            rows = await asyncio.wait_for(
+                queries.children_page(conn, self.schema, parent, after, PAGE), QUERY_TIMEOUT_S
+            )
+        finally:
+            await close_quietly(conn)
+        if self._children_next.get(parent) == after:  # else a snapshot said where
+            end = children_page_end(rows, parent, PAGE, after)
+            if end is None:
+                self._children_next.pop(parent, None)
+            else:
+                self._children_next[parent] = end
+        read = [r.id for r in rows if isinstance(r, Workflow) and r.parent_id == parent]
+        self._children_read.setdefault(parent, []).extend(read)
         self._known |= {r.id for r in rows if isinstance(r, Workflow)}
         return rows
 
@@ -504,11 +539,23 @@ class LiveFeed:
                 self._opened,
                 side=lambda: connect(self.url, timeout=SIDE_CONNECT_S),
                 live_first=live_first,
+                also=[c for read in self._children_read.values() for c in read],
             ),
             QUERY_TIMEOUT_S * 4,
         )
+        counted = next((r for r in reversed(rows) if isinstance(r, Totals)), None)
+        self._children_next = {}
+        keys = {r.id: (r.created_at_ms, r.id) for r in rows if isinstance(r, Workflow)}
+        for f in counted.families if counted is not None else ():
+            end = children_page_end(rows, f.parent_id, FIRST_LOADED)
+            # Past the pages read since, loaded again with this snapshot.
+            read = [k for c in self._children_read.get(f.parent_id, ()) if (k := keys.get(c))]
+            ends = [e for e in [end, *read] if e is not None and e[0] is not None]
+            if end is not None and ends:
+                created, wid = max(ends)
+                assert created is not None
+                self._children_next[f.parent_id] = (created, wid)
         if live_first is not None:
-            counted = next((r for r in reversed(rows) if isinstance(r, Totals)), None)
             self._live_totals = counted or Totals(workflows=0)
             self._live_next = live_page_end(rows, summarized_queues(self._live_totals), live_first)
         if self._server_clock is not None:

@@ -33,7 +33,7 @@ import contextlib
 import dataclasses
 import re
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -43,6 +43,7 @@ from limbo_tui.backlog import FIRST_LOADED, GROUP_MIN, PAGE, summarized_queues
 from limbo_tui.model import (
     ENQUEUED,
     LIVE_STATUSES,
+    ChildrenTotal,
     GroupTotal,
     Row,
     Step,
@@ -518,11 +519,16 @@ async def live_totals(conn: asyncpg.Connection, schema: str) -> Totals:
     return dataclasses.replace(totals, workflows=await count_all(conn, schema))
 
 
-async def count_totals(conn: asyncpg.Connection, schema: str) -> Totals:
-    """live_totals in a transaction of its own (one consistent picture), between snapshots."""
+async def count_totals(
+    conn: asyncpg.Connection, schema: str, parents: Iterable[str] = ()
+) -> Totals:
+    """live_totals in a transaction of its own (one consistent picture), between snapshots,
+    with the children of `parents` (those the snapshot loaded by their first children)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await jit_off_in_transaction(conn)
-        return await live_totals(conn, schema)
+        totals = await live_totals(conn, schema)
+        families = await children_totals(conn, schema, parents)
+        return dataclasses.replace(totals, families=families)
 
 
 def _family_sql(cols: Columns) -> str:
@@ -535,23 +541,33 @@ def _family_sql(cols: Columns) -> str:
     parent, confirmed by its operation_outputs row (a primary-key lookup): no index exists
     on child_workflow_id, so a custom child id is only linked from its parent's side.
     UNION (not UNION ALL) makes each id visit once, so cycles end; the LIMIT bounds size.
+    With the parent column, each parent gives at most $3 children on the way down (the
+    first by creation, as the tree lists them; child-call rows by function id): a parent
+    of thousands is loaded by its first children, the others counted (children_totals)
+    and read a page at a time (children_page). Without it (2.8) no page could be read
+    from an index, so every child comes.
     """
     ws, oo = _t(cols, "workflow_status"), _t(cols, "operation_outputs")
+    first = "LIMIT $3" if cols.has_parent else ""
     up_parts = [
         f"SELECT o.workflow_uuid FROM {oo} o "
         "WHERE o.workflow_uuid = regexp_replace(u.id, '-[0-9]+$', '') "
         "AND o.child_workflow_id = u.id AND u.id ~ '-[0-9]+$'"
     ]
     down_parts = [
-        f"SELECT o.child_workflow_id FROM {oo} o "
-        "WHERE o.workflow_uuid = d.id AND o.child_workflow_id IS NOT NULL"
+        f"(SELECT o.child_workflow_id FROM {oo} o "
+        "WHERE o.workflow_uuid = d.id AND o.child_workflow_id IS NOT NULL "
+        f"ORDER BY o.function_id {first})"
     ]
     if cols.has_parent:
         up_parts.append(
             f"SELECT w.parent_workflow_id FROM {ws} w "
             "WHERE w.workflow_uuid = u.id AND w.parent_workflow_id IS NOT NULL"
         )
-        down_parts.append(f"SELECT w.workflow_uuid FROM {ws} w WHERE w.parent_workflow_id = d.id")
+        down_parts.append(
+            f"(SELECT w.workflow_uuid FROM {ws} w WHERE w.parent_workflow_id = d.id "
+            f"ORDER BY w.created_at, w.workflow_uuid {first})"
+        )
     return f"""
     WITH RECURSIVE
     up(id) AS (
@@ -576,8 +592,89 @@ async def family_ids(
     if not seed_list:
         return []
     cols = await probe(conn, schema)
-    rows = await conn.fetch(_family_sql(cols), seed_list, limit)
+    params: list[object] = [seed_list, limit]
+    if cols.has_parent:
+        params.append(FIRST_LOADED)
+    rows = await conn.fetch(_family_sql(cols), *params)
     return [r[0] for r in rows]
+
+
+async def children_totals(
+    conn: asyncpg.Connection, schema: str, parent_ids: Iterable[str]
+) -> tuple[ChildrenTotal, ...]:
+    """The children of each parent (parent_workflow_id's index) by status, with the oldest
+    and newest creation time; parents without children are left out."""
+    ids = list(dict.fromkeys(parent_ids))
+    cols = await probe(conn, schema)
+    if not ids or not cols.has_parent:
+        return ()
+    created = "created_at" if "created_at" in cols.workflow else "NULL::bigint"
+    rows = await conn.fetch(
+        f"SELECT parent_workflow_id AS p, coalesce(status, '') AS s, count(*) AS n, "
+        f"min({created}) AS oldest, max({created}) AS newest "
+        f"FROM {_t(cols, 'workflow_status')} WHERE parent_workflow_id = ANY($1::text[]) "
+        "GROUP BY 1, 2",
+        ids,
+    )
+    by_parent: dict[str, list[asyncpg.Record]] = {}
+    for r in rows:
+        by_parent.setdefault(r["p"], []).append(r)
+    out = []
+    for parent, group in sorted(by_parent.items()):
+        oldest = [v for r in group if (v := _int(r["oldest"])) is not None]
+        newest = [v for r in group if (v := _int(r["newest"])) is not None]
+        out.append(
+            ChildrenTotal(
+                parent_id=parent,
+                count=sum(int(r["n"]) for r in group),
+                by_status=tuple(sorted((r["s"], int(r["n"])) for r in group)),
+                oldest_ms=min(oldest) if oldest else None,
+                newest_ms=max(newest) if newest else None,
+            )
+        )
+    return tuple(out)
+
+
+def many_children(workflows: Iterable[Workflow]) -> list[str]:
+    """The parents among these rows with FIRST_LOADED children or more loaded: those the
+    family closure may have cut (a parent gives at most that many)."""
+    kids: dict[str, int] = {}
+    for w in workflows:
+        if w.parent_id is not None:
+            kids[w.parent_id] = kids.get(w.parent_id, 0) + 1
+    return sorted(p for p, n in kids.items() if n >= FIRST_LOADED)
+
+
+async def children_page(
+    conn: asyncpg.Connection,
+    schema: str,
+    parent_id: str,
+    after: tuple[int, str],
+    limit: int = PAGE,
+) -> list[Row]:
+    """The next `limit` children of a parent after (created_at, id), in the order the
+    family closure loads them (oldest first, ties by id), with their own families and
+    steps: a page of a parent loaded by its first children, fetched when the user asks."""
+    cols = await probe(conn, schema)
+    if not cols.has_parent or "created_at" not in cols.workflow:
+        return []
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await jit_off_in_transaction(conn)
+        rows = await conn.fetch(
+            f"SELECT workflow_uuid FROM {_t(cols, 'workflow_status')} "
+            "WHERE parent_workflow_id = $1 AND (created_at, workflow_uuid) > ($2, $3) "
+            "ORDER BY created_at, workflow_uuid LIMIT $4",
+            parent_id,
+            after[0],
+            after[1],
+            limit,
+        )
+        # With their own descendants (the closure brings their ancestors and the first
+        # siblings too: held already, the graph skips them).
+        ids = await family_ids(conn, schema, [r[0] for r in rows])
+        workflows = await fetch_workflows(conn, schema, ids)
+        steps = await fetch_steps(conn, schema, [w.id for w in workflows])
+    return [*workflows, *steps]
 
 
 # pg_export_snapshot()'s answer, checked before it is written into SET TRANSACTION SNAPSHOT
@@ -606,6 +703,7 @@ async def snapshot(
     side: SideConnect | None = None,
     shared_from: int = SHARED_FROM_ROWS,
     live_first: int | None = None,
+    also: Sequence[str] = (),
 ) -> list[Row]:
     """The bounded picture described in the module docstring: workflows then steps;
     `opened`: per queue, the rows of its summarized backlog read page by page since the
@@ -620,10 +718,14 @@ async def snapshot(
     `shared_from` rows (a second connection costs more than those reads there).
     `live_first`: load only that many of the live work's newest rows past the summarized
     backlogs, with their families (live_ids); None: all of it, up to MAX_LIVE per status.
+    `also`: more workflows to load with their families (the children of a large parent
+    read page by page since the session began).
     """
     if side is not None and await _estimated_rows(conn, schema) >= shared_from:
         try:
-            return await _snapshot_shared(conn, schema, finished_families, opened, side, live_first)
+            return await _snapshot_shared(
+                conn, schema, finished_families, opened, side, live_first, also
+            )
         except _NotShared:
             pass
     async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -631,6 +733,7 @@ async def snapshot(
         totals = await live_totals(conn, schema)
         seeds = await live_ids(conn, schema, totals=totals, opened=opened, live_first=live_first)
         seeds += await recent_finished_roots(conn, schema, finished_families)
+        seeds += also
         return await _families(conn, schema, seeds, totals)
 
 
@@ -645,10 +748,16 @@ async def _families(
     workflows = await fetch_workflows(conn, schema, ids)
     steps = await fetch_steps(conn, schema, [w.id for w in workflows])
     registry = await read_registry(conn, schema)
+    counted = await children_totals(conn, schema, many_children(workflows))
+    loaded: dict[str, int] = {}
+    for w in workflows:
+        if w.parent_id is not None:
+            loaded[w.parent_id] = loaded.get(w.parent_id, 0) + 1
+    families = tuple(f for f in counted if f.count > loaded.get(f.parent_id, 0))
     rows: list[Row] = [registry]
     rows.extend(workflows)
     rows.extend(steps)
-    rows.append(totals)
+    rows.append(dataclasses.replace(totals, families=families))
     return rows
 
 
@@ -659,6 +768,7 @@ async def _snapshot_shared(
     opened: Mapping[str, int] | None,
     side: SideConnect,
     live_first: int | None,
+    also: Sequence[str],
 ) -> list[Row]:
     connecting = asyncio.ensure_future(side())
     other: asyncpg.Connection | None = None
@@ -687,6 +797,7 @@ async def _snapshot_shared(
                     finished, lambda: recent_finished_roots(conn, schema, finished_families)
                 )
                 seeds += roots
+                seeds += also
                 rows = await _families(conn, schema, seeds, totals)
                 total = await _or_here(beside, lambda: count_all(conn, schema))
             finally:
@@ -694,7 +805,9 @@ async def _snapshot_shared(
                 finished.cancel()
                 with contextlib.suppress(BaseException):
                     await beside
-        rows[-1] = dataclasses.replace(totals, workflows=total)
+        last = rows[-1]
+        assert isinstance(last, Totals)
+        rows[-1] = dataclasses.replace(last, workflows=total)
         return rows
     finally:
         if other is None:

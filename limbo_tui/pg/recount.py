@@ -27,11 +27,14 @@ class Recount:
         self._counted_at_ms: int | None = None
         self._due = False
         self._last = 0.0
+        # The parents the snapshot loaded by their first children: counted again too.
+        self._parents: tuple[str, ...] = ()
 
     def saw_snapshot(self, rows: Iterable[Row]) -> None:
         for row in rows:
             if isinstance(row, Totals):
                 self._counted_at_ms = row.counted_at_ms
+                self._parents = tuple(f.parent_id for f in row.families)
         self._due = False
         self._last = time.monotonic()
 
@@ -46,7 +49,7 @@ class Recount:
         """A fresh Totals row when one is due and allowed now, else nothing."""
         if not self._due or time.monotonic() - self._last < MIN_INTERVAL_S:
             return []
-        totals = await queries.count_totals(conn, schema)
+        totals = await queries.count_totals(conn, schema, self._parents)
         self._counted_at_ms = totals.counted_at_ms
         self._due = False
         self._last = time.monotonic()

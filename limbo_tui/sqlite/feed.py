@@ -114,7 +114,7 @@ class SqliteFeed:
     # Its snapshot loads every live row (up to MAX_LIVE per status): no page of families.
     pages_families = False
 
-    async def load_families(self) -> list[Row]:
+    async def load_families(self, parent: str | None = None) -> list[Row]:
         return []
 
     async def load_page(self, queue: str, older_than: tuple[int, str]) -> list[Row]:

@@ -340,7 +340,7 @@ class LimboApp(App[None]):
         self.inputs.load_page(message.queue, message.older_than)
 
     def on_families_page_wanted(self, message: FamiliesPageWanted) -> None:
-        self.inputs.load_families()
+        self.inputs.load_families(message.parent)
 
     def on_backlog_page_loaded(self, message: BacklogPageLoaded) -> None:
         if message.problem:

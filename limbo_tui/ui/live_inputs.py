@@ -31,8 +31,8 @@ from limbo_tui.worker.protocol import Worker
 if TYPE_CHECKING:
     from limbo_tui.pg.feed import FeedBatch, FeedState
 
-# Beside the queues in _pages_loading: the live families' next page (no queue's name
-# starts with a NUL byte).
+# Beside the queues in _pages_loading: the live families' next page, and with a
+# parent's id after it, that parent's (no queue's name starts with a NUL byte).
 FAMILIES = "\x00families"
 
 
@@ -94,23 +94,30 @@ class LiveInputs:
             self._pages_loading.discard(queue)
         self._app.post_message(BacklogPageLoaded(rows))
 
-    def load_families(self) -> None:
-        """The next page of live families, as load_page (one request at a time)."""
+    def load_families(self, parent: str | None = None) -> None:
+        """The next page of live families, or of a parent's children, as load_page (one
+        request for each at a time)."""
         feed = self.feed
-        if feed is None or not feed.pages_families or FAMILIES in self._pages_loading:
+        key = FAMILIES + (parent or "")
+        if feed is None or key in self._pages_loading:
             return
-        self._pages_loading.add(FAMILIES)
-        self._app.run_worker(self._load_families(feed), group="backlog-page", exit_on_error=False)
+        if parent is None and not feed.pages_families:
+            return
+        self._pages_loading.add(key)
+        self._app.run_worker(
+            self._load_families(feed, parent, key), group="backlog-page", exit_on_error=False
+        )
 
-    async def _load_families(self, feed: Feed) -> None:
+    async def _load_families(self, feed: Feed, parent: str | None, key: str) -> None:
         try:
-            rows = await feed.load_families()
+            rows = await feed.load_families(parent)
         except Exception as exc:
-            problem = f"could not read the next live families: {one_line(exc)}"
+            what = "live families" if parent is None else f"children of {parent}"
+            problem = f"could not read the next {what}: {one_line(exc)}"
             self._app.post_message(BacklogPageLoaded([], problem))
             return
         finally:
-            self._pages_loading.discard(FAMILIES)
+            self._pages_loading.discard(key)
         self._app.post_message(BacklogPageLoaded(rows))
 
     async def stop_feed(self) -> None:

@@ -32,8 +32,11 @@ class BacklogPageWanted(Message):
 
 @dataclass
 class FamiliesPageWanted(Message):
-    """The user reached the tree's last line past the loaded live families: the next
-    page of older ones (the feed knows where it starts)."""
+    """The user reached the tree's last line past the loaded live families, or the last
+    loaded child of a parent whose other children are only counted (`parent`): the next
+    page (the feed knows where it starts)."""
+
+    parent: str | None = None
 
 
 @dataclass

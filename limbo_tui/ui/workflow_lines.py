@@ -11,7 +11,7 @@ from typing import Any
 from limbo_tui import status_style
 from limbo_tui.backlog import PAGE, RootGroup
 from limbo_tui.dispatch_count import dispatch_text
-from limbo_tui.model import WorkflowGraph
+from limbo_tui.model import ChildrenTotal, WorkflowGraph
 from limbo_tui.model import short_id as model_short_id
 from limbo_tui.numbering import live_step_text
 from limbo_tui.terminal_text import safe_text
@@ -143,13 +143,36 @@ def more_parts(group: RootGroup, shown: int, *, compact: bool = False) -> list[P
     return [(text, status_style.DIM_CLASS)]
 
 
-def more_children_parts(children: int, shown: int, *, compact: bool = False) -> list[Part]:
-    """The last line under a parent of many children: what enter brings next."""
-    left = children - shown
+def more_children_parts(
+    children: int,
+    shown: int,
+    counted: ChildrenTotal | None = None,
+    loaded: int = 0,
+    now_ms: int = 0,
+    *,
+    compact: bool = False,
+) -> list[Part]:
+    """The last line under a parent of many children: what enter brings next; for a
+    parent whose children are counted in the database (`counted`: more there than
+    `loaded`), how many there are by status, the oldest and the newest."""
+    left = max(0, children - shown)
+    if counted is None:
+        if compact:
+            return [(f"… {left:,} more, enter: +{min(left, PAGE):,}", status_style.DIM_CLASS)]
+        return [(f"… {left:,} more children: enter shows the next {min(left, PAGE):,}",
+                 status_style.DIM_CLASS)]  # fmt: skip
+    older = counted.count - loaded
     if compact:
-        return [(f"… {left:,} more, enter: +{min(left, PAGE):,}", status_style.DIM_CLASS)]
-    return [(f"… {left:,} more children: enter shows the next {min(left, PAGE):,}",
-             status_style.DIM_CLASS)]  # fmt: skip
+        text = f"… {counted.count:,} children, {older:,} not loaded, enter: +{PAGE:,}"
+        return [(text, status_style.DIM_CLASS)]
+    statuses = ", ".join(f"{n:,} {safe_text(s or '?')}" for s, n in counted.by_status)
+    text = f"… {counted.count:,} children in the database ({statuses}"
+    if counted.oldest_ms is not None and counted.newest_ms is not None:
+        oldest, newest = age_text(now_ms - counted.oldest_ms), age_text(now_ms - counted.newest_ms)
+        text += f"; oldest {oldest}, newest {newest}"
+    text += f"), {older:,} not loaded: enter "
+    text += f"shows the next {min(left, PAGE):,}" if left > 0 else f"loads the next {PAGE:,}"
+    return [(text, status_style.DIM_CLASS)]
 
 
 def more_families_parts(not_loaded: int, *, compact: bool = False) -> list[Part]:

@@ -57,12 +57,13 @@ from limbo_tui.backlog import (
     GROUP_MIN,
     PAGE,
     RootGroup,
+    children_not_loaded,
     group_roots,
     live_not_loaded,
     older_than,
     summarized_queues,
 )
-from limbo_tui.model import WorkflowGraph
+from limbo_tui.model import ChildrenTotal, Totals, WorkflowGraph
 from limbo_tui.time_text import age_text
 from limbo_tui.tree_facts import TreeFacts
 from limbo_tui.ui import tree_columns as columns
@@ -96,6 +97,7 @@ MORE_CHILDREN_KEY = "\x00children\x00"
 # The last line of the top level while older live families are only counted (the TUI's
 # snapshot loads the newest: backlog.LIVE_FIRST); enter reads the next page of them.
 MORE_FAMILIES_KEY = "\x00families\x00"
+NO_TOTALS = Totals(workflows=0)
 
 
 def is_workflow_key(data: str | None) -> bool:
@@ -379,6 +381,8 @@ class WorkflowTree(BulkTree):
         lines = [*changed, *groups]
         lines += [MORE_KEY + key[len(GROUP_KEY) :] for key in groups]
         lines += [MORE_CHILDREN_KEY + wid for wid in changed]
+        # A count of children never loaded moves with the totals alone.
+        lines += [MORE_CHILDREN_KEY + f.parent_id for f in (graph.totals or NO_TOTALS).families]
         lines.append(MORE_FAMILIES_KEY)
         for wid in lines:
             node = self._node_by_id.get(wid)
@@ -604,7 +608,15 @@ class WorkflowTree(BulkTree):
             parent = key[len(MORE_CHILDREN_KEY) :]
             every = self._all_kids(parent)
             shown = self._pages.get(parent, 1) * PAGE
-            return more_children_parts(len(every), shown, compact=compact)
+            loaded = sum(1 for c in every if c in self._graph.workflows)
+            return more_children_parts(
+                len(every),
+                shown,
+                self._counted_children(parent),
+                loaded,
+                self.now_ms,
+                compact=compact,
+            )
         cells = row_cells(self._graph, key, self._facts)
         self._cells[key] = cells
         sizes = columns.widths_of(cells)
@@ -656,13 +668,22 @@ class WorkflowTree(BulkTree):
         if workflow_id.startswith("\x00"):
             return []
         kids = self._all_kids(workflow_id)
-        if len(kids) < GROUP_MIN:
+        counted = self._counted_children(workflow_id)
+        if len(kids) < GROUP_MIN and counted is None:
             return kids
-        # A parent of thousands: a page of its children at a time, then a "more" line.
+        # A parent of thousands: a page of its children at a time, then a "more" line
+        # (past the loaded ones, it reads the next page from the database).
         size = self._pages.get(workflow_id, 1) * PAGE
-        if len(kids) <= size:
+        if len(kids) <= size and counted is None:
             return kids
         return [*kids[:size], MORE_CHILDREN_KEY + workflow_id]
+
+    def _counted_children(self, workflow_id: str) -> ChildrenTotal | None:
+        """A parent's children as counted while the database holds more than are loaded
+        (not under a filter: it chose which children show)."""
+        if self._facts.shown is not None:
+            return None
+        return children_not_loaded(self._graph, workflow_id)
 
     def _all_kids(self, workflow_id: str) -> list[str]:
         shown = self._facts.shown
@@ -686,7 +707,14 @@ class WorkflowTree(BulkTree):
                     self.post_message(BacklogPageWanted(group.queue, start))
             self._next_page(key)
         elif data is not None and data.startswith(MORE_CHILDREN_KEY):
-            self._next_page(data[len(MORE_CHILDREN_KEY) :])
+            parent = data[len(MORE_CHILDREN_KEY) :]
+            wanted = (self._pages.get(parent, 1) + 1) * PAGE
+            loaded = sum(1 for c in self._all_kids(parent) if c in self._graph.workflows)
+            if loaded < wanted and self._counted_children(parent) is not None:
+                # The next page is not all loaded: read it from the database (it shows
+                # as soon as it is applied: the page is open for it).
+                self.post_message(FamiliesPageWanted(parent))
+            self._next_page(parent)
         elif data == MORE_FAMILIES_KEY:
             self.post_message(FamiliesPageWanted())
 
