@@ -382,7 +382,8 @@ class WorkflowTree(BulkTree):
         lines += [MORE_KEY + key[len(GROUP_KEY) :] for key in groups]
         lines += [MORE_CHILDREN_KEY + wid for wid in changed]
         # A count of children never loaded moves with the totals alone.
-        lines += [MORE_CHILDREN_KEY + f.parent_id for f in (graph.totals or NO_TOTALS).families]
+        totals = self._graph.totals or NO_TOTALS
+        lines += [MORE_CHILDREN_KEY + f.parent_id for f in totals.families]
         lines.append(MORE_FAMILIES_KEY)
         for wid in lines:
             node = self._node_by_id.get(wid)
