@@ -84,9 +84,10 @@ from limbo_tui.worker import protocol as worker_protocol
 
 WORKER_POLL_S = 0.5
 AGE_TICK_S = 1.0
-# Frames of changes begin at least this many times their own CPU apart: however costly
-# a frame (a tree of 20k roots), painting a burst takes at most about a third of the
-# loop, and keys and batches are still handled between frames.
+# Frames of changes begin at least this many times the last one's CPU apart: however
+# costly a frame (a tree of 20k roots), painting a burst takes at most about a third of
+# the loop, and keys and batches are still handled between frames. Only a burst's frames
+# are measured: a rebuild's (a snapshot, a view change) says nothing of the next.
 FRAME_SPACING = 3.0
 # How long `/` holds the screen's frames back for the text typed with it (a paste, a fast
 # typist, a terminal's burst), at most: the filtered tree is the first frame painted.
@@ -145,6 +146,7 @@ class LimboApp(App[None]):
         # CPU it took to reach the screen (its repaint and Textual's render of it).
         self._last_change_painted = 0.0
         self._last_frame_cpu_s = 0.0
+        self._painted_rebuild = False
         self._repaint_timer: Timer | None = None
         self._repaint_asked = False
         # The worker's polls, until it says it has nothing more to tell (polls_worker).
@@ -415,7 +417,10 @@ class LimboApp(App[None]):
         self._last_change_painted = time.monotonic()
         began = loop_cpu_s()
         self.repaint()
-        self.call_after_refresh(self._frame_out, began)
+        if not self._painted_rebuild:
+            # A burst's frame; a whole new tree (a snapshot, a filter typed) is no
+            # measure of the next one and never holds it back.
+            self.call_after_refresh(self._frame_out, began)
 
     def _frame_out(self, began: float) -> None:
         # From the repaint to the screen's refresh (Textual's render of it included).
@@ -429,6 +434,7 @@ class LimboApp(App[None]):
             self._repaint_timer = None
         self._repaint_asked = False
         frame = self.state.frame(self.clock())
+        self._painted_rebuild = frame.rebuild
         for problem in frame.new_problems:
             self.notify(problem, severity="error", timeout=8)
         tree = self.query_one(WorkflowTree)
