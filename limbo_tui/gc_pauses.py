@@ -18,7 +18,7 @@ at 1,000 changes/s the TUI ran ~40 young collections a second, each moving the f
 live objects on towards the old generations, and full collections of 15-110 ms came
 every 2-3 s (issue #16's real terminal, headless and on a pty). With fewer, larger young
 collections most of a frame's objects are gone before one runs: in the same run the
-collector's pauses went from ~0.67 s to ~0.07 s per 10 s, the longest from 112 to 36 ms,
+collector's pauses went from ~0.4 s to ~0.06 s per 10 s, the longest from 112 to 37 ms,
 and no full collection ran while changes flowed. The garbage waiting meanwhile is a few MB.
 """
 
