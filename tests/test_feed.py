@@ -417,8 +417,9 @@ async def test_in_a_burst_a_change_waits_only_for_the_rest_of_the_window(dbos_ur
     fetched: list[set[str]] = []
 
     def on_batch(batch: FeedBatch) -> None:
-        if not batch.full:
-            fetched.append({r.id for r in batch.rows if isinstance(r, Workflow)})
+        ids = {r.id for r in batch.rows if isinstance(r, Workflow)}
+        if ids and not batch.full:  # a fetch (not a snapshot, nor a recount's totals)
+            fetched.append(ids)
 
     rec = Recorder()
     feed = LiveFeed(dbos_url, settings, on_batch, rec.on_state)
