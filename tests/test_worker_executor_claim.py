@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import psycopg
+import pytest
 from test_worker_support import small_settings, wait_for
 
 from limbo_tui.database import open_database
+from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.settings import EmbeddedSettings
 from limbo_tui.ui.workflow_actions import ActionKeys
-from limbo_tui.worker.base import SERVER_WAIT_DETAIL
+from limbo_tui.worker.base import SERVER_WAIT_DETAIL, WorkerBase
+from limbo_tui.worker.executor_claim import ExecutorClaim, lock_key
 from limbo_tui.worker.process import ProcessWorker
 from limbo_tui.worker.protocol import DOWN, ELSEWHERE, RUNNING, STARTING
 from limbo_tui.worker.thread import ThreadWorker
-from tests.pg_support import shared_tmp
+from tests.pg_support import create_dbos_template, shared_tmp
 
 
 def test_a_second_worker_with_the_same_executor_id_stays_down(dbos_url: str) -> None:
@@ -82,3 +88,101 @@ def test_a_claim_that_cannot_reach_the_database_is_down_not_elsewhere(tmp_path: 
         assert "No such file or directory" in worker.detail
     finally:
         worker.stop()
+
+
+@pytest.fixture
+def restartable() -> Iterator[EmbeddedServer]:
+    """A server of its own: restarting it disturbs no other test."""
+    server = EmbeddedServer(shared_tmp("limbo-tui-claim-restart-") / "pg")
+    server.ensure_running()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _claim_sessions(url: str, executor_id: str) -> list[tuple[int, str, object]]:
+    """(pid, last query, when its state last changed) of each session holding the claim."""
+    key = lock_key(executor_id)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT a.pid, a.query, a.state_change FROM pg_locks l JOIN pg_stat_activity a "
+            "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+            "AND l.classid = %s::oid AND l.objid = %s::oid AND l.objsubid = 1",
+            ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+        ).fetchall()
+    return [(int(pid), str(query), changed) for pid, query, changed in rows]
+
+
+def _sessions_of(url: str, role: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (role,)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_claim_lost_with_a_server_restart_is_taken_again(restartable: EmbeddedServer) -> None:
+    """The lock goes with its session: a second limbo-tui pressing `r` after the restart
+    took the id (and ran a second worker on it) while the first still said it held it."""
+    url = restartable.ensure_database("claim")
+    first = ExecutorClaim(url, "w")
+    second = ExecutorClaim(url, "w")
+    try:
+        assert first.acquire() is None
+        [(_, query, changed)] = _claim_sessions(url, "w")
+        time.sleep(1.5)
+        # Held, it asks nothing: no statement since the lock's own.
+        assert _claim_sessions(url, "w")[0][1:] == (query, changed)
+        restartable.stop()
+        restartable.ensure_running()
+        wait_for(lambda: _claim_sessions(url, "w"), what="the holder to take its id again")
+        assert first.held
+        problem = second.acquire()
+        assert problem is not None and f"another limbo-tui (pid {os.getpid()})" in problem
+        assert not second.held
+    finally:
+        first.release()
+        second.release()
+    assert _claim_sessions(url, "w") == []  # released for good: nothing takes it again
+
+
+@pytest.mark.parametrize("kind", [ThreadWorker, ProcessWorker])
+def test_a_worker_whose_id_was_taken_during_a_server_restart_stops_and_says_who(
+    restartable: EmbeddedServer, kind: type[WorkerBase]
+) -> None:
+    url = restartable.url(create_dbos_template(restartable))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE ROLE claimant LOGIN SUPERUSER")
+    settings = small_settings()
+    first = kind(url.replace("postgresql://postgres@", "postgresql://claimant@", 1), settings)
+    other = ExecutorClaim(url, settings.worker.executor_id)  # another limbo-tui's claim
+    try:
+        first.start()
+        assert first.state == RUNNING, first.detail
+        child = first.pid if isinstance(first, ProcessWorker) else None
+        with psycopg.connect(url, autocommit=True) as conn:
+            # Its sessions stay; after the restart the first cannot take its id again
+            # until the other has it, as when the other's `r` comes first.
+            conn.execute("ALTER ROLE claimant NOLOGIN")
+        restartable.stop()
+        restartable.ensure_running()
+        assert other.acquire() is None
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("ALTER ROLE claimant LOGIN")
+        # Never two workers on one executor id: the first stops and says who runs it.
+        wait_for(lambda: first.state == ELSEWHERE, timeout=30, what="the first to step down")
+        assert f"is run by another limbo-tui (pid {os.getpid()})" in first.detail
+        assert first.crash_count == 0
+        if child is not None:
+            assert first.pid is None
+            with pytest.raises(ProcessLookupError):
+                os.kill(child, 0)
+        # Its DBOS is gone: not one session of the first is left on the database.
+        wait_for(lambda: _sessions_of(url, "claimant") == 0, what="the first's DBOS to go")
+        other.release()
+        first.restart()  # `r` takes it over once the other lets go
+        assert first.state == RUNNING, first.detail
+    finally:
+        first.stop()
+        other.release()

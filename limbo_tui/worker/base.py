@@ -72,7 +72,7 @@ class WorkerBase(ABC):
         self._detail = "not started"
         self._auto_restart: threading.Timer | None = None
         self._stopped = False
-        self._claim = ExecutorClaim(url, settings.worker.executor_id)
+        self._claim = ExecutorClaim(url, settings.worker.executor_id, on_taken=self._executor_taken)
         self.crash_count = 0
         # Graceful stops (r, q) so far and the last one's outcome, for the timeline.
         self.stop_count = 0
@@ -199,6 +199,27 @@ class WorkerBase(ABC):
         self._claim.release()
         if self._state != NONE:
             self._set_state(DOWN, "stopped")
+
+    def _executor_taken(self, problem: str) -> None:
+        """On the claim's thread: the claim went with its session (a server restart) and
+        another limbo-tui took the executor id before this one took it again. That one's
+        DBOS recovers this one's PENDING work, so this one stops at once, as a crash
+        would (what it ran stays PENDING, for the other), is not restarted, and says who
+        runs the id."""
+        with self._lock:
+            if self._stopped:
+                return  # quitting: stop() ends it
+            self._cancel_auto_restart()
+        log.warning("the worker stops: %s", problem)
+        self._stop_at_once()
+        with self._lock:
+            self._board.clear()
+            self._set_state(ELSEWHERE, problem)
+
+    @abstractmethod
+    def _stop_at_once(self) -> None:
+        """Stop DBOS now, as a crash would, but neither counted as one nor restarted:
+        what it ran stays PENDING. Returns once it writes no more."""
 
     starting_detail = "launching DBOS"
 

@@ -10,19 +10,47 @@ A claim that cannot reach the database at all says so apart (ClaimUnreachable): 
 no proof that another limbo-tui runs the worker, and on the embedded default it is the
 moment between the private server going (with the limbo-tui that started it) and this
 one's feed starting it again.
+
+The lock lives as long as its session, and a server restart (a restart or failover of the
+user's database, the embedded server started again by another limbo-tui) ends the session
+with no word to us: psycopg learns it only when the connection is next used. So a thread
+of the claim waits on the session's socket (a wait, not a query: the server writes to an
+idle session only to end it, or with the odd notice), with TCP keepalives for a server
+that vanished without closing it. The moment the session ends it takes the id again as
+soon as the server answers; if another limbo-tui took it first, on_taken says who, and
+the worker stops (WorkerBase).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
+import selectors
+import socket
+import threading
+from collections.abc import Callable
 
 import psycopg
 
 from limbo_tui.errors import LimboError, one_line
 
+log = logging.getLogger(__name__)
+
 APPLICATION_NAME = "limbo-tui executor claim"
+# A lost claim tries to take its id again this often while the server is away: a refused
+# connection costs the server nothing, and the first try that connects takes the id.
+RETAKE_EVERY_S = 0.5
+# A server gone silent (a dead host, a failover without a reset) errors the claim's TCP
+# socket after about idle + interval x count seconds; a unix socket ignores these.
+KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 10, 5, 3
+CONNECT_TIMEOUT_S = 10
+# A try to take a lost id again gives up sooner (libpq's least): the next one follows.
+RETAKE_CONNECT_TIMEOUT_S = 2
+# How long a release waits for the claim's thread. It wakes at once from its wait on the
+# session; a try to connect under way ends on its own and lets go of what it took.
+WATCH_JOIN_S = 0.5
 
 
 def _application_name() -> str:
@@ -41,38 +69,80 @@ class ClaimUnreachable(LimboError):
     about who runs the executor id."""
 
 
+TakenListener = Callable[[str], None]
+
+
 class ExecutorClaim:
-    def __init__(self, url: str, executor_id: str) -> None:
+    def __init__(
+        self, url: str, executor_id: str, *, on_taken: TakenListener | None = None
+    ) -> None:
+        """on_taken(problem): called on the claim's own thread when the claim was lost
+        with its session and another limbo-tui holds the id (problem says who)."""
         self._url = url
         self._executor_id = executor_id
+        self._on_taken = on_taken
         self._conn: psycopg.Connection | None = None
+        # acquire, release and the claim's thread take the lock one at a time.
+        self._guard = threading.Lock()
+        self._watch: _Watch | None = None
 
     @property
     def held(self) -> bool:
-        return self._conn is not None and not self._conn.closed
+        """True while the lock's session is known to be alive: False from the moment
+        its end is noticed (its socket closed or errored) until the id is taken again."""
+        conn = self._conn
+        return conn is not None and not conn.closed
 
     def acquire(self) -> str | None:
         """Take the executor id; None when held, else the one-line reason why not (another
         limbo-tui holds it). Raises ClaimUnreachable when the database cannot be asked."""
         if self.held:
             return None
-        conn = None
+        self._end_watch()  # a claim lost and being taken again: this try is the one
+        conn = self._connect(CONNECT_TIMEOUT_S)
+        with self._guard:
+            problem = self._lock_on(conn)
+            if problem is None:
+                self._watch = _Watch(self)
+        return problem
+
+    def release(self) -> None:
+        self._end_watch()
+        with self._guard:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+
+    # -- taking the lock -----------------------------------------------------------------
+    def _unreachable(self, exc: psycopg.Error) -> ClaimUnreachable:
+        return ClaimUnreachable(f"cannot claim executor id {self._executor_id!r}: {one_line(exc)}")
+
+    def _connect(self, timeout: int) -> psycopg.Connection:
         try:
-            conn = psycopg.connect(
+            return psycopg.connect(
                 self._url,
                 autocommit=True,
                 application_name=_application_name(),
-                connect_timeout=10,
+                connect_timeout=timeout,
+                keepalives=1,
+                keepalives_idle=KEEPALIVE_IDLE_S,
+                keepalives_interval=KEEPALIVE_INTERVAL_S,
+                keepalives_count=KEEPALIVE_COUNT,
             )
+        except psycopg.Error as exc:
+            raise self._unreachable(exc) from None
+
+    def _lock_on(self, conn: psycopg.Connection) -> str | None:
+        """Under the guard: try the lock on conn, which is the claim's when it is taken
+        (None), else closed (see acquire)."""
+        try:
             row = conn.execute(
                 "SELECT pg_try_advisory_lock(%s)", (lock_key(self._executor_id),)
             ).fetchone()
         except psycopg.Error as exc:
-            if conn is not None:
-                conn.close()
-            raise ClaimUnreachable(
-                f"cannot claim executor id {self._executor_id!r}: {one_line(exc)}"
-            ) from None
+            conn.close()
+            raise self._unreachable(exc) from None
         if not (row and row[0]):
             holder = self._holder_pid(conn)
             conn.close()
@@ -104,8 +174,102 @@ class ExecutorClaim:
         _, found, pid = name.partition(" pid=")
         return pid if found and pid.isdigit() else None
 
-    def release(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
+    # -- the claim's thread ----------------------------------------------------------------
+    def _end_watch(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.end()
+
+    def _session_ended(self, conn: psycopg.Connection) -> None:
+        with self._guard:
+            if self._conn is conn:
+                self._conn = None
+        with contextlib.suppress(psycopg.Error):
+            conn.close()
+        log.warning(
+            "the session holding executor id %r ended (server restarted?): taking it again",
+            self._executor_id,
+        )
+
+    def _retake(self, ended: threading.Event) -> bool:
+        """Take the id again once the server answers; True when held again, False when
+        another limbo-tui took it (on_taken is told) or the watch was ended."""
+        while not ended.wait(RETAKE_EVERY_S):
+            try:
+                conn = self._connect(RETAKE_CONNECT_TIMEOUT_S)
+                with self._guard:
+                    if ended.is_set():  # released meanwhile: never left holding it
+                        conn.close()
+                        return False
+                    problem = self._lock_on(conn)
+            except ClaimUnreachable:
+                continue
+            if problem is None:
+                log.warning("executor id %r taken again", self._executor_id)
+                return True
+            log.warning("executor id %r lost: %s", self._executor_id, problem)
+            if self._on_taken is not None:
+                self._on_taken(problem)
+            return False
+        return False
+
+
+class _Watch:
+    """The claim's thread: waits on the lock's session, takes the id again when it ends."""
+
+    def __init__(self, claim: ExecutorClaim) -> None:
+        self._claim = claim
+        self._ended = threading.Event()
+        # ended also wakes the wait on the session's socket through this pair.
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread = threading.Thread(
+            target=self._run, name="limbo-tui-executor-claim", daemon=True
+        )
+        self._thread.start()
+
+    def end(self) -> None:
+        self._ended.set()
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+        if threading.current_thread() is not self._thread:
+            self._thread.join(WATCH_JOIN_S)
+
+    def _run(self) -> None:
+        try:
+            while not self._ended.is_set():
+                conn = self._claim._conn
+                if conn is None or not self._wait_for_end(conn):
+                    return
+                self._claim._session_ended(conn)
+                if not self._claim._retake(self._ended):
+                    return
+        except Exception:
+            log.exception("executor claim: the watch on its session failed")
+        finally:
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _wait_for_end(self, conn: psycopg.Connection) -> bool:
+        """Block until the session ends (True) or the watch is ended (False)."""
+        pgconn = conn.pgconn
+        try:
+            fd = pgconn.socket
+        except psycopg.Error:
+            return True
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            selector.register(fd, selectors.EVENT_READ)
+            while not self._ended.is_set():
+                selector.select()
+                if self._ended.is_set():
+                    return False
+                # Readable: its end (end of file, an error) or a message the server sends
+                # an idle session unasked (a notice, a parameter's new value), read here.
+                try:
+                    pgconn.consume_input()
+                    pgconn.is_busy()
+                except psycopg.Error:
+                    return True
+                if pgconn.status != psycopg.pq.ConnStatus.OK:
+                    return True
+        return False

@@ -147,17 +147,20 @@ class ProcessWorker(WorkerBase):
             if child.proc.poll() is not None:
                 break
             child.ready.wait(0.05)
-        if child.ready.is_set() and child.proc.poll() is None:
-            self._limits = child.limits
-            if child.dbos and child.dbos != installed_release():
-                self._dbos_running = child.dbos
-            release = f", dbos {self.dbos_release}" if self.dbos_release else ""
-            self._set_state(
-                RUNNING,
-                child.detail
-                or f"executor {self.executor_id}, worker process pid {child.proc.pid}{release}",
-            )
-            return
+        with self._lock:
+            if child.stopping:
+                return  # stopped while it started (_stop_at_once): that says the state
+            if child.ready.is_set() and child.proc.poll() is None:
+                self._limits = child.limits
+                if child.dbos and child.dbos != installed_release():
+                    self._dbos_running = child.dbos
+                release = f", dbos {self.dbos_release}" if self.dbos_release else ""
+                self._set_state(
+                    RUNNING,
+                    child.detail
+                    or f"executor {self.executor_id}, worker process pid {child.proc.pid}{release}",
+                )
+                return
         if child.proc.poll() is None:
             self._kill(child)
         child.proc.wait()
@@ -174,6 +177,17 @@ class ProcessWorker(WorkerBase):
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.proc.wait(timeout)
         self._wait_state_not(RUNNING, timeout)
+
+    def _stop_at_once(self) -> None:
+        with self._lock:
+            child = self._child
+            if child is None or child.proc.poll() is not None:
+                return
+            child.stopping = True  # neither a crash nor a failed start: no restart
+            child.killed_by_us = True
+            self._kill(child)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.proc.wait(STOP_GRACE_S)
 
     def _shutdown(self) -> None:
         child = self._child

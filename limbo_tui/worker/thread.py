@@ -97,6 +97,13 @@ class ThreadWorker(WorkerBase):
         guard.trip()  # the crash instant, on the caller's thread
         self._call("crash", (guard, "crashed by request (x)"), timeout)
 
+    def _stop_at_once(self) -> None:
+        guard = self._guard
+        if guard is not None:
+            guard.trip()  # no thread of it writes from now on
+        if self._control is not None and self._control.is_alive():
+            self._call("stop at once", None, THREAD_EXIT_TIMEOUT_S + 15.0)
+
     def _shutdown(self) -> None:
         guard = self._guard
         if guard is not None:
@@ -133,6 +140,9 @@ class ThreadWorker(WorkerBase):
                 elif command == "crash":
                     guard, reason = arg
                     self._do_crash(guard, reason)
+                elif command == "stop at once":
+                    # The guard of a launch that ended since the call, too.
+                    self._do_teardown(self._guard, wait_threads=THREAD_EXIT_TIMEOUT_S)
                 elif command == "stop":
                     self._do_teardown(arg, wait_threads=0.0)
                     return
