@@ -243,6 +243,20 @@ def test_parse_test_decoding_lines() -> None:
         "dbos",
     )
     assert oo is not None and oo.steps == {("w", 4)}
+    # Only the key is read: a value that looks like one (an output) is not taken for it.
+    out = parse_change(
+        "table dbos.workflow_status: UPDATE: workflow_uuid[text]:'k' "
+        "output[text]:'workflow_uuid[text]:''other''''",
+        "dbos",
+    )
+    assert out is not None and out.workflows == {"k"}
+    # An UPDATE that changed the key names both rows.
+    moved = parse_change(
+        "table dbos.workflow_status: UPDATE: old-key: workflow_uuid[text]:'a' "
+        "new-tuple: workflow_uuid[text]:'b' status[text]:'X'",
+        "dbos",
+    )
+    assert moved is not None and moved.workflows == {"a", "b"}
     assert parse_change("table dbos.notifications: INSERT: x[text]:'y'", "dbos") is None
     assert parse_change("BEGIN", "dbos") is None
 

@@ -24,6 +24,17 @@ backend busy at most 1/DUTY of the time), between MIN_INTERVAL_S and MAX_BUSY_S;
 the interval doubles up to MAX_INTERVAL_S. Measured at 8 durable writers: reading every
 50 ms cost 0.10 CPU s/s of server time, every 0.25-1 s 0.04.
 
+Why SQL reads and not the replication protocol (START_REPLICATION over a walsender,
+which decodes each change once): it was built and measured (BENCHMARKS.md, "Change
+sources: where the cost was"). At 8 durable writers its walsender took 19-34 ms of CPU
+per 1,000 commits where these reads take 13-21 ms: it wakes at every WAL flush and
+decodes a few records each time, where a read decodes one large batch, and the WAL a
+read decodes again (from restart_lsn) is only replayed, with no output. And a walsender
+whose client is stopped blocks on its full socket; when the server then invalidates the
+slot it cannot even send its FATAL message, and the checkpointer, which waits for it to
+let go of the slot, hangs as long as the client stays stopped (no checkpoint for
+minutes, PostgreSQL 18). A SQL read holds nothing between reads.
+
 A stalled limbo-tui (SIGSTOP) cannot grow the server's disk past max_slot_wal_keep_size:
 the server invalidates the slot and ends its session; `explain_loss` then says so in one
 line and the feed opens a new slot and resyncs.
@@ -57,8 +68,25 @@ _WID = re.compile(r"workflow_uuid\[text\]:'((?:[^']|'')*)'")
 _FID = re.compile(r"function_id\[integer\]:(-?\d+)")
 
 
-def _ids(line: str) -> list[str]:
-    return [m.replace("''", "'") for m in _WID.findall(line)]
+# test_decoding prints an old key (" UPDATE: old-key: ... new-tuple: ...") only when an
+# UPDATE changed the key or the table has REPLICA IDENTITY FULL.
+_OLD_KEY = " old-key: "
+
+
+def _ids(rest: str) -> list[str]:
+    # The keys are the tables' first columns in every DBOS schema: the first match is the
+    # key, and the rest of the line (inputs, outputs: most of its length) is not scanned.
+    if rest.find(_OLD_KEY, 0, 24) < 0:
+        m = _WID.search(rest)
+        return [m.group(1).replace("''", "'")] if m else []
+    return [m.replace("''", "'") for m in _WID.findall(rest)]
+
+
+def _fids(rest: str) -> list[str]:
+    if rest.find(_OLD_KEY, 0, 24) < 0:
+        m = _FID.search(rest)
+        return [m.group(1)] if m else []
+    return _FID.findall(rest)
 
 
 def parse_change(line: str, schema: str) -> Changes | None:
@@ -71,7 +99,7 @@ def parse_change(line: str, schema: str) -> Changes | None:
     if table == "workflow_status":
         out.workflows.update(_ids(rest))
     elif table == "operation_outputs":
-        wids, fids = _ids(rest), _FID.findall(rest)
+        wids, fids = _ids(rest), _fids(rest)
         if len(wids) == len(fids) and wids:
             out.steps.update(zip(wids, (int(f) for f in fids), strict=True))
         else:
