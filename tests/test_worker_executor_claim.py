@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 from test_worker_support import small_settings, wait_for
 
 from limbo_tui.database import open_database
@@ -22,7 +23,7 @@ from limbo_tui.worker.executor_claim import ExecutorClaim, lock_key
 from limbo_tui.worker.process import ProcessWorker
 from limbo_tui.worker.protocol import DOWN, ELSEWHERE, RUNNING, STARTING
 from limbo_tui.worker.thread import ThreadWorker
-from tests.pg_support import create_dbos_template, shared_tmp
+from tests.pg_support import create_dbos_template, fresh_database, shared_tmp
 
 
 def test_a_second_worker_with_the_same_executor_id_stays_down(dbos_url: str) -> None:
@@ -90,12 +91,14 @@ def test_a_claim_that_cannot_reach_the_database_is_down_not_elsewhere(tmp_path: 
         worker.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def restartable() -> Iterator[EmbeddedServer]:
-    """A server of its own: restarting it disturbs no other test."""
+    """A server of this module's own: restarting it disturbs no other test. Its tests
+    each take a database (and role) of their own."""
     server = EmbeddedServer(shared_tmp("limbo-tui-claim-restart-") / "pg")
-    server.ensure_running()
     try:
+        server.ensure_running()
+        create_dbos_template(server)
         yield server
     finally:
         server.stop()
@@ -108,7 +111,8 @@ def _claim_sessions(url: str, executor_id: str) -> list[tuple[int, str, object]]
         rows = conn.execute(
             "SELECT a.pid, a.query, a.state_change FROM pg_locks l JOIN pg_stat_activity a "
             "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-            "AND l.classid = %s::oid AND l.objid = %s::oid AND l.objsubid = 1",
+            "AND l.classid = %s::oid AND l.objid = %s::oid AND l.objsubid = 1 "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
         ).fetchall()
     return [(int(pid), str(query), changed) for pid, query, changed in rows]
@@ -125,7 +129,7 @@ def _sessions_of(url: str, role: str) -> int:
 def test_a_claim_lost_with_a_server_restart_is_taken_again(restartable: EmbeddedServer) -> None:
     """The lock goes with its session: a second limbo-tui pressing `r` after the restart
     took the id (and ran a second worker on it) while the first still said it held it."""
-    url = restartable.ensure_database("claim")
+    url = restartable.url(fresh_database(restartable, "template1"))
     first = ExecutorClaim(url, "w")
     second = ExecutorClaim(url, "w")
     try:
@@ -151,11 +155,12 @@ def test_a_claim_lost_with_a_server_restart_is_taken_again(restartable: Embedded
 def test_a_worker_whose_id_was_taken_during_a_server_restart_stops_and_says_who(
     restartable: EmbeddedServer, kind: type[WorkerBase]
 ) -> None:
-    url = restartable.url(create_dbos_template(restartable))
+    url = restartable.url(fresh_database(restartable))
+    role = f"claimant_{kind.kind}"
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE ROLE claimant LOGIN SUPERUSER")
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN SUPERUSER").format(sql.Identifier(role)))
     settings = small_settings()
-    first = kind(url.replace("postgresql://postgres@", "postgresql://claimant@", 1), settings)
+    first = kind(url.replace("postgresql://postgres@", f"postgresql://{role}@", 1), settings)
     other = ExecutorClaim(url, settings.worker.executor_id)  # another limbo-tui's claim
     try:
         first.start()
@@ -164,22 +169,22 @@ def test_a_worker_whose_id_was_taken_during_a_server_restart_stops_and_says_who(
         with psycopg.connect(url, autocommit=True) as conn:
             # Its sessions stay; after the restart the first cannot take its id again
             # until the other has it, as when the other's `r` comes first.
-            conn.execute("ALTER ROLE claimant NOLOGIN")
+            conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(role)))
         restartable.stop()
         restartable.ensure_running()
         assert other.acquire() is None
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("ALTER ROLE claimant LOGIN")
+            conn.execute(sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(role)))
         # Never two workers on one executor id: the first stops and says who runs it.
         wait_for(lambda: first.state == ELSEWHERE, timeout=30, what="the first to step down")
         assert f"is run by another limbo-tui (pid {os.getpid()})" in first.detail
         assert first.crash_count == 0
-        if child is not None:
+        if isinstance(first, ProcessWorker) and child is not None:
             assert first.pid is None
             with pytest.raises(ProcessLookupError):
                 os.kill(child, 0)
         # Its DBOS is gone: not one session of the first is left on the database.
-        wait_for(lambda: _sessions_of(url, "claimant") == 0, what="the first's DBOS to go")
+        wait_for(lambda: _sessions_of(url, role) == 0, what="the first's DBOS to go")
         other.release()
         first.restart()  # `r` takes it over once the other lets go
         assert first.state == RUNNING, first.detail
