@@ -681,8 +681,8 @@ async def children_page(
 # (which takes no parameter).
 _SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f-]+$")
 SideConnect = Callable[[], Awaitable[asyncpg.Connection]]
-# From this many workflow_status rows (the planner's estimate) a snapshot reads the count
-# of the table and the finished families on a second connection (see snapshot).
+# From this many workflow_status rows (the planner's estimate) a snapshot finds the
+# newest finished families on a second connection (see snapshot).
 SHARED_FROM_ROWS = 100_000
 
 
@@ -710,9 +710,10 @@ async def snapshot(
     session began (kept by a new snapshot, so that a resync does not fold them away).
 
     Read in one REPEATABLE READ transaction so that rows and steps agree. With `side` (a
-    way to open a second connection), the reads that a large database makes slow and
-    the live part does not need (the newest finished families, the count of the whole
-    table) run at the same time on it, in the same picture (pg_export_snapshot); when
+    way to open a second connection), the read that a large database makes slow and the
+    live part does not need (the newest finished families' roots) runs on it, in the same
+    picture (pg_export_snapshot), while this one reads the live part, its families and
+    the count of the table; when
     that cannot be had (a standby, a pooler, no connection left), one connection reads it
     all, as without `side`; so it does for a table the planner estimates under
     `shared_from` rows (a second connection costs more than those reads there).
@@ -742,18 +743,26 @@ class _NotShared(Exception):
 
 
 async def _families(
-    conn: asyncpg.Connection, schema: str, seeds: list[str], totals: Totals
+    conn: asyncpg.Connection,
+    schema: str,
+    seeds: list[str],
+    totals: Totals,
+    loaded: tuple[list[Workflow], list[Step]] = ([], []),
 ) -> list[Row]:
-    ids = await family_ids(conn, schema, seeds)
-    workflows = await fetch_workflows(conn, schema, ids)
-    steps = await fetch_steps(conn, schema, [w.id for w in workflows])
+    """The snapshot's rows: the families of `seeds` beside those `loaded` already (read
+    earlier in the same transaction), the registry, and the totals with the children of
+    the parents loaded by their first children."""
+    held = {w.id for w in loaded[0]}
+    ids = [i for i in await family_ids(conn, schema, seeds) if i not in held]
+    workflows = [*loaded[0], *await fetch_workflows(conn, schema, ids)]
+    steps = [*loaded[1], *await fetch_steps(conn, schema, [w.id for w in workflows[len(held) :]])]
     registry = await read_registry(conn, schema)
     counted = await children_totals(conn, schema, many_children(workflows))
-    loaded: dict[str, int] = {}
+    kids: dict[str, int] = {}
     for w in workflows:
         if w.parent_id is not None:
-            loaded[w.parent_id] = loaded.get(w.parent_id, 0) + 1
-    families = tuple(f for f in counted if f.count > loaded.get(f.parent_id, 0))
+            kids[w.parent_id] = kids.get(w.parent_id, 0) + 1
+    families = tuple(f for f in counted if f.count > kids.get(f.parent_id, 0))
     rows: list[Row] = [registry]
     rows.extend(workflows)
     rows.extend(steps)
@@ -784,25 +793,26 @@ async def _snapshot_shared(
             if not isinstance(picture, str) or not _SNAPSHOT_ID.match(picture):
                 raise _NotShared(f"unexpected snapshot id {picture!r}")
             await jit_off_in_transaction(conn)
-            finished: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-            beside = asyncio.ensure_future(
-                _side_reads(other, schema, picture, finished_families, finished)
-            )
+            beside = asyncio.ensure_future(_side_reads(other, schema, picture, finished_families))
             try:
+                # The live part and the count here while the finished families are
+                # found beside (a backward scan past every newer live row on a large
+                # backlog): the closure of the live part does not wait for them.
                 totals = await live_groups(conn, schema)
                 seeds = await live_ids(
                     conn, schema, totals=totals, opened=opened, live_first=live_first
                 )
-                roots: list[str] = await _or_here(
-                    finished, lambda: recent_finished_roots(conn, schema, finished_families)
-                )
-                seeds += roots
                 seeds += also
-                rows = await _families(conn, schema, seeds, totals)
-                total = await _or_here(beside, lambda: count_all(conn, schema))
+                ids = await family_ids(conn, schema, seeds)
+                workflows = await fetch_workflows(conn, schema, ids)
+                steps = await fetch_steps(conn, schema, [w.id for w in workflows])
+                total = await count_all(conn, schema)
+                roots: list[str] = await _or_here(
+                    beside, lambda: recent_finished_roots(conn, schema, finished_families)
+                )
+                rows = await _families(conn, schema, roots, totals, (workflows, steps))
             finally:
                 beside.cancel()
-                finished.cancel()
                 with contextlib.suppress(BaseException):
                     await beside
         last = rows[-1]
@@ -827,26 +837,14 @@ async def _or_here(got: asyncio.Future[T], here: Callable[[], Awaitable[T]]) -> 
 
 
 async def _side_reads(
-    side: asyncpg.Connection,
-    schema: str,
-    picture: str,
-    finished_families: int,
-    finished: asyncio.Future[list[str]],
-) -> int:
-    """On the second connection, in the exported picture: the newest finished families
-    first (the family closure waits for them), then the count of the whole table."""
-    try:
-        async with side.transaction(isolation="repeatable_read", readonly=True):
-            await side.execute(f"SET TRANSACTION SNAPSHOT '{picture}'")
-            await jit_off_in_transaction(side)
-            roots = await recent_finished_roots(side, schema, finished_families)
-            if not finished.done():
-                finished.set_result(roots)
-            return await count_all(side, schema)
-    except BaseException as exc:
-        if not finished.done():
-            finished.set_exception(exc)
-        raise
+    side: asyncpg.Connection, schema: str, picture: str, finished_families: int
+) -> list[str]:
+    """On the second connection, in the exported picture: the newest finished families'
+    roots."""
+    async with side.transaction(isolation="repeatable_read", readonly=True):
+        await side.execute(f"SET TRANSACTION SNAPSHOT '{picture}'")
+        await jit_off_in_transaction(side)
+        return await recent_finished_roots(side, schema, finished_families)
 
 
 def version_line_sql(cols: Columns) -> str:

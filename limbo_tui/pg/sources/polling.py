@@ -10,10 +10,15 @@ Each poll is one read-only query that touches only what can have changed:
     on completed_at) at or after the newest value seen minus LOOKBACK_MS: work that
     started and finished between two polls.
 So a poll costs O(live work), whatever the table size. Only the rows whose line moved
-are then fetched in full (by the feed). The marks are values the writers stored, never
-our clock, so a client clock that is off does not matter; a transaction that commits
-more than LOOKBACK_MS after it stamped created_at, a deleted or edited finished row,
-are caught by the feed's periodic full resync (FULL_RESYNC_S).
+are then fetched in full (by the feed). The live lines are read up to MAX_LIVE per status
+(in index order): past that (a backlog of 500k ENQUEUED), a row outside the window is seen
+when it leaves its status (the next status's branch, or completed_at), rows that slide
+into the window as the backlog drains are fetched as new (and the totals counted again,
+recount.py), and a row deleted outside it waits for the periodic resync. The marks are
+values the writers stored, never our clock, so a client clock that is off does not
+matter; a transaction that commits more than LOOKBACK_MS after it stamped created_at, a
+deleted or edited finished row, are caught by the feed's periodic full resync
+(FULL_RESYNC_S).
 
 The interval adapts: `min_interval_s` while changes flow, doubling to `max_interval_s`
 when idle. It is also at least DUTY times what the last round cost (the poll, and the
