@@ -157,18 +157,27 @@ def alive(pid: int) -> bool:
 
 
 def postgres_pids(data_dir: Path) -> list[int]:
-    """Live (non-zombie) postgres processes whose command line names data_dir."""
+    """Live (non-zombie) postgres processes whose command line names data_dir.
+
+    Tests poll it every 50 ms while a server goes: it reads a process's state only when
+    its command line matches (reading both of every process took ~19 ms of CPU a call,
+    a third of a core while polling)."""
+    needle = os.fsencode(data_dir)
     pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
         try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmdline = f.read()
+            if b"postgres" not in cmdline or needle not in cmdline:
+                continue
+            with open(f"/proc/{name}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
-        if "postgres" in cmdline and str(data_dir) in cmdline and state != "Z":
-            pids.append(int(proc.name))
+        if state != b"Z":
+            pids.append(int(name))
     return pids
 
 

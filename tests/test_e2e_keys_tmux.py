@@ -42,6 +42,7 @@ class Shell(Terminal):
             "new-session", "-d", "-s", "keys", "-x", "100", "-y", "30",
             f"env -i {exports} bash --norc --noprofile -i",
         )  # fmt: skip
+        self.follow_output()
 
     def type(self, text: str) -> None:
         """Literal text in one write to the terminal: what a fast typist's burst is."""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults_support import postgres_pids
 from tests.pg_support import shared_tmp
 from tests.tmux_support import Terminal
 
@@ -27,21 +28,6 @@ pytestmark = [
 ]
 
 COMMAND = Path(sys.executable).parent / "limbo-tui"
-
-
-def _postgres_pids_for(data_dir: Path) -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (proc / "stat").read_text().split()[2]
-        except OSError:
-            continue
-        if "postgres" in cmdline and str(data_dir) in cmdline and state != "Z":
-            pids.append(int(proc.name))
-    return pids
 
 
 @pytest.fixture
@@ -102,14 +88,14 @@ def test_seed_experiment_in_a_real_terminal(terminal: Terminal, tmp_path: Path) 
     assert restarts >= 3
     assert "disp 4/3 refused" in screen  # dead-lettered: the dispatch found attempts > max + 1
 
-    assert _postgres_pids_for(data_dir), "the embedded server should run while limbo-tui does"
+    assert postgres_pids(data_dir), "the embedded server should run while limbo-tui does"
     terminal.keys("q")
     screen = terminal.wait_for(lambda s: "LIMBO-EXIT=" in s, 60, "limbo-tui to exit")
     assert "LIMBO-EXIT=0" in screen
     deadline = time.monotonic() + 5
-    while _postgres_pids_for(data_dir) and time.monotonic() < deadline:
+    while postgres_pids(data_dir) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _postgres_pids_for(data_dir), "a postgres process outlived limbo-tui"
+    assert not postgres_pids(data_dir), "a postgres process outlived limbo-tui"
 
 
 def test_bad_db_url_in_a_real_terminal_is_one_line(terminal: Terminal) -> None:

@@ -3,9 +3,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shlex
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+# With its output followed, a wait reads the screen again when the pane printed
+# something, and at least this often (a screen read just before tmux drew the last
+# output is read again).
+REREAD_S = 1.0
 
 
 class Terminal:
@@ -14,6 +24,7 @@ class Terminal:
         self.width = width
         self.height = height
         self.session = session
+        self._output: Path | None = None
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(
@@ -33,6 +44,24 @@ class Terminal:
             str(self.height),
             f"env {exports} {command}; echo LIMBO-EXIT=$?; sleep 120",
         )
+        self.follow_output()
+
+    def follow_output(self) -> None:
+        """Append what the pane prints to a file too: wait_for then reads the screen when
+        it grows, where it ran a tmux client ten times a second (~5 ms of CPU each, the
+        server's work beside) through waits of up to minutes."""
+        fd, name = tempfile.mkstemp(prefix=f"{self.socket}-", suffix=".out")
+        os.close(fd)
+        self._output = Path(name)
+        self.tmux("pipe-pane", "-t", self.session, f"cat >> {shlex.quote(name)}")
+
+    def _printed(self) -> int:
+        if self._output is None:
+            return -1
+        try:
+            return self._output.stat().st_size
+        except OSError:
+            return -1
 
     def screen(self) -> str:
         # -J joins lines the terminal wrapped, so one long line reads as one.
@@ -44,12 +73,19 @@ class Terminal:
     def wait_for(self, predicate: Callable[[str], bool], timeout: float, what: str) -> str:
         deadline = time.monotonic() + timeout
         screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if predicate(screen):
-                return screen
-            time.sleep(0.1)
+        printed, read_at = -2, 0.0
+        while (now := time.monotonic()) < deadline:
+            size = self._printed()
+            if self._output is None or size != printed or now - read_at >= REREAD_S:
+                printed, read_at = size, now
+                screen = self.screen()
+                if predicate(screen):
+                    return screen
+            time.sleep(0.1 if self._output is None else 0.05)
         raise AssertionError(f"timed out waiting for {what}; screen was:\n{screen}")
 
     def kill(self) -> None:
         self.tmux("kill-server")
+        if self._output is not None:
+            with contextlib.suppress(OSError):
+                self._output.unlink()
