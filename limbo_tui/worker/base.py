@@ -73,6 +73,9 @@ class WorkerBase(ABC):
         self._auto_restart: threading.Timer | None = None
         self._stopped = False
         self._claim = ExecutorClaim(url, settings.worker.executor_id, on_taken=self._executor_taken)
+        # Who took the executor id from under this worker (a server restart), until it
+        # claims the id again: a launch under way then never brings DBOS up.
+        self._taken_by: str | None = None
         self.crash_count = 0
         # Graceful stops (r, q) so far and the last one's outcome, for the timeline.
         self.stop_count = 0
@@ -138,6 +141,7 @@ class WorkerBase(ABC):
         if problem is not None:
             self._set_state(ELSEWHERE, problem)
             return False
+        self._taken_by = None
         self._set_state(STARTING, self.starting_detail)
         return True
 
@@ -209,17 +213,16 @@ class WorkerBase(ABC):
         with self._lock:
             if self._stopped:
                 return  # quitting: stop() ends it
+            self._taken_by = problem
             self._cancel_auto_restart()
         log.warning("the worker stops: %s", problem)
-        self._stop_at_once()
-        with self._lock:
-            self._board.clear()
-            self._set_state(ELSEWHERE, problem)
+        self._stop_at_once(problem)
 
     @abstractmethod
-    def _stop_at_once(self) -> None:
-        """Stop DBOS now, as a crash would, but neither counted as one nor restarted:
-        what it ran stays PENDING. Returns once it writes no more."""
+    def _stop_at_once(self, problem: str) -> None:
+        """Stop DBOS now, as a crash would, but neither counted as one nor restarted
+        (what it ran stays PENDING), then say ELSEWHERE with problem. Also when a launch
+        was under way: its DBOS is stopped as soon as it is up."""
 
     starting_detail = "launching DBOS"
 

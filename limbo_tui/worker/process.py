@@ -44,6 +44,7 @@ from limbo_tui.worker.base import WorkerBase
 from limbo_tui.worker.interpreter import Interpreter, foreign_release, worker_interpreter
 from limbo_tui.worker.protocol import (
     DOWN,
+    ELSEWHERE,
     RUNNING,
     STOPPING,
     ShutdownWait,
@@ -148,9 +149,10 @@ class ProcessWorker(WorkerBase):
                 break
             child.ready.wait(0.05)
         with self._lock:
-            if child.stopping:
-                return  # stopped while it started (_stop_at_once): that says the state
-            if child.ready.is_set() and child.proc.poll() is None:
+            taken = self._taken_by
+            if child.stopping and taken is None:
+                return  # stopped while it started: stop() says the state
+            if taken is None and child.ready.is_set() and child.proc.poll() is None:
                 self._limits = child.limits
                 if child.dbos and child.dbos != installed_release():
                     self._dbos_running = child.dbos
@@ -161,6 +163,9 @@ class ProcessWorker(WorkerBase):
                     or f"executor {self.executor_id}, worker process pid {child.proc.pid}{release}",
                 )
                 return
+        if taken is not None:  # the executor id was taken while it started
+            self._stop_at_once(taken)
+            return
         if child.proc.poll() is None:
             self._kill(child)
         child.proc.wait()
@@ -178,16 +183,21 @@ class ProcessWorker(WorkerBase):
             child.proc.wait(timeout)
         self._wait_state_not(RUNNING, timeout)
 
-    def _stop_at_once(self) -> None:
+    def _stop_at_once(self, problem: str) -> None:
         with self._lock:
             child = self._child
-            if child is None or child.proc.poll() is not None:
-                return
-            child.stopping = True  # neither a crash nor a failed start: no restart
-            child.killed_by_us = True
-            self._kill(child)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.proc.wait(STOP_GRACE_S)
+            if child is not None and child.proc.poll() is None:
+                child.stopping = True  # neither a crash nor a failed start: no restart
+                child.killed_by_us = True
+                self._kill(child)
+            else:
+                child = None
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.proc.wait(STOP_GRACE_S)
+        with self._lock:
+            self._board.clear()
+            self._set_state(ELSEWHERE, problem)
 
     def _shutdown(self) -> None:
         child = self._child
@@ -346,6 +356,10 @@ class ProcessWorker(WorkerBase):
         self._board.clear()
         with self._lock:
             self._child = child
+            if self._taken_by is not None:  # the executor id was taken meanwhile
+                child.stopping = True
+                child.killed_by_us = True
+                self._kill(child)  # before its DBOS could launch
         threading.Thread(
             target=self._read_child,
             args=(child, proc.stdout),

@@ -31,6 +31,7 @@ from limbo_tui.worker.base import WorkerBase
 from limbo_tui.worker.crash_guard import CrashGuard, WorkerKilled, install_quiet_excepthook
 from limbo_tui.worker.protocol import (
     DOWN,
+    ELSEWHERE,
     RUNNING,
     STARTING,
     StateListener,
@@ -97,12 +98,13 @@ class ThreadWorker(WorkerBase):
         guard.trip()  # the crash instant, on the caller's thread
         self._call("crash", (guard, "crashed by request (x)"), timeout)
 
-    def _stop_at_once(self) -> None:
+    def _stop_at_once(self, problem: str) -> None:
         guard = self._guard
         if guard is not None:
             guard.trip()  # no thread of it writes from now on
-        if self._control is not None and self._control.is_alive():
-            self._call("stop at once", None, THREAD_EXIT_TIMEOUT_S + 15.0)
+        self._ensure_control_thread()
+        # After a launch under way, which the control thread ends first.
+        self._call("stop at once", problem, THREAD_EXIT_TIMEOUT_S + 15.0)
 
     def _shutdown(self) -> None:
         guard = self._guard
@@ -143,6 +145,7 @@ class ThreadWorker(WorkerBase):
                 elif command == "stop at once":
                     # The guard of a launch that ended since the call, too.
                     self._do_teardown(self._guard, wait_threads=THREAD_EXIT_TIMEOUT_S)
+                    self._set_state(ELSEWHERE, arg)
                 elif command == "stop":
                     self._do_teardown(arg, wait_threads=0.0)
                     return
@@ -155,6 +158,9 @@ class ThreadWorker(WorkerBase):
 
     def _do_launch(self) -> None:
         if self._state == RUNNING or self._stopped:
+            return
+        if self._taken_by is not None:  # taken while this launch waited its turn
+            self._set_state(ELSEWHERE, self._taken_by)
             return
         from dbos import DBOS
 
@@ -170,11 +176,14 @@ class ThreadWorker(WorkerBase):
         self._board.clear()
         progress.set_sink(self._board.apply)
         demo.set_crash_host(_GuardedCrashHost(self, guard))
+        # Known before the launch: an executor id taken meanwhile (_stop_at_once) trips it.
+        self._guard = guard
         try:
             DBOS.destroy()  # a leftover instance (e.g. of a test) would be reused
             dbos = DBOS(config=dbos_launch.dbos_config(self._url, self._settings, guard.engine))  # type: ignore[arg-type]
             DBOS.launch()
         except Exception as exc:
+            self._guard = None
             with contextlib.suppress(BaseException):
                 DBOS.destroy()
             guard.dispose()
