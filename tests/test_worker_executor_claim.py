@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from limbo_tui.ui.workflow_actions import ActionKeys
 from limbo_tui.worker.base import SERVER_WAIT_DETAIL, WorkerBase
 from limbo_tui.worker.executor_claim import ExecutorClaim, lock_key
 from limbo_tui.worker.process import ProcessWorker
-from limbo_tui.worker.protocol import DOWN, ELSEWHERE, RUNNING, STARTING
+from limbo_tui.worker.protocol import DOWN, ELSEWHERE, RUNNING, STARTING, STOPPING
 from limbo_tui.worker.thread import ThreadWorker
 from tests.pg_support import create_dbos_template, fresh_database, shared_tmp
 
@@ -191,3 +192,57 @@ def test_a_worker_whose_id_was_taken_during_a_server_restart_stops_and_says_who(
     finally:
         first.stop()
         other.release()
+
+
+def test_an_executor_id_taken_while_the_worker_launches_never_brings_it_up(
+    restartable: EmbeddedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The id is taken while the launch is held up (here by a user's module that takes
+    its time to import): the worker says it is stopping at once, and once the import
+    ends DBOS is never launched."""
+    url = restartable.url(fresh_database(restartable))
+    role = "claimant_launching"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN SUPERUSER").format(sql.Identifier(role)))
+    go = tmp_path / "go"
+    module = f"limbo_test_slow_import_{os.getpid()}"
+    (tmp_path / f"{module}.py").write_text(
+        f"import pathlib, time\nwhile not pathlib.Path({str(go)!r}).exists():\n"
+        "    time.sleep(0.05)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    base = small_settings()
+    settings = replace(base, worker=replace(base.worker, imports=(module,)))
+    states: list[str] = []
+    first = ThreadWorker(
+        url.replace("postgresql://postgres@", f"postgresql://{role}@", 1),
+        settings,
+        on_state=lambda state, _detail: states.append(state),
+    )
+    other = ExecutorClaim(url, settings.worker.executor_id)
+    pressed = threading.Thread(target=first.start)
+    try:
+        pressed.start()
+        wait_for(lambda: first.detail == "launching DBOS", what="the claim and the launch")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        restartable.stop()
+        restartable.ensure_running()
+        assert other.acquire() is None
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(role)))
+        wait_for(lambda: first.state == STOPPING, timeout=30, what="the stop to be said")
+        assert first.detail.startswith("stopping at once: executor id 'limbo-tui-worker' is run")
+        taken_at = len(states)
+        go.touch()  # the launch goes on
+        pressed.join(60)
+        wait_for(lambda: first.state == ELSEWHERE, what="the worker to say who runs it")
+        assert RUNNING not in states[taken_at:], states
+        assert f"is run by another limbo-tui (pid {os.getpid()})" in first.detail
+        assert _sessions_of(url, role) == 0  # no DBOS of the first
+    finally:
+        go.touch()
+        first.stop()
+        other.release()
+        pressed.join(10)
+        sys.modules.pop(module, None)

@@ -215,6 +215,8 @@ class WorkerBase(ABC):
                 return  # quitting: stop() ends it
             self._taken_by = problem
             self._cancel_auto_restart()
+            # Seen at once, while a launch under way may still hold the stop up.
+            self._set_state(STOPPING, f"stopping at once: {problem}")
         log.warning("the worker stops: %s", problem)
         self._stop_at_once(problem)
 

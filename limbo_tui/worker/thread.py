@@ -176,8 +176,14 @@ class ThreadWorker(WorkerBase):
         self._board.clear()
         progress.set_sink(self._board.apply)
         demo.set_crash_host(_GuardedCrashHost(self, guard))
-        # Known before the launch: an executor id taken meanwhile (_stop_at_once) trips it.
+        # Known before the launch: an executor id taken from now on (_stop_at_once) trips
+        # it; one taken until now (a user's import may take long) stops the launch here.
         self._guard = guard
+        if self._taken_by is not None:
+            self._guard = None
+            guard.dispose()
+            self._set_state(ELSEWHERE, self._taken_by)
+            return
         try:
             DBOS.destroy()  # a leftover instance (e.g. of a test) would be reused
             dbos = DBOS(config=dbos_launch.dbos_config(self._url, self._settings, guard.engine))  # type: ignore[arg-type]
