@@ -12,7 +12,14 @@ import pytest
 
 from limbo_tui.backlog import FIRST_LOADED, totals_line
 from limbo_tui.config import Overrides, load_settings
-from limbo_tui.model import GroupTotal, Totals, Workflow, WorkflowGraph, WorkflowRemoved
+from limbo_tui.model import (
+    ChildrenTotal,
+    GroupTotal,
+    Totals,
+    Workflow,
+    WorkflowGraph,
+    WorkflowRemoved,
+)
 from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.scripting import run_snapshot
 from limbo_tui.ui.app import LimboApp
@@ -143,3 +150,28 @@ def test_totals_say_when_a_row_cannot_be_placed() -> None:
     # The next count is exact again.
     graph.apply([Totals(50, (GroupTotal("ENQUEUED", "q", 2, 1, 10),), COUNTED_AT + 5)])
     assert graph.totals.exact
+
+
+def test_the_children_counted_of_a_large_parent_follow_rows_as_they_change() -> None:
+    counted = ChildrenTotal("p", 3, (("ENQUEUED", 2), ("SUCCESS", 1)), 10, 30)
+    rows = [
+        Workflow("p", "PENDING", created_at_ms=1),
+        Workflow("p-1", "ENQUEUED", parent_id="p", created_at_ms=10),
+    ]
+    graph = _graph_with(rows, Totals(4, (), COUNTED_AT, families=(counted,)))
+    # A loaded child moves from one status to another.
+    graph.apply([Workflow("p-1", "SUCCESS", parent_id="p", created_at_ms=10)])
+    assert graph.totals is not None and graph.totals.exact
+    assert graph.totals.children("p") == ChildrenTotal(
+        "p", 3, (("ENQUEUED", 1), ("SUCCESS", 2)), 10, 30
+    )
+    # A child created after the count is a new one.
+    graph.apply([Workflow("p-4", "ENQUEUED", parent_id="p", created_at_ms=COUNTED_AT + 1)])
+    assert graph.totals.exact
+    assert graph.totals.children("p") == ChildrenTotal(
+        "p", 4, (("ENQUEUED", 2), ("SUCCESS", 2)), 10, COUNTED_AT + 1
+    )
+    # A child never loaded changed: which status it left is unknown until the next count.
+    graph.apply([Workflow("p-2", "SUCCESS", parent_id="p", created_at_ms=20)])
+    assert not graph.totals.exact
+    assert totals_line(graph).startswith("≈")
