@@ -4,6 +4,7 @@ them, as the user left them (folded or open) and reading as they do now."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from test_ui_support import NOW_MS, make_app
@@ -133,3 +134,36 @@ async def test_a_filter_showing_one_family_of_many_visits_that_family_not_the_ot
         await pilot.pause()
         assert len(tree.shown_ids()) == 4 * families
         assert tree.node_for("fam-0000-a") is not None
+
+
+async def test_clearing_a_filter_places_untouched_families_back_without_reconciling_them() -> None:
+    # Clearing a filter at 25k workflows reconciled each family shown again node by node
+    # (5,000 calls); one whose rows changed while hidden still reads as they are now.
+    app, feeds = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        feeds[0].push(_rows(), full=True)
+        await pilot.pause()
+        tree = app.query_one(WorkflowTree)
+        before = tree.shown_ids()
+        app.state.set_filter("needle")
+        app.repaint()
+        await pilot.pause()
+        # While hidden: one family gets a new child.
+        late = Workflow("kid-late", "PENDING", name="kid", parent_id="par-000")
+        feeds[0].push([replace(late, created_at_ms=NOW_MS)])
+        await pilot.pause()
+        reconciled: list[str | None] = []
+        reconcile = tree._reconcile
+
+        def counted(parent: Any, *rest: Any) -> Any:
+            reconciled.append(parent.data)
+            return reconcile(parent, *rest)
+
+        tree._reconcile = counted  # type: ignore[method-assign]
+        app.state.set_filter("")
+        app.repaint()
+        await pilot.pause()
+        # The top level, and the one family that changed: not the other 19 shown again.
+        assert sorted(r for r in reconciled if r is not None) == ["par-000"]
+        assert tree.shown_ids() == [*before[:2], "kid-late", *before[2:]]

@@ -12,7 +12,9 @@ hides are kept whole, off screen (only the top of each hidden subtree is recorde
 nothing under it visited), and placed again (as the user left them, reading as they do
 now) when a view shows them, so a view change makes no node it made before and costs
 what it shows, not what it hides (issue #16: rebuilding nodes per view took seconds at
-20k workflows). Nodes are made lazily: a folded family's children get theirs when it is
+20k workflows); a family shown again in the view it was hidden from, nothing in it
+changed meanwhile (clearing a filter), is placed back without being reconciled. Nodes
+are made lazily: a folded family's children get theirs when it is
 first opened (or a search selects one of them). Ages are painted from `now_ms` over the
 line as it was laid out (which keeps an empty age cell), so the 1 Hz age tick repaints
 only the age cells that read otherwise, from the lines Tree keeps: an idle screen of
@@ -162,6 +164,11 @@ class WorkflowTree(BulkTree):
         # may read differently since they were hidden.
         self._detached: dict[str, WorkflowNode] = {}
         self._stale: set[str] = set()
+        # The view each hidden top was hidden from, and the view the tree was in before
+        # this sync: a family shown again in the view it was hidden from, with nothing in
+        # it changed meanwhile, is placed back as it was, not reconciled node by node.
+        self._hidden_from: dict[str, frozenset[str] | None] = {}
+        self._prior_shown: frozenset[str] | None = None
         # The visible lines' clock-driven text as last painted, by node id.
         self._ticked_ages: dict[NodeID, str] = {}
         # The user's own expand / fold choices, so that they outlive a node (a filter
@@ -225,7 +232,7 @@ class WorkflowTree(BulkTree):
             self._forget_detached()
             relabel_all = everything = True
         old_facts = self._facts
-        old_shown = old_facts.shown
+        old_shown = self._prior_shown = old_facts.shown
         self._graph, self._facts = graph, facts
         self._family_open = {}
         anchor = self._cursor_anchor()
@@ -276,6 +283,7 @@ class WorkflowTree(BulkTree):
             for wid in [w for w in self._detached if not self._in_graph(w)]:
                 self._forget(self._detached.pop(wid))
         created = self._reconcile(self.root, top, affected, full)
+        self._prior_shown = facts.shown
         if relabel_all:
             self.relabel_all(created)
             self._relabel_lines([], created)
@@ -878,13 +886,16 @@ class WorkflowTree(BulkTree):
         # set_children below leaves them out.
         self._hide([node for node in parent.children if node.data not in wanted])
         fresh: set[str] = set()
-        # Hidden before and placed again: their subtrees follow the view like new ones.
+        # Hidden before and placed again: their subtrees follow the view like new ones,
+        # unless shown in the view they were hidden from with nothing in them changed.
         revived: set[str] = set()
         for wid in desired:
             existing = self._node_by_id.get(wid)
             if existing is not None and self._detached.get(wid) is existing:
-                if self._show_again(existing, parent):
-                    revived.add(wid)
+                placed = self._show_again(existing, parent)
+                if placed is not None:
+                    if not placed:
+                        revived.add(wid)
                     continue
                 existing = None  # its parent went meanwhile: _show_again forgot it
             elif existing is not None and existing.parent is not parent:
@@ -956,25 +967,33 @@ class WorkflowTree(BulkTree):
             if older is not None and older is not node:
                 self._forget(older)  # an older node of the same id, hidden before
             detached[node.data] = node
+            self._hidden_from[node.data] = self._prior_shown
 
-    def _show_again(self, node: WorkflowNode, parent: WorkflowNode) -> bool:
+    def _show_again(self, node: WorkflowNode, parent: WorkflowNode) -> bool | None:
         """Place a hidden node under parent again, with its subtree as it was kept; its
-        lines open or fold as a new node's would, and read as they do now. False (and
-        the node forgotten) when its parent was dropped meanwhile."""
+        lines open or fold as a new node's would, and read as they do now. True: as it
+        should be (the view it was hidden from, nothing in it changed since); False: to
+        be reconciled; None (and the node forgotten): its parent was dropped meanwhile."""
         assert node.data is not None
         del self._detached[node.data]
+        hidden_from = self._hidden_from.pop(node.data, ())
         if node.parent is not parent:
             self._forget(node)
-            return False
-        by_id = self._node_by_id
+            return None
+        intact = hidden_from is self._facts.shown
+        by_id, stale = self._node_by_id, self._stale
         for n in self.subtree(node):
             if n.data is None or by_id.get(n.data) is not n:
-                continue  # replaced while hidden: the reconcile below sets it right
+                intact = False  # replaced while hidden: the reconcile sets it right
+                continue
             self.set_expanded(n, self._default_expanded(n.data))
-            if n.data in self._stale:
-                self._stale.discard(n.data)
+            if n.data in stale:
+                stale.discard(n.data)
                 self._relabel(n)
-        return True
+                intact = False
+            elif n.is_expanded and not n.children and n.allow_expand:
+                intact = False  # opens now, its children never made
+        return intact
 
     def _in_view(self, node: WorkflowNode) -> bool:
         """Whether the view holds a node: no node above it (nor itself) is hidden."""
@@ -1016,6 +1035,8 @@ class WorkflowTree(BulkTree):
 
     def _forget(self, node: WorkflowNode) -> None:
         """Drop for good a hidden node and its subtree (BulkTree.forget), by id too."""
+        if node.data is not None:
+            self._hidden_from.pop(node.data, None)
         by_id = self._node_by_id
         for n in self.subtree(node):
             if n.data is not None and by_id.get(n.data) is n:
@@ -1028,6 +1049,7 @@ class WorkflowTree(BulkTree):
         for node in list(self._detached.values()):
             self._forget(node)
         self._detached.clear()
+        self._hidden_from.clear()
         self._stale.clear()
 
     def _cursor_anchor(self) -> tuple[WorkflowNode, int, bool] | None:
