@@ -6,6 +6,7 @@ forgets the flow or a cable is pulled. Only a heartbeat with a timeout can notic
     ... connect to 127.0.0.1:proxy.port ...
     proxy.go_silent()   # bytes stop moving, both ways, on every connection (new ones too)
     proxy.resume()      # they move again (what was held is delivered)
+    proxy.reset_clients()  # each client's end is reset (RST); the server's end stays open
     proxy.stop()
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import select
 import socket
+import struct
 import threading
 
 
@@ -29,6 +31,10 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
+        # (client, upstream) of each connection so far.
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        # Server ends whose client end was reset: never closed before stop().
+        self._orphans: set[socket.socket] = set()
         self.connections = 0
 
     @property
@@ -44,6 +50,18 @@ class TcpProxy:
 
     def resume(self) -> None:
         self._flowing.set()
+
+    def reset_clients(self) -> None:
+        """The client end of every connection so far is reset (as a NAT that forgot the
+        flow answers), while the server's end stays open: the server's session lives on
+        until it is ended there. New connections flow as before."""
+        with self._lock:
+            pairs, self._pairs = self._pairs, []
+            self._orphans.update(upstream for _, upstream in pairs)
+        for client, _ in pairs:
+            with contextlib.suppress(OSError):
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                client.close()
 
     def stop(self) -> None:
         self._closing.set()
@@ -86,6 +104,7 @@ class TcpProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._sockets += [client, upstream]
+                self._pairs.append((client, upstream))
                 self.connections += 1
             self._spawn(self._pump, "tcp-proxy-up", client, upstream)
             self._spawn(self._pump, "tcp-proxy-down", upstream, client)
@@ -105,9 +124,11 @@ class TcpProxy:
                 # Received just before going silent: hold it until the network is back.
                 self._flowing.wait()
                 dst.sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a socket reset_clients closed
             pass
         finally:
-            # One side ended (only ever while flowing): pass the end on, as TCP would.
-            with contextlib.suppress(OSError):
-                dst.shutdown(socket.SHUT_WR)
+            # One side ended (only ever while flowing): pass the end on, as TCP would,
+            # but not to a server end left open by reset_clients.
+            if dst not in self._orphans:
+                with contextlib.suppress(OSError):
+                    dst.shutdown(socket.SHUT_WR)

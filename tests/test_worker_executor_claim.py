@@ -24,7 +24,9 @@ from limbo_tui.worker.executor_claim import ExecutorClaim, lock_key
 from limbo_tui.worker.process import ProcessWorker
 from limbo_tui.worker.protocol import DOWN, ELSEWHERE, RUNNING, STARTING, STOPPING
 from limbo_tui.worker.thread import ThreadWorker
+from tests.own_server import free_port
 from tests.pg_support import create_dbos_template, fresh_database, shared_tmp
+from tests.tcp_proxy import TcpProxy
 
 
 def test_a_second_worker_with_the_same_executor_id_stays_down(dbos_url: str) -> None:
@@ -96,7 +98,10 @@ def test_a_claim_that_cannot_reach_the_database_is_down_not_elsewhere(tmp_path: 
 def restartable() -> Iterator[EmbeddedServer]:
     """A server of this module's own: restarting it disturbs no other test. Its tests
     each take a database (and role) of their own."""
-    server = EmbeddedServer(shared_tmp("limbo-tui-claim-restart-") / "pg")
+    # TCP as well: a claim through a proxy can lose its connection and not its session.
+    server = EmbeddedServer(
+        shared_tmp("limbo-tui-claim-restart-") / "pg", listen="127.0.0.1", port=free_port()
+    )
     try:
         server.ensure_running()
         create_dbos_template(server)
@@ -150,6 +155,39 @@ def test_a_claim_lost_with_a_server_restart_is_taken_again(restartable: Embedded
         first.release()
         second.release()
     assert _claim_sessions(url, "w") == []  # released for good: nothing takes it again
+
+
+def test_a_broken_connection_whose_session_lives_on_keeps_the_id(
+    restartable: EmbeddedServer,
+) -> None:
+    """A connection to a remote database broken by the network (the server not told):
+    the old session still holds the lock, and it is this claim's own, not another
+    limbo-tui's; the worker must not stop for it, and takes the id again once the server
+    ends that session."""
+    database = fresh_database(restartable, "template1")
+    url = restartable.url(database)
+    taken: list[str] = []
+    with TcpProxy(("127.0.0.1", restartable.port)) as proxy:
+        proxied = restartable.tcp_url(database).replace(
+            f":{restartable.port}/", f":{proxy.port}/", 1
+        )
+        claim = ExecutorClaim(proxied, "w", on_taken=taken.append)
+        try:
+            assert claim.acquire() is None
+            [(stale, _, _)] = _claim_sessions(url, "w")
+            proxy.reset_clients()
+            wait_for(lambda: not claim.held, what="the broken connection to be noticed")
+            # Tries after the first (which found its own old session): it did not give up.
+            wait_for(lambda: proxy.connections >= 3, what="the claim to keep trying")
+            assert taken == []  # its own old session: nobody else has the id
+            assert _claim_sessions(url, "w")[0][0] == stale
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("SELECT pg_terminate_backend(%s)", (stale,))
+            wait_for(lambda: claim.held, what="the id taken again")
+            [(pid, _, _)] = _claim_sessions(url, "w")
+            assert pid != stale and taken == []
+        finally:
+            claim.release()
 
 
 @pytest.mark.parametrize("kind", [ThreadWorker, ProcessWorker])

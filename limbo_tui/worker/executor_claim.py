@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import secrets
 import selectors
 import socket
 import threading
@@ -46,6 +47,9 @@ RETAKE_EVERY_S = 0.5
 # socket after about idle + interval x count seconds; a unix socket ignores these.
 KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 10, 5, 3
 CONNECT_TIMEOUT_S = 10
+# A lost claim whose own old session still holds the lock (its connection broke, the
+# server has not noticed yet: its own keepalives take up to hours) asks again this often.
+STALE_SESSION_RETRY_S = 5.0
 # A try to take a lost id again gives up sooner (libpq's least): the next one follows.
 RETAKE_CONNECT_TIMEOUT_S = 2
 # How long a release waits for the claim's thread. It wakes at once from its wait on the
@@ -55,8 +59,8 @@ WATCH_JOIN_S = 0.5
 
 def _application_name() -> str:
     # The holder's process id travels in its session's name, so that a second limbo-tui
-    # can say which process runs the worker.
-    return f"{APPLICATION_NAME} pid={os.getpid()}"
+    # can say which process runs the worker; the token tells this claim's own sessions.
+    return f"{APPLICATION_NAME} pid={os.getpid()} {secrets.token_hex(4)}"
 
 
 def lock_key(executor_id: str) -> int:
@@ -67,6 +71,11 @@ def lock_key(executor_id: str) -> int:
 class ClaimUnreachable(LimboError):
     """The claim could not ask the database at all (no connection): nothing is known
     about who runs the executor id."""
+
+
+class _StillOurs(Exception):
+    """The lock is held by this claim's own old session: its connection is gone, but the
+    server has not ended the session yet. Nobody else can take the id meanwhile."""
 
 
 TakenListener = Callable[[str], None]
@@ -82,6 +91,7 @@ class ExecutorClaim:
         self._executor_id = executor_id
         self._on_taken = on_taken
         self._conn: psycopg.Connection | None = None
+        self._name = _application_name()
         # acquire, release and the claim's thread take the lock one at a time.
         self._guard = threading.Lock()
         self._watch: _Watch | None = None
@@ -101,7 +111,14 @@ class ExecutorClaim:
         self._end_watch()  # a claim lost and being taken again: this try is the one
         conn = self._connect(CONNECT_TIMEOUT_S)
         with self._guard:
-            problem = self._lock_on(conn)
+            try:
+                problem = self._lock_on(conn)
+            except _StillOurs:
+                raise ClaimUnreachable(
+                    f"cannot claim executor id {self._executor_id!r}: this limbo-tui's "
+                    "session from before its connection broke still holds it; the server "
+                    "ends that session when it notices, then r takes the id"
+                ) from None
             if problem is None:
                 self._watch = _Watch(self)
         return problem
@@ -123,7 +140,7 @@ class ExecutorClaim:
             return psycopg.connect(
                 self._url,
                 autocommit=True,
-                application_name=_application_name(),
+                application_name=self._name,
                 connect_timeout=timeout,
                 keepalives=1,
                 keepalives_idle=KEEPALIVE_IDLE_S,
@@ -144,9 +161,15 @@ class ExecutorClaim:
             conn.close()
             raise self._unreachable(exc) from None
         if not (row and row[0]):
-            holder = self._holder_pid(conn)
+            holder = self._holder_name(conn)
             conn.close()
-            who = f"another limbo-tui (pid {holder})" if holder else "another limbo-tui"
+            if holder == self._name:
+                raise _StillOurs
+            _, found, rest = (holder or "").partition(" pid=")
+            pid = rest.split(" ")[0]
+            who = (
+                f"another limbo-tui (pid {pid})" if found and pid.isdigit() else "another limbo-tui"
+            )
             return (
                 f"executor id {self._executor_id!r} is run by {who} on this "
                 "database: set [worker] executor_id to run a second worker here"
@@ -154,8 +177,8 @@ class ExecutorClaim:
         self._conn = conn
         return None
 
-    def _holder_pid(self, conn: psycopg.Connection) -> str | None:
-        """The process id of the limbo-tui holding the claim, from its session's name."""
+    def _holder_name(self, conn: psycopg.Connection) -> str | None:
+        """The session name of the claim's holder (it carries its process id)."""
         key = lock_key(self._executor_id)
         # A bigint advisory key is stored as classid (high half) and objid (low half).
         classid, objid = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
@@ -170,9 +193,7 @@ class ExecutorClaim:
             ).fetchone()
         except psycopg.Error:
             return None
-        name = str(row[0]) if row and row[0] else ""
-        _, found, pid = name.partition(" pid=")
-        return pid if found and pid.isdigit() else None
+        return str(row[0]) if row and row[0] else None
 
     # -- the claim's thread ----------------------------------------------------------------
     def _end_watch(self) -> None:
@@ -194,7 +215,9 @@ class ExecutorClaim:
     def _retake(self, ended: threading.Event) -> bool:
         """Take the id again once the server answers; True when held again, False when
         another limbo-tui took it (on_taken is told) or the watch was ended."""
-        while not ended.wait(RETAKE_EVERY_S):
+        pause = RETAKE_EVERY_S
+        while not ended.wait(pause):
+            pause = RETAKE_EVERY_S
             try:
                 conn = self._connect(RETAKE_CONNECT_TIMEOUT_S)
                 with self._guard:
@@ -203,6 +226,9 @@ class ExecutorClaim:
                         return False
                     problem = self._lock_on(conn)
             except ClaimUnreachable:
+                continue
+            except _StillOurs:
+                pause = STALE_SESSION_RETRY_S
                 continue
             if problem is None:
                 log.warning("executor id %r taken again", self._executor_id)
