@@ -519,6 +519,11 @@ class WorkflowGraph:
             elif isinstance(row, StepRemoved):
                 changed |= self._remove_step(row.workflow_id, row.function_id)
             elif isinstance(row, Totals):
+                # A parent whose children were counted anew reads otherwise (its line
+                # and its "more" line), though none of its rows came.
+                before = {f.parent_id: f for f in self.totals.families} if self.totals else {}
+                now = {f.parent_id: f for f in row.families}
+                changed |= {p for p in before.keys() | now.keys() if before.get(p) != now.get(p)}
                 self.totals = row
             elif isinstance(row, Registry):
                 # No line changes with it; the rules compare what they read of it.

@@ -169,3 +169,34 @@ async def test_a_first_snapshot_left_older_families_counted_until_they_finish(
             "dropped the more line", lambda: more_line() is None, lambda: repr(more_line())
         )
         assert f"{LIVE_FIRST:,} PENDING" in header() and "loaded)" not in header()
+
+
+async def test_an_older_family_waiting_for_a_dead_child_is_loaded_with_the_first(
+    dbos_url: str,
+) -> None:
+    """Past the first page, a running parent whose child DBOS dead-lettered (in limbo) is
+    loaded with the snapshot all the same: folding never hides it."""
+    _fill(dbos_url)
+    with psycopg.connect(dbos_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE dbos.workflow_status SET status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED' "
+            "WHERE workflow_uuid = 'fam-0001-2'"
+        )
+    settings = load_settings(Overrides(db_url=dbos_url, worker="none"), {})
+    app = LimboApp(
+        settings,
+        "test",
+        feed_factory=lambda on_batch, on_state: LiveFeed(
+            dbos_url, settings, on_batch, on_state, page_live=True
+        ),
+    )
+    async with app.run_test(size=(160, 40)):
+        tree = app.query_one(WorkflowTree)
+        await _until(
+            "showed the families",
+            lambda: any("older families" in ln for ln in _lines(tree)),
+            lambda: repr(_lines(tree)[:3]),
+        )
+        first = set(range(FAMILIES - LIVE_FIRST // 2 + 1, FAMILIES + 1))
+        assert _families_shown(tree) == first | {1}
+        assert {"fam-0001", "fam-0001-1", "fam-0001-2"} <= app.state.graph.workflows.keys()

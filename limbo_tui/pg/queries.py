@@ -41,8 +41,10 @@ import asyncpg
 
 from limbo_tui.backlog import FIRST_LOADED, GROUP_MIN, PAGE, summarized_queues
 from limbo_tui.model import (
+    DEAD_STATUSES,
     ENQUEUED,
     LIVE_STATUSES,
+    PENDING,
     ChildrenTotal,
     GroupTotal,
     Row,
@@ -62,6 +64,9 @@ from limbo_tui.urls import validate_schema_name
 MAX_LIVE = 20_000
 # A bound on the family closure: one runaway fan-out must not load the whole table.
 MAX_FAMILY = 50_000
+# With live_first: of the dead children created since the oldest running workflow, the
+# newest this many are looked at for a running parent (live_ids).
+DEAD_CHILDREN = 2_000
 # Ids per `= ANY($1)` query: keeps parameters and result sets moderate.
 BATCH = 5_000
 K = TypeVar("K")
@@ -315,6 +320,25 @@ async def live_ids(
         summarized: frozenset[str | None] = summarized_queues(totals)
         paged = _paged_live_sql(cols, totals, live_first, None, params)
         branches.append(f"(SELECT workflow_uuid FROM ({paged}) p)")
+        oldest = min(
+            (g.oldest_ms for g in totals.groups if g.status == PENDING and g.oldest_ms),
+            default=None,
+        )
+        if cols.has_parent and oldest is not None:
+            # Past the first page too: a running parent whose child is dead (in limbo,
+            # the first thing to see) with its family. Such a child was created after
+            # the oldest running workflow (a child after its parent): the newest
+            # DEAD_CHILDREN of those (DBOS's index of failed statuses by created_at),
+            # each parent one primary-key lookup.
+            params.append(oldest)
+            dead = ", ".join(f"'{s}'" for s in sorted(DEAD_STATUSES))
+            branches.append(
+                f"(SELECT c.parent_workflow_id FROM (SELECT parent_workflow_id FROM {ws} "
+                f"WHERE status IN ({dead}) AND created_at >= ${len(params)} "
+                "AND parent_workflow_id IS NOT NULL ORDER BY created_at DESC "
+                f"LIMIT {DEAD_CHILDREN}) c WHERE EXISTS (SELECT 1 FROM {ws} p "
+                f"WHERE p.workflow_uuid = c.parent_workflow_id AND p.status = '{PENDING}'))"
+            )
     else:
         summarized = (
             frozenset({g.queue for g in totals.groups}) if totals and queued else frozenset()
