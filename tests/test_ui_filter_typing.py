@@ -158,3 +158,38 @@ async def test_the_first_frame_after_slash_and_its_text_is_the_filtered_tree() -
         assert tree.shown_ids() == ["needle-1"]
         lines = [text for text in painted if text]
         assert lines and all("needle-1" in text for text in lines)
+
+
+async def test_the_tree_panes_frame_follows_the_focus_without_restyling_the_pane() -> None:
+    # A :focus-within rule made Textual restyle the pane's whole subtree (the tree's ~20
+    # component classes among it) on every focus change inside it, as `/` is.
+    app, feeds = make_app(worker=WorkerDouble(), actions=ActionsDouble())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        feeds[0].push(seed.rows(), full=True)
+        await pilot.pause(0.3)
+        pane = app.query_one(WorkflowPane)
+        assert pane.styles.border_top[0] == "double"
+        restyled: list[str] = []
+        update_nodes = app.stylesheet.update_nodes
+
+        def recorded(nodes: Any, animate: bool = False) -> None:
+            nodes = list(nodes)
+            restyled.extend(type(n).__name__ for n in nodes)
+            update_nodes(nodes, animate)
+
+        app.stylesheet.update_nodes = recorded  # type: ignore[method-assign]
+        await pilot.press("slash", "p")
+        await pilot.pause(0.3)
+        assert app.query_one(FilterInput).has_focus
+        assert "WorkflowPane" not in restyled and "TreeHeader" not in restyled
+        assert pane.styles.border_top[0] == "double"
+        await pilot.press("enter", "z")  # the details alone take the focus
+        await pilot.pause(0.3)
+        await pilot.press("z")
+        await pilot.pause(0.3)
+        assert app.query_one(WorkflowTree).has_focus
+        assert pane.styles.border_top[0] == "double"
+        app.query_one("#details-scroll").focus()
+        await pilot.pause(0.3)
+        assert pane.styles.border_top[0] == "hkey"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
@@ -20,6 +21,8 @@ from limbo_tui.ui.filter_input import FilterInput
 from limbo_tui.ui.workflow_tree import WorkflowTree
 
 TITLE_CLASS = "tree-header--title"
+# The pane holds the focus (app.tcss draws its frame doubled).
+FOCUS_CLASS = "-focus"
 SORTED_CLASS = "tree-header--sorted"
 
 
@@ -59,3 +62,12 @@ class WorkflowPane(Vertical):
 
     def on_workflow_tree_columns_changed(self, message: WorkflowTree.ColumnsChanged) -> None:
         self.query_one(TreeHeader).show(message.layout)
+
+    # The focus frame follows a class, not a :focus-within rule: Textual restyles the
+    # whole subtree of a node styled by :focus-within on every focus change inside it
+    # (the tree's ~20 component classes each time `/` moves the focus to the filter line).
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self.set_class(self.has_focus_within, FOCUS_CLASS)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self.set_class(self.has_focus_within, FOCUS_CLASS)
