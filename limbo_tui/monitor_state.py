@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from limbo_tui import errors, status_style
-from limbo_tui.backlog import totals_line
+from limbo_tui.backlog import live_not_loaded, totals_line
 from limbo_tui.diagnose import Diagnosis
 from limbo_tui.fleet import Fleet
 from limbo_tui.limits import known_limits
@@ -582,7 +582,7 @@ class MonitorState:
             ),
             selected=self._selected,
             fleet=live.fleet,
-            limbo_summary=summary.text,
+            limbo_summary=summary.text + undiagnosed_note(live_not_loaded(self.graph)),
             in_limbo=summary.in_limbo,
             totals=totals_line(self.graph) if self.graph.totals is not None else "",
             worker=self._worker,
@@ -655,3 +655,12 @@ class MonitorState:
         if view.limbo_only:
             matches &= self._diagnoses.limbo_ids
         return visible_ids(self.graph, matches)
+
+
+def undiagnosed_note(not_loaded: int) -> str:
+    """What the limbo summary cannot speak for: live workflows of older families the TUI
+    has not loaded (backlog.LIVE_FIRST) are not diagnosed, so "nothing in limbo" alone
+    would claim more than is known."""
+    if not not_loaded:
+        return ""
+    return f", {not_loaded:,} older live workflows not diagnosed (not loaded)"

@@ -14,6 +14,7 @@ from limbo_tui.backlog import LIVE_FIRST, PAGE
 from limbo_tui.config import Overrides, load_settings
 from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.ui.app import LimboApp
+from limbo_tui.ui.limbo_bar import LimboBar
 from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.workflow_tree import WorkflowTree
 
@@ -73,6 +74,9 @@ async def test_older_live_families_are_read_a_page_at_a_time(dbos_url: str) -> N
     def header() -> str:
         return str(app.query_one(StatusHeader).render())
 
+    def limbo_bar() -> str:
+        return str(app.query_one(LimboBar).render())
+
     def more_line() -> str | None:
         return next((ln for ln in _lines(tree) if "older families" in ln), None)
 
@@ -85,6 +89,11 @@ async def test_older_live_families_are_read_a_page_at_a_time(dbos_url: str) -> N
         first = set(range(FAMILIES - LIVE_FIRST // 2 + 1, FAMILIES + 1))
         assert _families_shown(tree) == first
         assert f"… {PENDING - LIVE_FIRST:,} live workflows in older families" in str(more_line())
+        # The limbo bar speaks only for what is loaded, and says so.
+        assert limbo_bar().startswith("nothing in limbo")
+        assert f", {PENDING - LIVE_FIRST:,} older live workflows not diagnosed (not loaded)" in (
+            limbo_bar()
+        )
         # The more line is the top level's last.
         assert tree.root.children[-1].data is not None
         assert tree.root.children[-1].data.endswith("families\x00")
@@ -116,6 +125,7 @@ async def test_older_live_families_are_read_a_page_at_a_time(dbos_url: str) -> N
             "dropped the more line", lambda: more_line() is None, lambda: repr(more_line())
         )
         assert f"{total}" in header() and "loaded)" not in header() and "≈" not in header()
+        assert limbo_bar().startswith("nothing in limbo") and "diagnosed" not in limbo_bar()
 
         # Every family finishes: the totals say so.
         with psycopg.connect(dbos_url, autocommit=True) as conn:
