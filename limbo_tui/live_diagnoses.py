@@ -77,6 +77,12 @@ class LiveDiagnoses:
         """The executors, versions and blocked queues the held diagnoses were made with."""
         return self._fleet
 
+    def read_another_registry(self, graph: WorkflowGraph) -> bool:
+        """The graph's registry (the DBOS release, queues, versions) is not the one the held
+        diagnoses were made with: a Registry row alone changes no workflow's rows, yet the
+        rules read it."""
+        return graph.registry != self._registry
+
     @property
     def fleet_index(self) -> FleetIndex:
         return self._index
@@ -190,7 +196,7 @@ class LiveDiagnoses:
             self._fleet_due = self._index.next_change_ms(graph, now_ms, limbo, down_executors)
         else:
             fleet = self._fleet
-        if graph.registry != self._registry:
+        if self.read_another_registry(graph):
             # The release changes sentences and the grace period of unfinished work.
             ids.update(ticking_ids(graph))
         self._fleet, self._registry = fleet, graph.registry

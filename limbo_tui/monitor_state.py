@@ -612,7 +612,12 @@ class MonitorState:
     def _settle(self, now_ms: int | None = None) -> None:
         """Diagnose what was applied, work out the view's rows, keep the selection a row."""
         down = self._down_executors()
-        if self._undiagnosed or self._undiagnosed_all or down != self._down_diagnosed:
+        if (
+            self._undiagnosed
+            or self._undiagnosed_all
+            or down != self._down_diagnosed
+            or self._diagnoses.read_another_registry(self.graph)
+        ):
             now = self.clock() if now_ms is None else now_ms
             everything = self._undiagnosed_all
             changed, self._undiagnosed, self._undiagnosed_all = self._undiagnosed, set(), False

@@ -15,9 +15,9 @@ from test_diagnose_incremental import rows_strategy as diagnosable_rows
 from test_graph_fuzz import IDS
 
 from limbo_tui import status_style
-from limbo_tui.diagnose import LIMBO, WARNING, by_workflow, diagnose, summary
+from limbo_tui.diagnose import LIMBO, WARNING, Diagnosis, by_workflow, diagnose, summary
 from limbo_tui.fleet import fleet_of
-from limbo_tui.model import RegisteredMax, Row, Step, Workflow, WorkflowRemoved
+from limbo_tui.model import RegisteredMax, Row, Step, Workflow, WorkflowGraph, WorkflowRemoved
 from limbo_tui.monitor_state import (
     ActionOutcome,
     FeedFacts,
@@ -25,6 +25,7 @@ from limbo_tui.monitor_state import (
     WorkerFacts,
     WorkerStatus,
 )
+from limbo_tui.registry import DBOS_2_8, DBOS_3, DbosRelease, Registry
 from limbo_tui.search import SearchIndex
 from limbo_tui.settings import LimboSettings, Settings
 from limbo_tui.tree_facts import visible_ids
@@ -400,6 +401,22 @@ def test_the_diagnoses_kept_piecewise_are_a_full_diagnose_after_any_history(
         assert frame.limbo_summary == summary(full).text
 
 
+def test_a_registry_row_alone_has_the_diagnoses_made_again() -> None:
+    # The release read from the schema arrives in a batch of its own (no workflow's rows
+    # change), and its sentences differ between dbos 2.8 and 3.x: the held diagnoses of
+    # a parent waiting on a dead child must follow it, as a full diagnosis does.
+    for first, second in ((DBOS_3, DBOS_2_8), (DBOS_2_8, DBOS_3)):
+        state = new_state()
+        state.apply(Batch([*family("p"), Registry(release=first)], full=True))
+        before = state.frame().tree
+        state.apply(Batch([Registry(release=second)]))
+        frame = state.frame()
+        full = diagnose(state.graph, state.clock(), LONG, frozenset())
+        assert state.diagnoses == full
+        assert state.diagnoses_of("p") != [d for d in diagnose_with(first) if d.workflow_id == "p"]
+        assert frame.tree.limbo_ids == before.limbo_ids == {"p"}
+
+
 def test_a_graceful_stop_says_what_dbos_waits_for_and_how_it_ended() -> None:
     state = new_state()
     state.apply(Batch(family("p"), full=True))
@@ -417,3 +434,10 @@ def test_a_graceful_stop_says_what_dbos_waits_for_and_how_it_ended() -> None:
         "worker stopping: DBOS waits for p (PENDING, awaiting a dead child)",
         "worker stopped: DBOS waited 10 s",
     ]
+
+
+def diagnose_with(release: DbosRelease) -> list[Diagnosis]:
+    """The seed's family diagnosed from scratch under one DBOS release."""
+    graph = WorkflowGraph()
+    graph.apply([*family("p"), Registry(release=release)])
+    return diagnose(graph, NOW, LONG, frozenset())
