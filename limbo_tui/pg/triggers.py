@@ -52,7 +52,7 @@ QUEUE_LIMIT = 0.05
 # the sources reports (pgbench single-row UPDATEs of workflow_status, 8 clients, fsync and
 # synchronous_commit on); quoted by the consent dialog. tests/test_live_push.py checks
 # that the table and this say the same figure.
-NOTIFY_RATIO_8 = 0.24
+NOTIFY_RATIO_8 = 0.21
 NOTIFY_COST = (
     "each committing transaction that notifies takes a server-wide lock through its WAL "
     "flush: measured here with 8 concurrent writers and durable commits, the application "
