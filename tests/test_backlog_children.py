@@ -5,21 +5,17 @@ status, the oldest and the newest; the counts follow rows never loaded, in the T
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import Callable
 
 import psycopg
 import pytest
+from backlog_support import header_text, tree_lines, tui_on, until
 
 from limbo_tui.backlog import FIRST_LOADED, PAGE
 from limbo_tui.config import Overrides, load_settings
-from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.pg.triggers import channel_name
 from limbo_tui.scripting import run_snapshot
-from limbo_tui.ui.app import LimboApp
-from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.workflow_tree import WorkflowTree
 
 CHILDREN = 10_000
@@ -43,50 +39,31 @@ def _fill(url: str) -> None:
         )
 
 
-def _lines(tree: WorkflowTree) -> list[str]:
-    return [str(node.label) for node in tree.visible_nodes()]
-
-
 def _children_shown(tree: WorkflowTree) -> list[int]:
-    return [int(m.group(1)) for ln in _lines(tree) if (m := re.search(r"…-(\d{5})\b", ln))]
-
-
-async def _until(what: str, probe: Callable[[], bool], describe: Callable[[], str]) -> None:
-    for _ in range(600):
-        if probe():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never {what}: {describe()}")
+    return [int(m.group(1)) for ln in tree_lines(tree) if (m := re.search(r"…-(\d{5})\b", ln))]
 
 
 async def test_a_parent_of_ten_thousand_children_pages_through_the_database(
     dbos_url: str,
 ) -> None:
     _fill(dbos_url)
-    settings = load_settings(Overrides(db_url=dbos_url, worker="none"), {})
-    app = LimboApp(
-        settings,
-        "test",
-        feed_factory=lambda on_batch, on_state: LiveFeed(
-            dbos_url, settings, on_batch, on_state, page_live=True
-        ),
-    )
+    app = tui_on(dbos_url, page_live=True)
 
     def header() -> str:
-        return str(app.query_one(StatusHeader).render())
+        return header_text(app)
 
     def more_line() -> str:
-        return next((ln for ln in _lines(tree) if "children in the database" in ln), "")
+        return next((ln for ln in tree_lines(tree) if "children in the database" in ln), "")
 
     async with app.run_test(size=(200, 40)) as pilot:
         tree = app.query_one(WorkflowTree)
-        await _until("showed the parent", lambda: tree.node_for("big") is not None, header)
+        await until("showed the parent", lambda: tree.node_for("big") is not None, header)
         assert f"{CHILDREN + 1:,} workflows" in header() and "≈" not in header()
         assert app.state.graph.workflows.keys() >= {"big", "big-00001"}
         assert len(app.state.graph.workflows) == 1 + FIRST_LOADED  # not all 10,000
         assert tree.select_workflow("big")
         await pilot.press("right")  # open it: its first page
-        await _until("opened the parent", lambda: bool(more_line()), lambda: repr(_lines(tree)))
+        await until("opened the parent", lambda: bool(more_line()), lambda: repr(tree_lines(tree)))
         assert _children_shown(tree) == list(range(1, PAGE + 1))
         line = more_line()
         assert f"… {CHILDREN:,} children in the database" in line
@@ -94,11 +71,11 @@ async def test_a_parent_of_ten_thousand_children_pages_through_the_database(
         assert f"{CHILDREN - FIRST_LOADED:,} not loaded: enter shows the next {PAGE}" in line
 
         async def enter_on_more() -> None:
-            tree.cursor_line = _lines(tree).index(more_line())
+            tree.cursor_line = tree_lines(tree).index(more_line())
             await pilot.press("enter")
 
         await enter_on_more()  # the second page, loaded with the snapshot
-        await _until(
+        await until(
             "showed the second page",
             lambda: _children_shown(tree) == list(range(1, FIRST_LOADED + 1)),
             lambda: repr(_children_shown(tree)[-3:]),
@@ -108,7 +85,7 @@ async def test_a_parent_of_ten_thousand_children_pages_through_the_database(
             await enter_on_more()  # read from the database
             shown = FIRST_LOADED + pages * PAGE
             # In order, none skipped.
-            await _until(
+            await until(
                 f"showed {shown} children",
                 lambda shown=shown: _children_shown(tree) == list(range(1, shown + 1)),
                 lambda: repr(_children_shown(tree)[-3:]),
@@ -122,10 +99,10 @@ async def test_a_parent_of_ten_thousand_children_pages_through_the_database(
             conn.execute("UPDATE dbos.workflow_status SET name = 'renamed' "
                          "WHERE workflow_uuid = 'big'")  # fmt: skip
             conn.execute(f"NOTIFY {channel_name('dbos')}, 'resync'")
-        await _until(
+        await until(
             "took a new snapshot",
-            lambda: any("renamed" in ln for ln in _lines(tree)),
-            lambda: repr(_lines(tree)[:3]),
+            lambda: any("renamed" in ln for ln in tree_lines(tree)),
+            lambda: repr(tree_lines(tree)[:3]),
         )
         assert _children_shown(tree) == list(range(1, FIRST_LOADED + 2 * PAGE + 1))
         assert f"{CHILDREN - FIRST_LOADED - 2 * PAGE:,} not loaded" in more_line()
@@ -135,7 +112,7 @@ async def test_a_parent_of_ten_thousand_children_pages_through_the_database(
             conn.execute(
                 "UPDATE dbos.workflow_status SET status = 'SUCCESS' WHERE status = 'ERROR'"
             )
-        await _until(
+        await until(
             "counted the changed children",
             lambda: f"({CHILDREN:,} SUCCESS" in more_line() and "ERROR" not in more_line(),
             more_line,

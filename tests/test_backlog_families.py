@@ -4,18 +4,16 @@ true totals throughout and once they finish (real Postgres, the real LiveFeed)."
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Callable
 
 import psycopg
+from backlog_support import header_text, tree_lines, tui_on, until
 
 from limbo_tui.backlog import LIVE_FIRST, PAGE
 from limbo_tui.config import Overrides, load_settings
 from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.ui.app import LimboApp
 from limbo_tui.ui.limbo_bar import LimboBar
-from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.workflow_tree import WorkflowTree
 
 # Families of a PENDING parent, a PENDING child and a SUCCESS child: two live rows each.
@@ -44,45 +42,28 @@ def _fill(url: str) -> None:
         )
 
 
-def _lines(tree: WorkflowTree) -> list[str]:
-    return [str(node.label) for node in tree.visible_nodes()]
-
-
 def _families_shown(tree: WorkflowTree) -> set[int]:
-    return {int(m.group(1)) for ln in _lines(tree) if (m := re.search(r"fam-(\d{4})\b(?!-)", ln))}
-
-
-async def _until(what: str, probe: Callable[[], bool], describe: Callable[[], str]) -> None:
-    for _ in range(600):
-        if probe():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never {what}: {describe()}")
+    return {
+        int(m.group(1)) for ln in tree_lines(tree) if (m := re.search(r"fam-(\d{4})\b(?!-)", ln))
+    }
 
 
 async def test_older_live_families_are_read_a_page_at_a_time(dbos_url: str) -> None:
     _fill(dbos_url)
-    settings = load_settings(Overrides(db_url=dbos_url, worker="none"), {})
-    app = LimboApp(
-        settings,
-        "test",
-        feed_factory=lambda on_batch, on_state: LiveFeed(
-            dbos_url, settings, on_batch, on_state, page_live=True
-        ),
-    )
+    app = tui_on(dbos_url, page_live=True)
 
     def header() -> str:
-        return str(app.query_one(StatusHeader).render())
+        return header_text(app)
 
     def limbo_bar() -> str:
         return str(app.query_one(LimboBar).render())
 
     def more_line() -> str | None:
-        return next((ln for ln in _lines(tree) if "older families" in ln), None)
+        return next((ln for ln in tree_lines(tree) if "older families" in ln), None)
 
     async with app.run_test(size=(160, 40)) as pilot:
         tree = app.query_one(WorkflowTree)
-        await _until("showed the families", lambda: more_line() is not None, header)
+        await until("showed the families", lambda: more_line() is not None, header)
         total = f"{3 * FAMILIES + 1:,} workflows: {PENDING:,} PENDING"
         assert f"{total} ({LIVE_FIRST:,} loaded)" in header()
         # The newest families, whole: the snapshot's LIVE_FIRST live rows.
@@ -101,36 +82,34 @@ async def test_older_live_families_are_read_a_page_at_a_time(dbos_url: str) -> N
         async def enter_on_more() -> None:
             line = more_line()
             assert line is not None
-            tree.cursor_line = _lines(tree).index(line)
+            tree.cursor_line = tree_lines(tree).index(line)
             await pilot.press("enter")
 
         shown = first
         for loaded in (LIVE_FIRST + PAGE, PENDING):
             await enter_on_more()
-            await _until(
+            await until(
                 f"loaded {loaded} live rows",
                 lambda loaded=loaded: f"({loaded:,} loaded)" in header() or loaded == PENDING,
                 header,
             )
             # Each page is the next families in the database's order: none skipped.
             older = set(range(FAMILIES - loaded // 2 + 1, FAMILIES + 1))
-            await _until(
+            await until(
                 f"showed {len(older)} families",
                 lambda older=older: _families_shown(tree) == older,
                 lambda: repr(sorted(_families_shown(tree))[:5]),
             )
             assert shown < older
             shown = older
-        await _until(
-            "dropped the more line", lambda: more_line() is None, lambda: repr(more_line())
-        )
+        await until("dropped the more line", lambda: more_line() is None, lambda: repr(more_line()))
         assert f"{total}" in header() and "loaded)" not in header() and "≈" not in header()
         assert limbo_bar().startswith("nothing in limbo") and "diagnosed" not in limbo_bar()
 
         # Every family finishes: the totals say so.
         with psycopg.connect(dbos_url, autocommit=True) as conn:
             conn.execute("UPDATE dbos.workflow_status SET status = 'SUCCESS'")
-        await _until(
+        await until(
             "showed the finished totals",
             lambda: "PENDING" not in header() and f"{3 * FAMILIES + 1:,} workflows" in header(),
             header,
@@ -144,40 +123,31 @@ async def test_a_first_snapshot_left_older_families_counted_until_they_finish(
     """Never opened, the older families stay counted: the totals follow them finishing in
     the database (rows never loaded), and the more line goes once none is left."""
     _fill(dbos_url)
-    settings = load_settings(Overrides(db_url=dbos_url, worker="none"), {})
-    app = LimboApp(
-        settings,
-        "test",
-        feed_factory=lambda on_batch, on_state: LiveFeed(
-            dbos_url, settings, on_batch, on_state, page_live=True
-        ),
-    )
+    app = tui_on(dbos_url, page_live=True)
 
     def header() -> str:
-        return str(app.query_one(StatusHeader).render())
+        return header_text(app)
 
     def more_line() -> str | None:
-        return next((ln for ln in _lines(tree) if "older families" in ln), None)
+        return next((ln for ln in tree_lines(tree) if "older families" in ln), None)
 
     async with app.run_test(size=(160, 40)):
         tree = app.query_one(WorkflowTree)
-        await _until("showed the families", lambda: more_line() is not None, header)
+        await until("showed the families", lambda: more_line() is not None, header)
         with psycopg.connect(dbos_url, autocommit=True) as conn:
             conn.execute(
                 "UPDATE dbos.workflow_status SET status = 'SUCCESS' "
                 "WHERE workflow_uuid < 'fam-0050'"
             )
         left = PENDING - 2 * 49
-        await _until("counted the finished rows", lambda: f"{left:,} PENDING" in header(), header)
+        await until("counted the finished rows", lambda: f"{left:,} PENDING" in header(), header)
         assert "≈" not in header()
         with psycopg.connect(dbos_url, autocommit=True) as conn:
             conn.execute(
                 "UPDATE dbos.workflow_status SET status = 'SUCCESS' "
                 f"WHERE workflow_uuid < 'fam-{FAMILIES - LIVE_FIRST // 2 + 1:04d}'"
             )
-        await _until(
-            "dropped the more line", lambda: more_line() is None, lambda: repr(more_line())
-        )
+        await until("dropped the more line", lambda: more_line() is None, lambda: repr(more_line()))
         assert f"{LIVE_FIRST:,} PENDING" in header() and "loaded)" not in header()
 
 
@@ -202,10 +172,10 @@ async def test_an_older_family_waiting_for_a_dead_child_is_loaded_with_the_first
     )
     async with app.run_test(size=(160, 40)):
         tree = app.query_one(WorkflowTree)
-        await _until(
+        await until(
             "showed the families",
-            lambda: any("older families" in ln for ln in _lines(tree)),
-            lambda: repr(_lines(tree)[:3]),
+            lambda: any("older families" in ln for ln in tree_lines(tree)),
+            lambda: repr(tree_lines(tree)[:3]),
         )
         first = set(range(FAMILIES - LIVE_FIRST // 2 + 1, FAMILIES + 1))
         assert _families_shown(tree) == first | {1}

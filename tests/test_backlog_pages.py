@@ -4,18 +4,12 @@ paged rows change and the backlog drains (real Postgres, the real LiveFeed)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 import asyncpg
 import psycopg
+from backlog_support import header_text, tree_lines, tui_on, until
 
 from limbo_tui.backlog import FIRST_LOADED, GROUP_MIN, PAGE
-from limbo_tui.config import Overrides, load_settings
-from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.pg.triggers import channel_name
-from limbo_tui.ui.app import LimboApp
-from limbo_tui.ui.status_header import StatusHeader
 from limbo_tui.ui.workflow_tree import WorkflowTree
 
 # Enough for two pages from the database beyond what the snapshot loads.
@@ -37,71 +31,54 @@ def _fill(url: str) -> None:
         )
 
 
-def _lines(tree: WorkflowTree) -> list[str]:
-    return [str(node.label) for node in tree.visible_nodes()]
-
-
-async def _until(what: str, probe: Callable[[], bool], describe: Callable[[], str]) -> None:
-    for _ in range(600):
-        if probe():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never {what}: {describe()}")
-
-
 async def test_opening_a_summarized_backlog_reads_its_next_pages_from_the_database(
     dbos_url: str,
 ) -> None:
     assert FIRST_LOADED >= GROUP_MIN  # the snapshot's rows alone keep it one line
     _fill(dbos_url)
-    settings = load_settings(Overrides(db_url=dbos_url, worker="none"), {})
-    app = LimboApp(
-        settings,
-        "test",
-        feed_factory=lambda on_batch, on_state: LiveFeed(dbos_url, settings, on_batch, on_state),
-    )
+    app = tui_on(dbos_url, page_live=False)
 
     def header() -> str:
-        return str(app.query_one(StatusHeader).render())
+        return header_text(app)
 
     async with app.run_test(size=(160, 40)) as pilot:
         tree = app.query_one(WorkflowTree)
-        await _until(
+        await until(
             "showed the backlog's line",
-            lambda: any("on queue bulk" in line for line in _lines(tree)),
-            lambda: repr(_lines(tree)),
+            lambda: any("on queue bulk" in line for line in tree_lines(tree)),
+            lambda: repr(tree_lines(tree)),
         )
         loaded = f"{BACKLOG + 1:,} workflows: {BACKLOG:,} ENQUEUED ({FIRST_LOADED:,} loaded)"
         assert loaded in header()
-        group = next(line for line in _lines(tree) if "on queue bulk" in line)
+        group = next(line for line in tree_lines(tree) if "on queue bulk" in line)
         assert f"{FIRST_LOADED:,} on queue bulk, {BACKLOG:,} in the database" in group
-        tree.cursor_line = _lines(tree).index(group)
+        tree.cursor_line = tree_lines(tree).index(group)
         await pilot.press("enter")  # open it: its first page
         await pilot.pause()
 
         def more_line() -> str:
-            return next(ln for ln in _lines(tree) if ln.lstrip().startswith("…"))
+            return next(ln for ln in tree_lines(tree) if ln.lstrip().startswith("…"))
 
         async def enter_on_more() -> None:
-            tree.cursor_line = _lines(tree).index(more_line())
+            tree.cursor_line = tree_lines(tree).index(more_line())
             await pilot.press("enter")
             await pilot.pause()
 
         await enter_on_more()  # the second page, loaded with the snapshot
-        assert sum("bulk_job" in line for line in _lines(tree)) == FIRST_LOADED
+        assert sum("bulk_job" in line for line in tree_lines(tree)) == FIRST_LOADED
         older = BACKLOG - FIRST_LOADED
         assert f"{older:,} older in the database: enter loads the next {PAGE}" in more_line()
         for pages in (1, 2):
             await enter_on_more()  # read from the database
             shown = FIRST_LOADED + pages * PAGE
-            await _until(
+            await until(
                 f"showed {shown} members",
-                lambda shown=shown: sum("bulk_job" in ln for ln in _lines(tree)) == shown,
+                lambda shown=shown: sum("bulk_job" in ln for ln in tree_lines(tree)) == shown,
                 more_line,
             )
         # The oldest shown is the next in the database's order: none skipped.
-        assert any("bulk-000051" in ln for ln in _lines(tree))
-        assert not any("bulk-000050" in ln for ln in _lines(tree))
+        assert any("bulk-000051" in ln for ln in tree_lines(tree))
+        assert not any("bulk-000050" in ln for ln in tree_lines(tree))
         assert "50 older in the database" in more_line()
         # The header counts what is loaded now, and its totals stay exact.
         assert f"({FIRST_LOADED + 2 * PAGE:,} loaded)" in header() and "≈" not in header()
@@ -113,12 +90,12 @@ async def test_opening_a_summarized_backlog_reads_its_next_pages_from_the_databa
             conn.execute("UPDATE dbos.workflow_status SET name = 'renamed' "
                          "WHERE workflow_uuid = 'done-1'")  # fmt: skip
             conn.execute(f"NOTIFY {channel_name('dbos')}, 'resync'")
-        await _until(
+        await until(
             "took a new snapshot",
-            lambda: any("renamed" in ln for ln in _lines(tree)),
-            lambda: repr(_lines(tree)[-3:]),
+            lambda: any("renamed" in ln for ln in tree_lines(tree)),
+            lambda: repr(tree_lines(tree)[-3:]),
         )
-        assert sum("bulk_job" in ln for ln in _lines(tree)) == FIRST_LOADED + 2 * PAGE
+        assert sum("bulk_job" in ln for ln in tree_lines(tree)) == FIRST_LOADED + 2 * PAGE
         assert "50 older in the database" in more_line()
 
         # A paged row dequeued is placed in the totals by the graph itself.
@@ -127,7 +104,7 @@ async def test_opening_a_summarized_backlog_reads_its_next_pages_from_the_databa
                 "UPDATE dbos.workflow_status SET status = 'PENDING' "
                 "WHERE workflow_uuid = 'bulk-000100'"
             )
-        await _until(
+        await until(
             "counted the dequeued row",
             lambda: f"1 PENDING, {BACKLOG - 1:,} ENQUEUED" in header(),
             header,
@@ -138,7 +115,7 @@ async def test_opening_a_summarized_backlog_reads_its_next_pages_from_the_databa
             conn.execute(
                 "UPDATE dbos.workflow_status SET status = 'SUCCESS' WHERE status <> 'SUCCESS'"
             )
-        await _until(
+        await until(
             "showed the drained backlog's totals",
             lambda: header().count("ENQUEUED") == 0 and f"{BACKLOG + 1:,} workflows" in header(),
             header,
