@@ -24,8 +24,8 @@ from limbo_tui.worker.executor_claim import ExecutorClaim, lock_key
 from limbo_tui.worker.process import ProcessWorker
 from limbo_tui.worker.protocol import DOWN, ELSEWHERE, RUNNING, STARTING, STOPPING
 from limbo_tui.worker.thread import ThreadWorker
-from tests.own_server import free_port
-from tests.pg_support import create_dbos_template, fresh_database, shared_tmp
+from tests.own_server import free_port, own_server
+from tests.pg_support import fresh_database, shared_tmp
 from tests.tcp_proxy import TcpProxy
 
 
@@ -99,15 +99,8 @@ def restartable() -> Iterator[EmbeddedServer]:
     """A server of this module's own: restarting it disturbs no other test. Its tests
     each take a database (and role) of their own."""
     # TCP as well: a claim through a proxy can lose its connection and not its session.
-    server = EmbeddedServer(
-        shared_tmp("limbo-tui-claim-restart-") / "pg", listen="127.0.0.1", port=free_port()
-    )
-    try:
-        server.ensure_running()
-        create_dbos_template(server)
+    with own_server("limbo-tui-claim-restart-", listen="127.0.0.1", port=free_port()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _claim_sessions(url: str, executor_id: str) -> list[tuple[int, str, object]]:
