@@ -8,13 +8,16 @@ import re
 
 import psycopg
 from backlog_support import header_text, tree_lines, tui_on, until
+from release_support import old_database
 
 from limbo_tui.backlog import LIVE_FIRST, PAGE
 from limbo_tui.config import Overrides, load_settings
+from limbo_tui.pg.embedded import EmbeddedServer
 from limbo_tui.pg.feed import LiveFeed
 from limbo_tui.ui.app import LimboApp
 from limbo_tui.ui.limbo_bar import LimboBar
 from limbo_tui.ui.workflow_tree import WorkflowTree
+from tests.pg_support import drop_database
 
 # Families of a PENDING parent, a PENDING child and a SUCCESS child: two live rows each.
 # The snapshot loads LIVE_FIRST live rows (their families), each page PAGE more; the last
@@ -180,3 +183,50 @@ async def test_an_older_family_waiting_for_a_dead_child_is_loaded_with_the_first
         first = set(range(FAMILIES - LIVE_FIRST // 2 + 1, FAMILIES + 1))
         assert _families_shown(tree) == first | {1}
         assert {"fam-0001", "fam-0001-1", "fam-0001-2"} <= app.state.graph.workflows.keys()
+
+
+async def test_on_a_dbos_28_schema_older_live_workflows_are_read_a_page_at_a_time(
+    pg_server: EmbeddedServer,
+) -> None:
+    """dbos 2.8 writes no parent column: the paged snapshot, its count in the header,
+    the limbo bar's note and `enter` on the last line work there as on 3.x."""
+    name = old_database(pg_server)
+    url = pg_server.url(name)
+    live = LIVE_FIRST + PAGE // 2
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, created_at, "
+                "updated_at) SELECT 'old-' || lpad(i::text, 4, '0'), 'PENDING', 'old', "
+                "1000 + i, 1000 + i FROM generate_series(1, %s) AS i",
+                (live,),
+            )
+        app = tui_on(url, page_live=True)
+
+        def header() -> str:
+            return header_text(app)
+
+        def limbo_bar() -> str:
+            return str(app.query_one(LimboBar).render())
+
+        def more_line() -> str | None:
+            return next((ln for ln in tree_lines(tree) if "older families" in ln), None)
+
+        def shown() -> int:
+            return sum(bool(re.search(r"\bold-\d{4}\b", ln)) for ln in tree_lines(tree))
+
+        async with app.run_test(size=(160, 40)) as pilot:
+            tree = app.query_one(WorkflowTree)
+            await until("showed the more line", lambda: more_line() is not None, header)
+            assert f"{live:,} PENDING ({LIVE_FIRST:,} loaded)" in header()
+            assert shown() == LIVE_FIRST
+            assert f"{live - LIVE_FIRST:,} older live workflows not diagnosed" in limbo_bar()
+            line = more_line()
+            assert line is not None
+            tree.cursor_line = tree_lines(tree).index(line)
+            await pilot.press("enter")
+            await until("loaded the rest", lambda: shown() == live, lambda: repr(header()))
+            await until("dropped the more line", lambda: more_line() is None, header)
+            assert "loaded)" not in header() and "diagnosed" not in limbo_bar()
+    finally:
+        drop_database(pg_server, name)
